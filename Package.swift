@@ -1,0 +1,37 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "ferd",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "ferd", targets: ["ferd"]),
+        .library(name: "FerdTensor", targets: ["FerdTensor"]),
+        .library(name: "FerdModels", targets: ["FerdModels"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq",
+                       providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg",
+                       providers: [.apt(["libturbojpeg0-dev"])]),
+
+        .target(name: "FerdTensor",
+                dependencies: ["COpenBLAS", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+        .target(name: "FerdModels", dependencies: ["FerdTensor"]),
+        .executableTarget(name: "ferd", dependencies: [
+            "FerdTensor", "FerdModels",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .testTarget(name: "FerdTensorTests", dependencies: ["FerdTensor"]),
+        .testTarget(name: "FerdModelsTests", dependencies: ["FerdModels", "FerdTensor"]),
+    ]
+)

@@ -1,0 +1,210 @@
+import Foundation
+
+/// How two shapes broadcast against each other (NumPy/PyTorch rules), with the dimensions that
+/// behave alike merged so the loops run over long contiguous rows.
+struct Broadcast {
+    let outputShape: [Int]
+    /// Collapsed extents, outermost first.
+    let extents: [Int]
+    /// Per collapsed dimension, the element stride of each operand (0 where it is broadcast).
+    let stridesA: [Int]
+    let stridesB: [Int]
+
+    init(_ a: [Int], _ b: [Int]) {
+        let rank = max(a.count, b.count)
+        let pa = [Int](repeating: 1, count: rank - a.count) + a
+        let pb = [Int](repeating: 1, count: rank - b.count) + b
+        var out = [Int](repeating: 1, count: rank)
+        for d in 0..<rank {
+            precondition(pa[d] == pb[d] || pa[d] == 1 || pb[d] == 1,
+                         "shapes \(a) and \(b) do not broadcast (dimension \(d): \(pa[d]) vs \(pb[d]))")
+            out[d] = max(pa[d], pb[d])
+        }
+        outputShape = out
+        func strides(_ shape: [Int]) -> [Int] {
+            var s = [Int](repeating: 0, count: rank)
+            var running = 1
+            for d in stride(from: rank - 1, through: 0, by: -1) {
+                s[d] = shape[d] == 1 && out[d] != 1 ? 0 : running
+                running *= shape[d]
+            }
+            return s
+        }
+        let sa = strides(pa), sb = strides(pb)
+        var extents: [Int] = [], ca: [Int] = [], cb: [Int] = []
+        for d in 0..<rank where out[d] != 1 {
+            if let last = extents.last, ca.last! == sa[d] * out[d], cb.last! == sb[d] * out[d] {
+                extents[extents.count - 1] = last * out[d]
+                ca[ca.count - 1] = sa[d]
+                cb[cb.count - 1] = sb[d]
+            } else {
+                extents.append(out[d]); ca.append(sa[d]); cb.append(sb[d])
+            }
+        }
+        if extents.isEmpty { extents = [1]; ca = [0]; cb = [0] }
+        self.extents = extents
+        self.stridesA = ca
+        self.stridesB = cb
+    }
+
+    var count: Int { extents.reduce(1, *) }
+
+    /// Calls `row(outOffset, aOffset, bOffset, length, aStride, bStride)` for every innermost row.
+    func forEachRow(_ row: (Int, Int, Int, Int, Int, Int) -> Void) {
+        let inner = extents.count - 1
+        let length = extents[inner]
+        let outer = count / length
+        var index = [Int](repeating: 0, count: max(inner, 1))
+        var offA = 0, offB = 0
+        for r in 0..<outer {
+            row(r * length, offA, offB, length, stridesA[inner], stridesB[inner])
+            var d = inner - 1
+            while d >= 0 {
+                index[d] += 1
+                offA += stridesA[d]
+                offB += stridesB[d]
+                if index[d] < extents[d] { break }
+                offA -= stridesA[d] * extents[d]
+                offB -= stridesB[d] * extents[d]
+                index[d] = 0
+                d -= 1
+            }
+        }
+    }
+}
+
+extension Tensor {
+    private static func binary(_ a: Tensor, _ b: Tensor,
+                               _ forward: @escaping (Float, Float) -> Float,
+                               gradA: @escaping (_ g: Float, _ a: Float, _ b: Float) -> Float,
+                               gradB: @escaping (_ g: Float, _ a: Float, _ b: Float) -> Float) -> Tensor {
+        if a.shape == b.shape {
+            let out = Kernels.zip(a.data, b.data, forward)
+            return .result(shape: a.shape, data: out, inputs: [a, b]) { g in
+                if a.requiresGrad {
+                    a.accumulateGrad(Kernels.zip3(g, a.data, b.data, gradA))
+                }
+                if b.requiresGrad {
+                    b.accumulateGrad(Kernels.zip3(g, a.data, b.data, gradB))
+                }
+            }
+        }
+        let plan = Broadcast(a.shape, b.shape)
+        var out = [Float](repeating: 0, count: plan.count)
+        a.data.withUnsafeBufferPointer { ap in
+            b.data.withUnsafeBufferPointer { bp in
+                out.withUnsafeMutableBufferPointer { op in
+                    plan.forEachRow { o, ia, ib, n, sa, sb in
+                        for i in 0..<n { op[o + i] = forward(ap[ia + i * sa], bp[ib + i * sb]) }
+                    }
+                }
+            }
+        }
+        return .result(shape: plan.outputShape, data: out, inputs: [a, b]) { g in
+            func reduce(into target: Tensor, _ local: @escaping (Float, Float, Float) -> Float) {
+                target.withGradBuffer { tg in
+                    a.data.withUnsafeBufferPointer { ap in
+                        b.data.withUnsafeBufferPointer { bp in
+                            g.withUnsafeBufferPointer { gp in
+                                let intoA = target === a
+                                plan.forEachRow { o, ia, ib, n, sa, sb in
+                                    for i in 0..<n {
+                                        let v = local(gp[o + i], ap[ia + i * sa], bp[ib + i * sb])
+                                        tg[intoA ? ia + i * sa : ib + i * sb] += v
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if a.requiresGrad { reduce(into: a, gradA) }
+            if b.requiresGrad && b !== a { reduce(into: b, gradB) }
+        }
+    }
+
+    /// Element-wise sum with broadcasting.
+    public static func + (a: Tensor, b: Tensor) -> Tensor {
+        binary(a, b, +, gradA: { g, _, _ in g }, gradB: { g, _, _ in g })
+    }
+
+    /// Element-wise difference with broadcasting.
+    public static func - (a: Tensor, b: Tensor) -> Tensor {
+        binary(a, b, -, gradA: { g, _, _ in g }, gradB: { g, _, _ in -g })
+    }
+
+    /// Element-wise product with broadcasting.
+    public static func * (a: Tensor, b: Tensor) -> Tensor {
+        binary(a, b, *, gradA: { g, _, y in g * y }, gradB: { g, x, _ in g * x })
+    }
+
+    /// Multiplies every value by a constant.
+    public static func * (a: Tensor, scale: Float) -> Tensor {
+        a.unary({ $0 * scale }, derivative: { _, _ in scale })
+    }
+
+    /// Adds a constant to every value.
+    public static func + (a: Tensor, offset: Float) -> Tensor {
+        a.unary({ $0 + offset }, derivative: { _, _ in 1 })
+    }
+
+    /// Applies `forward` element-wise; `derivative(x, y)` gives dy/dx from the input x and output y.
+    func unary(_ forward: @escaping (Float) -> Float,
+               derivative: @escaping (_ x: Float, _ y: Float) -> Float) -> Tensor {
+        let out = Kernels.map(data, forward)
+        return .result(shape: shape, data: out, inputs: [self]) { [self] g in
+            accumulateGrad(Kernels.zip3(g, data, out) { g, x, y in g * derivative(x, y) })
+        }
+    }
+
+    /// max(x, 0).
+    public func relu() -> Tensor {
+        unary({ max($0, 0) }, derivative: { x, _ in x > 0 ? 1 : 0 })
+    }
+
+    /// The logistic function 1/(1+e^−x).
+    public func sigmoid() -> Tensor {
+        unary({ 1 / (1 + expf(-$0)) }, derivative: { _, y in y * (1 - y) })
+    }
+
+    /// Square root.
+    public func sqrt() -> Tensor {
+        unary({ $0.squareRoot() }, derivative: { _, y in 0.5 / y })
+    }
+
+    /// GELU with the tanh approximation 0.5x(1+tanh(√(2/π)(x+0.044715x³))), as PyTorch's
+    /// `approximate="tanh"` and vit-pytorch's GELU on torch 1.13 define it.
+    public func gelu() -> Tensor {
+        let c: Float = (2 / Float.pi).squareRoot()
+        return unary({ x in
+            0.5 * x * (1 + tanhf(c * (x + 0.044715 * x * x * x)))
+        }, derivative: { x, _ in
+            let inner = c * (x + 0.044715 * x * x * x)
+            let t = tanhf(inner)
+            return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)
+        })
+    }
+}
+
+extension Kernels {
+    /// Combines three equally long arrays element-wise into a new array.
+    static func zip3(_ a: [Float], _ b: [Float], _ c: [Float],
+                     _ combine: (Float, Float, Float) -> Float) -> [Float] {
+        precondition(a.count == b.count && b.count == c.count)
+        guard !a.isEmpty else { return [] }
+        var out = [Float](repeating: 0, count: a.count)
+        a.withUnsafeBufferPointer { ap in
+            b.withUnsafeBufferPointer { bp in
+                c.withUnsafeBufferPointer { cp in
+                    out.withUnsafeMutableBufferPointer { o in
+                        let x = ap.baseAddress!, y = bp.baseAddress!, z = cp.baseAddress!, op = o.baseAddress!
+                        Parallel.forRange(a.count) { range in
+                            for i in range { op[i] = combine(x[i], y[i], z[i]) }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}

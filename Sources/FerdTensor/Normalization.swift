@@ -1,0 +1,275 @@
+import Foundation
+
+extension Tensor {
+    /// BatchNorm2d over an (N, C, H, W) input (eps 1e-5 by default). In training mode it normalises with
+    /// the batch statistics over all N·H·W positions and moves the running statistics by `momentum`
+    /// (the running variance takes the unbiased batch variance, as PyTorch does); otherwise it uses
+    /// the running statistics.
+    public func batchNorm2d(weight: Tensor, bias: Tensor, runningMean: Tensor, runningVariance: Tensor,
+                            training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5) -> Tensor {
+        precondition(rank == 4 && weight.count == shape[1] && bias.count == shape[1]
+                     && runningMean.count == shape[1] && runningVariance.count == shape[1],
+                     "batchNorm2d: input \(shape) does not match \(weight.count) channels")
+        let n = shape[0], c = shape[1], plane = shape[2] * shape[3]
+        let reduced = n * plane
+        var mean = [Float](repeating: 0, count: c)
+        var invStd = [Float](repeating: 0, count: c)
+        if training {
+            precondition(reduced > 1, "batchNorm2d in training mode needs more than one value per channel, input \(shape)")
+            var batchVariance = [Float](repeating: 0, count: c)
+            data.withUnsafeBufferPointer { x in
+                mean.withUnsafeMutableBufferPointer { meanOut in
+                    batchVariance.withUnsafeMutableBufferPointer { varianceOut in
+                        Parallel.forRange(c, costPerItem: reduced) { channels in
+                            for ch in channels {
+                                var sum: Double = 0
+                                for f in 0..<n {
+                                    let src = x.baseAddress! + (f * c + ch) * plane
+                                    var partial: Float = 0
+                                    for i in 0..<plane { partial += src[i] }
+                                    sum += Double(partial)
+                                }
+                                let mu = Float(sum / Double(reduced))
+                                var squares: Double = 0
+                                for f in 0..<n {
+                                    let src = x.baseAddress! + (f * c + ch) * plane
+                                    var partial: Float = 0
+                                    for i in 0..<plane { let d = src[i] - mu; partial += d * d }
+                                    squares += Double(partial)
+                                }
+                                meanOut[ch] = mu
+                                varianceOut[ch] = Float(squares / Double(reduced))
+                            }
+                        }
+                    }
+                }
+            }
+            let unbiased = Float(reduced) / Float(reduced - 1)
+            for ch in 0..<c {
+                invStd[ch] = 1 / (batchVariance[ch] + epsilon).squareRoot()
+                runningMean.data[ch] = (1 - momentum) * runningMean.data[ch] + momentum * mean[ch]
+                runningVariance.data[ch] = (1 - momentum) * runningVariance.data[ch] + momentum * batchVariance[ch] * unbiased
+            }
+        } else {
+            for ch in 0..<c {
+                mean[ch] = runningMean.data[ch]
+                invStd[ch] = 1 / (runningVariance.data[ch] + epsilon).squareRoot()
+            }
+        }
+        var out = [Float](repeating: 0, count: count)
+        let gamma = weight.data, beta = bias.data
+        data.withUnsafeBufferPointer { x in
+            out.withUnsafeMutableBufferPointer { y in
+                Parallel.forRange(n * c, costPerItem: plane) { range in
+                    for item in range {
+                        let ch = item % c
+                        let scale = gamma[ch] * invStd[ch], shift = beta[ch] - mean[ch] * scale
+                        let src = x.baseAddress! + item * plane, dst = y.baseAddress! + item * plane
+                        for i in 0..<plane { dst[i] = src[i] * scale + shift }
+                    }
+                }
+            }
+        }
+        return .result(shape: shape, data: out, inputs: [self, weight, bias]) { [self] g in
+            var dGamma = [Float](repeating: 0, count: c), dBeta = [Float](repeating: 0, count: c)
+            g.withUnsafeBufferPointer { dy in
+                data.withUnsafeBufferPointer { x in
+                    dGamma.withUnsafeMutableBufferPointer { dGammaOut in
+                        dBeta.withUnsafeMutableBufferPointer { dBetaOut in
+                            Parallel.forRange(c, costPerItem: reduced) { channels in
+                                for ch in channels {
+                                    var sumDy: Double = 0, sumDyXhat: Double = 0
+                                    for f in 0..<n {
+                                        let offset = (f * c + ch) * plane
+                                        var a: Float = 0, b: Float = 0
+                                        for i in 0..<plane {
+                                            let xhat = (x[offset + i] - mean[ch]) * invStd[ch]
+                                            a += dy[offset + i]
+                                            b += dy[offset + i] * xhat
+                                        }
+                                        sumDy += Double(a)
+                                        sumDyXhat += Double(b)
+                                    }
+                                    dBetaOut[ch] = Float(sumDy)
+                                    dGammaOut[ch] = Float(sumDyXhat)
+                                }
+                            }
+                        }
+                    }
+                }
+                withGradBuffer { dx in
+                    data.withUnsafeBufferPointer { x in
+                        Parallel.forRange(n * c, costPerItem: plane) { range in
+                            for item in range {
+                                let ch = item % c
+                                let scale = gamma[ch] * invStd[ch]
+                                let offset = item * plane
+                                if training {
+                                    let meanDy = dBeta[ch] / Float(reduced), meanDyXhat = dGamma[ch] / Float(reduced)
+                                    for i in 0..<plane {
+                                        let xhat = (x[offset + i] - mean[ch]) * invStd[ch]
+                                        dx[offset + i] += scale * (dy[offset + i] - meanDy - xhat * meanDyXhat)
+                                    }
+                                } else {
+                                    for i in 0..<plane { dx[offset + i] += scale * dy[offset + i] }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            weight.accumulateGrad(dGamma)
+            bias.accumulateGrad(dBeta)
+        }
+    }
+
+    /// LayerNorm over the last dimension with an affine weight and bias (PyTorch's `nn.LayerNorm`).
+    public func layerNorm(weight: Tensor, bias: Tensor, epsilon: Float = 1e-5) -> Tensor {
+        let d = shape[rank - 1]
+        precondition(weight.count == d && bias.count == d, "layerNorm: input \(shape) vs weight \(weight.shape)")
+        let rows = count / d
+        var out = [Float](repeating: 0, count: count)
+        var normalized = [Float](repeating: 0, count: count)
+        var invStd = [Float](repeating: 0, count: rows)
+        let gamma = weight.data, beta = bias.data
+        data.withUnsafeBufferPointer { x in
+            out.withUnsafeMutableBufferPointer { y in
+                normalized.withUnsafeMutableBufferPointer { xh in
+                    invStd.withUnsafeMutableBufferPointer { inv in
+                        Parallel.forRange(rows, costPerItem: d) { range in
+                            for r in range {
+                                let src = x.baseAddress! + r * d
+                                var mean: Float = 0
+                                for i in 0..<d { mean += src[i] }
+                                mean /= Float(d)
+                                var variance: Float = 0
+                                for i in 0..<d { let v = src[i] - mean; variance += v * v }
+                                variance /= Float(d)
+                                let s = 1 / (variance + epsilon).squareRoot()
+                                inv[r] = s
+                                for i in 0..<d {
+                                    let h = (src[i] - mean) * s
+                                    xh[r * d + i] = h
+                                    y[r * d + i] = h * gamma[i] + beta[i]
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return .result(shape: shape, data: out, inputs: [self, weight, bias]) { [self] g in
+            g.withUnsafeBufferPointer { dy in
+                weight.withGradBuffer { dGamma in
+                    for r in 0..<rows { for i in 0..<d { dGamma[i] += dy[r * d + i] * normalized[r * d + i] } }
+                }
+                bias.withGradBuffer { dBeta in
+                    for r in 0..<rows { for i in 0..<d { dBeta[i] += dy[r * d + i] } }
+                }
+                withGradBuffer { dx in
+                    Parallel.forRange(rows, costPerItem: d) { range in
+                        for r in range {
+                            var meanG: Float = 0, meanGX: Float = 0
+                            for i in 0..<d {
+                                let gh = dy[r * d + i] * gamma[i]
+                                meanG += gh
+                                meanGX += gh * normalized[r * d + i]
+                            }
+                            meanG /= Float(d)
+                            meanGX /= Float(d)
+                            for i in 0..<d {
+                                let gh = dy[r * d + i] * gamma[i]
+                                dx[r * d + i] += invStd[r] * (gh - meanG - normalized[r * d + i] * meanGX)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Softmax over the last dimension.
+    public func softmax() -> Tensor {
+        let d = shape[rank - 1]
+        let rows = count / d
+        var out = [Float](repeating: 0, count: count)
+        data.withUnsafeBufferPointer { x in
+            out.withUnsafeMutableBufferPointer { y in
+                Parallel.forRange(rows, costPerItem: d) { range in
+                    for r in range {
+                        let src = x.baseAddress! + r * d, dst = y.baseAddress! + r * d
+                        var peak = -Float.infinity
+                        for i in 0..<d { peak = max(peak, src[i]) }
+                        var total: Float = 0
+                        for i in 0..<d { let e = expf(src[i] - peak); dst[i] = e; total += e }
+                        let inv = 1 / total
+                        for i in 0..<d { dst[i] *= inv }
+                    }
+                }
+            }
+        }
+        return .result(shape: shape, data: out, inputs: [self]) { [self] g in
+            withGradBuffer { dx in
+                g.withUnsafeBufferPointer { dy in
+                    out.withUnsafeBufferPointer { y in
+                        Parallel.forRange(rows, costPerItem: d) { range in
+                            for r in range {
+                                var dot: Float = 0
+                                for i in 0..<d { dot += dy[r * d + i] * y[r * d + i] }
+                                for i in 0..<d { dx[r * d + i] += y[r * d + i] * (dy[r * d + i] - dot) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Max pooling over (N, C, H, W) with a square window, zero-free padding (padded positions never win).
+    public func maxPool2d(kernel: Int, stride: Int, padding: Int) -> Tensor {
+        precondition(rank == 4, "maxPool2d needs (N,C,H,W), got \(shape)")
+        let planes = shape[0] * shape[1], h = shape[2], w = shape[3]
+        let oh = (h + 2 * padding - kernel) / stride + 1, ow = (w + 2 * padding - kernel) / stride + 1
+        var out = [Float](repeating: 0, count: planes * oh * ow)
+        var winners = [Int32](repeating: 0, count: planes * oh * ow)
+        data.withUnsafeBufferPointer { x in
+            out.withUnsafeMutableBufferPointer { y in
+                winners.withUnsafeMutableBufferPointer { idx in
+                    Parallel.forRange(planes, costPerItem: oh * ow * kernel * kernel) { range in
+                        for p in range {
+                            let src = x.baseAddress! + p * h * w
+                            for oy in 0..<oh {
+                                for ox in 0..<ow {
+                                    var best = -Float.infinity, bestIndex = -1
+                                    for ky in 0..<kernel {
+                                        let iy = oy * stride - padding + ky
+                                        if iy < 0 || iy >= h { continue }
+                                        for kx in 0..<kernel {
+                                            let ix = ox * stride - padding + kx
+                                            if ix < 0 || ix >= w { continue }
+                                            let v = src[iy * w + ix]
+                                            if v > best || bestIndex < 0 || v.isNaN { best = v; bestIndex = iy * w + ix }
+                                        }
+                                    }
+                                    y[(p * oh + oy) * ow + ox] = best
+                                    idx[(p * oh + oy) * ow + ox] = Int32(bestIndex)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return .result(shape: [shape[0], shape[1], oh, ow], data: out, inputs: [self]) { [self] g in
+            withGradBuffer { dx in
+                Parallel.forRange(planes, costPerItem: oh * ow) { range in
+                    for p in range {
+                        for i in 0..<(oh * ow) {
+                            dx[p * h * w + Int(winners[p * oh * ow + i])] += g[p * oh * ow + i]
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

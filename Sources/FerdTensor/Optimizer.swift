@@ -1,0 +1,73 @@
+import Foundation
+
+/// Stochastic gradient descent with momentum and weight decay exactly as `torch.optim.SGD` defines
+/// them: g ← grad + wd·p; v ← μ·v + g (v ← g on the first step); p ← p − lr·v.
+public struct SGD: Sendable {
+    /// The learning rate of the next step.
+    public var learningRate: Float
+    public var momentum: Float
+    public var weightDecay: Float
+    /// The momentum buffers, one per parameter in the order given to ``step(_:)``; empty before the first step.
+    public var velocities: [[Float]]
+
+    public init(learningRate: Float, momentum: Float = 0.9, weightDecay: Float = 0) {
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.weightDecay = weightDecay
+        self.velocities = []
+    }
+
+    /// Updates `parameters` in place from their ``Tensor/grad`` (a parameter without a gradient is
+    /// skipped, as PyTorch does) and clears the gradients.
+    public mutating func step(_ parameters: [Tensor]) {
+        let first = velocities.isEmpty
+        if first { velocities = parameters.map { _ in [] } }
+        precondition(velocities.count == parameters.count, "SGD.step: the parameter list changed between steps")
+        let lr = learningRate, mu = momentum, wd = weightDecay
+        for (index, parameter) in parameters.enumerated() {
+            guard let grad = parameter.grad else { continue }
+            parameter.grad = nil
+            if velocities[index].isEmpty {
+                velocities[index] = [Float](repeating: 0, count: parameter.count)
+                velocities[index].withUnsafeMutableBufferPointer { v in
+                    parameter.data.withUnsafeBufferPointer { p in
+                        for i in 0..<v.count { v[i] = grad[i] + wd * p[i] }
+                    }
+                }
+            } else {
+                velocities[index].withUnsafeMutableBufferPointer { v in
+                    parameter.data.withUnsafeBufferPointer { p in
+                        for i in 0..<v.count { v[i] = mu * v[i] + grad[i] + wd * p[i] }
+                    }
+                }
+            }
+            velocities[index].withUnsafeBufferPointer { v in
+                parameter.data.withUnsafeMutableBufferPointer { p in
+                    for i in 0..<p.count { p[i] -= lr * v[i] }
+                }
+            }
+        }
+    }
+}
+
+/// How the learning rate changes from epoch to epoch.
+public enum LearningRateSchedule: Sendable, Equatable, Codable {
+    /// The reference code: `StepLR(step_size, gamma)`, lr·γ^⌊epoch/step⌋ (default ×0.5 every 7 epochs).
+    case step(every: Int, factor: Float)
+    /// The paper's text ("decreases at an exponential rate"): lr·γ^epoch, `ExponentialLR(gamma)`.
+    case exponential(factor: Float)
+    /// No change.
+    case constant
+
+    /// The reference implementation's schedule: ×0.5 every 7 epochs.
+    public static let reference = LearningRateSchedule.step(every: 7, factor: 0.5)
+
+    /// The learning rate for `epoch` (0-based) given the base rate.
+    public func rate(base: Float, epoch: Int) -> Float {
+        switch self {
+        case let .step(every, factor): base * powf(factor, Float(epoch / max(1, every)))
+        case let .exponential(factor): base * powf(factor, Float(epoch))
+        case .constant: base
+        }
+    }
+}

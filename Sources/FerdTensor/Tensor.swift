@@ -1,0 +1,163 @@
+import Foundation
+
+/// A contiguous, row-major float32 tensor that takes part in reverse-mode automatic differentiation.
+///
+/// Tensors created by an operation while gradients are recorded remember how to send a gradient back to
+/// their inputs. Calling ``backward()`` on a scalar result fills ``grad`` of every leaf tensor that
+/// requires a gradient (the parameters). Under ``Autograd/withoutGradient(_:)`` nothing is recorded and
+/// no gradient buffers are allocated.
+public final class Tensor {
+    /// The extent of each dimension, outermost first (NCHW for images).
+    public let shape: [Int]
+    /// The values, row-major.
+    public var data: [Float]
+    /// The accumulated gradient of the last ``backward()`` with respect to this tensor, or nil.
+    public var grad: [Float]?
+    /// Whether a gradient flows into this tensor.
+    public let requiresGrad: Bool
+    fileprivate var node: BackwardNode?
+
+    /// A leaf tensor holding `data`; parameters pass `requiresGrad: true`.
+    public init(shape: [Int], data: [Float], requiresGrad: Bool = false) {
+        precondition(shape.reduce(1, *) == data.count,
+                     "tensor shape \(shape) needs \(shape.reduce(1, *)) values, got \(data.count)")
+        self.shape = shape
+        self.data = data
+        self.requiresGrad = requiresGrad
+        self.node = nil
+    }
+
+    /// A leaf tensor of zeros.
+    public convenience init(zeros shape: [Int], requiresGrad: Bool = false) {
+        self.init(shape: shape, data: [Float](repeating: 0, count: shape.reduce(1, *)), requiresGrad: requiresGrad)
+    }
+
+    /// A leaf tensor with every value equal to `value`.
+    public convenience init(repeating value: Float, shape: [Int], requiresGrad: Bool = false) {
+        self.init(shape: shape, data: [Float](repeating: value, count: shape.reduce(1, *)), requiresGrad: requiresGrad)
+    }
+
+    /// A scalar (shape `[]`).
+    public convenience init(scalar: Float) {
+        self.init(shape: [], data: [scalar])
+    }
+
+    private init(shape: [Int], data: [Float], node: BackwardNode?) {
+        self.shape = shape
+        self.data = data
+        self.requiresGrad = node != nil
+        self.node = node
+    }
+
+    /// The number of values.
+    public var count: Int { data.count }
+    /// The number of dimensions.
+    public var rank: Int { shape.count }
+    /// Whether this tensor was made by the user rather than by an operation.
+    public var isLeaf: Bool { node == nil }
+    /// The single value of a one-element tensor.
+    public var item: Float {
+        precondition(count == 1, "item needs a one-element tensor, shape is \(shape)")
+        return data[0]
+    }
+
+    /// Builds the result of an operation. When gradients are recorded and an input requires one,
+    /// `backward` is kept and later called with the gradient of the result; it must add its
+    /// contribution into the inputs with ``accumulateGrad(_:)``.
+    public static func result(shape: [Int], data: [Float], inputs: [Tensor],
+                              backward: @escaping (_ gradient: [Float]) -> Void) -> Tensor {
+        if Autograd.isRecording && inputs.contains(where: { $0.requiresGrad }) {
+            return Tensor(shape: shape, data: data, node: BackwardNode(inputs: inputs, apply: backward))
+        }
+        return Tensor(shape: shape, data: data, node: nil)
+    }
+
+    /// Adds `contribution` to ``grad``, allocating it on first use. Does nothing when no gradient flows here.
+    public func accumulateGrad(_ contribution: [Float]) {
+        guard requiresGrad else { return }
+        precondition(contribution.count == count)
+        if grad == nil {
+            grad = contribution
+            return
+        }
+        grad!.withUnsafeMutableBufferPointer { g in
+            contribution.withUnsafeBufferPointer { c in
+                Kernels.addInPlace(g, c)
+            }
+        }
+    }
+
+    /// Lets `body` add into ``grad`` in place, allocating zeros on first use. Does nothing when no
+    /// gradient flows here.
+    public func withGradBuffer(_ body: (UnsafeMutableBufferPointer<Float>) -> Void) {
+        guard requiresGrad else { return }
+        if grad == nil { grad = [Float](repeating: 0, count: count) }
+        grad!.withUnsafeMutableBufferPointer { body($0) }
+    }
+
+    /// Back-propagates from this one-element tensor: afterwards every leaf parameter that contributed
+    /// holds d(self)/d(parameter) in ``grad`` (added to what was there). The recorded graph is released.
+    public func backward() {
+        precondition(count == 1, "backward() needs a one-element tensor, shape is \(shape)")
+        guard requiresGrad else { return }
+        var order: [Tensor] = []
+        var visited = Set<ObjectIdentifier>()
+        var stack: [(Tensor, Bool)] = [(self, false)]
+        while let (tensor, expanded) = stack.popLast() {
+            if expanded {
+                order.append(tensor)
+                continue
+            }
+            guard visited.insert(ObjectIdentifier(tensor)).inserted else { continue }
+            stack.append((tensor, true))
+            for input in tensor.node?.inputs ?? [] where input.requiresGrad && !visited.contains(ObjectIdentifier(input)) {
+                stack.append((input, false))
+            }
+        }
+        accumulateGrad([1])
+        for tensor in order.reversed() {
+            guard let node = tensor.node else { continue }
+            if let gradient = tensor.grad {
+                node.apply(gradient)
+            }
+            tensor.grad = nil
+            tensor.node = nil
+        }
+    }
+
+    /// A leaf copy of this tensor's values that records nothing.
+    public func detached() -> Tensor {
+        Tensor(shape: shape, data: data)
+    }
+}
+
+/// What an operation remembers for the backward pass.
+private final class BackwardNode {
+    let inputs: [Tensor]
+    let apply: ([Float]) -> Void
+
+    init(inputs: [Tensor], apply: @escaping ([Float]) -> Void) {
+        self.inputs = inputs
+        self.apply = apply
+    }
+}
+
+/// Switches gradient recording on and off for a scope (PyTorch's `no_grad`).
+public enum Autograd {
+    @TaskLocal static var recording = true
+
+    /// Whether operations currently record what the backward pass needs.
+    public static var isRecording: Bool { recording }
+
+    /// Runs `body` in inference mode: nothing is recorded, no gradient buffer is allocated.
+    public static func withoutGradient<T>(_ body: () throws -> T) rethrows -> T {
+        try $recording.withValue(false, operation: body)
+    }
+}
+
+extension Tensor: CustomStringConvertible {
+    public var description: String {
+        let preview = data.prefix(8).map { String(format: "%.5g", $0) }.joined(separator: ", ")
+        return "Tensor(shape: \(shape), [\(preview)\(count > 8 ? ", …" : "")])"
+    }
+}

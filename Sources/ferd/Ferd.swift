@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// The `ferd` command line: trains and evaluates dynamic facial-expression-recognition models.
+@main
+struct Ferd: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ferd",
+        abstract: "Train and evaluate dynamic facial-expression-recognition models (GCA+IAL) on many machines.",
+        version: "0.1.0",
+        subcommands: []
+    )
+}
