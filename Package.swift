@@ -31,7 +31,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
-        .testTarget(name: "FerdTensorTests", dependencies: ["FerdTensor"]),
-        .testTarget(name: "FerdModelsTests", dependencies: ["FerdModels", "FerdTensor"]),
+        .target(name: "FerdTestSupport", dependencies: ["FerdTensor"], path: "Tests/FerdTestSupport"),
+        .testTarget(name: "FerdTensorTests", dependencies: ["FerdTensor", "FerdTestSupport"]),
+        .testTarget(name: "FerdModelsTests", dependencies: ["FerdModels", "FerdTensor", "FerdTestSupport"]),
     ]
 )

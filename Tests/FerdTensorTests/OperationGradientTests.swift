@@ -1,4 +1,5 @@
 import FerdTensor
+import FerdTestSupport
 import XCTest
 
 /// Every operation's gradient against central finite differences.

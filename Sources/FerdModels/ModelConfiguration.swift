@@ -1,0 +1,124 @@
+/// Which channel attention the GCA-position blocks (layer2, layer3) use: the paper's Table-2 settings.
+public enum AttentionKind: String, Sendable, Codable, CaseIterable {
+    /// Global-convolution attention with the clip-mean mix (the paper's method, default).
+    case gca
+    /// Squeeze-excitation: global average pooling and a sigmoid gate.
+    case se
+    /// Plain residual blocks: the baseline, setting (a).
+    case none
+}
+
+/// The size of one vit-pytorch style pre-norm transformer.
+public struct TransformerShape: Sendable, Codable, Equatable {
+    public var depth: Int
+    public var heads: Int
+    public var headDimension: Int
+    public var hiddenDimension: Int
+
+    public init(depth: Int, heads: Int, headDimension: Int, hiddenDimension: Int) {
+        self.depth = depth
+        self.heads = heads
+        self.headDimension = headDimension
+        self.hiddenDimension = hiddenDimension
+    }
+}
+
+/// The topology and sizes of a GCA+IAL model. ``paper`` is the reference model; ``small`` keeps the
+/// topology with fewer channels and smaller, fewer frames for CPU demos and tests.
+public struct ModelConfiguration: Sendable, Codable, Equatable {
+    /// Frames per clip (T); the GCA clip mean and the dynamic-static fusion work over these.
+    public var frames: Int
+    /// Frame side in pixels (square RGB frames in [0, 1]).
+    public var imageSize: Int
+    /// Output channels of the stem and of layer1, layer2, layer3, layer4 (layer4 also sets the
+    /// patch embedding's width).
+    public var widths: [Int]
+    /// The excitation's reduction ratio r.
+    public var reduction: Int
+    public var attention: AttentionKind
+    public var spatialTransformer: TransformerShape
+    public var temporalTransformer: TransformerShape
+    public var classes: Int
+
+    public init(frames: Int, imageSize: Int, widths: [Int], reduction: Int = 16, attention: AttentionKind = .gca,
+                spatialTransformer: TransformerShape, temporalTransformer: TransformerShape, classes: Int = 7) {
+        self.frames = frames
+        self.imageSize = imageSize
+        self.widths = widths
+        self.reduction = reduction
+        self.attention = attention
+        self.spatialTransformer = spatialTransformer
+        self.temporalTransformer = temporalTransformer
+        self.classes = classes
+    }
+
+    /// The reference model: 16 frames of 112×112, widths 64/64/128/256/256 (19,083,527 parameters).
+    public static let paper = ModelConfiguration(
+        frames: 16, imageSize: 112, widths: [64, 64, 128, 256, 256],
+        spatialTransformer: TransformerShape(depth: 2, heads: 4, headDimension: 32, hiddenDimension: 256),
+        temporalTransformer: TransformerShape(depth: 2, heads: 4, headDimension: 32, hiddenDimension: 512))
+
+    /// The same topology for CPUs: 8 frames of 56×56, widths 16/16/32/64/64.
+    public static let small = ModelConfiguration(
+        frames: 8, imageSize: 56, widths: [16, 16, 32, 64, 64],
+        spatialTransformer: TransformerShape(depth: 2, heads: 2, headDimension: 16, hiddenDimension: 64),
+        temporalTransformer: TransformerShape(depth: 2, heads: 2, headDimension: 16, hiddenDimension: 128))
+
+    /// A preset by name (`paper` or `small`).
+    public static func preset(named name: String) -> ModelConfiguration? {
+        switch name {
+        case "paper": .paper
+        case "small": .small
+        default: nil
+        }
+    }
+
+    /// Feature-map sides after the stem (before pooling), maxpool, layer1, layer2, layer3 and layer4.
+    public var mapSizes: [Int] {
+        func down(_ side: Int, kernel: Int = 3, stride: Int = 2, padding: Int = 1) -> Int {
+            (side + 2 * padding - kernel) / stride + 1
+        }
+        let stem = down(imageSize)
+        let pooled = down(stem)
+        let layer2 = down(pooled)
+        let layer3 = down(layer2)
+        return [stem, pooled, pooled, layer2, layer3, down(layer3)]
+    }
+
+    /// Tokens of the static branch: the final map's positions.
+    public var spatialTokens: Int { mapSizes[5] * mapSizes[5] }
+    /// Width of a temporal token: layer4 channels × final map positions (4096 for the paper model).
+    public var temporalDimension: Int { widths[4] * spatialTokens }
+
+    /// Checks that the sizes fit together; the message names the field and the fix.
+    public func validate() throws(ModelError) {
+        guard frames >= 2 else { throw ModelError.configuration("frames is \(frames); the dynamic branch needs at least 2 frames per clip") }
+        guard widths.count == 5, widths.allSatisfy({ $0 > 0 }) else {
+            throw ModelError.configuration("widths must list 5 positive channel counts (stem, layer1…layer4), got \(widths)")
+        }
+        guard widths[0] == widths[1] else {
+            throw ModelError.configuration("widths[0] (stem) must equal widths[1] (layer1: an identity shortcut), got \(widths)")
+        }
+        guard reduction > 0, widths[2] % reduction == 0, widths[3] % reduction == 0 else {
+            throw ModelError.configuration("reduction r = \(reduction) must divide the layer2 and layer3 widths \(widths[2]), \(widths[3])")
+        }
+        guard mapSizes[5] >= 1, imageSize >= 16 else {
+            throw ModelError.configuration("imageSize \(imageSize) is too small; use at least 16 pixels")
+        }
+    }
+}
+
+/// Why a model could not be built or loaded.
+public enum ModelError: Error, CustomStringConvertible, Equatable {
+    case configuration(String)
+    case checkpoint(String)
+    case input(String)
+
+    public var description: String {
+        switch self {
+        case .configuration(let text): "model configuration: \(text)"
+        case .checkpoint(let text): "checkpoint: \(text)"
+        case .input(let text): "model input: \(text)"
+        }
+    }
+}

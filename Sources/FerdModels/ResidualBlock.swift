@@ -1,0 +1,94 @@
+import FerdTensor
+
+/// The channel attention of one residual block, as configured.
+struct AttentionSettings {
+    let kind: AttentionKind
+    /// The side of the block's output map, which the global convolution's kernel covers.
+    let mapSize: Int
+    let reduction: Int
+    let frames: Int
+    let classes: Int
+    /// False for layer1, whose attention parameters exist in the reference state_dict but are unused.
+    let active: Bool
+}
+
+/// A ResNet BasicBlock: u = BN2(conv2(ReLU(BN1(conv1(x))))), optionally rescaled by channel
+/// attention, then y = ReLU(u + shortcut(x)). With attention settings it carries every key of the
+/// reference `BasicBlock` (bias1, bias2, AUX_fc, glb, gc, fc1, fc2); without, those of `BasicBlock_act`.
+struct ResidualBlock {
+    let conv1: Conv2d, bn1: BatchNorm2d, conv2: Conv2d, bn2: BatchNorm2d
+    let downsample: (conv: Conv2d, norm: BatchNorm2d)?
+    let attention: AttentionSettings?
+    let auxiliary: (Linear, Linear)?
+    let globalConvolution: Conv2d?
+    let squeeze: Conv2d?, excite: Conv2d?
+
+    init(_ builder: ParameterBuilder, in inChannels: Int, out channels: Int, stride: Int, attention: AttentionSettings?) {
+        if attention != nil {
+            _ = builder.normal("bias1", [1, channels, 1, 1], std: 1)
+            _ = builder.normal("bias2", [1, channels, 1, 1], std: 1)
+        }
+        conv1 = Conv2d(builder, "conv1", in: inChannels, out: channels, kernel: 3, stride: stride, padding: 1)
+        bn1 = BatchNorm2d(builder, "bn1", channels: channels)
+        conv2 = Conv2d(builder, "conv2", in: channels, out: channels, kernel: 3, padding: 1)
+        bn2 = BatchNorm2d(builder, "bn2", channels: channels)
+        if stride != 1 || inChannels != channels {
+            downsample = (Conv2d(builder, "downsample.0", in: inChannels, out: channels, kernel: 1, stride: stride),
+                          BatchNorm2d(builder, "downsample.1", channels: channels))
+        } else {
+            downsample = nil
+        }
+        self.attention = attention
+        guard let attention else {
+            auxiliary = nil; globalConvolution = nil; squeeze = nil; excite = nil
+            return
+        }
+        let hidden = channels / attention.reduction
+        let classes = attention.classes
+        auxiliary = (Linear(builder, "AUX_fc.0", in: channels, out: 2 * channels, bias: false),
+                     Linear(builder, "AUX_fc.1", in: 2 * channels, out: classes, bias: false))
+        _ = Conv2d(builder, "glb", in: channels, out: channels, kernel: 1)
+        globalConvolution = Conv2d(builder, "gc.0", in: channels, out: channels, kernel: attention.mapSize, groups: channels)
+        squeeze = Conv2d(builder, "fc1.0", in: channels, out: max(1, hidden), kernel: 1)
+        excite = Conv2d(builder, "fc2.0", in: max(1, hidden), out: channels, kernel: 1)
+    }
+
+    /// Returns the block output and, for an active GCA block, the auxiliary logits (B, classes).
+    func callAsFunction(_ x: Tensor, training: Bool) -> (output: Tensor, auxiliary: Tensor?) {
+        var u = bn2(conv2(bn1(conv1(x), training: training).relu()), training: training)
+        let shortcut = downsample.map { $0.norm($0.conv(x), training: training) } ?? x
+        var auxiliaryLogits: Tensor?
+        if let attention, attention.active {
+            switch attention.kind {
+            case .gca:
+                (u, auxiliaryLogits) = globalConvolutionAttention(u, attention)
+            case .se:
+                u = squeezeExcitation(u)
+            case .none:
+                break
+            }
+        }
+        return ((u + shortcut).relu(), auxiliaryLogits)
+    }
+
+    /// GCA: z = global depthwise conv(u); aux = AUX_fc(mean_t z); s = 2σ(W2 ReLU(W1 z));
+    /// a = √(s ⊙ mean_t s + 1e-5); ũ = u ⊙ a (model-spec.md §1.2).
+    private func globalConvolutionAttention(_ u: Tensor, _ settings: AttentionSettings) -> (Tensor, Tensor) {
+        let frames = u.shape[0], channels = u.shape[1], clips = frames / settings.frames
+        let z = globalConvolution!(u)
+        let (auxIn, auxOut) = auxiliary!
+        let aux = auxOut(auxIn(z.reshaped([clips, settings.frames, channels]).mean(dim: 1)))
+        let s = excite!(squeeze!(z).relu()).sigmoid() * 2
+        let perFrame = s.reshaped([clips, settings.frames, channels])
+        let clipMean = perFrame.mean(dim: 1, keepingDimension: true)
+        let weights = ((perFrame * clipMean) + 1e-5).sqrt().reshaped([frames, channels, 1, 1])
+        return (u * weights, aux)
+    }
+
+    /// Squeeze-excitation: s = σ(W2 ReLU(W1 avgpool(u))); ũ = u ⊙ s.
+    private func squeezeExcitation(_ u: Tensor) -> Tensor {
+        let frames = u.shape[0], channels = u.shape[1], side = u.shape[2]
+        let pooled = u.reshaped([frames, channels, side * side]).mean(dim: 2).reshaped([frames, channels, 1, 1])
+        return u * excite!(squeeze!(pooled).relu()).sigmoid()
+    }
+}
