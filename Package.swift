@@ -8,6 +8,8 @@ let package = Package(
         .executable(name: "ferd", targets: ["ferd"]),
         .library(name: "FerdTensor", targets: ["FerdTensor"]),
         .library(name: "FerdModels", targets: ["FerdModels"]),
+        .library(name: "FerdCluster", targets: ["FerdCluster"]),
+        .library(name: "FerdLeaderboard", targets: ["FerdLeaderboard"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -18,6 +20,7 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq",
                        providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg",
                        providers: [.apt(["libturbojpeg0-dev"])]),
 
@@ -25,6 +28,13 @@ let package = Package(
                 dependencies: ["COpenBLAS", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "FerdModels", dependencies: ["FerdTensor"]),
+        .target(name: "FerdCluster", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(name: "FerdLeaderboard",
+                dependencies: ["CSQLite", .product(name: "Logging", package: "swift-log")]),
+        .executableTarget(name: "FerdBench", dependencies: [
+            "FerdTensor", "FerdModels", "COpenBLAS",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Benchmarks/FerdBench"),
         .executableTarget(name: "ferd", dependencies: [
             "FerdTensor", "FerdModels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -34,5 +44,8 @@ let package = Package(
         .target(name: "FerdTestSupport", dependencies: ["FerdTensor"], path: "Tests/FerdTestSupport"),
         .testTarget(name: "FerdTensorTests", dependencies: ["FerdTensor", "FerdTestSupport"]),
         .testTarget(name: "FerdModelsTests", dependencies: ["FerdModels", "FerdTensor", "FerdTestSupport"]),
+        .testTarget(name: "FerdClusterTests", dependencies: ["FerdCluster"]),
+        .testTarget(name: "FerdLeaderboardTests",
+                    dependencies: ["FerdLeaderboard", .product(name: "Logging", package: "swift-log")]),
     ]
 )

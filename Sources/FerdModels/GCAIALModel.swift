@@ -76,31 +76,37 @@ public final class GCAIALModel {
         }
         let batch = clips.shape[0]
         let frames = c.frames
-        var x = clips.reshaped([batch * frames, 3, c.imageSize, c.imageSize])
-        x = stemConv2(stemNorm(stemConv(x), training: training).relu())
-        x = stemOutNorm(x, training: training).relu().maxPool2d(kernel: 3, stride: 2, padding: 1)
-        x = layer1(x, training: training).output
-        let (afterLayer2, aux2) = layer2(x, training: training)
-        let (features, aux3) = layer3(afterLayer2, training: training)
+        let stem = Profiler.section("stem") {
+            let x = clips.reshaped([batch * frames, 3, c.imageSize, c.imageSize])
+            let y = stemConv2(stemNorm(stemConv(x), training: training).relu())
+            return stemOutNorm(y, training: training).relu().maxPool2d(kernel: 3, stride: 2, padding: 1)
+        }
+        let afterLayer1 = Profiler.section("layer1") { layer1(stem, training: training).output }
+        let (afterLayer2, aux2) = Profiler.section("layer2 (GCA)") { layer2(afterLayer1, training: training) }
+        let (features, aux3) = Profiler.section("layer3 (GCA)") { layer3(afterLayer2, training: training) }
 
         // Dynamic-static fusion over the T−1 frame pairs.
         let channels = features.shape[1], side = features.shape[2]
         let perFrame = channels * side * side
         let clipsView = features.reshaped([batch, frames, perFrame])
         let pairs = batch * (frames - 1)
-        let later = clipsView.sliced(dim: 1, 1..<frames)
         let earlier = clipsView.sliced(dim: 1, 0..<(frames - 1))
-        var dynamic = (later - earlier).reshaped([pairs, channels, side, side])
-        for block in layer4 { dynamic = block(dynamic, training: training).output }
-
-        let width = c.widths[4], tokens = c.spatialTokens
-        let embedded = patchNorm(patchEmbedding(earlier.reshaped([pairs, channels, side, side])), training: training).relu()
-        let spatialTokens = embedded.reshaped([pairs, width, tokens]).permuted([0, 2, 1]) + spatialPositions
-        let staticFeatures = spatialTransformer(spatialTokens).permuted([0, 2, 1]).reshaped(dynamic.shape)
-
-        let fused = (staticFeatures + dynamic).reshaped([batch, frames - 1, c.temporalDimension])
-        let positions = temporalPositions.sliced(dim: 1, 0..<(frames - 1))
-        let clipFeature = temporalTransformer(fused + positions).mean(dim: 1)
-        return ModelOutput(logits: classifier(clipFeature), auxiliaryLogits: [aux2, aux3].compactMap { $0 })
+        let dynamic = Profiler.section("DSF dynamic (layer4)") {
+            var dynamic = (clipsView.sliced(dim: 1, 1..<frames) - earlier).reshaped([pairs, channels, side, side])
+            for block in layer4 { dynamic = block(dynamic, training: training).output }
+            return dynamic
+        }
+        let staticFeatures = Profiler.section("DSF static (patch embedding + transformer)") {
+            let width = c.widths[4], tokens = c.spatialTokens
+            let embedded = patchNorm(patchEmbedding(earlier.reshaped([pairs, channels, side, side])), training: training).relu()
+            let spatialTokens = embedded.reshaped([pairs, width, tokens]).permuted([0, 2, 1]) + spatialPositions
+            return spatialTransformer(spatialTokens).permuted([0, 2, 1]).reshaped(dynamic.shape)
+        }
+        let logits = Profiler.section("temporal transformer + classifier") {
+            let fused = (staticFeatures + dynamic).reshaped([batch, frames - 1, c.temporalDimension])
+            let positions = temporalPositions.sliced(dim: 1, 0..<(frames - 1))
+            return classifier(temporalTransformer(fused + positions).mean(dim: 1))
+        }
+        return ModelOutput(logits: logits, auxiliaryLogits: [aux2, aux3].compactMap { $0 })
     }
 }

@@ -15,6 +15,7 @@ enum BLAS {
             }
             return
         }
+        Profiler.countFlops(2 * Double(m) * Double(n) * Double(k))
         cblas_sgemm(CblasRowMajor,
                     transposeA ? CblasTrans : CblasNoTrans,
                     transposeB ? CblasTrans : CblasNoTrans,

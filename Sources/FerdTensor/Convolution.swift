@@ -16,10 +16,21 @@ struct ConvGeometry {
     var isWholeMapDepthwise: Bool {
         groups == channels && outChannels == channels && kernelH == height && kernelW == width && padding == 0
     }
-    /// How many frames share one im2col buffer: enough columns for an efficient GEMM, at most ~64 MB.
+    /// How many frames share one im2col buffer: one frame when its map alone gives the GEMM enough
+    /// columns (then the GEMM writes straight into the NCHW output), otherwise enough frames for
+    /// ~2k columns, keeping the buffer within ~8 MB so it stays in the last-level cache.
     var framesPerChunk: Int {
-        let perFrame = max(1, patchSize * outPlane)
-        return max(1, min(frames, 16_777_216 / perFrame))
+        let wanted = (2048 + outPlane - 1) / outPlane
+        let fitting = max(1, 2_097_152 / max(1, patchSize * outPlane))
+        return max(1, min(frames, wanted, fitting))
+    }
+
+    /// The output columns x whose input column x·stride − padding + tap lies inside the map.
+    @inline(__always)
+    func validColumns(tap: Int) -> Range<Int> {
+        let low = max(0, (padding - tap + stride - 1) / stride)
+        let high = min(outWidth, (width - 1 + padding - tap) / stride + 1)
+        return low..<max(low, high)
     }
 
     /// Fills `columns` (patchSize × ld) at column offset `column0` with the patches of channels
@@ -32,17 +43,21 @@ struct ConvGeometry {
                 let c = row / (kh * kw), ki = (row / kw) % kh, kj = row % kw
                 let plane = image + (channel0 + c) * inPlane
                 let dst = columns + row * ld + column0
+                let valid = validColumns(tap: kj)
                 for y in 0..<oh {
                     let iy = y * stride - padding + ki
                     let line = dst + y * ow
-                    if iy < 0 || iy >= height {
+                    if iy < 0 || iy >= height || valid.isEmpty {
                         line.update(repeating: 0, count: ow)
                         continue
                     }
-                    let src = plane + iy * width
-                    for x in 0..<ow {
-                        let ix = x * stride - padding + kj
-                        line[x] = ix >= 0 && ix < width ? src[ix] : 0
+                    line.update(repeating: 0, count: valid.lowerBound)
+                    (line + valid.upperBound).update(repeating: 0, count: ow - valid.upperBound)
+                    let src = plane + iy * width - padding + kj
+                    if stride == 1 {
+                        (line + valid.lowerBound).update(from: src + valid.lowerBound, count: valid.count)
+                    } else {
+                        for x in valid { line[x] = src[x * stride] }
                     }
                 }
             }
@@ -59,15 +74,13 @@ struct ConvGeometry {
                 for ki in 0..<kh {
                     for kj in 0..<kw {
                         let src = columns + ((c * kh + ki) * kw + kj) * ld + column0
+                        let valid = validColumns(tap: kj)
                         for y in 0..<oh {
                             let iy = y * stride - padding + ki
                             if iy < 0 || iy >= height { continue }
-                            let line = plane + iy * width
+                            let line = plane + iy * width - padding + kj
                             let row = src + y * ow
-                            for x in 0..<ow {
-                                let ix = x * stride - padding + kj
-                                if ix >= 0 && ix < width { line[ix] += row[x] }
-                            }
+                            for x in valid { line[x * stride] += row[x] }
                         }
                     }
                 }
@@ -92,11 +105,17 @@ extension Tensor {
         if geometry.isWholeMapDepthwise && bias == nil {
             return wholeMapDepthwise(weight: weight, geometry)
         }
-        let out = Convolution.forward(input: data, weight: weight.data, bias: bias?.data, geometry)
+        let gemmFlops = 2 * Double(geometry.frames * geometry.outPlane) * Double(geometry.outChannels * geometry.patchSize)
+        let out = Profiler.convolution(flops: gemmFlops) {
+            Convolution.forward(input: data, weight: weight.data, bias: bias?.data, geometry)
+        }
         let inputs = [self, weight] + (bias.map { [$0] } ?? [])
         return .result(shape: [geometry.frames, geometry.outChannels, geometry.outHeight, geometry.outWidth],
                        data: out, inputs: inputs) { [self] g in
-            Convolution.backward(gradient: g, input: self, weight: weight, bias: bias, geometry)
+            let passes = Double((requiresGrad ? 1 : 0) + (weight.requiresGrad ? 1 : 0))
+            Profiler.convolution(flops: passes * gemmFlops) {
+                Convolution.backward(gradient: g, input: self, weight: weight, bias: bias, geometry)
+            }
         }
     }
 
@@ -151,7 +170,7 @@ extension Tensor {
 /// The im2col + GEMM convolution kernels.
 enum Convolution {
     static func forward(input: [Float], weight: [Float], bias: [Float]?, _ g: ConvGeometry) -> [Float] {
-        var out = [Float](repeating: 0, count: g.frames * g.outChannels * g.outPlane)
+        var out = Kernels.uninitialized(g.frames * g.outChannels * g.outPlane) { _ in }
         let chunk = g.framesPerChunk
         let ld = chunk * g.outPlane
         var columns = [Float](repeating: 0, count: g.patchSize * ld)
@@ -169,8 +188,15 @@ enum Convolution {
                                                  channel0: group * g.groupInChannels, into: col.baseAddress!,
                                                  ld: ld, column0: f * g.outPlane)
                                     }
+                                    let weights = w.baseAddress! + group * g.groupOutChannels * g.patchSize
+                                    if count == 1 && bias == nil {
+                                        let target = o.baseAddress! + (start * g.outChannels + group * g.groupOutChannels) * g.outPlane
+                                        BLAS.gemm(m: g.groupOutChannels, n: g.outPlane, k: g.patchSize, a: weights, lda: g.patchSize,
+                                                  b: col.baseAddress!, ldb: ld, c: target, ldc: g.outPlane)
+                                        continue
+                                    }
                                     BLAS.gemm(m: g.groupOutChannels, n: count * g.outPlane, k: g.patchSize,
-                                              a: w.baseAddress! + group * g.groupOutChannels * g.patchSize, lda: g.patchSize,
+                                              a: weights, lda: g.patchSize,
                                               b: col.baseAddress!, ldb: ld, c: prod.baseAddress!, ldc: ld)
                                     scatter(prod.baseAddress!, ld: ld, frames: count, into: o.baseAddress!,
                                             frame0: start, channel0: group * g.groupOutChannels, bias: bias, g)
@@ -219,13 +245,23 @@ enum Convolution {
                                         let count = min(chunk, g.frames - start)
                                         for group in 0..<g.groups {
                                             let channel0 = group * g.groupOutChannels
-                                            Parallel.forRange(g.groupOutChannels * count, costPerItem: plane) { range in
-                                                for item in range {
-                                                    let co = item / count, f = item % count
-                                                    (gat.baseAddress! + co * ld + f * plane).update(
-                                                        from: dy.baseAddress! + ((start + f) * g.outChannels + channel0 + co) * plane,
-                                                        count: plane)
+                                            // The gradient of this chunk as a (C_out_group × count·plane) matrix.
+                                            let dyMatrix: UnsafePointer<Float>
+                                            let dyLd: Int
+                                            if count == 1 {
+                                                dyMatrix = dy.baseAddress! + (start * g.outChannels + channel0) * plane
+                                                dyLd = plane
+                                            } else {
+                                                Parallel.forRange(g.groupOutChannels * count, costPerItem: plane) { range in
+                                                    for item in range {
+                                                        let co = item / count, f = item % count
+                                                        (gat.baseAddress! + co * ld + f * plane).update(
+                                                            from: dy.baseAddress! + ((start + f) * g.outChannels + channel0 + co) * plane,
+                                                            count: plane)
+                                                    }
                                                 }
+                                                dyMatrix = UnsafePointer(gat.baseAddress!)
+                                                dyLd = ld
                                             }
                                             let wOffset = group * g.groupOutChannels * g.patchSize
                                             if weight.requiresGrad {
@@ -235,12 +271,12 @@ enum Convolution {
                                                              ld: ld, column0: f * plane)
                                                 }
                                                 BLAS.gemm(transposeB: true, m: g.groupOutChannels, n: g.patchSize, k: count * plane,
-                                                          a: gat.baseAddress!, lda: ld, b: col.baseAddress!, ldb: ld,
+                                                          a: dyMatrix, lda: dyLd, b: col.baseAddress!, ldb: ld,
                                                           beta: 1, c: dw.baseAddress! + wOffset, ldc: g.patchSize)
                                             }
                                             if input.requiresGrad {
                                                 BLAS.gemm(transposeA: true, m: g.patchSize, n: count * plane, k: g.groupOutChannels,
-                                                          a: w.baseAddress! + wOffset, lda: g.patchSize, b: gat.baseAddress!, ldb: ld,
+                                                          a: w.baseAddress! + wOffset, lda: g.patchSize, b: dyMatrix, ldb: dyLd,
                                                           c: col.baseAddress!, ldc: ld)
                                                 for f in 0..<count {
                                                     g.col2im(col.baseAddress!, ld: ld, column0: f * plane,

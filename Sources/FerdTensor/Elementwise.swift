@@ -74,6 +74,7 @@ struct Broadcast {
 }
 
 extension Tensor {
+    @inline(__always)
     private static func binary(_ a: Tensor, _ b: Tensor,
                                _ forward: @escaping (Float, Float) -> Float,
                                gradA: @escaping (_ g: Float, _ a: Float, _ b: Float) -> Float,
@@ -149,7 +150,9 @@ extension Tensor {
     }
 
     /// Applies `forward` element-wise; `derivative(x, y)` gives dy/dx from the input x and output y.
-    func unary(_ forward: @escaping (Float) -> Float,
+    /// Always inlined so that each caller's closures are specialised into the loops.
+    @inline(__always)
+    func unary(_ forward: (Float) -> Float,
                derivative: @escaping (_ x: Float, _ y: Float) -> Float) -> Tensor {
         let out = Kernels.map(data, forward)
         return .result(shape: shape, data: out, inputs: [self]) { [self] g in
@@ -188,15 +191,15 @@ extension Tensor {
 
 extension Kernels {
     /// Combines three equally long arrays element-wise into a new array.
+    @inline(__always)
     static func zip3(_ a: [Float], _ b: [Float], _ c: [Float],
                      _ combine: (Float, Float, Float) -> Float) -> [Float] {
         precondition(a.count == b.count && b.count == c.count)
         guard !a.isEmpty else { return [] }
-        var out = [Float](repeating: 0, count: a.count)
-        a.withUnsafeBufferPointer { ap in
+        return a.withUnsafeBufferPointer { ap in
             b.withUnsafeBufferPointer { bp in
                 c.withUnsafeBufferPointer { cp in
-                    out.withUnsafeMutableBufferPointer { o in
+                    uninitialized(a.count) { o in
                         let x = ap.baseAddress!, y = bp.baseAddress!, z = cp.baseAddress!, op = o.baseAddress!
                         Parallel.forRange(a.count) { range in
                             for i in range { op[i] = combine(x[i], y[i], z[i]) }
@@ -205,6 +208,5 @@ extension Kernels {
                 }
             }
         }
-        return out
     }
 }

@@ -1,5 +1,14 @@
 /// Small vector kernels on contiguous buffers shared by the operations.
 enum Kernels {
+    /// An array of `count` values that `fill` writes completely, without zero-filling it first.
+    @inline(__always)
+    static func uninitialized(_ count: Int, _ fill: (UnsafeMutableBufferPointer<Float>) -> Void) -> [Float] {
+        [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            fill(buffer)
+            initialized = count
+        }
+    }
+
     /// `target[i] += source[i]` for every i.
     static func addInPlace(_ target: UnsafeMutableBufferPointer<Float>, _ source: UnsafeBufferPointer<Float>) {
         precondition(target.count == source.count)
@@ -14,16 +23,14 @@ enum Kernels {
     @inline(__always)
     static func map(_ source: [Float], _ transform: (Float) -> Float) -> [Float] {
         guard !source.isEmpty else { return [] }
-        var out = [Float](repeating: 0, count: source.count)
-        source.withUnsafeBufferPointer { s in
-            out.withUnsafeMutableBufferPointer { o in
+        return source.withUnsafeBufferPointer { s in
+            uninitialized(s.count) { o in
                 let sp = s.baseAddress!, op = o.baseAddress!
                 Parallel.forRange(s.count) { range in
                     for i in range { op[i] = transform(sp[i]) }
                 }
             }
         }
-        return out
     }
 
     /// Combines two equally long arrays element-wise into a new array.
@@ -31,10 +38,9 @@ enum Kernels {
     static func zip(_ a: [Float], _ b: [Float], _ combine: (Float, Float) -> Float) -> [Float] {
         precondition(a.count == b.count)
         guard !a.isEmpty else { return [] }
-        var out = [Float](repeating: 0, count: a.count)
-        a.withUnsafeBufferPointer { ap in
+        return a.withUnsafeBufferPointer { ap in
             b.withUnsafeBufferPointer { bp in
-                out.withUnsafeMutableBufferPointer { o in
+                uninitialized(a.count) { o in
                     let x = ap.baseAddress!, y = bp.baseAddress!, op = o.baseAddress!
                     Parallel.forRange(a.count) { range in
                         for i in range { op[i] = combine(x[i], y[i]) }
@@ -42,6 +48,5 @@ enum Kernels {
                 }
             }
         }
-        return out
     }
 }

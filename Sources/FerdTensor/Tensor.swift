@@ -67,7 +67,8 @@ public final class Tensor {
     public static func result(shape: [Int], data: [Float], inputs: [Tensor],
                               backward: @escaping (_ gradient: [Float]) -> Void) -> Tensor {
         if Autograd.isRecording && inputs.contains(where: { $0.requiresGrad }) {
-            return Tensor(shape: shape, data: data, node: BackwardNode(inputs: inputs, apply: backward))
+            return Tensor(shape: shape, data: data,
+                          node: BackwardNode(inputs: inputs, section: Profiler.currentSection, apply: backward))
         }
         return Tensor(shape: shape, data: data, node: nil)
     }
@@ -118,7 +119,7 @@ public final class Tensor {
         for tensor in order.reversed() {
             guard let node = tensor.node else { continue }
             if let gradient = tensor.grad {
-                node.apply(gradient)
+                Profiler.backward(in: node.section) { node.apply(gradient) }
             }
             tensor.grad = nil
             tensor.node = nil
@@ -134,10 +135,13 @@ public final class Tensor {
 /// What an operation remembers for the backward pass.
 private final class BackwardNode {
     let inputs: [Tensor]
+    /// The profiler section that recorded it, when profiling.
+    let section: String?
     let apply: ([Float]) -> Void
 
-    init(inputs: [Tensor], apply: @escaping ([Float]) -> Void) {
+    init(inputs: [Tensor], section: String?, apply: @escaping ([Float]) -> Void) {
         self.inputs = inputs
+        self.section = section
         self.apply = apply
     }
 }
