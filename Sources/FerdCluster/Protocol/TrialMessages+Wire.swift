@@ -1,0 +1,203 @@
+extension ByteReader {
+    mutating func readTrialID() throws(ProtocolError) -> Int {
+        try readInt64(field: "trial id")
+    }
+}
+
+extension ByteWriter {
+    mutating func writeTrialAttempt(trialID: Int, attempt: Int) throws(ProtocolError) {
+        try writeUInt64(trialID, field: "trial id")
+        try writeUInt32(attempt, field: "attempt")
+    }
+}
+
+extension Assignment: WireBody {
+    init(from reader: inout ByteReader) throws(ProtocolError) {
+        trialID = try reader.readTrialID()
+        attempt = try reader.readInt32()
+        configJSON = try reader.readString(field: "config")
+        resumeFromEpoch = try reader.readOptional(field: "resume from epoch") {
+            (reader: inout ByteReader) throws(ProtocolError) in try reader.readInt32()
+        }
+    }
+
+    func write(to writer: inout ByteWriter) throws(ProtocolError) {
+        try writer.writeTrialAttempt(trialID: trialID, attempt: attempt)
+        try writer.writeString(configJSON, field: "config")
+        try writer.writeOptional(resumeFromEpoch) { (writer: inout ByteWriter, epoch: Int) throws(ProtocolError) in
+            try writer.writeUInt32(epoch, field: "resume from epoch")
+        }
+    }
+
+    func validate() throws(ProtocolError) {
+        try FieldCheck.atLeast(1, attempt, "attempt")
+        try FieldCheck.notEmpty(configJSON, "config")
+    }
+}
+
+extension MetricReport: WireBody {
+    init(from reader: inout ByteReader) throws(ProtocolError) {
+        trialID = try reader.readTrialID()
+        attempt = try reader.readInt32()
+        epoch = try reader.readInt32()
+        trainLoss = try reader.readDouble()
+        uar = try reader.readDouble()
+        war = try reader.readDouble()
+        learningRate = try reader.readDouble()
+        seconds = try reader.readDouble()
+        let count = try reader.readCount(minimumElementSize: 12)
+        stepLosses = []
+        stepLosses.reserveCapacity(count)
+        for _ in 0..<count {
+            stepLosses.append(StepLoss(step: try reader.readInt32(), loss: try reader.readDouble()))
+        }
+    }
+
+    func write(to writer: inout ByteWriter) throws(ProtocolError) {
+        try writer.writeTrialAttempt(trialID: trialID, attempt: attempt)
+        try writer.writeUInt32(epoch, field: "epoch")
+        for value in [trainLoss, uar, war, learningRate, seconds] {
+            writer.writeDouble(value)
+        }
+        try writer.writeUInt32(stepLosses.count, field: "step loss count")
+        for stepLoss in stepLosses {
+            try writer.writeUInt32(stepLoss.step, field: "step")
+            writer.writeDouble(stepLoss.loss)
+        }
+    }
+
+    func validate() throws(ProtocolError) {
+        try FieldCheck.atLeast(1, attempt, "attempt")
+        try FieldCheck.finite(trainLoss, "train loss")
+        try FieldCheck.fraction(uar, "uar")
+        try FieldCheck.fraction(war, "war")
+        try FieldCheck.nonNegative(learningRate, "learning rate")
+        try FieldCheck.nonNegative(seconds, "seconds")
+        for stepLoss in stepLosses {
+            try FieldCheck.finite(stepLoss.loss, "step loss")
+        }
+    }
+}
+
+extension ResultReport: WireBody {
+    init(from reader: inout ByteReader) throws(ProtocolError) {
+        trialID = try reader.readTrialID()
+        attempt = try reader.readInt32()
+        bestEpoch = try reader.readInt32()
+        uar = try reader.readDouble()
+        war = try reader.readDouble()
+        let classes = WireFormat.classCount
+        try FieldCheck.count(try reader.readInt32(), equals: classes, "per-class recall")
+        perClassRecall = []
+        for _ in 0..<classes {
+            perClassRecall.append(try reader.readDouble())
+        }
+        let rows = try reader.readInt32()
+        let columns = try reader.readInt32()
+        guard rows == classes, columns == classes else {
+            throw .wrongShape(field: "confusion matrix", expected: "\(classes)×\(classes)",
+                              found: "\(rows)×\(columns)")
+        }
+        confusion = []
+        for _ in 0..<rows {
+            var row: [Int] = []
+            for _ in 0..<columns {
+                row.append(try reader.readInt32())
+            }
+            confusion.append(row)
+        }
+        checkpointSHA256 = try reader.readString(field: "checkpoint sha256")
+        checkpointSize = try reader.readInt64(field: "checkpoint size")
+    }
+
+    func write(to writer: inout ByteWriter) throws(ProtocolError) {
+        try writer.writeTrialAttempt(trialID: trialID, attempt: attempt)
+        try writer.writeUInt32(bestEpoch, field: "best epoch")
+        writer.writeDouble(uar)
+        writer.writeDouble(war)
+        try writer.writeUInt32(perClassRecall.count, field: "per-class recall count")
+        for recall in perClassRecall {
+            writer.writeDouble(recall)
+        }
+        try writer.writeUInt32(confusion.count, field: "confusion rows")
+        try writer.writeUInt32(confusion.first?.count ?? 0, field: "confusion columns")
+        for count in confusion.joined() {
+            try writer.writeUInt32(count, field: "confusion count")
+        }
+        try writer.writeString(checkpointSHA256, field: "checkpoint sha256")
+        try writer.writeUInt64(checkpointSize, field: "checkpoint size")
+    }
+
+    func validate() throws(ProtocolError) {
+        let classes = WireFormat.classCount
+        try FieldCheck.atLeast(1, attempt, "attempt")
+        try FieldCheck.fraction(uar, "uar")
+        try FieldCheck.fraction(war, "war")
+        try FieldCheck.count(perClassRecall.count, equals: classes, "per-class recall")
+        for recall in perClassRecall {
+            try FieldCheck.fraction(recall, "per-class recall")
+        }
+        guard confusion.count == classes, confusion.allSatisfy({ $0.count == classes }) else {
+            let shape = "\(confusion.count)×\(confusion.map { String($0.count) }.joined(separator: "/"))"
+            throw .wrongShape(field: "confusion matrix", expected: "\(classes)×\(classes)", found: shape)
+        }
+        try FieldCheck.sha256Hex(checkpointSHA256, "checkpoint sha256")
+    }
+}
+
+extension FailureReport: WireBody {
+    init(from reader: inout ByteReader) throws(ProtocolError) {
+        trialID = try reader.readTrialID()
+        attempt = try reader.readInt32()
+        error = try reader.readString(field: "error")
+        retryable = try reader.readBool(field: "retryable")
+    }
+
+    func write(to writer: inout ByteWriter) throws(ProtocolError) {
+        try writer.writeTrialAttempt(trialID: trialID, attempt: attempt)
+        try writer.writeString(error, field: "error")
+        writer.writeBool(retryable)
+    }
+
+    func validate() throws(ProtocolError) {
+        try FieldCheck.atLeast(1, attempt, "attempt")
+    }
+}
+
+extension Cancellation: WireBody {
+    init(from reader: inout ByteReader) throws(ProtocolError) {
+        trialID = try reader.readTrialID()
+        attempt = try reader.readInt32()
+        reason = try reader.readString(field: "reason")
+    }
+
+    func write(to writer: inout ByteWriter) throws(ProtocolError) {
+        try writer.writeTrialAttempt(trialID: trialID, attempt: attempt)
+        try writer.writeString(reason, field: "reason")
+    }
+
+    func validate() throws(ProtocolError) {
+        try FieldCheck.atLeast(1, attempt, "attempt")
+    }
+}
+
+extension Acknowledgement: WireBody {
+    init(from reader: inout ByteReader) throws(ProtocolError) {
+        let rawKind = try reader.readUInt8()
+        guard let kind = MessageType(rawValue: rawKind) else {
+            throw .invalidValue(field: "acknowledged kind", reason: "unknown message type \(rawKind)")
+        }
+        self.kind = kind
+        trialID = try reader.readTrialID()
+        attempt = try reader.readInt32()
+        sequence = try reader.readUInt64()
+    }
+
+    func write(to writer: inout ByteWriter) throws(ProtocolError) {
+        writer.writeUInt8(kind.rawValue)
+        try writer.writeTrialAttempt(trialID: trialID, attempt: attempt)
+        writer.writeUInt64(sequence)
+    }
+
+    func validate() throws(ProtocolError) {}
+}

@@ -1,0 +1,55 @@
+extension Scheduler {
+    /// Something that happened, with the time it happened (seconds on the coordinator's clock).
+    public enum Event: Sendable, Equatable {
+        /// Trials to run; trials the scheduler already knows are ignored.
+        case enqueue([TrialSpec])
+        /// A decoded message from a worker.
+        case received(Message, from: WorkerID, at: Double)
+        /// Time passed; checks heartbeats.
+        case tick(at: Double)
+    }
+
+    /// Why a worker stopped being registered.
+    public enum WorkerGoneReason: Sendable, Equatable {
+        /// It said BYE.
+        case left
+        /// Nothing arrived from it for longer than `Configuration.deadAfter`; `lastSeen` is when something last did.
+        case timedOut(lastSeen: Double)
+        /// It sent HELLO again, so it restarted and lost whatever it was running.
+        case reconnected
+    }
+
+    /// A trial moved to a new state; the store should record it.
+    public struct TrialChange: Sendable, Equatable {
+        public var trialID: Int
+        public var state: TrialState
+        /// Attempts used so far.
+        public var attempt: Int
+        /// The worker running it (RUNNING only).
+        public var worker: WorkerID?
+        /// Why, for failures and losses.
+        public var reason: String?
+
+        public init(trialID: Int, state: TrialState, attempt: Int, worker: WorkerID? = nil, reason: String? = nil) {
+            self.trialID = trialID
+            self.state = state
+            self.attempt = attempt
+            self.worker = worker
+            self.reason = reason
+        }
+    }
+
+    /// What the coordinator must do, in the order given (store before acknowledging).
+    public enum Action: Sendable, Equatable {
+        case send(Message, to: WorkerID)
+        case trialChanged(TrialChange)
+        /// Store an epoch's metrics of the current attempt.
+        case recordMetric(MetricReport, worker: WorkerID)
+        /// Store the result of the current attempt; it is emitted once per trial.
+        case recordResult(ResultReport, worker: WorkerID)
+        case workerJoined(Hello, at: Double)
+        case workerGone(WorkerID, reason: WorkerGoneReason)
+        /// A message that changed nothing (stale attempt, duplicate, unknown trial); for the log.
+        case discarded(Message, from: WorkerID, reason: String)
+    }
+}

@@ -1,0 +1,110 @@
+import CSQLite
+import Logging
+
+/// One connection to an SQLite file, configured for a single writer and concurrent readers:
+/// WAL journal, foreign keys on, a busy timeout, and `BEGIN IMMEDIATE` transactions.
+///
+/// A connection is not shareable across threads; keep it inside one actor or task.
+public final class Database {
+    /// The database file.
+    public let path: String
+    let handle: OpaquePointer
+    private let logger: Logger
+
+    /// Opens (creating if needed) the file at `path`. `busyTimeoutMilliseconds` is how long a statement
+    /// waits for another connection's lock before failing with `SQLITE_BUSY`.
+    public init(path: String, busyTimeoutMilliseconds: Int32 = 5_000, logger: Logger) throws(SQLiteError) {
+        var opened: OpaquePointer?
+        let code = sqlite3_open_v2(path, &opened, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nil)
+        guard code == SQLITE_OK, let opened else {
+            let message = opened.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(code))
+            sqlite3_close_v2(opened)
+            throw SQLiteError(code: code, message: message, sql: nil, path: path)
+        }
+        self.path = path
+        self.handle = opened
+        self.logger = logger
+        sqlite3_extended_result_codes(handle, 1)
+        sqlite3_busy_timeout(handle, busyTimeoutMilliseconds)
+        try configure()
+        logger.debug("opened database", metadata: ["path": "\(path)"])
+    }
+
+    deinit {
+        sqlite3_close_v2(handle)
+    }
+
+    private func configure() throws(SQLiteError) {
+        let mode = try query("PRAGMA journal_mode=WAL").first?.text(0)
+        guard mode?.lowercased() == "wal" else {
+            throw SQLiteError(code: SQLITE_ERROR, message: "journal mode is \(mode ?? "unknown"), WAL is required",
+                              sql: "PRAGMA journal_mode=WAL", path: path)
+        }
+        try execute("PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;")
+    }
+
+    /// The journal mode in effect ("wal" once opened).
+    public func journalMode() throws(SQLiteError) -> String {
+        try query("PRAGMA journal_mode").first?.text(0) ?? ""
+    }
+
+    /// Runs one or more statements separated by semicolons, without parameters or results.
+    public func execute(_ sql: String) throws(SQLiteError) {
+        var message: UnsafeMutablePointer<CChar>?
+        let code = sqlite3_exec(handle, sql, nil, nil, &message)
+        guard code == SQLITE_OK else {
+            let text = message.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(code))
+            sqlite3_free(message)
+            throw SQLiteError(code: code, message: text, sql: sql, path: path)
+        }
+    }
+
+    /// Runs one statement with `bindings` and returns the number of rows it changed.
+    @discardableResult
+    public func run(_ sql: String, _ bindings: [SQLValue] = []) throws(SQLiteError) -> Int {
+        _ = try query(sql, bindings)
+        return Int(sqlite3_changes(handle))
+    }
+
+    /// Runs one statement with `bindings` and returns its rows.
+    public func query(_ sql: String, _ bindings: [SQLValue] = []) throws(SQLiteError) -> [SQLRow] {
+        let statement = try Statement(sql, in: self)
+        try statement.bind(bindings)
+        return try statement.rows()
+    }
+
+    /// The rowid of the last row inserted on this connection.
+    public var lastInsertRowID: Int {
+        Int(sqlite3_last_insert_rowid(handle))
+    }
+
+    /// How a transaction starts.
+    public enum TransactionKind: String, Sendable {
+        /// `BEGIN IMMEDIATE`: takes the write lock at the start, so a busy database fails (after the busy
+        /// timeout) before any work is done, never half-way through.
+        case immediate = "BEGIN IMMEDIATE"
+        /// `BEGIN`: a read snapshot that does not block the writer (WAL).
+        case read = "BEGIN"
+    }
+
+    /// Runs `body` inside a transaction, committing if it returns and rolling back if it throws.
+    public func transaction<T>(_ kind: TransactionKind = .immediate, _ body: () throws -> T) throws -> T {
+        try execute(kind.rawValue)
+        do {
+            let value = try body()
+            try execute("COMMIT")
+            return value
+        } catch {
+            do {
+                try execute("ROLLBACK")
+            } catch let rollbackError {
+                logger.error("rollback failed", metadata: ["error": "\(rollbackError)"])
+            }
+            throw error
+        }
+    }
+
+    func error(code: Int32, sql: String) -> SQLiteError {
+        SQLiteError(code: code, message: String(cString: sqlite3_errmsg(handle)), sql: sql, path: path)
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+
+extension Leaderboard {
+    private static let trialColumns = "id, experiment, grid_point, fold, seed, state, attempts, worker, updated"
+
+    /// Creates the trials of `plans` (and their grid points) in one transaction and returns their ids in
+    /// the same order. Trials that already exist are kept as they are, so planning again is harmless.
+    public func insertTrials(experimentID: Int, plans: [TrialPlan], at time: Date) throws -> [Int] {
+        try database.transaction {
+            try plans.map { plan in
+                try database.run("INSERT INTO grid_points (experiment, params) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                                 [.int(experimentID), .text(plan.paramsJSON)])
+                let gridPoint = try database.query("SELECT id FROM grid_points WHERE experiment = ?1 AND params = ?2",
+                                                   [.int(experimentID), .text(plan.paramsJSON)])
+                let gridPointID = try decoder("grid_points").int(gridPoint[0], 0, "id")
+                let seed = SQLValue.integer(Int64(bitPattern: plan.seed))
+                try database.run("""
+                    INSERT INTO trials (experiment, grid_point, fold, seed, state, attempts, updated)
+                    VALUES (?1, ?2, ?3, ?4, 'QUEUED', 0, ?5) ON CONFLICT DO NOTHING
+                    """, [.int(experimentID), .int(gridPointID), .int(plan.fold), seed,
+                          .real(time.timeIntervalSince1970)])
+                let trial = try database.query(
+                    "SELECT id FROM trials WHERE grid_point = ?1 AND fold = ?2 AND seed = ?3",
+                    [.int(gridPointID), .int(plan.fold), seed])
+                return try decoder("trials").int(trial[0], 0, "id")
+            }
+        }
+    }
+
+    /// Applies the state changes in one transaction; an unknown trial rolls all of them back.
+    public func applyStateChanges(_ changes: [TrialStateChange], at time: Date) throws {
+        try database.transaction {
+            for change in changes {
+                let updated = try database.run(
+                    "UPDATE trials SET state = ?1, attempts = ?2, worker = ?3, updated = ?4 WHERE id = ?5",
+                    [.text(change.state.rawValue), .int(change.attempts), .optionalText(change.worker),
+                     .real(time.timeIntervalSince1970), .int(change.trialID)])
+                guard updated == 1 else { throw LeaderboardError.unknownTrial(id: change.trialID, path: path) }
+            }
+        }
+    }
+
+    /// The experiment's trials, optionally only those in `state`, by id.
+    public func trials(experimentID: Int, state: TrialState? = nil) throws -> [TrialRecord] {
+        let rows = if let state {
+            try database.query(
+                "SELECT \(Self.trialColumns) FROM trials WHERE experiment = ?1 AND state = ?2 ORDER BY id",
+                [.int(experimentID), .text(state.rawValue)])
+        } else {
+            try database.query("SELECT \(Self.trialColumns) FROM trials WHERE experiment = ?1 ORDER BY id",
+                               [.int(experimentID)])
+        }
+        return try rows.map(trial)
+    }
+
+    /// The experiment's grid points, by id.
+    public func gridPoints(experimentID: Int) throws -> [GridPoint] {
+        let columns = decoder("grid_points")
+        return try database.query("SELECT id, params FROM grid_points WHERE experiment = ?1 ORDER BY id",
+                                  [.int(experimentID)]).map { row in
+            GridPoint(id: try columns.int(row, 0, "id"), experimentID: experimentID,
+                      paramsJSON: try columns.text(row, 1, "params"))
+        }
+    }
+
+    private func trial(_ row: SQLRow) throws -> TrialRecord {
+        let columns = decoder("trials")
+        return TrialRecord(id: try columns.int(row, 0, "id"), experimentID: try columns.int(row, 1, "experiment"),
+                           gridPointID: try columns.int(row, 2, "grid_point"), fold: try columns.int(row, 3, "fold"),
+                           seed: UInt64(bitPattern: Int64(try columns.int(row, 4, "seed"))),
+                           state: try columns.state(row, 5, "state"), attempts: try columns.int(row, 6, "attempts"),
+                           worker: row.text(7), updated: try columns.date(row, 8, "updated"))
+    }
+}

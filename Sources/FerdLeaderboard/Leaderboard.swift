@@ -1,0 +1,76 @@
+import Foundation
+import Logging
+
+/// The experiment store: one SQLite file written only by the coordinator and read by `ferd report`.
+/// Opening it creates the file if needed and migrates it to the latest schema.
+public final class Leaderboard {
+    let database: Database
+    let logger: Logger
+
+    /// The database file.
+    public var path: String { database.path }
+
+    public init(path: String, logger: Logger) throws {
+        database = try Database(path: path, logger: logger)
+        self.logger = logger
+        try Migrator.migrate(database, logger: logger)
+    }
+
+    /// The schema version of the file (`PRAGMA user_version`).
+    public func schemaVersion() throws -> Int {
+        try Migrator.userVersion(database)
+    }
+
+    /// The journal mode in effect; "wal" for every leaderboard.
+    public func journalMode() throws -> String {
+        try database.journalMode()
+    }
+
+    func decoder(_ table: String) -> RowDecoder {
+        RowDecoder(table: table, path: path)
+    }
+}
+
+extension Leaderboard {
+    private static let experimentColumns = "id, name, content_hash, config, created"
+
+    /// The experiment whose configuration has `contentHash`, if one was run before.
+    public func experiment(contentHash: String) throws -> Experiment? {
+        try database.query("SELECT \(Self.experimentColumns) FROM experiments WHERE content_hash = ?1",
+                           [.text(contentHash)]).first.map(experiment)
+    }
+
+    /// The experiment with `id`, if there is one.
+    public func experiment(id: Int) throws -> Experiment? {
+        try database.query("SELECT \(Self.experimentColumns) FROM experiments WHERE id = ?1", [.int(id)])
+            .first.map(experiment)
+    }
+
+    /// Every experiment, oldest first.
+    public func experiments() throws -> [Experiment] {
+        try database.query("SELECT \(Self.experimentColumns) FROM experiments ORDER BY id").map(experiment)
+    }
+
+    /// Returns the experiment with `contentHash`, creating it if there is none; `created` says which.
+    public func findOrCreateExperiment(name: String, contentHash: String, config: String,
+                                       at time: Date) throws -> (experiment: Experiment, created: Bool) {
+        try database.transaction {
+            if let existing = try experiment(contentHash: contentHash) {
+                return (existing, false)
+            }
+            try database.run("INSERT INTO experiments (name, content_hash, config, created) VALUES (?1, ?2, ?3, ?4)",
+                             [.text(name), .text(contentHash), .text(config), .real(time.timeIntervalSince1970)])
+            let created = Experiment(id: database.lastInsertRowID, name: name, contentHash: contentHash,
+                                     config: config, created: time)
+            logger.info("created experiment", metadata: ["name": "\(name)", "id": "\(created.id)"])
+            return (created, true)
+        }
+    }
+
+    private func experiment(_ row: SQLRow) throws -> Experiment {
+        let columns = decoder("experiments")
+        return Experiment(id: try columns.int(row, 0, "id"), name: try columns.text(row, 1, "name"),
+                          contentHash: try columns.text(row, 2, "content_hash"),
+                          config: try columns.text(row, 3, "config"), created: try columns.date(row, 4, "created"))
+    }
+}

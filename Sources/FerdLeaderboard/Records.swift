@@ -1,0 +1,162 @@
+import Foundation
+
+/// A trial's state as stored; the same names the scheduler uses.
+public enum TrialState: String, Sendable, CaseIterable {
+    case queued = "QUEUED"
+    case running = "RUNNING"
+    case lost = "LOST"
+    case failed = "FAILED"
+    case done = "DONE"
+}
+
+/// One experiment: a configuration file's content, identified by its hash so that re-running the same
+/// file resumes it.
+public struct Experiment: Sendable, Equatable {
+    public var id: Int
+    public var name: String
+    public var contentHash: String
+    public var config: String
+    public var created: Date
+}
+
+/// One point of an experiment's hyper-parameter grid.
+public struct GridPoint: Sendable, Equatable {
+    public var id: Int
+    public var experimentID: Int
+    /// The grid point's parameters as JSON text.
+    public var paramsJSON: String
+}
+
+/// A trial to create: one fold of one grid point with one seed.
+public struct TrialPlan: Sendable, Equatable {
+    public var paramsJSON: String
+    public var fold: Int
+    public var seed: UInt64
+
+    public init(paramsJSON: String, fold: Int, seed: UInt64) {
+        self.paramsJSON = paramsJSON
+        self.fold = fold
+        self.seed = seed
+    }
+}
+
+/// A stored trial.
+public struct TrialRecord: Sendable, Equatable {
+    public var id: Int
+    public var experimentID: Int
+    public var gridPointID: Int
+    public var fold: Int
+    public var seed: UInt64
+    public var state: TrialState
+    /// Attempts started so far.
+    public var attempts: Int
+    /// The worker running it, while RUNNING.
+    public var worker: String?
+    public var updated: Date
+}
+
+/// A new state for a trial, applied with others in one transaction.
+public struct TrialStateChange: Sendable, Equatable {
+    public var trialID: Int
+    public var state: TrialState
+    public var attempts: Int
+    public var worker: String?
+
+    public init(trialID: Int, state: TrialState, attempts: Int, worker: String? = nil) {
+        self.trialID = trialID
+        self.state = state
+        self.attempts = attempts
+        self.worker = worker
+    }
+}
+
+/// The metrics of one epoch of one attempt.
+public struct EpochMetricRecord: Sendable, Equatable {
+    public var trialID: Int
+    public var attempt: Int
+    public var epoch: Int
+    public var trainLoss: Double
+    public var uar: Double
+    public var war: Double
+    public var learningRate: Double
+    public var seconds: Double
+    /// The test-fold confusion matrix at this epoch, when the worker sent one.
+    public var confusion: [[Int]]?
+
+    public init(trialID: Int, attempt: Int, epoch: Int, trainLoss: Double, uar: Double, war: Double,
+                learningRate: Double, seconds: Double, confusion: [[Int]]? = nil) {
+        self.trialID = trialID
+        self.attempt = attempt
+        self.epoch = epoch
+        self.trainLoss = trainLoss
+        self.uar = uar
+        self.war = war
+        self.learningRate = learningRate
+        self.seconds = seconds
+        self.confusion = confusion
+    }
+}
+
+/// The final result of a trial, from the attempt that completed it.
+public struct ResultRecord: Sendable, Equatable {
+    public var trialID: Int
+    public var attempt: Int
+    public var bestEpoch: Int
+    public var uar: Double
+    public var war: Double
+    public var perClassRecall: [Double]
+    public var confusion: [[Int]]
+    /// Where the coordinator keeps the best checkpoint, once transferred.
+    public var checkpointPath: String?
+    /// SHA-256 of the checkpoint, hex.
+    public var digest: String
+
+    public init(trialID: Int, attempt: Int, bestEpoch: Int, uar: Double, war: Double, perClassRecall: [Double],
+                confusion: [[Int]], checkpointPath: String?, digest: String) {
+        self.trialID = trialID
+        self.attempt = attempt
+        self.bestEpoch = bestEpoch
+        self.uar = uar
+        self.war = war
+        self.perClassRecall = perClassRecall
+        self.confusion = confusion
+        self.checkpointPath = checkpointPath
+        self.digest = digest
+    }
+}
+
+/// A worker as last seen by the coordinator.
+public struct WorkerRecord: Sendable, Equatable {
+    public var id: String
+    public var host: String
+    public var cores: Int
+    public var backend: String
+    public var slots: Int
+    public var lastHeartbeat: Date
+
+    public init(id: String, host: String, cores: Int, backend: String, slots: Int, lastHeartbeat: Date) {
+        self.id = id
+        self.host = host
+        self.cores = cores
+        self.backend = backend
+        self.slots = slots
+        self.lastHeartbeat = lastHeartbeat
+    }
+}
+
+/// A line of the coordinator's event log.
+public struct EventRecord: Sendable, Equatable {
+    public var time: Date
+    public var kind: String
+    public var text: String
+}
+
+/// Everything `ferd report` needs about one experiment.
+public struct ExperimentReport: Sendable, Equatable {
+    public var experiment: Experiment
+    public var gridPoints: [GridPoint]
+    public var trials: [TrialRecord]
+    public var results: [ResultRecord]
+    /// Ordered by trial, attempt, epoch.
+    public var epochMetrics: [EpochMetricRecord]
+}

@@ -1,0 +1,71 @@
+/// The leaderboard schema as an ordered list of migrations; migration `n` (0-based) brings
+/// `PRAGMA user_version` from `n` to `n + 1`. Append new migrations; never edit a released one.
+enum Schema {
+    static let migrations: [String] = [
+        """
+        CREATE TABLE experiments (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            content_hash TEXT NOT NULL UNIQUE,
+            config TEXT NOT NULL,
+            created REAL NOT NULL
+        );
+        CREATE TABLE grid_points (
+            id INTEGER PRIMARY KEY,
+            experiment INTEGER NOT NULL REFERENCES experiments(id),
+            params TEXT NOT NULL,
+            UNIQUE (experiment, params)
+        );
+        CREATE TABLE trials (
+            id INTEGER PRIMARY KEY,
+            experiment INTEGER NOT NULL REFERENCES experiments(id),
+            grid_point INTEGER NOT NULL REFERENCES grid_points(id),
+            fold INTEGER NOT NULL,
+            seed INTEGER NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('QUEUED', 'RUNNING', 'LOST', 'FAILED', 'DONE')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            worker TEXT,
+            updated REAL NOT NULL,
+            UNIQUE (grid_point, fold, seed)
+        );
+        CREATE INDEX trials_by_experiment_state ON trials (experiment, state);
+        CREATE TABLE epoch_metrics (
+            trial INTEGER NOT NULL REFERENCES trials(id),
+            attempt INTEGER NOT NULL,
+            epoch INTEGER NOT NULL,
+            train_loss REAL NOT NULL,
+            uar REAL NOT NULL,
+            war REAL NOT NULL,
+            lr REAL NOT NULL,
+            seconds REAL NOT NULL,
+            confusion TEXT,
+            UNIQUE (trial, attempt, epoch)
+        );
+        CREATE TABLE results (
+            trial INTEGER NOT NULL UNIQUE REFERENCES trials(id),
+            attempt INTEGER NOT NULL,
+            best_epoch INTEGER NOT NULL,
+            uar REAL NOT NULL,
+            war REAL NOT NULL,
+            per_class_recall TEXT NOT NULL,
+            confusion TEXT NOT NULL,
+            checkpoint_path TEXT,
+            digest TEXT NOT NULL
+        );
+        CREATE TABLE workers (
+            id TEXT PRIMARY KEY,
+            host TEXT NOT NULL,
+            cores INTEGER NOT NULL,
+            backend TEXT NOT NULL,
+            slots INTEGER NOT NULL,
+            last_heartbeat REAL NOT NULL
+        );
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            time REAL NOT NULL,
+            kind TEXT NOT NULL,
+            text TEXT NOT NULL
+        );
+        """,
+    ]
+}
