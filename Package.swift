@@ -8,8 +8,10 @@ let package = Package(
         .executable(name: "ferd", targets: ["ferd"]),
         .library(name: "FerdTensor", targets: ["FerdTensor"]),
         .library(name: "FerdModels", targets: ["FerdModels"]),
+        .library(name: "FerdTraining", targets: ["FerdTraining"]),
         .library(name: "FerdCluster", targets: ["FerdCluster"]),
         .library(name: "FerdLeaderboard", targets: ["FerdLeaderboard"]),
+        .library(name: "FerdData", targets: ["FerdData"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -28,24 +30,29 @@ let package = Package(
                 dependencies: ["COpenBLAS", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "FerdModels", dependencies: ["FerdTensor"]),
+        .target(name: "FerdTraining", dependencies: ["FerdModels", "FerdTensor"]),
         .target(name: "FerdCluster", dependencies: [.product(name: "Logging", package: "swift-log")]),
         .target(name: "FerdLeaderboard",
                 dependencies: ["CSQLite", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "FerdData",
+                dependencies: ["CTurboJPEG", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "FerdBench", dependencies: [
             "FerdTensor", "FerdModels", "COpenBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/FerdBench"),
         .executableTarget(name: "ferd", dependencies: [
-            "FerdTensor", "FerdModels",
+            "FerdTensor", "FerdModels", "FerdData",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
         .target(name: "FerdTestSupport", dependencies: ["FerdTensor"], path: "Tests/FerdTestSupport"),
         .testTarget(name: "FerdTensorTests", dependencies: ["FerdTensor", "FerdTestSupport"]),
+        .testTarget(name: "FerdTrainingTests", dependencies: ["FerdTraining"]),
         .testTarget(name: "FerdModelsTests", dependencies: ["FerdModels", "FerdTensor", "FerdTestSupport"]),
         .testTarget(name: "FerdClusterTests", dependencies: ["FerdCluster"]),
         .testTarget(name: "FerdLeaderboardTests",
                     dependencies: ["FerdLeaderboard", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "FerdDataTests", dependencies: ["FerdData"], exclude: ["Fixtures"]),
     ]
 )

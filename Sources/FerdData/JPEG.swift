@@ -1,0 +1,111 @@
+import CTurboJPEG
+import Foundation
+import Logging
+
+/// Decodes JPEG bytes to `RGBImage` with libjpeg-turbo (accurate integer DCT and fancy upsampling,
+/// the same defaults PIL uses). One decoder per thread; it reuses its TurboJPEG handle.
+public final class JPEGDecoder {
+    private let handle: tjhandle
+    private let logger: Logger
+
+    public init(logger: Logger = Logger(label: "ferd.data.jpeg")) {
+        guard let handle = tjInitDecompress() else {
+            fatalError("tjInitDecompress failed: \(String(cString: tjGetErrorStr2(nil)))")
+        }
+        self.handle = handle
+        self.logger = logger
+    }
+
+    deinit { tjDestroy(handle) }
+
+    /// Decodes `bytes`; `name` (usually the file path) is used in errors. A corrupt or truncated
+    /// JPEG throws a `DataError`; other libjpeg warnings are logged and the image is kept.
+    public func decode(_ bytes: [UInt8], name: String) throws -> RGBImage {
+        var width: Int32 = 0
+        var height: Int32 = 0
+        var subsampling: Int32 = 0
+        var colorspace: Int32 = 0
+        let header = bytes.withUnsafeBufferPointer { buffer in
+            tjDecompressHeader3(handle, buffer.baseAddress, UInt(buffer.count),
+                                &width, &height, &subsampling, &colorspace)
+        }
+        guard header == 0, width > 0, height > 0 else {
+            throw corrupt(name, message: lastError)
+        }
+        var pixels = [UInt8](repeating: 0, count: Int(width) * Int(height) * 3)
+        let status = bytes.withUnsafeBufferPointer { source in
+            pixels.withUnsafeMutableBufferPointer { target in
+                tjDecompress2(handle, source.baseAddress, UInt(source.count), target.baseAddress,
+                              width, 0, height, TJPF_RGB.rawValue, 0)
+            }
+        }
+        if status != 0 {
+            let message = lastError
+            let fatal = tjGetErrorCode(handle) == TJERR_FATAL.rawValue
+            if fatal || message.contains("Premature end") {
+                throw corrupt(name, message: message)
+            }
+            logger.warning("JPEG warning, image kept", metadata: ["file": "\(name)", "warning": "\(message)"])
+        }
+        return RGBImage(width: Int(width), height: Int(height), pixels: pixels)
+    }
+
+    /// Reads and decodes the JPEG file at `path`.
+    public func decodeFile(atPath path: String) throws -> RGBImage {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw DataError(file: path, problem: "cannot read the JPEG file",
+                            fix: "check that the file exists and is readable")
+        }
+        return try decode([UInt8](data), name: path)
+    }
+
+    private var lastError: String { String(cString: tjGetErrorStr2(handle)) }
+
+    private func corrupt(_ name: String, message: String) -> DataError {
+        DataError(file: name, problem: "corrupt or truncated JPEG (\(message))",
+                  fix: "re-extract this frame from the source video or remove the clip (see --skip-bad)")
+    }
+}
+
+/// Encodes `RGBImage` to baseline JPEG bytes (4:2:0 chroma subsampling) with libjpeg-turbo.
+/// One encoder per thread; it reuses its TurboJPEG handle.
+public final class JPEGEncoder {
+    private let handle: tjhandle
+
+    public init() {
+        guard let handle = tjInitCompress() else {
+            fatalError("tjInitCompress failed: \(String(cString: tjGetErrorStr2(nil)))")
+        }
+        self.handle = handle
+    }
+
+    deinit { tjDestroy(handle) }
+
+    /// Encodes `image` at `quality` (1…100).
+    public func encode(_ image: RGBImage, quality: Int = 90) throws -> [UInt8] {
+        try image.pixels.withUnsafeBufferPointer { pixels in
+            try encode(pixels, width: image.width, height: image.height, quality: quality)
+        }
+    }
+
+    /// Encodes interleaved RGB `pixels` (`width × height × 3` bytes) at `quality` (1…100).
+    public func encode(_ pixels: UnsafeBufferPointer<UInt8>, width: Int, height: Int, quality: Int = 90) throws -> [UInt8] {
+        precondition(pixels.count >= width * height * 3, "JPEG encode needs width × height × 3 bytes")
+        let subsampling = Int32(TJSAMP_420.rawValue)
+        let capacity = Int(tjBufSize(Int32(width), Int32(height), subsampling))
+        var output = [UInt8](repeating: 0, count: capacity)
+        var size = UInt(capacity)
+        let status = output.withUnsafeMutableBufferPointer { target in
+            var pointer = target.baseAddress
+            return tjCompress2(handle, pixels.baseAddress, Int32(width), 0, Int32(height), TJPF_RGB.rawValue,
+                               &pointer, &size, subsampling, Int32(min(max(quality, 1), 100)), TJFLAG_NOREALLOC)
+        }
+        guard status == 0 else {
+            throw DataError(file: "<memory>",
+                            problem: "JPEG encoding failed (\(String(cString: tjGetErrorStr2(handle))))",
+                            fix: "check the image size (\(width)×\(height))")
+        }
+        output.removeSubrange(Int(size)...)
+        return output
+    }
+}
