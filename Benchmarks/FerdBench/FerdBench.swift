@@ -77,7 +77,8 @@ struct TrainStep: ParsableCommand {
         let targets = (0..<batch).map { $0 % configuration.classes }
         var optimizer = SGD(learningRate: 1e-3, momentum: 0.9, weightDecay: 0.1)
         func step() throws {
-            let loss = try Profiler.section("loss") { try model(clips, training: true).loss(targets: targets).total }
+            let output = try model(clips, training: true)
+            let loss = Profiler.section("loss") { output.loss(targets: targets).total }
             loss.backward()
             Profiler.section("optimizer") { optimizer.step(model.parameters) }
         }

@@ -1,0 +1,104 @@
+import ArgumentParser
+import FerdData
+import FerdModels
+import FerdTensor
+import Foundation
+
+/// `ferd predict`: the class probabilities and logits of one clip under a checkpoint.
+struct PredictCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "predict",
+        abstract: "Print the 7 class probabilities and logits of one clip.",
+        discussion: """
+        CLIP is a safetensors file holding one float tensor of shape (T, 3, H, W) with values in [0, 1] \
+        (T and H, W as the model's preset: 16×112×112 for paper, 8×56×56 for small).
+        """)
+
+    @Option(help: "Model weights (.safetensors) from ferd or from the reference PyTorch code.")
+    var checkpoint: String
+
+    @Option(help: "The clip to classify.")
+    var input: String
+
+    @Option(help: "Model preset when the checkpoint does not say: paper or small.")
+    var preset: String?
+
+    @Option(help: "Attention kind when the checkpoint does not say: gca, se or none.")
+    var attention: AttentionKind?
+
+    @Flag(help: "Print JSON for machines.")
+    var json = false
+
+    @Option(help: "Threads (default: all cores).")
+    var threads: Int?
+
+    func run() throws {
+        if let threads { Threading.setCount(threads) }
+        let weights = try SafetensorsFile.read(contentsOf: URL(fileURLWithPath: checkpoint))
+        var fallback = try preset.map { name -> ModelConfiguration in
+            guard let configuration = ModelConfiguration.preset(named: name) else {
+                throw ValidationError("unknown preset '\(name)'; use paper or small")
+            }
+            return configuration
+        }
+        if let attention {
+            fallback = fallback ?? (try? ModelConfiguration.describing(weights, fallback: nil))
+            fallback?.attention = attention
+        }
+        let model = try GCAIALModel(checkpoint: weights, fallback: fallback)
+        let clip = try ClipInput.load(input, for: model.configuration)
+        let logits = try Autograd.withoutGradient { try model(clip, training: false).logits }
+        let probabilities = logits.softmax()
+        try PredictionPrinter(json: json).print(logits: logits.data, probabilities: probabilities.data, source: input)
+    }
+}
+
+extension AttentionKind: ExpressibleByArgument {}
+
+/// Reads a clip for the model.
+enum ClipInput {
+    /// A (1, T, 3, H, W) batch from a safetensors file holding one float tensor (T, 3, H, W) in [0, 1].
+    static func load(_ path: String, for configuration: ModelConfiguration) throws -> Tensor {
+        let expected = [configuration.frames, 3, configuration.imageSize, configuration.imageSize]
+        let file = try SafetensorsFile.read(contentsOf: URL(fileURLWithPath: path))
+        guard file.tensors.count == 1, let (name, stored) = file.tensors.first else {
+            throw CommandError("\(path): expected exactly one float tensor of shape \(expected), found \(file.tensors.count)")
+        }
+        let shape = stored.shape.first == 1 && stored.shape.count == 5 ? Array(stored.shape.dropFirst()) : stored.shape
+        guard shape == expected else {
+            throw CommandError("\(path): tensor '\(name)' has shape \(stored.shape); this model takes \(expected) (frames, RGB, height, width)")
+        }
+        if let outside = stored.values.first(where: { !(0...1).contains($0) }) {
+            throw CommandError("\(path): tensor '\(name)' holds \(outside); frames must be RGB values scaled to [0, 1]")
+        }
+        return Tensor(shape: [1] + expected, data: stored.values)
+    }
+}
+
+/// Prints a prediction as an aligned table or as JSON.
+struct PredictionPrinter {
+    let json: Bool
+
+    func print(logits: [Float], probabilities: [Float], source: String) throws {
+        let classes = Emotion.allCases
+        let best = probabilities.indices.max { probabilities[$0] < probabilities[$1] }!
+        if json {
+            let object: [String: Any] = [
+                "input": source,
+                "prediction": classes[best].description,
+                "classes": classes.map(\.description),
+                "probabilities": probabilities.map(Double.init),
+                "logits": logits.map(Double.init),
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            Swift.print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        Swift.print("\(source): \(classes[best].description)")
+        for (index, emotion) in classes.enumerated() {
+            let marker = index == best ? "▶" : " "
+            let name = emotion.description.padding(toLength: 9, withPad: " ", startingAt: 0)
+            Swift.print("\(marker) \(name) " + String(format: "%6.2f%%  logit %8.4f", probabilities[index] * 100, logits[index]))
+        }
+    }
+}
