@@ -1,0 +1,104 @@
+import FerdModels
+import FerdTensor
+import Foundation
+
+/// The files of one training run: `settings.json`, `metrics.jsonl` (one line per epoch),
+/// `best.safetensors` (the best epoch's weights, reference key names) and `resume.safetensors`
+/// (weights, optimizer momentum and history after the last finished epoch).
+struct RunFolder {
+    let directory: URL
+    var settingsFile: URL { directory.appendingPathComponent("settings.json") }
+    var metricsFile: URL { directory.appendingPathComponent("metrics.jsonl") }
+    var bestFile: URL { directory.appendingPathComponent("best.safetensors") }
+    var resumeFile: URL { directory.appendingPathComponent("resume.safetensors") }
+
+    init(directory: URL) throws {
+        self.directory = directory
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw TrainingError.settings("cannot create the run folder \(directory.path): \(error.localizedDescription)")
+        }
+    }
+
+    private static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+
+    /// Begins a fresh run; refuses to overwrite another run's results.
+    func start(settings: TrainingSettings) throws {
+        if FileManager.default.fileExists(atPath: resumeFile.path) {
+            throw TrainingError.resume("\(directory.path) already holds a run; pass --resume to continue it or choose another --out")
+        }
+        try Self.encoder().encode(settings).write(to: settingsFile, options: .atomic)
+        try Data().write(to: metricsFile, options: .atomic)
+    }
+
+    func appendMetrics(_ report: EpochReport) throws {
+        let handle = try FileHandle(forWritingTo: metricsFile)
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Self.encoder().encode(report) + Data("\n".utf8))
+    }
+
+    func saveBest(_ checkpoint: SafetensorsFile) throws {
+        try checkpoint.write(to: bestFile)
+    }
+
+    func saveResumeState(model: GCAIALModel, velocities: [[Float]], history: [EpochReport], settings: TrainingSettings) throws {
+        let parameterNames = model.store.names.filter { model.store.roles[$0] == .parameter }
+        var state = model.checkpoint(metadata: [
+            "ferd.history": String(decoding: try Self.encoder().encode(history), as: UTF8.self),
+            "ferd.settings": String(decoding: try Self.encoder().encode(settings), as: UTF8.self),
+        ])
+        for (name, velocity) in zip(parameterNames, velocities) where !velocity.isEmpty {
+            state.tensors["optimizer.momentum." + name] = StoredTensor(shape: [velocity.count], values: velocity)
+        }
+        try SafetensorsFile(tensors: state.tensors, integerTensors: state.integerTensors, metadata: state.metadata).write(to: resumeFile)
+    }
+
+    struct ResumeState {
+        var model: SafetensorsFile
+        var velocities: [String: [Float]]
+        var history: [EpochReport]
+    }
+
+    func loadResumeState(settings: TrainingSettings) throws -> ResumeState {
+        guard FileManager.default.fileExists(atPath: resumeFile.path) else {
+            throw TrainingError.resume("\(resumeFile.path) does not exist; start without --resume")
+        }
+        var file = try SafetensorsFile.read(contentsOf: resumeFile)
+        guard let settingsJSON = file.metadata["ferd.settings"], let historyJSON = file.metadata["ferd.history"] else {
+            throw TrainingError.resume("\(resumeFile.path) is not a ferd resume checkpoint")
+        }
+        let saved = try JSONDecoder().decode(TrainingSettings.self, from: Data(settingsJSON.utf8))
+        guard saved == settings else {
+            throw TrainingError.resume("\(resumeFile.path) was written with other settings (\(Self.difference(saved, settings))); resume with the original settings or start a new --out")
+        }
+        var velocities: [String: [Float]] = [:]
+        for key in file.tensors.keys where key.hasPrefix("optimizer.momentum.") {
+            velocities[String(key.dropFirst("optimizer.momentum.".count))] = file.tensors.removeValue(forKey: key)!.values
+        }
+        let history = try JSONDecoder().decode([EpochReport].self, from: Data(historyJSON.utf8))
+        let lines = try history.map { String(decoding: try Self.encoder().encode($0), as: UTF8.self) + "\n" }.joined()
+        try Data(lines.utf8).write(to: metricsFile, options: .atomic)
+        return ResumeState(model: file, velocities: velocities, history: history)
+    }
+
+    /// The names of the settings that differ, for the resume error.
+    private static func difference(_ a: TrainingSettings, _ b: TrainingSettings) -> String {
+        var names: [String] = []
+        if a.model != b.model { names.append("model") }
+        if a.epochs != b.epochs { names.append("epochs \(a.epochs) vs \(b.epochs)") }
+        if a.batchSize != b.batchSize { names.append("batch \(a.batchSize) vs \(b.batchSize)") }
+        if a.learningRate != b.learningRate { names.append("lr \(a.learningRate) vs \(b.learningRate)") }
+        if a.momentum != b.momentum || a.weightDecay != b.weightDecay { names.append("optimizer") }
+        if a.schedule != b.schedule { names.append("schedule") }
+        if a.loss != b.loss { names.append("loss weights") }
+        if a.bestBy != b.bestBy { names.append("best-epoch metric") }
+        if a.seed != b.seed { names.append("seed \(a.seed) vs \(b.seed)") }
+        return names.joined(separator: ", ")
+    }
+}

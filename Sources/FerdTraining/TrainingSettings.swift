@@ -1,0 +1,71 @@
+import FerdModels
+import FerdTensor
+
+/// Which test metric picks the best epoch (the one whose checkpoint is kept and whose scores are
+/// reported). The reference code keeps the best top-1 accuracy, i.e. WAR.
+public enum BestEpochMetric: String, Sendable, Codable, CaseIterable {
+    case war, uar
+}
+
+/// Everything that determines a training run: with the same settings and data, two runs give the
+/// same result.
+public struct TrainingSettings: Sendable, Codable, Equatable {
+    public var model: ModelConfiguration
+    public var epochs: Int
+    public var batchSize: Int
+    public var learningRate: Float
+    public var momentum: Float
+    public var weightDecay: Float
+    public var schedule: LearningRateSchedule
+    public var loss: LossWeights
+    public var bestBy: BestEpochMetric
+    public var seed: UInt64
+
+    /// The reference code's optimiser and loss (SGD lr 1e-3, momentum 0.9, weight decay 0.1, ×0.5 every
+    /// 7 epochs, λ = 0.1, aux weights 0.05/0) for `model`.
+    public init(model: ModelConfiguration, epochs: Int = 80, batchSize: Int = 40, learningRate: Float = 1e-3,
+                momentum: Float = 0.9, weightDecay: Float = 0.1, schedule: LearningRateSchedule = .reference,
+                loss: LossWeights = .reference, bestBy: BestEpochMetric = .war, seed: UInt64 = 0) {
+        self.model = model
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.weightDecay = weightDecay
+        self.schedule = schedule
+        self.loss = loss
+        self.bestBy = bestBy
+        self.seed = seed
+    }
+
+    /// Checks the numbers; the message names the setting and the fix.
+    public func validate() throws(TrainingError) {
+        guard epochs >= 1 else { throw .settings("epochs is \(epochs); train for at least 1 epoch") }
+        guard batchSize >= 1 else { throw .settings("batch size is \(batchSize); use at least 1 clip per batch") }
+        guard learningRate > 0, learningRate.isFinite else { throw .settings("learning rate \(learningRate) must be positive") }
+        guard (0..<1).contains(momentum) else { throw .settings("momentum \(momentum) must be in [0, 1)") }
+        guard weightDecay >= 0 else { throw .settings("weight decay \(weightDecay) must not be negative") }
+        do {
+            try model.validate()
+        } catch {
+            throw .settings("\(error)")
+        }
+    }
+}
+
+/// Why training could not start or continue.
+public enum TrainingError: Error, CustomStringConvertible, Equatable {
+    case settings(String)
+    case data(String)
+    case resume(String)
+    case diverged(String)
+
+    public var description: String {
+        switch self {
+        case .settings(let text): "training settings: \(text)"
+        case .data(let text): "training data: \(text)"
+        case .resume(let text): "resume: \(text)"
+        case .diverged(let text): "training diverged: \(text)"
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import FerdData
+import FerdModels
+import FerdTensor
+@testable import FerdTraining
+import Logging
+import XCTest
+
+/// Clips held in memory, shuffled per epoch from a seed: the same batches for the same epoch.
+struct InMemoryBatches: BatchProvider {
+    let clips: [[Float]]
+    let labels: [Int]
+    let clipShape: [Int]
+    let batchSize: Int
+    let seed: UInt64
+
+    var trainBatchCount: Int { clips.count / batchSize }
+    var testBatchCount: Int { (clips.count + batchSize - 1) / batchSize }
+
+    func trainBatches(epoch: Int) throws -> AnyIterator<Result<ClipBatch, Error>> {
+        var generator = SeededGenerator(seed: seed &+ UInt64(epoch))
+        let order = Array(clips.indices).shuffled(using: &generator)
+        return batches(Array(order.prefix(trainBatchCount * batchSize)))
+    }
+
+    func testBatches() throws -> AnyIterator<Result<ClipBatch, Error>> {
+        batches(Array(clips.indices))
+    }
+
+    private func batches(_ order: [Int]) -> AnyIterator<Result<ClipBatch, Error>> {
+        var start = 0
+        return AnyIterator {
+            guard start < order.count else { return nil }
+            let members = Array(order[start..<min(order.count, start + batchSize)])
+            start += batchSize
+            return .success(ClipBatch(shape: [members.count] + clipShape, values: members.flatMap { clips[$0] },
+                                      labels: members.map { labels[$0] }, clipIDs: members.map { "\($0)" }))
+        }
+    }
+}
+
+final class TrainerTests: XCTestCase {
+    static let tiny = ModelConfiguration(
+        frames: 3, imageSize: 32, widths: [4, 4, 8, 8, 8], reduction: 4,
+        spatialTransformer: TransformerShape(depth: 1, heads: 2, headDimension: 4, hiddenDimension: 8),
+        temporalTransformer: TransformerShape(depth: 1, heads: 2, headDimension: 4, hiddenDimension: 8))
+
+    private var folders: [URL] = []
+
+    override func tearDown() {
+        for folder in folders { try? FileManager.default.removeItem(at: folder) }
+    }
+
+    private func folder() -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("ferd-trainer-\(UUID().uuidString)")
+        folders.append(url)
+        return url
+    }
+
+    /// Clips whose brightness depends on the label, so that the task is learnable.
+    private func data() -> InMemoryBatches {
+        var generator = SeededGenerator(seed: 5)
+        let shape = [3, 3, 32, 32]
+        let labels = (0..<12).map { $0 % 3 }
+        let clips = labels.map { label in
+            (0..<shape.reduce(1, *)).map { _ in min(1, generator.nextUniform() * 0.5 + Float(label) * 0.25) }
+        }
+        return InMemoryBatches(clips: clips, labels: labels, clipShape: shape, batchSize: 4, seed: 9)
+    }
+
+    private var settings: TrainingSettings {
+        TrainingSettings(model: Self.tiny, epochs: 3, batchSize: 4, learningRate: 0.01, weightDecay: 1e-4, seed: 3)
+    }
+
+    func testRunWritesMetricsAndTheBestCheckpoint() throws {
+        Threading.setCount(2)
+        let run = folder()
+        let trainer = try Trainer(settings: settings, runDirectory: run, resume: false, logger: Logger(label: "test"))
+        var steps = 0
+        let summary = try trainer.run(data: data(), observe: { event in if case .step = event { steps += 1 } })
+        XCTAssertTrue(summary.completed)
+        XCTAssertEqual(summary.history.count, 3)
+        XCTAssertEqual(steps, 9)
+        XCTAssertEqual(summary.history.map(\.confusion).map { $0.joined().reduce(0, +) }, [12, 12, 12])
+        let lines = try String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 3)
+        XCTAssertTrue(lines[0].contains("\"train_loss\""))
+        let best = try SafetensorsFile.read(contentsOf: run.appendingPathComponent("best.safetensors"))
+        XCTAssertEqual(best.metadata["epoch"], "\(summary.best!.epoch)")
+        XCTAssertNoThrow(try GCAIALModel(checkpoint: best))
+    }
+
+    func testInterruptedRunResumesToTheSameResult() throws {
+        Threading.setCount(2)
+        let uninterrupted = try Trainer(settings: settings, runDirectory: folder(), resume: false, logger: Logger(label: "test"))
+        let reference = try uninterrupted.run(data: data())
+
+        let run = folder()
+        var steps = 0
+        let first = try Trainer(settings: settings, runDirectory: run, resume: false, logger: Logger(label: "test"))
+        // Stop in the middle of the second epoch, as Ctrl-C would.
+        let partial = try first.run(data: data(), shouldStop: { steps >= 5 },
+                                    observe: { event in if case .step = event { steps += 1 } })
+        XCTAssertFalse(partial.completed)
+        XCTAssertEqual(partial.history.count, 1)
+
+        let resumed = try Trainer(settings: settings, runDirectory: run, resume: true, logger: Logger(label: "test"))
+        XCTAssertEqual(resumed.completedEpochs, 1)
+        let finished = try resumed.run(data: data())
+        XCTAssertEqual(finished.history.map(\.trainLoss), reference.history.map(\.trainLoss))
+        XCTAssertEqual(finished.history.map(\.confusion), reference.history.map(\.confusion))
+        for name in uninterrupted.model.store.names {
+            XCTAssertEqual(resumed.model.store.tensors[name]?.data, uninterrupted.model.store.tensors[name]?.data, name)
+        }
+        let lines = try String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 3, "the interrupted epoch is not reported twice")
+    }
+
+    func testResumeWithOtherSettingsNamesTheDifference() throws {
+        let run = folder()
+        _ = try Trainer(settings: settings, runDirectory: run, resume: false, logger: Logger(label: "test")).run(data: data())
+        var changed = settings
+        changed.learningRate = 0.5
+        XCTAssertThrowsError(try Trainer(settings: changed, runDirectory: run, resume: true, logger: Logger(label: "test"))) { error in
+            XCTAssertTrue("\(error)".contains("lr 0.01 vs 0.5"), "\(error)")
+        }
+        XCTAssertThrowsError(try Trainer(settings: settings, runDirectory: run, resume: false, logger: Logger(label: "test"))) { error in
+            XCTAssertTrue("\(error)".contains("--resume"), "\(error)")
+        }
+    }
+}
