@@ -90,3 +90,12 @@ final class SchedulerAssignmentTests: XCTestCase {
         XCTAssertNotEqual(original, copy)
     }
 }
+
+final class SchedulerWelcomeTests: XCTestCase {
+    func testHelloIsAcknowledged() {
+        var scheduler = Scheduler()
+        let hello = Hello(workerID: "a", ferdVersion: "t", cores: 1, backend: "cpu", slots: 1)
+        let actions = scheduler.receive(.hello(hello), from: "a", at: 0)
+        XCTAssertEqual(actions, [.workerJoined(hello, at: 0), .send(.ack(Acknowledgement(kind: .hello)), to: "a")])
+    }
+}

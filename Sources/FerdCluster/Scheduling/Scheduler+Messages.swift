@@ -64,6 +64,7 @@ extension Scheduler {
         workers[id] = Worker(id: id, slots: hello.slots, credit: 0, lastSeen: time, running: [])
         registrationOrder.append(id)
         actions.append(.workerJoined(hello, at: time))
+        actions.append(.send(.ack(Acknowledgement(kind: .hello)), to: id))
     }
 
     /// Nil when `key` is the current attempt of a trial RUNNING on `worker`; otherwise why it is not.

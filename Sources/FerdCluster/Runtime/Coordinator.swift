@@ -1,0 +1,205 @@
+import Foundation
+import FerdLeaderboard
+import Logging
+
+/// The coordinator: binds a ROUTER, feeds the `Scheduler` with the workers' messages and a clock tick,
+/// stores every change in the `Leaderboard` and sends what the scheduler asks for. It decides nothing
+/// itself; undecodable messages and unknown peers are logged and dropped without stopping it.
+public final class Coordinator {
+    /// Where to listen, how to secure it and the timing.
+    public struct Configuration: Sendable {
+        /// The endpoint to bind, such as `tcp://*:5555`; see `BindPolicy` for what needs keys.
+        public var endpoint: String
+        public var scheduler: Scheduler.Configuration
+        /// CURVE: the coordinator's key pair and the directory of allowed workers' `*.pub` files.
+        public var curve: CurveServerKeys?
+        /// Allows binding a non-loopback endpoint without keys.
+        public var insecure: Bool
+        /// Seconds between scheduler ticks (heartbeat checks).
+        public var tickInterval: Double
+        /// High-water mark of the socket, in messages per peer.
+        public var highWaterMark: Int
+
+        public init(endpoint: String, scheduler: Scheduler.Configuration = Scheduler.Configuration(),
+                    curve: CurveServerKeys? = nil, insecure: Bool = false, tickInterval: Double = 0.25,
+                    highWaterMark: Int = 1_000) {
+            self.endpoint = endpoint
+            self.scheduler = scheduler
+            self.curve = curve
+            self.insecure = insecure
+            self.tickInterval = tickInterval
+            self.highWaterMark = highWaterMark
+        }
+    }
+
+    private let configuration: Configuration
+    private let store: CoordinatorStore
+    private let logger: Logger
+    private let clock: @Sendable () -> Double
+    private var scheduler: Scheduler
+    /// Routing identities of the peers heard from, by the worker id made of them.
+    private var identities: [Scheduler.WorkerID: [UInt8]] = [:]
+    private var heartbeatSequence: UInt64 = 0
+
+    public init(configuration: Configuration, leaderboard: Leaderboard, logger: Logger,
+                clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+        self.configuration = configuration
+        self.store = CoordinatorStore(leaderboard: leaderboard, logger: logger)
+        self.logger = logger
+        self.clock = clock
+        scheduler = Scheduler(configuration: configuration.scheduler)
+    }
+
+    /// The scheduler's current view of trials and workers.
+    public var state: Scheduler { scheduler }
+
+    /// Binds, schedules `trials`, and serves until `stop` is raised or, with `untilFinished`, every trial is
+    /// DONE or FAILED. `bound` receives the endpoint actually bound (with the port the system chose for
+    /// `tcp://…:*`). Throws if binding is refused or fails, or if the leaderboard cannot be written.
+    public func run(trials: [Scheduler.TrialSpec], until stop: StopSignal, untilFinished: Bool = false,
+                    bound: (String) -> Void = { _ in }) throws {
+        try BindPolicy.check(endpoint: configuration.endpoint, hasKeys: configuration.curve != nil,
+                             insecure: configuration.insecure)
+        let context = try ZMQContext()
+        let zap = try configuration.curve.map { keys throws(ZMQError) in
+            try ZAPHandler(context: context, allowListDirectory: keys.allowListDirectory, logger: logger)
+        }
+        defer { zap?.stop() }
+        let socket = try bind(context)
+        defer { socket.close() }
+        let endpoint = try socket.lastEndpoint()
+        logger.info("coordinator listening", metadata: ["endpoint": "\(endpoint)", "trials": "\(trials.count)",
+                                                        "curve": "\(configuration.curve != nil)"])
+        bound(endpoint)
+        try apply(scheduler.handle(.enqueue(trials)), on: socket)
+        var nextTick = clock() + configuration.tickInterval
+        var nextBeat = clock() + configuration.scheduler.heartbeatInterval
+        while !stop.isStopped, !(untilFinished && scheduler.isFinished) {
+            let wait = max(0, min(nextTick, nextBeat) - clock())
+            if try socket.poll(timeoutMilliseconds: Int((wait * 1_000).rounded(.up))) {
+                while let frames = try socket.receive() {
+                    try dispatch(frames, on: socket)
+                }
+            }
+            let now = clock()
+            if now >= nextTick {
+                nextTick = now + configuration.tickInterval
+                try apply(scheduler.handle(.tick(at: now)), on: socket)
+            }
+            if now >= nextBeat {
+                nextBeat = now + configuration.scheduler.heartbeatInterval
+                sendHeartbeats(at: now, on: socket)
+            }
+        }
+        logger.info("coordinator stopping", metadata: ["finished": "\(scheduler.isFinished)"])
+    }
+
+    private func bind(_ context: ZMQContext) throws(ZMQError) -> ZMQSocket {
+        let socket = try ZMQSocket(context, type: .router)
+        try socket.setLinger(milliseconds: 0)
+        try socket.setRouterMandatory(true)
+        try socket.setRouterHandover(true)
+        try socket.setHighWaterMarks(send: configuration.highWaterMark, receive: configuration.highWaterMark)
+        try socket.setMaxMessageSize(WireFormat.maxMessageSize)
+        if let curve = configuration.curve {
+            try socket.setCurveServer(secretKey: curve.keyPair.secretKey)
+        }
+        try socket.bind(configuration.endpoint)
+        return socket
+    }
+
+    /// Decodes one ROUTER message (identity, frame) and hands it to the scheduler.
+    private func dispatch(_ frames: [[UInt8]], on socket: ZMQSocket) throws {
+        guard frames.count == 2, let identity = frames.first else {
+            logger.warning("dropped a message with an unexpected frame count", metadata: ["frames": "\(frames.count)"])
+            return
+        }
+        let worker = Self.workerID(identity)
+        let message: Message
+        do {
+            message = try Message.decode(frames[1])
+        } catch {
+            logger.warning("dropped an undecodable message", metadata: ["peer": "\(worker)", "error": "\(error)"])
+            return
+        }
+        if case let .hello(hello) = message, hello.workerID != worker {
+            logger.warning("dropped a HELLO whose worker id differs from its routing identity",
+                           metadata: ["peer": "\(worker)", "worker": "\(hello.workerID)"])
+            return
+        }
+        identities[worker] = identity
+        let now = clock()
+        if case .heartbeat = message, scheduler.workers[worker] != nil {
+            try store.recordHeartbeat(worker, at: now)
+        }
+        try apply(scheduler.handle(.received(message, from: worker, at: now)), on: socket)
+    }
+
+    /// Performs the scheduler's actions in order; consecutive state changes are stored in one transaction.
+    private func apply(_ actions: [Scheduler.Action], on socket: ZMQSocket) throws {
+        var changes: [Scheduler.TrialChange] = []
+        for action in actions {
+            if case let .trialChanged(change) = action {
+                changes.append(change)
+                continue
+            }
+            try store.apply(changes, at: clock())
+            changes.removeAll()
+            switch action {
+            case let .send(message, worker):
+                send(message, to: worker, on: socket)
+                if case .bye = message { identities[worker] = nil }
+            case let .workerGone(worker, reason):
+                identities[worker] = nil
+                try store.workerGone(worker, reason: reason, at: clock())
+            default:
+                try store.perform(action, at: clock())
+            }
+        }
+        try store.apply(changes, at: clock())
+    }
+
+    private func sendHeartbeats(at time: Double, on socket: ZMQSocket) {
+        heartbeatSequence += 1
+        let beat = Message.heartbeat(Heartbeat(sequence: heartbeatSequence, timestamp: time))
+        for worker in scheduler.workers.keys.sorted() {
+            send(beat, to: worker, on: socket)
+        }
+    }
+
+    /// Sends without blocking. A peer that is gone or too slow is logged; the scheduler's heartbeat
+    /// check deals with it.
+    private func send(_ message: Message, to worker: Scheduler.WorkerID, on socket: ZMQSocket) {
+        guard let identity = identities[worker] else {
+            logger.warning("no route to worker", metadata: ["worker": "\(worker)", "type": "\(message.type.name)"])
+            return
+        }
+        do {
+            try socket.send([identity, try message.encode()])
+        } catch let error as ZMQError where error.peerUnreachable {
+            logger.info("worker disconnected", metadata: ["worker": "\(worker)", "type": "\(message.type.name)"])
+        } catch {
+            logger.error("could not send", metadata: ["worker": "\(worker)", "type": "\(message.type.name)",
+                                                      "error": "\(error)"])
+        }
+    }
+
+    /// The worker id of a routing identity: its UTF-8 text, or `0x` and hex digits when it is not UTF-8.
+    static func workerID(_ identity: [UInt8]) -> Scheduler.WorkerID {
+        if let text = String(validating: identity, as: UTF8.self), !text.isEmpty, !text.hasPrefix("0x") {
+            return text
+        }
+        return "0x" + identity.map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// The coordinator's CURVE keys and the directory of `*.pub` files of the workers it admits.
+public struct CurveServerKeys: Sendable {
+    public var keyPair: CurveKeyPair
+    public var allowListDirectory: URL
+
+    public init(keyPair: CurveKeyPair, allowListDirectory: URL) {
+        self.keyPair = keyPair
+        self.allowListDirectory = allowListDirectory
+    }
+}

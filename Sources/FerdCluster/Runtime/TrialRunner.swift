@@ -1,0 +1,78 @@
+/// One finished epoch, as a trial runner reports it; the worker adds the trial and attempt.
+public struct MetricEvent: Equatable, Sendable {
+    public var epoch: Int
+    public var trainLoss: Double
+    public var uar: Double
+    public var war: Double
+    public var learningRate: Double
+    public var seconds: Double
+    public var stepLosses: [StepLoss]
+
+    public init(epoch: Int, trainLoss: Double, uar: Double, war: Double, learningRate: Double, seconds: Double,
+                stepLosses: [StepLoss] = []) {
+        self.epoch = epoch
+        self.trainLoss = trainLoss
+        self.uar = uar
+        self.war = war
+        self.learningRate = learningRate
+        self.seconds = seconds
+        self.stepLosses = stepLosses
+    }
+
+    func report(for key: Scheduler.TrialAttempt) -> MetricReport {
+        MetricReport(trialID: key.trialID, attempt: key.attempt, epoch: epoch, trainLoss: trainLoss, uar: uar,
+                     war: war, learningRate: learningRate, seconds: seconds, stepLosses: stepLosses)
+    }
+}
+
+/// How an attempt ended.
+public enum TrialOutcome: Equatable, Sendable {
+    /// The attempt finished; the scores are those of its best epoch.
+    case completed(TrialScores)
+    /// The attempt gave up; `retryable` says whether another attempt may succeed.
+    case failed(reason: String, retryable: Bool)
+}
+
+/// The final scores of a completed attempt (a RESULT without its trial and attempt).
+public struct TrialScores: Equatable, Sendable {
+    public var bestEpoch: Int
+    public var uar: Double
+    public var war: Double
+    public var perClassRecall: [Double]
+    public var confusion: [[Int]]
+    public var checkpointSHA256: String
+    public var checkpointSize: Int
+
+    public init(bestEpoch: Int, uar: Double, war: Double, perClassRecall: [Double], confusion: [[Int]],
+                checkpointSHA256: String, checkpointSize: Int) {
+        self.bestEpoch = bestEpoch
+        self.uar = uar
+        self.war = war
+        self.perClassRecall = perClassRecall
+        self.confusion = confusion
+        self.checkpointSHA256 = checkpointSHA256
+        self.checkpointSize = checkpointSize
+    }
+}
+
+/// Runs one attempt of a trial on a worker's background thread: report every finished epoch, check
+/// `cancelled` between steps and return soon after it turns true. A thrown error fails the attempt
+/// (retryable, so the retry budget decides).
+public protocol TrialRunner: Sendable {
+    func run(trial: Assignment, report: (MetricEvent) -> Void, cancelled: () -> Bool) throws -> TrialOutcome
+}
+
+extension TrialOutcome {
+    /// The RESULT or FAIL message that reports this outcome of `key`.
+    func message(for key: Scheduler.TrialAttempt) -> Message {
+        switch self {
+        case let .completed(scores):
+            .result(ResultReport(trialID: key.trialID, attempt: key.attempt, bestEpoch: scores.bestEpoch,
+                                 uar: scores.uar, war: scores.war, perClassRecall: scores.perClassRecall,
+                                 confusion: scores.confusion, checkpointSHA256: scores.checkpointSHA256,
+                                 checkpointSize: scores.checkpointSize))
+        case let .failed(reason, retryable):
+            .fail(FailureReport(trialID: key.trialID, attempt: key.attempt, error: reason, retryable: retryable))
+        }
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+import Logging
+
+/// A worker: connects a DEALER to the coordinator and runs the attempts it is assigned through a
+/// `TrialRunner`, one background thread per slot. The protocol decisions are `WorkerSession`'s; this class
+/// only moves messages between it, the socket and the trial threads.
+public final class Worker {
+    /// Where and how to connect, and the worker's timing.
+    public struct Configuration: Sendable {
+        /// The coordinator's endpoint, such as `tcp://10.0.0.2:5555`.
+        public var endpoint: String
+        public var session: WorkerSession.Configuration
+        /// CURVE keys; nil for an unencrypted link.
+        public var curve: CurveClientKeys?
+        /// The longest wait for a message before the loop looks at its trial threads and the clock.
+        public var pollInterval: Double
+        /// High-water mark of the socket, in messages.
+        public var highWaterMark: Int
+        /// Seconds to wait for trial threads to notice cancellation when the worker stops.
+        public var shutdownGrace: Double
+
+        public init(endpoint: String, session: WorkerSession.Configuration,
+                    curve: CurveClientKeys? = nil, pollInterval: Double = 0.01,
+                    highWaterMark: Int = 1_000, shutdownGrace: Double = 5) {
+            self.endpoint = endpoint
+            self.session = session
+            self.curve = curve
+            self.pollInterval = pollInterval
+            self.highWaterMark = highWaterMark
+            self.shutdownGrace = shutdownGrace
+        }
+    }
+
+    private let configuration: Configuration
+    private let logger: Logger
+    private let clock: @Sendable () -> Double
+    private let threads: TrialThreads
+    private var session: WorkerSession
+    private var socket: ZMQSocket?
+
+    public init(configuration: Configuration, runner: any TrialRunner, logger: Logger,
+                clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+        self.configuration = configuration
+        self.logger = logger
+        self.clock = clock
+        threads = TrialThreads(runner: runner)
+        session = WorkerSession(configuration: configuration.session)
+    }
+
+    /// Runs until `stop` is raised: then cancels the running attempts and says BYE (unless the signal
+    /// was `abandon`ed, which leaves like a crashed process).
+    public func run(until stop: StopSignal) throws {
+        let context = try ZMQContext()
+        defer {
+            socket?.close()
+            socket = nil
+        }
+        try perform(session.handle(.start(at: clock())), context: context)
+        while !stop.isStopped {
+            let socket = socket
+            if let socket, try socket.poll(timeoutMilliseconds: Int(configuration.pollInterval * 1_000)) {
+                try receiveAll(from: socket, context: context)
+            } else if socket == nil {
+                Thread.sleep(forTimeInterval: configuration.pollInterval)
+            }
+            for report in threads.drain() {
+                switch report {
+                case let .metric(metric): try perform(session.handle(.metric(metric, at: clock())), context: context)
+                case let .finished(key, message):
+                    try perform(session.handle(.finished(key, message, at: clock())), context: context)
+                }
+            }
+            try perform(session.handle(.tick(at: clock())), context: context)
+        }
+        session.running.forEach(threads.cancel)
+        if !stop.isAbandoned {
+            try? socket?.setLinger(milliseconds: 500)
+            send(.bye)
+            logger.info("worker leaving", metadata: ["worker": "\(configuration.session.hello.workerID)"])
+        }
+        if !threads.waitForAll(timeout: configuration.shutdownGrace) {
+            logger.warning("trial threads still running after cancellation",
+                           metadata: ["grace": "\(configuration.shutdownGrace)"])
+        }
+    }
+
+    private func receiveAll(from socket: ZMQSocket, context: ZMQContext) throws {
+        while let frames = try socket.receive() {
+            guard frames.count == 1 else {
+                logger.warning("dropped a message with an unexpected frame count", metadata: ["frames": "\(frames.count)"])
+                continue
+            }
+            do {
+                let message = try Message.decode(frames[0])
+                try perform(session.handle(.received(message, at: clock())), context: context)
+            } catch let error as ProtocolError {
+                logger.warning("dropped an undecodable message from the coordinator", metadata: ["error": "\(error)"])
+            }
+            guard self.socket === socket else { return }
+        }
+    }
+
+    private func perform(_ actions: [WorkerSession.Action], context: ZMQContext) throws {
+        for action in actions {
+            switch action {
+            case .connect:
+                socket = try connect(context)
+                logger.info("connecting to coordinator", metadata: ["endpoint": "\(configuration.endpoint)"])
+            case .disconnect:
+                socket?.close()
+                socket = nil
+                logger.warning("coordinator silent; reconnecting",
+                               metadata: ["endpoint": "\(configuration.endpoint)",
+                                          "silence": "\(configuration.session.deadAfter)s"])
+            case let .send(message):
+                send(message)
+            case let .startTrial(assignment):
+                logger.info("starting trial", metadata: ["trial": "\(assignment.trialID)",
+                                                         "attempt": "\(assignment.attempt)"])
+                threads.start(assignment)
+            case let .cancelTrial(key):
+                logger.info("cancelling trial", metadata: ["trial": "\(key.trialID)", "attempt": "\(key.attempt)"])
+                threads.cancel(key)
+            }
+        }
+    }
+
+    private func connect(_ context: ZMQContext) throws(ZMQError) -> ZMQSocket {
+        let socket = try ZMQSocket(context, type: .dealer)
+        try socket.setLinger(milliseconds: 0)
+        try socket.setRoutingID(Array(configuration.session.hello.workerID.utf8))
+        try socket.setHighWaterMarks(send: configuration.highWaterMark, receive: configuration.highWaterMark)
+        try socket.setMaxMessageSize(WireFormat.maxMessageSize)
+        if let curve = configuration.curve {
+            try socket.setCurveClient(serverKey: curve.serverKey, keyPair: curve.keyPair)
+        }
+        try socket.connect(configuration.endpoint)
+        return socket
+    }
+
+    /// Sends without blocking; a message that cannot be queued is logged and left to the session's resends.
+    private func send(_ message: Message) {
+        guard let socket else { return }
+        do {
+            try socket.send([try message.encode()])
+        } catch {
+            logger.warning("could not send", metadata: ["type": "\(message.type.name)", "error": "\(error)"])
+        }
+    }
+}
+
+/// A worker's CURVE keys: the coordinator's public key and the worker's own pair.
+public struct CurveClientKeys: Sendable {
+    public var serverKey: String
+    public var keyPair: CurveKeyPair
+
+    public init(serverKey: String, keyPair: CurveKeyPair) {
+        self.serverKey = serverKey
+        self.keyPair = keyPair
+    }
+}
