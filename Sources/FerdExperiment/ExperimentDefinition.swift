@@ -1,0 +1,156 @@
+import FerdData
+import FerdModels
+import FerdTensor
+import FerdTraining
+import Foundation
+import Yams
+
+/// One value of a hyper-parameter: a number or a word.
+public enum ParameterValue: Sendable, Hashable, CustomStringConvertible {
+    case number(Double)
+    case word(String)
+
+    public var description: String {
+        switch self {
+        case .number(let value): value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+        case .word(let word): word
+        }
+    }
+}
+
+/// An experiment as written in a YAML file under Configs/: the dataset, the folds, and a grid over
+/// hyper-parameters. Expanding it gives one trial per (grid point, seed, fold).
+public struct ExperimentDefinition: Sendable, Equatable {
+    /// The hyper-parameters a grid may set, with their defaults (the reference code's settings).
+    public static let parameterDefaults: KeyValuePairs<String, ParameterValue> = [
+        "preset": .word("paper"), "attention": .word("gca"), "lambda": .number(0.1), "r": .number(16),
+        "lr": .number(1e-3), "momentum": .number(0.9), "weight_decay": .number(0.1), "epochs": .number(80),
+        "batch": .number(40), "schedule": .word("step"), "aux_weight": .number(0.05),
+    ]
+
+    public var name: String
+    public var dataPath: String
+    public var layout: DatasetLayout?
+    public var folds: [Int]
+    /// Trials per grid point and fold with different seeds.
+    public var seeds: Int
+    /// Attempts a trial may take before it is FAILED.
+    public var retries: Int
+    /// Seconds a trial may run before it is stopped and counted as failed (nil: no limit).
+    public var trialTimeLimit: Double?
+    public var workersPerTrial: Int
+    /// The swept and fixed parameters in file order; a fixed parameter has one value.
+    public var grid: [(name: String, values: [ParameterValue])]
+    /// The file's text, whose hash identifies the experiment.
+    public var source: String
+
+    public static func == (a: Self, b: Self) -> Bool { a.source == b.source && a.name == b.name }
+
+    /// The experiment's identity: SHA-256 of its file text.
+    public var contentHash: String {
+        var hash = SHA256()
+        hash.update(source.utf8)
+        return hash.hexDigest()
+    }
+
+    /// Every combination of the grid's values, in file order (the last parameter varies fastest).
+    public var gridPoints: [[String: ParameterValue]] {
+        var points: [[String: ParameterValue]] = [[:]]
+        for (name, values) in grid {
+            points = points.flatMap { point in values.map { point.merging([name: $0]) { _, new in new } } }
+        }
+        return points
+    }
+
+    /// The trials of the experiment: grid point × seed × fold, each with a seed derived from
+    /// (experiment, grid point, seed index, fold) so that re-running a trial reproduces it.
+    public func trials() throws(ExperimentError) -> [PlannedTrial] {
+        var result: [PlannedTrial] = []
+        for (index, point) in gridPoints.enumerated() {
+            for seedIndex in 0..<seeds {
+                for fold in folds {
+                    var hash = SHA256()
+                    hash.update(field: contentHash)
+                    hash.update(field: Self.canonical(point))
+                    hash.update(field: "\(seedIndex)")
+                    hash.update(field: "\(fold)")
+                    let seed = UInt64(hash.hexDigest().prefix(16), radix: 16)!
+                    result.append(PlannedTrial(gridIndex: index, parameters: point, fold: fold, seedIndex: seedIndex,
+                                               settings: try Self.settings(point, seed: seed)))
+                }
+            }
+        }
+        return result
+    }
+
+    /// `{"a":1,"b":"gca"}` with sorted keys: how a grid point is stored and compared.
+    public static func canonical(_ point: [String: ParameterValue]) -> String {
+        "{" + point.keys.sorted().map { key in
+            switch point[key]! {
+            case .number(let value): "\"\(key)\":\(ParameterValue.number(value))"
+            case .word(let word): "\"\(key)\":\"\(word)\""
+            }
+        }.joined(separator: ",") + "}"
+    }
+
+    /// The training settings of one grid point.
+    static func settings(_ point: [String: ParameterValue], seed: UInt64) throws(ExperimentError) -> TrainingSettings {
+        func number(_ key: String) -> Double {
+            if case .number(let value)? = point[key] { return value }
+            if case .number(let value)? = parameterDefaults.first(where: { $0.key == key })?.value { return value }
+            return 0
+        }
+        func word(_ key: String) -> String {
+            if case .word(let value)? = point[key] { return value }
+            if case .word(let value)? = parameterDefaults.first(where: { $0.key == key })?.value { return value }
+            return ""
+        }
+        guard var model = ModelConfiguration.preset(named: word("preset")) else {
+            throw .invalid("preset '\(word("preset"))' is not known; use paper or small", line: nil)
+        }
+        guard let attention = AttentionKind(rawValue: word("attention")) else {
+            throw .invalid("attention '\(word("attention"))' is not known; use gca, se or none", line: nil)
+        }
+        model.attention = attention
+        model.reduction = Int(number("r"))
+        let schedule: LearningRateSchedule
+        switch word("schedule") {
+        case "step": schedule = .reference
+        case "exponential": schedule = .exponential(factor: 0.95)
+        case "constant": schedule = .constant
+        case let other: throw .invalid("schedule '\(other)' is not known; use step, exponential or constant", line: nil)
+        }
+        let settings = TrainingSettings(
+            model: model, epochs: Int(number("epochs")), batchSize: Int(number("batch")), learningRate: Float(number("lr")),
+            momentum: Float(number("momentum")), weightDecay: Float(number("weight_decay")), schedule: schedule,
+            loss: LossWeights(intensityAware: Float(number("lambda")), auxiliary: [Float(number("aux_weight")), 0]),
+            seed: seed)
+        do {
+            try settings.validate()
+        } catch {
+            throw .invalid("grid point \(canonical(point)): \(error)", line: nil)
+        }
+        return settings
+    }
+}
+
+/// One trial an experiment asks for.
+public struct PlannedTrial: Sendable {
+    public var gridIndex: Int
+    public var parameters: [String: ParameterValue]
+    public var fold: Int
+    public var seedIndex: Int
+    public var settings: TrainingSettings
+}
+
+/// A problem with an experiment file: what is wrong, on which line, and how to fix it.
+public enum ExperimentError: Error, CustomStringConvertible, Equatable {
+    case invalid(String, line: Int?)
+
+    public var description: String {
+        switch self {
+        case let .invalid(text, line?): "line \(line): \(text)"
+        case let .invalid(text, nil): text
+        }
+    }
+}

@@ -1,0 +1,135 @@
+import FerdData
+import Foundation
+import Yams
+
+extension ExperimentDefinition {
+    /// The top-level keys of an experiment file.
+    static let topLevelKeys = ["name", "data", "folds", "seeds", "retries", "trial_time_limit", "workers_per_trial", "grid"]
+
+    /// Reads an experiment from YAML text. Unknown keys, wrong types and empty grids are errors that
+    /// name the key and its line.
+    public static func parse(_ text: String, fileName: String = "experiment") throws(ExperimentError) -> ExperimentDefinition {
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: text) else { throw ExperimentError.invalid("\(fileName) is empty", line: nil) }
+            root = node
+        } catch let error as ExperimentError {
+            throw error
+        } catch {
+            throw .invalid("\(fileName) is not valid YAML: \(error)", line: nil)
+        }
+        guard let mapping = root.mapping else { throw .invalid("\(fileName) must be a mapping of keys to values", line: line(root)) }
+        var seen: [String: Node] = [:]
+        for (key, value) in mapping {
+            guard let name = key.string else { throw .invalid("keys must be words", line: line(key)) }
+            guard topLevelKeys.contains(name) else {
+                throw .invalid("unknown key '\(name)'; the keys are \(topLevelKeys.joined(separator: ", "))", line: line(key))
+            }
+            seen[name] = value
+        }
+        guard let name = seen["name"]?.string, !name.isEmpty else {
+            throw .invalid("'name' is missing; give the experiment a name", line: seen["name"].map(line) ?? nil)
+        }
+        let (path, layout) = try parseData(seen["data"])
+        let folds = try seen["folds"].map(parseFolds) ?? [1, 2, 3, 4, 5]
+        let seeds = try seen["seeds"].map { node throws(ExperimentError) in try integer(node, "seeds", minimum: 1) } ?? 1
+        let retries = try seen["retries"].map { node throws(ExperimentError) in try integer(node, "retries", minimum: 1) } ?? 3
+        let gang = try seen["workers_per_trial"].map { node throws(ExperimentError) in try integer(node, "workers_per_trial", minimum: 1) } ?? 1
+        let limit = try seen["trial_time_limit"].map(parseDuration)
+        guard let gridNode = seen["grid"] else { throw .invalid("'grid' is missing; list the hyper-parameters to sweep", line: nil) }
+        let definition = ExperimentDefinition(name: name, dataPath: path, layout: layout, folds: folds, seeds: seeds,
+                                              retries: retries, trialTimeLimit: limit, workersPerTrial: gang,
+                                              grid: try parseGrid(gridNode), source: text)
+        _ = try definition.trials()
+        return definition
+    }
+
+    private static func line(_ node: Node) -> Int? {
+        node.mark.map { $0.line }
+    }
+
+    private static func integer(_ node: Node, _ key: String, minimum: Int) throws(ExperimentError) -> Int {
+        guard let value = node.int, value >= minimum else {
+            throw .invalid("'\(key)' must be a whole number ≥ \(minimum), got \(node.string ?? "a list or mapping")", line: line(node))
+        }
+        return value
+    }
+
+    private static func parseData(_ node: Node?) throws(ExperimentError) -> (String, DatasetLayout?) {
+        guard let node else { throw .invalid("'data' is missing; give data: {path: DIR}", line: nil) }
+        guard let mapping = node.mapping else { throw .invalid("'data' must be a mapping with 'path' and optional 'layout'", line: line(node)) }
+        var path: String?
+        var layout: DatasetLayout?
+        for (key, value) in mapping {
+            switch key.string {
+            case "path":
+                path = value.string
+            case "layout":
+                if value.string != "auto" {
+                    guard let parsed = value.string.flatMap(DatasetLayout.init(rawValue:)) else {
+                        throw .invalid("data.layout '\(value.string ?? "")' is not known; use auto, \(DatasetLayout.allCases.map(\.rawValue).joined(separator: ", "))", line: line(value))
+                    }
+                    layout = parsed
+                }
+            default:
+                throw .invalid("unknown key 'data.\(key.string ?? "?")'; data takes path and layout", line: line(key))
+            }
+        }
+        guard let path, !path.isEmpty else { throw .invalid("data.path is missing", line: line(node)) }
+        return (path, layout)
+    }
+
+    private static func parseFolds(_ node: Node) throws(ExperimentError) -> [Int] {
+        let values = node.sequence.map(Array.init) ?? [node]
+        var folds: [Int] = []
+        for value in values {
+            guard let fold = value.int, (1...5).contains(fold) else {
+                throw .invalid("folds must be numbers from 1 to 5, got \(value.string ?? "?")", line: line(value))
+            }
+            guard !folds.contains(fold) else { throw .invalid("fold \(fold) is listed twice", line: line(value)) }
+            folds.append(fold)
+        }
+        guard !folds.isEmpty else { throw .invalid("folds is empty; list at least one fold", line: line(node)) }
+        return folds
+    }
+
+    /// Seconds from `90`, `90s`, `30m` or `2h`.
+    private static func parseDuration(_ node: Node) throws(ExperimentError) -> Double {
+        let text = node.string ?? ""
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600]
+        let unit = text.last.flatMap { units[$0] }
+        guard let value = Double(unit == nil ? text : String(text.dropLast())), value > 0 else {
+            throw .invalid("trial_time_limit must be a duration like 90s, 30m or 2h, got '\(text)'", line: line(node))
+        }
+        return value * (unit ?? 1)
+    }
+
+    private static func parseGrid(_ node: Node) throws(ExperimentError) -> [(name: String, values: [ParameterValue])] {
+        guard let mapping = node.mapping else { throw .invalid("'grid' must map parameter names to a value or a list", line: line(node)) }
+        let known = parameterDefaults.map(\.key)
+        var grid: [(name: String, values: [ParameterValue])] = []
+        for (key, value) in mapping {
+            guard let name = key.string, let defaultValue = parameterDefaults.first(where: { $0.key == name })?.value else {
+                throw .invalid("unknown grid parameter '\(key.string ?? "?")'; the parameters are \(known.joined(separator: ", "))", line: line(key))
+            }
+            let items = value.sequence.map(Array.init) ?? [value]
+            guard !items.isEmpty else { throw .invalid("grid.\(name) is an empty list; give at least one value", line: line(value)) }
+            let values = try items.map { item throws(ExperimentError) -> ParameterValue in
+                switch defaultValue {
+                case .number:
+                    guard let number = item.float.map({ Double($0) }) ?? item.int.map({ Double($0) }) else {
+                        throw .invalid("grid.\(name) takes numbers, got '\(item.string ?? "a list or mapping")'", line: line(item))
+                    }
+                    return .number(number)
+                case .word:
+                    guard item.scalar != nil, let word = item.string, Double(word) == nil else {
+                        throw .invalid("grid.\(name) takes words, got '\(item.string ?? "a list or mapping")'", line: line(item))
+                    }
+                    return .word(word)
+                }
+            }
+            grid.append((name, values))
+        }
+        return grid
+    }
+}

@@ -1,0 +1,74 @@
+@testable import FerdExperiment
+import FerdTraining
+import XCTest
+
+/// Experiment files: grid expansion, seeds, and errors naming the key and line.
+final class ExperimentDefinitionTests: XCTestCase {
+    private let example = """
+    name: sweep
+    data:
+      path: /data/dfew
+      layout: reorganised
+    folds: [1, 2, 3]
+    seeds: 2
+    grid:
+      preset: small
+      lambda: [0, 0.1]
+      r: [8, 16]
+      epochs: 2
+      batch: 4
+    """
+
+    func testExpandsGridSeedsAndFolds() throws {
+        let experiment = try ExperimentDefinition.parse(example)
+        XCTAssertEqual(experiment.gridPoints.count, 4)
+        XCTAssertEqual(experiment.gridPoints[1]["r"], .number(16))
+        XCTAssertEqual(experiment.gridPoints[2]["lambda"], .number(0.1))
+        let trials = try experiment.trials()
+        XCTAssertEqual(trials.count, 4 * 2 * 3)
+        XCTAssertEqual(Set(trials.map(\.settings.seed)).count, trials.count, "every trial has its own seed")
+        let first = trials[0].settings
+        XCTAssertEqual(first.model.reduction, 8)
+        XCTAssertEqual(first.loss.intensityAware, 0)
+        XCTAssertEqual(first.epochs, 2)
+        XCTAssertEqual(first.weightDecay, 0.1, "unset parameters take the reference value")
+    }
+
+    func testSameFileGivesSameSeedsAndHash() throws {
+        let a = try ExperimentDefinition.parse(example), b = try ExperimentDefinition.parse(example)
+        XCTAssertEqual(a.contentHash, b.contentHash)
+        XCTAssertEqual(try a.trials().map(\.settings.seed), try b.trials().map(\.settings.seed))
+        let changed = try ExperimentDefinition.parse(example.replacingOccurrences(of: "epochs: 2", with: "epochs: 3"))
+        XCTAssertNotEqual(changed.contentHash, a.contentHash)
+    }
+
+    private func assertError(_ text: String, contains expected: String, line: Int?, file: StaticString = #filePath, lineNumber: UInt = #line) {
+        XCTAssertThrowsError(try ExperimentDefinition.parse(text), file: file, line: lineNumber) { error in
+            let description = "\(error)"
+            XCTAssertTrue(description.contains(expected), description, file: file, line: lineNumber)
+            if let line { XCTAssertTrue(description.hasPrefix("line \(line):"), description, file: file, line: lineNumber) }
+        }
+    }
+
+    func testErrorsNameTheKeyAndLine() {
+        assertError(example + "\nlearning_rate: 3", contains: "unknown key 'learning_rate'", line: 13)
+        assertError(example.replacingOccurrences(of: "r: [8, 16]", with: "r: []"), contains: "grid.r is an empty list", line: 10)
+        assertError(example.replacingOccurrences(of: "epochs: 2", with: "epochs: many"), contains: "grid.epochs takes numbers", line: 11)
+        assertError(example.replacingOccurrences(of: "lambda:", with: "lamda:"), contains: "unknown grid parameter 'lamda'", line: 9)
+        assertError(example.replacingOccurrences(of: "[1, 2, 3]", with: "[1, 7]"), contains: "folds must be numbers from 1 to 5", line: 5)
+        assertError(example.replacingOccurrences(of: "preset: small", with: "preset: huge"), contains: "preset 'huge'", line: nil)
+        assertError("name: x\ngrid: {}\n", contains: "'data' is missing", line: nil)
+        assertError("[1, 2", contains: "not valid YAML", line: nil)
+    }
+
+    func testShippedConfigsParse() throws {
+        let configs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Configs")
+        for name in ["demo.yaml", "dfew-gca-ial.yaml"] {
+            let text = try String(contentsOf: configs.appendingPathComponent(name), encoding: .utf8)
+            XCTAssertNoThrow(try ExperimentDefinition.parse(text, fileName: name), name)
+        }
+        let paper = try ExperimentDefinition.parse(String(contentsOf: configs.appendingPathComponent("dfew-gca-ial.yaml"), encoding: .utf8))
+        XCTAssertEqual(try paper.trials().count, 5 * paper.gridPoints.count)
+    }
+}
