@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "FerdCluster", targets: ["FerdCluster"]),
         .library(name: "FerdLeaderboard", targets: ["FerdLeaderboard"]),
         .library(name: "FerdData", targets: ["FerdData"]),
+        .library(name: "FerdReport", targets: ["FerdReport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -35,10 +36,15 @@ let package = Package(
         .target(name: "FerdTraining",
                 dependencies: ["FerdModels", "FerdTensor", "FerdData", .product(name: "Logging", package: "swift-log")]),
         .target(name: "FerdExperiment", dependencies: ["FerdData", "FerdModels", "FerdTensor", "FerdTraining", "Yams"]),
+        .target(name: "FerdRuntime", dependencies: [
+            "FerdCluster", "FerdExperiment", "FerdTraining", "FerdData", "FerdLeaderboard", "FerdTensor",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "FerdCluster",
                 dependencies: ["CZeroMQ", "FerdLeaderboard", .product(name: "Logging", package: "swift-log")]),
         .target(name: "FerdLeaderboard",
                 dependencies: ["CSQLite", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "FerdReport", dependencies: ["FerdLeaderboard", "FerdTraining"]),
         .target(name: "FerdData",
                 dependencies: ["CTurboJPEG", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "FerdBench", dependencies: [
@@ -46,7 +52,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/FerdBench"),
         .executableTarget(name: "ferd", dependencies: [
-            "FerdTensor", "FerdModels", "FerdData", "FerdTraining",
+            "FerdTensor", "FerdModels", "FerdData", "FerdTraining", "FerdReport", "FerdRuntime", "FerdCluster",
+            "FerdExperiment", "FerdLeaderboard",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -58,8 +65,14 @@ let package = Package(
         .testTarget(name: "FerdClusterTests",
                     dependencies: ["FerdCluster", "FerdLeaderboard", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "FerdExperimentTests", dependencies: ["FerdExperiment", "FerdTraining"]),
+        .testTarget(name: "FerdRuntimeTests", dependencies: [
+            "FerdRuntime", "FerdCluster", "FerdExperiment", "FerdLeaderboard", "FerdData", "FerdTraining",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "FerdLeaderboardTests",
                     dependencies: ["FerdLeaderboard", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "FerdReportTests", dependencies: ["FerdReport", "FerdLeaderboard", "FerdTraining"],
+                    exclude: ["Golden"]),
         .testTarget(name: "FerdDataTests", dependencies: ["FerdData"], exclude: ["Fixtures"]),
     ]
 )

@@ -7,6 +7,6 @@ struct Ferd: ParsableCommand {
         commandName: "ferd",
         abstract: "Train and evaluate dynamic facial-expression-recognition models (GCA+IAL) on many machines.",
         version: "0.1.0",
-        subcommands: [SynthCommand.self, PredictCommand.self]
+        subcommands: [SynthCommand.self, PrepareCommand.self, TrainCommand.self, PredictCommand.self, ReportCommand.self]
     )
 }

@@ -1,0 +1,45 @@
+import FerdCluster
+import FerdData
+import FerdExperiment
+import FerdLeaderboard
+import Foundation
+
+/// Puts an experiment into the leaderboard and lists the trials still to run. Submitting the same
+/// file again finds the same experiment (by content hash) and re-queues only what is not DONE.
+public enum ExperimentLauncher {
+    /// The experiment's row and the trials the coordinator should schedule.
+    public struct Plan {
+        public var experiment: Experiment
+        public var created: Bool
+        public var trials: [Scheduler.TrialSpec]
+        public var alreadyDone: Int
+    }
+
+    /// Stores `definition`'s trials (all of them, before any is handed out) and returns those to run.
+    /// With `forceNew` a new experiment is made even when the same file was submitted before.
+    public static func plan(_ definition: ExperimentDefinition, leaderboard: Leaderboard, data: DataSource,
+                            forceNew: Bool, now: Date = Date()) throws -> Plan {
+        let planned = try definition.trials()
+        let hash = forceNew ? definition.contentHash + "-" + String(Int(now.timeIntervalSince1970 * 1000)) : definition.contentHash
+        let (experiment, created) = try leaderboard.findOrCreateExperiment(name: definition.name, contentHash: hash,
+                                                                           config: definition.source, at: now)
+        let plans = planned.map { trial in
+            TrialPlan(paramsJSON: ExperimentDefinition.canonical(trial.parameters), fold: trial.fold, seed: trial.settings.seed)
+        }
+        let ids = try leaderboard.insertTrials(experimentID: experiment.id, plans: plans, at: now)
+        let records = Dictionary(uniqueKeysWithValues: try leaderboard.trials(experimentID: experiment.id).map { ($0.id, $0) })
+        var specs: [Scheduler.TrialSpec] = []
+        var done = 0
+        for (id, trial) in zip(ids, planned) {
+            guard let record = records[id] else { continue }
+            if record.state == .done {
+                done += 1
+                continue
+            }
+            let configuration = TrialConfiguration(settings: trial.settings, fold: trial.fold, data: data,
+                                                   parameters: ExperimentDefinition.canonical(trial.parameters))
+            specs.append(Scheduler.TrialSpec(id: id, configJSON: configuration.json(), attemptsSoFar: record.attempts))
+        }
+        return Plan(experiment: experiment, created: created, trials: specs, alreadyDone: done)
+    }
+}

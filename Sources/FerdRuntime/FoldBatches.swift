@@ -1,0 +1,74 @@
+import FerdData
+import FerdTraining
+import Logging
+
+/// Where a trial's clips come from: a DFEW-layout folder and, optionally, a packed cache of it.
+public struct DataSource: Sendable, Codable, Equatable {
+    public var root: String
+    public var layout: String?
+    /// A folder written by `ferd prepare`; when set, frames are read from it instead of JPEGs.
+    public var cache: String?
+
+    public init(root: String, layout: String? = nil, cache: String? = nil) {
+        self.root = root
+        self.layout = layout
+        self.cache = cache
+    }
+}
+
+/// The training and test batches of one fold for the trainer: T frames of S×S per clip as the
+/// model's configuration says, sampled and augmented as the reference code does.
+public struct FoldBatches: BatchProvider {
+    public let train: ClipLoader
+    public let test: ClipLoader
+
+    public init(source: DataSource, fold: Int, settings: TrainingSettings, logger: Logger) throws {
+        let store: FrameStore
+        let split: DatasetFold
+        if let cachePath = source.cache {
+            let cache = try PackedCache(directory: cachePath, logger: logger)
+            try cache.verifyDataset(logger: logger)
+            guard let cached = cache.fold(fold) else {
+                throw TrainingError.data("the packed cache \(cachePath) has no fold \(fold); re-run `\(cache.prepareCommand)`")
+            }
+            store = .cache(cache)
+            split = cached
+        } else {
+            let layout = try source.layout.map { name throws in
+                guard let layout = DatasetLayout(rawValue: name) else {
+                    throw TrainingError.data("layout '\(name)' is not known; use \(DatasetLayout.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return layout
+            }
+            let index = try DatasetIndex.load(root: source.root, options: DatasetLoadOptions(layout: layout, folds: [fold]),
+                                              logger: logger)
+            guard let loaded = index.fold(fold) else { throw TrainingError.data("\(source.root) has no fold \(fold)") }
+            store = .jpegFolders
+            split = loaded
+        }
+        let sampler = ClipSampler(segments: settings.model.frames, framesPerSegment: 1)
+        var trainOptions = ClipLoaderOptions(mode: .train, sampler: sampler, size: settings.model.imageSize,
+                                             batchSize: settings.batchSize, seed: settings.seed)
+        trainOptions.workers = nil
+        train = try ClipLoader(clips: split.train, store: store, options: trainOptions, logger: logger)
+        test = try ClipLoader(clips: split.test, store: store,
+                              options: ClipLoaderOptions(mode: .test, sampler: sampler, size: settings.model.imageSize,
+                                                         batchSize: settings.batchSize, seed: settings.seed),
+                              logger: logger)
+    }
+
+    public var trainBatchCount: Int { train.batchCount }
+    public var testBatchCount: Int { test.batchCount }
+
+    public func trainBatches(epoch: Int) throws -> AnyIterator<Result<ClipBatch, Error>> {
+        Self.erase(train.batches(epoch: epoch))
+    }
+
+    public func testBatches() throws -> AnyIterator<Result<ClipBatch, Error>> {
+        Self.erase(test.batches(epoch: 0))
+    }
+
+    private static func erase(_ sequence: ClipBatchSequence) -> AnyIterator<Result<ClipBatch, Error>> {
+        AnyIterator { sequence.next().map { $0.mapError { $0 as Error } } }
+    }
+}

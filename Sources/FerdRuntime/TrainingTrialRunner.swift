@@ -1,0 +1,49 @@
+import FerdCluster
+import FerdData
+import FerdTensor
+import FerdTraining
+import Foundation
+import Logging
+
+/// Runs an assigned trial with the real trainer on this machine: one fold, the settings from the
+/// coordinator, the run folder under `workDirectory/trial-<id>/attempt-<n>`.
+public struct TrainingTrialRunner: TrialRunner {
+    public let workDirectory: URL
+    /// Replaces the data root the coordinator named (the same dataset at another path on this machine).
+    public let dataRoot: String?
+    public let logger: Logger
+
+    public init(workDirectory: URL, dataRoot: String?, logger: Logger) {
+        self.workDirectory = workDirectory
+        self.dataRoot = dataRoot
+        self.logger = logger
+    }
+
+    public func run(trial: Assignment, report: (MetricEvent) -> Void, cancelled: () -> Bool) throws -> TrialOutcome {
+        var configuration = try TrialConfiguration.decode(trial.configJSON)
+        if let dataRoot { configuration.data.root = dataRoot }
+        var trialLogger = logger
+        trialLogger[metadataKey: "trial"] = "\(trial.trialID)"
+        let data = try FoldBatches(source: configuration.data, fold: configuration.fold, settings: configuration.settings,
+                                   logger: trialLogger)
+        let folder = workDirectory.appendingPathComponent("trial-\(trial.trialID)/attempt-\(trial.attempt)")
+        try? FileManager.default.removeItem(at: folder)
+        let trainer = try Trainer(settings: configuration.settings, runDirectory: folder, resume: false, logger: trialLogger)
+        trialLogger.info("training", metadata: ["fold": "\(configuration.fold)", "grid": "\(configuration.parameters)"])
+        let summary = try trainer.run(data: data, shouldStop: cancelled) { event in
+            if case let .epoch(epoch, _) = event {
+                report(MetricEvent(epoch: epoch.epoch, trainLoss: epoch.trainLoss, uar: epoch.uar, war: epoch.war,
+                                   learningRate: epoch.learningRate, seconds: epoch.seconds))
+            }
+        }
+        guard summary.completed, let best = summary.best else {
+            return .failed(reason: "interrupted after \(summary.history.count) epochs", retryable: true)
+        }
+        let checkpoint = try Data(contentsOf: folder.appendingPathComponent("best.safetensors"))
+        var digest = SHA256()
+        digest.update(checkpoint)
+        return .completed(TrialScores(bestEpoch: best.epoch, uar: best.uar, war: best.war,
+                                      perClassRecall: best.recall.map { $0 ?? 0 }, confusion: best.confusion,
+                                      checkpointSHA256: digest.hexDigest(), checkpointSize: checkpoint.count))
+    }
+}

@@ -1,0 +1,32 @@
+import FerdTraining
+import Foundation
+
+/// What the coordinator sends a worker in ASSIGN (as JSON): how to train, on which fold of which data.
+public struct TrialConfiguration: Sendable, Codable, Equatable {
+    public var settings: TrainingSettings
+    public var fold: Int
+    public var data: DataSource
+    /// The grid point, for logs and reports (canonical JSON).
+    public var parameters: String
+
+    public init(settings: TrainingSettings, fold: Int, data: DataSource, parameters: String) {
+        self.settings = settings
+        self.fold = fold
+        self.data = data
+        self.parameters = parameters
+    }
+
+    public func json() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try! encoder.encode(self), as: UTF8.self)
+    }
+
+    public static func decode(_ json: String) throws -> TrialConfiguration {
+        do {
+            return try JSONDecoder().decode(TrialConfiguration.self, from: Data(json.utf8))
+        } catch {
+            throw TrainingError.settings("the coordinator sent a trial this worker cannot read (\(error)); run the same ferd version on both")
+        }
+    }
+}
