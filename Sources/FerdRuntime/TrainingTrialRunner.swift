@@ -33,7 +33,7 @@ public struct TrainingTrialRunner: TrialRunner {
         let summary = try trainer.run(data: data, shouldStop: cancelled) { event in
             if case let .epoch(epoch, _) = event {
                 report(MetricEvent(epoch: epoch.epoch, trainLoss: epoch.trainLoss, uar: epoch.uar, war: epoch.war,
-                                   learningRate: epoch.learningRate, seconds: epoch.seconds))
+                                   learningRate: epoch.learningRate, seconds: epoch.seconds, confusion: epoch.confusion))
             }
         }
         guard summary.completed, let best = summary.best else {

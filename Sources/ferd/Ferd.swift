@@ -7,6 +7,10 @@ struct Ferd: ParsableCommand {
         commandName: "ferd",
         abstract: "Train and evaluate dynamic facial-expression-recognition models (GCA+IAL) on many machines.",
         version: "0.1.0",
-        subcommands: [SynthCommand.self, PrepareCommand.self, TrainCommand.self, PredictCommand.self, ReportCommand.self]
+        subcommands: [
+            SynthCommand.self, PrepareCommand.self, TrainCommand.self, PredictCommand.self,
+            CoordinatorCommand.self, WorkerCommand.self, StatusCommand.self, ReportCommand.self, KeygenCommand.self,
+            DemoCommand.self,
+        ]
     )
 }

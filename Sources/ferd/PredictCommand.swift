@@ -33,6 +33,7 @@ struct PredictCommand: ParsableCommand {
     var threads: Int?
 
     func run() throws {
+        LogSetup.bootstrap(default: .warning)
         if let threads { Threading.setCount(threads) }
         let weights = try SafetensorsFile.read(contentsOf: URL(fileURLWithPath: checkpoint))
         var fallback = try preset.map { name -> ModelConfiguration in

@@ -44,23 +44,24 @@ struct PrepareCommand: ParsableCommand {
     }
 
     func run() throws {
+        LogSetup.bootstrap(default: .warning)
         let logger = Logger(label: "ferd.prepare")
-        let bar = isatty(STDERR_FILENO) == 1 ? ProgressBar() : nil
+        let bar = ProgressReporter()
         let options = PrepareOptions(size: size, load: DatasetLoadOptions(layout: layout, officialClips: officialClips,
                                                                           skipBad: skipBad), workers: threads)
-        var progress: (@Sendable (PrepareProgress) -> Void)?
-        if let bar {
-            progress = { bar.draw($0) }
+        let progress: @Sendable (PrepareProgress) -> Void = { step in
+            bar.update("prepare", done: step.clipsDone, total: step.clipCount, unit: "clips",
+                       status: String(format: "%.0f frames/s", step.framesPerSecond))
         }
         let report: PrepareReport
         do {
             report = try PackedCacheWriter.prepare(dataRoot: data, cacheDirectory: out, options: options, logger: logger,
                                                    progress: progress)
         } catch let error as DataError {
-            bar?.clear()
+            bar.finishLine()
             throw CommandError(error.description)
         }
-        bar?.clear()
+        bar.finishLine()
         print("prepared \(report.clips) clips, \(report.frames) frames (\(size)×\(size), \(report.bytes / 1_000_000) MB) in \(out)")
         print(String(format: "rate: %.0f frames/s in %.1f s", report.framesPerSecond, report.seconds)
               + "; digest \(report.digest.prefix(16))")
@@ -72,20 +73,3 @@ struct PrepareCommand: ParsableCommand {
 }
 
 extension DatasetLayout: ExpressibleByArgument {}
-
-/// A one-line progress bar on standard error, redrawn in place.
-private struct ProgressBar: Sendable {
-    func draw(_ progress: PrepareProgress) {
-        let width = 30
-        let filled = Int(progress.fraction * Double(width))
-        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-        let line = "\r[\(bar)] " + String(format: "%3d%%  %d/%d clips  %.0f frames/s  %.0f s left ",
-                                                  Int(progress.fraction * 100), progress.clipsDone,
-                                                  progress.clipCount, progress.framesPerSecond, progress.secondsLeft)
-        FileHandle.standardError.write(Data(line.utf8))
-    }
-
-    func clear() {
-        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
-    }
-}

@@ -1,8 +1,9 @@
 import Foundation
 
 /// Shows a long job's progress: a redrawn bar with rate and ETA on a terminal, a plain line at most
-/// every few seconds otherwise (logs, CI).
-final class ProgressReporter {
+/// every few seconds otherwise (logs, CI). Safe to call from several threads.
+final class ProgressReporter: @unchecked Sendable {
+    private let lock = NSLock()
     private let isTerminal = isatty(STDERR_FILENO) != 0
     private var started = DispatchTime.now().uptimeNanoseconds
     private var lastPlainLine: UInt64 = 0
@@ -10,13 +11,17 @@ final class ProgressReporter {
 
     /// Starts timing a new phase (the rate and ETA are per phase).
     func restart() {
-        finishLine()
+        lock.lock()
+        defer { lock.unlock() }
+        endLine()
         started = DispatchTime.now().uptimeNanoseconds
         lastPlainLine = 0
     }
 
     /// Reports `done` of `total` units (`unit` names them) with a short status text.
     func update(_ label: String, done: Int, total: Int, unit: String, status: String) {
+        lock.lock()
+        defer { lock.unlock() }
         let now = DispatchTime.now().uptimeNanoseconds
         let elapsed = Double(now - started) / 1e9
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
@@ -37,6 +42,12 @@ final class ProgressReporter {
 
     /// Ends the bar's line so that ordinary output follows on a new line.
     func finishLine() {
+        lock.lock()
+        defer { lock.unlock() }
+        endLine()
+    }
+
+    private func endLine() {
         if drawn {
             FileHandle.standardError.write(Data("\n".utf8))
             drawn = false

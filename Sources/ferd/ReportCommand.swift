@@ -50,6 +50,7 @@ struct ReportCommand: ParsableCommand {
     }
 
     func run() throws {
+        LogSetup.bootstrap(default: .warning)
         guard FileManager.default.fileExists(atPath: db) else { throw CommandError("no database at \(db)") }
         let options = ReportOptions(selection: EpochSelection(rawValue: select) ?? .bestEpoch,
                                     bestEpochMetric: ReportMetric(rawValue: bestBy) ?? .war,

@@ -48,6 +48,7 @@ public struct SynthCommand: ParsableCommand {
     }
 
     public func run() throws {
+        LogSetup.bootstrap(default: .warning)
         let dataset = SyntheticDataset(clips: clips, frames: frameRange ?? 16...16, size: size, seed: seed,
                                        classBalance: balanced ? .balanced : .dfew)
         let report = try dataset.write(to: URL(fileURLWithPath: out), logger: Logger(label: "ferd.synth"))

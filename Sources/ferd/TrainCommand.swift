@@ -55,6 +55,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        LogSetup.bootstrap(default: .warning)
         if let threads { Threading.setCount(threads) }
         let logger = Logger(label: "ferd.train")
         let settings = try settings()
@@ -63,7 +64,7 @@ struct TrainCommand: ParsableCommand {
         let trainer = try Trainer(settings: settings, runDirectory: URL(fileURLWithPath: out), resume: resume, logger: logger)
         print("ferd train: fold \(fold), \(data.train.clips.count) training clips, \(data.test.clips.count) test clips, "
               + "\(preset) preset (\(trainer.model.store.parameterCount) parameters), \(settings.epochs) epochs → \(out)")
-        let stop = StopSignal()
+        let stop = SignalTrap()
         let progress = ProgressReporter()
         let summary = try trainer.run(data: data, shouldStop: { stop.isRequested }) { event in
             switch event {

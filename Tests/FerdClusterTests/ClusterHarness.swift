@@ -62,12 +62,17 @@ struct FakeRunner: TrialRunner {
 
     static let confusion = (0..<7).map { row in (0..<7).map { column in row == column ? 10 : 1 } }
 
+    /// The confusion matrix reported with `epoch`: distinct per epoch, so the stored one can be told apart.
+    static func epochConfusion(_ epoch: Int) -> [[Int]] {
+        (0..<7).map { row in (0..<7).map { column in row == column ? 10 * epoch : 1 } }
+    }
+
     func run(trial: Assignment, report: (MetricEvent) -> Void, cancelled: () -> Bool) throws -> TrialOutcome {
         for epoch in 1...2 {
             Thread.sleep(forTimeInterval: delay)
             if cancelled() { return .failed(reason: "cancelled", retryable: true) }
             report(MetricEvent(epoch: epoch, trainLoss: 1.0 / Double(epoch), uar: 0.5, war: 0.6, learningRate: 1e-3,
-                               seconds: delay))
+                               seconds: delay, confusion: Self.epochConfusion(epoch)))
         }
         return .completed(TrialScores(bestEpoch: 2, uar: 0.5, war: 0.6, perClassRecall: Array(repeating: 0.5, count: 7),
                                       confusion: Self.confusion, checkpointSHA256: String(repeating: "ab", count: 32),

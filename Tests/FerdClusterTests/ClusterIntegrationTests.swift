@@ -18,7 +18,9 @@ final class ClusterIntegrationTests: XCTestCase {
         let results = try leaderboard.results(experimentID: 1)
         XCTAssertEqual(results.map(\.trialID), cluster.trialIDs)
         XCTAssertTrue(results.allSatisfy { $0.confusion == FakeRunner.confusion })
-        XCTAssertEqual(try leaderboard.epochMetrics(experimentID: 1).count, 12)
+        let epochMetrics = try leaderboard.epochMetrics(experimentID: 1)
+        XCTAssertEqual(epochMetrics.count, 12)
+        XCTAssertTrue(epochMetrics.allSatisfy { $0.confusion == FakeRunner.epochConfusion($0.epoch) })
         XCTAssertEqual(Set(try leaderboard.workers().map(\.id)), ["w1", "w2"])
     }
 
@@ -87,13 +89,5 @@ final class ClusterIntegrationTests: XCTestCase {
         XCTAssertEqual(try cluster.leaderboard().results(experimentID: 1).count, 2)
         XCTAssertTrue(cluster.logs.contains("dropped an undecodable message"))
         intruder.close()
-    }
-
-    private func waitUntil(timeout: Double, _ condition: () throws -> Bool) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while try !condition() {
-            guard Date() < deadline else { return XCTFail("condition not met within \(timeout) s") }
-            Thread.sleep(forTimeInterval: 0.01)
-        }
     }
 }

@@ -45,6 +45,9 @@ final class CodecRejectionTests: XCTestCase {
             writer.writeUInt32(1)
             writer.writeUInt32(1)
             for _ in 0..<5 { writer.writeDouble(0.5) }
+            writer.writeUInt32(7)
+            writer.writeUInt32(7)
+            for _ in 0..<49 { writer.writeUInt32(0) }
             writer.writeUInt32(UInt32.max)
         })
         XCTAssertThrowsError(try Message.decode(frame)) { error in
@@ -128,7 +131,7 @@ final class CodecRejectionTests: XCTestCase {
 
     func testNonFiniteMetricsAreRejectedBothWays() throws {
         let metric = MetricReport(trialID: 1, attempt: 1, epoch: 1, trainLoss: 1, uar: .nan, war: 0.5,
-                                  learningRate: 1e-3, seconds: 1)
+                                  learningRate: 1e-3, seconds: 1, confusion: Fixtures.zeroConfusion)
         XCTAssertThrowsError(try Message.metric(metric).encode()) { error in
             XCTAssertEqual(error as? ProtocolError, .nonFinite(field: "uar"))
         }
@@ -142,7 +145,8 @@ final class CodecRejectionTests: XCTestCase {
 
     func testNonFiniteStepLossAndTimestamp() {
         let metric = MetricReport(trialID: 1, attempt: 1, epoch: 1, trainLoss: 1, uar: 0.5, war: 0.5,
-                                  learningRate: 1e-3, seconds: 1, stepLosses: [StepLoss(step: 1, loss: -.infinity)])
+                                  learningRate: 1e-3, seconds: 1, confusion: Fixtures.zeroConfusion,
+                                  stepLosses: [StepLoss(step: 1, loss: -.infinity)])
         XCTAssertThrowsError(try Message.metric(metric).encode()) { error in
             XCTAssertEqual(error as? ProtocolError, .nonFinite(field: "step loss"))
         }
@@ -174,6 +178,44 @@ final class CodecRejectionTests: XCTestCase {
         assertRejects(frame, with: .wrongShape(field: "confusion matrix", expected: "7×7", found: "6×7"))
     }
 
+    func testMetricConfusionMatrixOfTheWrongShape() throws {
+        var metric = try XCTUnwrap(Fixtures.messages.lazy.compactMap { message -> MetricReport? in
+            if case let .metric(report) = message { report } else { nil }
+        }.first)
+        let valid = metric
+        metric.confusion[2].removeLast()
+        XCTAssertThrowsError(try Message.metric(metric).encode()) { error in
+            XCTAssertEqual(error as? ProtocolError,
+                           .wrongShape(field: "confusion matrix", expected: "7×7", found: "7×7/7/6/7/7/7/7"))
+        }
+        metric = valid
+        metric.confusion.append(Array(repeating: 0, count: 7))
+        XCTAssertThrowsError(try Message.metric(metric).encode()) { error in
+            guard case .wrongShape(field: "confusion matrix", _, _) = error as? ProtocolError else {
+                return XCTFail("\(error)")
+            }
+        }
+
+        // The shape is checked on decoding before any count is read: rows, then columns, follow `seconds`.
+        let rowsOffset = WireFormat.headerSize + 8 + 4 + 4 + 5 * 8
+        var frame = try Message.metric(valid).encode()
+        frame[rowsOffset] = 8
+        assertRejects(frame, with: .wrongShape(field: "confusion matrix", expected: "7×7", found: "8×7"))
+        frame = try Message.metric(valid).encode()
+        frame.replaceSubrange(rowsOffset + 4..<rowsOffset + 8, with: body { $0.writeUInt32(UInt32.max) })
+        assertRejects(frame, with: .wrongShape(field: "confusion matrix", expected: "7×7",
+                                               found: "7×\(UInt32.max)"))
+        // A frame from before the matrix was added (step-loss count right after `seconds`) is rejected too.
+        let legacy = Fixtures.frame(type: MessageType.metric.rawValue, body: body { writer in
+            writer.writeUInt64(1)
+            writer.writeUInt32(1)
+            writer.writeUInt32(1)
+            for _ in 0..<5 { writer.writeDouble(0.5) }
+            writer.writeUInt32(0)
+        })
+        assertRejects(legacy, with: .truncated(needed: legacy.count + 4, available: legacy.count))
+    }
+
     func testRecallVectorOfTheWrongLength() throws {
         var frame = try Message.result(Fixtures.result).encode()
         frame[WireFormat.headerSize + 8 + 4 + 4 + 8 + 8] = 8
@@ -202,7 +244,7 @@ final class CodecRejectionTests: XCTestCase {
             XCTAssertEqual(error as? ProtocolError, .invalidValue(field: "trial id", reason: "-5 is negative"))
         }
         let hugeEpoch = MetricReport(trialID: 1, attempt: 1, epoch: 1 << 40, trainLoss: 1, uar: 0, war: 0,
-                                     learningRate: 0, seconds: 0)
+                                     learningRate: 0, seconds: 0, confusion: Fixtures.zeroConfusion)
         XCTAssertThrowsError(try Message.metric(hugeEpoch).encode())
         XCTAssertThrowsError(try Message.assign(Assignment(trialID: 1, attempt: 0, configJSON: "{}")).encode())
     }

@@ -72,16 +72,22 @@ final class CurveSecurityTests: XCTestCase {
         try router.bind("tcp://127.0.0.1:*")
         let endpoint = try router.lastEndpoint()
 
+        // Bounded waits that end as soon as the event happens, so that a loaded machine only makes this slower.
         let stranger = try client(context, endpoint: endpoint, server: server, keys: try CurveKeyPair.generate())
         try stranger.send([Array("from stranger".utf8)])
-        XCTAssertFalse(try router.poll(timeoutMilliseconds: 300))
+        try waitUntil(timeout: 20) { zap.decisions.rejected >= 1 }
+        XCTAssertFalse(try router.poll(timeoutMilliseconds: 300), "the stranger's message got through")
         XCTAssertEqual(zap.decisions.rejected, 1)
+        XCTAssertEqual(zap.decisions.accepted, 0)
 
         let friend = try client(context, endpoint: endpoint, server: server, keys: known)
         try friend.send([Array("from friend".utf8)])
-        XCTAssertTrue(try router.poll(timeoutMilliseconds: 2_000))
+        XCTAssertTrue(try router.poll(timeoutMilliseconds: 20_000), "the friend's message never arrived")
         XCTAssertEqual(try router.receive()?.last, Array("from friend".utf8))
+        try waitUntil(timeout: 20) { zap.decisions.accepted >= 1 }
         XCTAssertEqual(zap.decisions.accepted, 1)
+        XCTAssertEqual(zap.decisions.rejected, 1)
+        XCTAssertFalse(try router.poll(timeoutMilliseconds: 100), "the stranger's message got through")
         stranger.close()
         friend.close()
         router.close()
@@ -100,6 +106,18 @@ final class CurveSecurityTests: XCTestCase {
         try socket.setCurveClient(serverKey: server.publicKey, keyPair: keys)
         try socket.connect(endpoint)
         return socket
+    }
+}
+
+/// Polls `condition` every 10 ms until it holds; fails the test if it still does not after `timeout` seconds.
+func waitUntil(timeout: Double, file: StaticString = #filePath, line: UInt = #line,
+               _ condition: () throws -> Bool) throws {
+    let deadline = Date().addingTimeInterval(timeout)
+    while try !condition() {
+        guard Date() < deadline else {
+            return XCTFail("condition not met within \(timeout) s", file: file, line: line)
+        }
+        Thread.sleep(forTimeInterval: 0.01)
     }
 }
 

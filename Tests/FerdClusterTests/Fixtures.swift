@@ -10,6 +10,10 @@ enum Fixtures {
         confusion: (0..<7).map { row in (0..<7).map { column in row == column ? 100 + row : row * column } },
         checkpointSHA256: String(repeating: "0123456789abcdef", count: 4), checkpointSize: 76_000_000)
 
+    /// A confusion matrix with a distinct count in every cell, so that a transposition or shift shows.
+    static let epochConfusion = (0..<7).map { row in (0..<7).map { column in 7 * row + column } }
+    static let zeroConfusion = Array(repeating: Array(repeating: 0, count: 7), count: 7)
+
     static let messages: [Message] = [
         .hello(hello),
         .hello(Hello(workerID: "cpu-1", ferdVersion: "0.4.0", cores: 4, backend: "cpu", slots: 1)),
@@ -18,10 +22,10 @@ enum Fixtures {
         .assign(Assignment(trialID: 43, attempt: 3, configJSON: "{}", resumeFromEpoch: 12)),
         .heartbeat(Heartbeat(sequence: UInt64.max, timestamp: 1_760_000_000.25)),
         .metric(MetricReport(trialID: 42, attempt: 1, epoch: 5, trainLoss: 1.234, uar: 0.41, war: 0.52,
-                             learningRate: 1e-4, seconds: 93.5,
+                             learningRate: 1e-4, seconds: 93.5, confusion: epochConfusion,
                              stepLosses: [StepLoss(step: 100, loss: 1.5), StepLoss(step: 200, loss: 1.25)])),
         .metric(MetricReport(trialID: 7, attempt: 1, epoch: 0, trainLoss: -0.0, uar: 0, war: 1,
-                             learningRate: 0, seconds: 0)),
+                             learningRate: 0, seconds: 0, confusion: zeroConfusion)),
         .result(result),
         .fail(FailureReport(trialID: 42, attempt: 1, error: "out of memory on cuda:0", retryable: true)),
         .fail(FailureReport(trialID: 42, attempt: 3, error: "", retryable: false)),

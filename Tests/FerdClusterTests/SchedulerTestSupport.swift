@@ -53,7 +53,7 @@ func result(_ trialID: Int, attempt: Int) -> Message {
 
 func metric(_ trialID: Int, attempt: Int, epoch: Int = 1) -> Message {
     .metric(MetricReport(trialID: trialID, attempt: attempt, epoch: epoch, trainLoss: 1, uar: 0.3, war: 0.4,
-                         learningRate: 1e-4, seconds: 10))
+                         learningRate: 1e-4, seconds: 10, confusion: Fixtures.result.confusion))
 }
 
 func heartbeat(_ sequence: UInt64) -> Message {

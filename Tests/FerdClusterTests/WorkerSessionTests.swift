@@ -61,7 +61,7 @@ final class WorkerSessionTests: XCTestCase {
         XCTAssertEqual(session.handle(.tick(at: 5.1)), [.disconnect])
         XCTAssertFalse(session.isConnected)
         let metric = MetricReport(trialID: 1, attempt: 1, epoch: 1, trainLoss: 1, uar: 0.5, war: 0.5,
-                                  learningRate: 0.1, seconds: 1)
+                                  learningRate: 0.1, seconds: 1, confusion: Fixtures.zeroConfusion)
         XCTAssertEqual(session.handle(.metric(metric, at: 5.5)), [], "buffered while disconnected")
         let result = Message.result(resultReport())
         XCTAssertEqual(session.handle(.finished(key, result, at: 5.8)), [])

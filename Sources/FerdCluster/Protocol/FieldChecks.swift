@@ -34,6 +34,20 @@ enum FieldCheck {
         }
     }
 
+    /// A confusion matrix of `WireFormat.classCount` rows of `classCount` counts each.
+    static func confusionMatrix(_ matrix: [[Int]]) throws(ProtocolError) {
+        try confusionMatrix(rows: matrix.count, columns: matrix.map(\.count))
+    }
+
+    /// The shape of a confusion matrix: `rows` rows whose lengths are `columns`, each `classCount`.
+    static func confusionMatrix(rows: Int, columns: [Int]) throws(ProtocolError) {
+        let classes = WireFormat.classCount
+        guard rows == classes, columns.allSatisfy({ $0 == classes }) else {
+            let found = "\(rows)×\(columns.map(String.init).joined(separator: "/"))"
+            throw .wrongShape(field: "confusion matrix", expected: "\(classes)×\(classes)", found: found)
+        }
+    }
+
     /// Exactly 64 lowercase hexadecimal digits.
     static func sha256Hex(_ value: String, _ field: String) throws(ProtocolError) {
         let isHex = value.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }

@@ -2,12 +2,40 @@ extension ByteReader {
     mutating func readTrialID() throws(ProtocolError) -> Int {
         try readInt64(field: "trial id")
     }
+
+    /// Reads a confusion matrix (rows u32, columns u32, then the counts u32 row-major), checking its shape
+    /// before reading any count.
+    mutating func readConfusionMatrix() throws(ProtocolError) -> [[Int]] {
+        let rows = try readInt32()
+        let columns = try readInt32()
+        try FieldCheck.confusionMatrix(rows: rows, columns: [columns])
+        var matrix: [[Int]] = []
+        matrix.reserveCapacity(rows)
+        for _ in 0..<rows {
+            var row: [Int] = []
+            row.reserveCapacity(columns)
+            for _ in 0..<columns {
+                row.append(try readInt32())
+            }
+            matrix.append(row)
+        }
+        return matrix
+    }
 }
 
 extension ByteWriter {
     mutating func writeTrialAttempt(trialID: Int, attempt: Int) throws(ProtocolError) {
         try writeUInt64(trialID, field: "trial id")
         try writeUInt32(attempt, field: "attempt")
+    }
+
+    /// Writes a confusion matrix as `readConfusionMatrix` reads it; `FieldCheck.confusionMatrix` checks its shape.
+    mutating func writeConfusionMatrix(_ matrix: [[Int]]) throws(ProtocolError) {
+        try writeUInt32(matrix.count, field: "confusion rows")
+        try writeUInt32(matrix.first?.count ?? 0, field: "confusion columns")
+        for count in matrix.joined() {
+            try writeUInt32(count, field: "confusion count")
+        }
     }
 }
 
@@ -45,6 +73,7 @@ extension MetricReport: WireBody {
         war = try reader.readDouble()
         learningRate = try reader.readDouble()
         seconds = try reader.readDouble()
+        confusion = try reader.readConfusionMatrix()
         let count = try reader.readCount(minimumElementSize: 12)
         stepLosses = []
         stepLosses.reserveCapacity(count)
@@ -59,6 +88,7 @@ extension MetricReport: WireBody {
         for value in [trainLoss, uar, war, learningRate, seconds] {
             writer.writeDouble(value)
         }
+        try writer.writeConfusionMatrix(confusion)
         try writer.writeUInt32(stepLosses.count, field: "step loss count")
         for stepLoss in stepLosses {
             try writer.writeUInt32(stepLoss.step, field: "step")
@@ -73,6 +103,7 @@ extension MetricReport: WireBody {
         try FieldCheck.fraction(war, "war")
         try FieldCheck.nonNegative(learningRate, "learning rate")
         try FieldCheck.nonNegative(seconds, "seconds")
+        try FieldCheck.confusionMatrix(confusion)
         for stepLoss in stepLosses {
             try FieldCheck.finite(stepLoss.loss, "step loss")
         }
@@ -92,20 +123,7 @@ extension ResultReport: WireBody {
         for _ in 0..<classes {
             perClassRecall.append(try reader.readDouble())
         }
-        let rows = try reader.readInt32()
-        let columns = try reader.readInt32()
-        guard rows == classes, columns == classes else {
-            throw .wrongShape(field: "confusion matrix", expected: "\(classes)×\(classes)",
-                              found: "\(rows)×\(columns)")
-        }
-        confusion = []
-        for _ in 0..<rows {
-            var row: [Int] = []
-            for _ in 0..<columns {
-                row.append(try reader.readInt32())
-            }
-            confusion.append(row)
-        }
+        confusion = try reader.readConfusionMatrix()
         checkpointSHA256 = try reader.readString(field: "checkpoint sha256")
         checkpointSize = try reader.readInt64(field: "checkpoint size")
     }
@@ -119,11 +137,7 @@ extension ResultReport: WireBody {
         for recall in perClassRecall {
             writer.writeDouble(recall)
         }
-        try writer.writeUInt32(confusion.count, field: "confusion rows")
-        try writer.writeUInt32(confusion.first?.count ?? 0, field: "confusion columns")
-        for count in confusion.joined() {
-            try writer.writeUInt32(count, field: "confusion count")
-        }
+        try writer.writeConfusionMatrix(confusion)
         try writer.writeString(checkpointSHA256, field: "checkpoint sha256")
         try writer.writeUInt64(checkpointSize, field: "checkpoint size")
     }
@@ -137,10 +151,7 @@ extension ResultReport: WireBody {
         for recall in perClassRecall {
             try FieldCheck.fraction(recall, "per-class recall")
         }
-        guard confusion.count == classes, confusion.allSatisfy({ $0.count == classes }) else {
-            let shape = "\(confusion.count)×\(confusion.map { String($0.count) }.joined(separator: "/"))"
-            throw .wrongShape(field: "confusion matrix", expected: "\(classes)×\(classes)", found: shape)
-        }
+        try FieldCheck.confusionMatrix(confusion)
         try FieldCheck.sha256Hex(checkpointSHA256, "checkpoint sha256")
     }
 }

@@ -40,11 +40,14 @@ public struct MetricReport: Equatable, Sendable {
     public var learningRate: Double
     /// Wall-clock seconds the epoch took.
     public var seconds: Double
+    /// The epoch's test-fold confusion matrix: rows are true classes, columns predictions;
+    /// `WireFormat.classCount` × `classCount` counts.
+    public var confusion: [[Int]]
     /// Optional per-step losses within the epoch.
     public var stepLosses: [StepLoss]
 
     public init(trialID: Int, attempt: Int, epoch: Int, trainLoss: Double, uar: Double, war: Double,
-                learningRate: Double, seconds: Double, stepLosses: [StepLoss] = []) {
+                learningRate: Double, seconds: Double, confusion: [[Int]], stepLosses: [StepLoss] = []) {
         self.trialID = trialID
         self.attempt = attempt
         self.epoch = epoch
@@ -53,6 +56,7 @@ public struct MetricReport: Equatable, Sendable {
         self.war = war
         self.learningRate = learningRate
         self.seconds = seconds
+        self.confusion = confusion
         self.stepLosses = stepLosses
     }
 }

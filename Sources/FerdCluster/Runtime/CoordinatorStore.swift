@@ -38,7 +38,8 @@ struct CoordinatorStore {
         case let .recordMetric(metric, _):
             try leaderboard.recordEpochMetric(EpochMetricRecord(
                 trialID: metric.trialID, attempt: metric.attempt, epoch: metric.epoch, trainLoss: metric.trainLoss,
-                uar: metric.uar, war: metric.war, learningRate: metric.learningRate, seconds: metric.seconds))
+                uar: metric.uar, war: metric.war, learningRate: metric.learningRate, seconds: metric.seconds,
+                confusion: metric.confusion))
         case let .recordResult(result, worker):
             try leaderboard.recordResult(ResultRecord(
                 trialID: result.trialID, attempt: result.attempt, bestEpoch: result.bestEpoch, uar: result.uar,

@@ -6,22 +6,26 @@ public struct MetricEvent: Equatable, Sendable {
     public var war: Double
     public var learningRate: Double
     public var seconds: Double
+    /// The epoch's test-fold confusion matrix, `WireFormat.classCount` × `classCount` (rows true, columns predicted).
+    public var confusion: [[Int]]
     public var stepLosses: [StepLoss]
 
     public init(epoch: Int, trainLoss: Double, uar: Double, war: Double, learningRate: Double, seconds: Double,
-                stepLosses: [StepLoss] = []) {
+                confusion: [[Int]], stepLosses: [StepLoss] = []) {
         self.epoch = epoch
         self.trainLoss = trainLoss
         self.uar = uar
         self.war = war
         self.learningRate = learningRate
         self.seconds = seconds
+        self.confusion = confusion
         self.stepLosses = stepLosses
     }
 
     func report(for key: Scheduler.TrialAttempt) -> MetricReport {
         MetricReport(trialID: key.trialID, attempt: key.attempt, epoch: epoch, trainLoss: trainLoss, uar: uar,
-                     war: war, learningRate: learningRate, seconds: seconds, stepLosses: stepLosses)
+                     war: war, learningRate: learningRate, seconds: seconds, confusion: confusion,
+                     stepLosses: stepLosses)
     }
 }
 

@@ -1,0 +1,211 @@
+import ArgumentParser
+import FerdCluster
+import FerdData
+import FerdExperiment
+import FerdLeaderboard
+import FerdRuntime
+import FerdTensor
+import Foundation
+import Logging
+
+/// `ferd coordinator`: expands an experiment into trials, stores them, and hands them to workers.
+struct CoordinatorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Serve an experiment's trials to workers over ZeroMQ and record the results in the leaderboard.")
+
+    @Option(help: "Experiment file (YAML, see Configs/).") var config: String
+    @Option(help: "Leaderboard database (SQLite; created if absent).") var db: String = "ferd.db"
+    @Option(help: "Endpoint to bind.") var bind: String = "tcp://127.0.0.1:5555"
+    @Option(help: "Folder with coordinator.key/.pub (make them with ferd keygen) and workers/*.pub, the allowed workers.")
+    var keys: String?
+    @Flag(help: "Allow a non-loopback bind without CURVE keys (traffic unencrypted, any worker accepted).") var insecure = false
+    @Flag(help: "Keep serving after the experiment is complete.") var serve = false
+    @Flag(help: "Start a new experiment even if this file was submitted before.") var new = false
+    @Option(help: "Dataset folder, replacing the experiment file's data.path.") var data: String?
+    @Option(help: "Packed cache (ferd prepare) the workers read instead of JPEGs.") var cache: String?
+
+    func run() throws {
+        LogSetup.bootstrap(default: .info)
+        let logger = Logger(label: "ferd.coordinator")
+        let text: String
+        do {
+            text = try String(contentsOfFile: config, encoding: .utf8)
+        } catch {
+            throw CommandError("cannot read the experiment file \(config): \(error.localizedDescription)")
+        }
+        let definition: ExperimentDefinition
+        do {
+            definition = try ExperimentDefinition.parse(text, fileName: config)
+        } catch {
+            throw CommandError("\(config): \(error)")
+        }
+        let source = DataSource(root: data ?? definition.dataPath, layout: definition.layout?.rawValue, cache: cache)
+        try runCoordinator(definition: definition, data: source, database: db, endpoint: bind, keys: keys,
+                           insecure: insecure, untilFinished: !serve, forceNew: new, logger: logger)
+    }
+}
+
+/// Plans `definition` into `database` and serves it until it is complete (or stopped), with progress.
+func runCoordinator(definition: ExperimentDefinition, data: DataSource, database: String, endpoint: String, keys: String?,
+                    insecure: Bool, untilFinished: Bool, forceNew: Bool, logger: Logger,
+                    bound: (String) -> Void = { _ in }) throws {
+    let leaderboard = try Leaderboard(path: database, logger: logger)
+    let plan = try ExperimentLauncher.plan(definition, leaderboard: leaderboard, data: data, forceNew: forceNew)
+    print("experiment '\(definition.name)' (#\(plan.experiment.id), \(plan.created ? "new" : "resumed")): "
+          + "\(plan.trials.count) trials to run, \(plan.alreadyDone) already done → \(database)")
+    let curve = try keys.map { folder throws -> CurveServerKeys in
+        let directory = URL(fileURLWithPath: folder)
+        return CurveServerKeys(keyPair: try KeyFiles.load(name: "coordinator", in: directory),
+                               allowListDirectory: directory.appendingPathComponent("workers"))
+    }
+    let coordinator = Coordinator(
+        configuration: Coordinator.Configuration(
+            endpoint: endpoint, scheduler: Scheduler.Configuration(maxAttempts: definition.retries), curve: curve,
+            insecure: insecure),
+        leaderboard: leaderboard, logger: logger)
+    let stop = FerdCluster.StopSignal()
+    let trap = SignalTrap { stop.stop() }
+    let monitor = ProgressMonitor(database: database, experimentID: plan.experiment.id, logger: logger)
+    monitor.start()
+    defer { monitor.stop() }
+    try coordinator.run(trials: plan.trials, until: stop, untilFinished: untilFinished, bound: bound)
+    withExtendedLifetime(trap) {}
+    monitor.stop()
+    let trials = try leaderboard.trials(experimentID: plan.experiment.id)
+    let failed = trials.filter { $0.state == .failed }.count
+    print("experiment '\(definition.name)': \(trials.filter { $0.state == .done }.count) of \(trials.count) trials done"
+          + (failed > 0 ? ", \(failed) failed" : ""))
+    if failed > 0 { throw ExitCode(2) }
+}
+
+/// Prints the trial counts of an experiment every few seconds from a second, read-only connection.
+final class ProgressMonitor: @unchecked Sendable {
+    private let database: String
+    private let experimentID: Int
+    private let logger: Logger
+    private let done = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private var running = false
+
+    init(database: String, experimentID: Int, logger: Logger) {
+        self.database = database
+        self.experimentID = experimentID
+        self.logger = logger
+    }
+
+    func start() {
+        running = true
+        let thread = Thread { [self] in
+            let progress = ProgressReporter()
+            guard let leaderboard = try? Leaderboard(path: database, logger: logger) else {
+                finished.signal()
+                return
+            }
+            repeat {
+                if let trials = try? leaderboard.trials(experimentID: experimentID) {
+                    let count = { (state: TrialState) in trials.filter { $0.state == state }.count }
+                    let workers = Set(trials.compactMap { $0.state == .running ? $0.worker : nil }).count
+                    progress.update("trials", done: count(.done), total: trials.count, unit: "trials",
+                                    status: "running \(count(.running)) on \(workers) workers, queued \(count(.queued) + count(.lost)), failed \(count(.failed))")
+                }
+            } while done.wait(timeout: .now() + 2) == .timedOut
+            progress.finishLine()
+            finished.signal()
+        }
+        thread.start()
+    }
+
+    func stop() {
+        guard running else { return }
+        running = false
+        done.signal()
+        finished.wait()
+    }
+}
+
+/// `ferd worker`: trains the trials a coordinator assigns.
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker", abstract: "Train the trials a coordinator hands out and stream metrics and results back.")
+
+    @Option(help: "The coordinator's endpoint.") var connect: String = "tcp://127.0.0.1:5555"
+    @Option(help: "Trials run at once.") var slots: Int = 1
+    @Option(help: "Threads for the engine (default: all cores).") var threads: Int?
+    @Option(name: .customLong("data-root"), help: "This machine's copy of the dataset, replacing the coordinator's path.")
+    var dataRoot: String?
+    @Option(help: "Folder for the trials' run folders.") var work: String = "ferd-work"
+    @Option(help: "Worker name (default: host name and process id).") var name: String?
+    @Option(help: "Folder with this worker's <name>.key/.pub and coordinator.pub (CURVE).") var keys: String?
+
+    func run() throws {
+        guard slots >= 1 else { throw ValidationError("--slots must be at least 1") }
+        LogSetup.bootstrap(default: .info)
+        if let threads { Threading.setCount(threads) }
+        let workerName = name ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+        var logger = Logger(label: "ferd.worker")
+        logger[metadataKey: "worker"] = "\(workerName)"
+        let curve = try keys.map { folder throws -> CurveClientKeys in
+            let directory = URL(fileURLWithPath: folder)
+            let server = try String(contentsOf: directory.appendingPathComponent("coordinator.pub"), encoding: .utf8)
+            return CurveClientKeys(serverKey: server.trimmingCharacters(in: .whitespacesAndNewlines),
+                                   keyPair: try KeyFiles.load(name: workerName, in: directory))
+        }
+        let hello = Hello(workerID: workerName, ferdVersion: Ferd.configuration.version, cores: Threading.count,
+                          backend: "cpu", slots: slots, publicKey: curve?.keyPair.publicKey)
+        let worker = Worker(
+            configuration: Worker.Configuration(endpoint: connect, session: WorkerSession.Configuration(hello: hello), curve: curve),
+            runner: TrainingTrialRunner(workDirectory: URL(fileURLWithPath: work), dataRoot: dataRoot, logger: logger),
+            logger: logger)
+        let stop = FerdCluster.StopSignal()
+        let trap = SignalTrap { stop.stop() }
+        try worker.run(until: stop)
+        withExtendedLifetime(trap) {}
+    }
+}
+
+/// `ferd keygen`: a CURVE key pair for a coordinator or a worker.
+struct KeygenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keygen",
+        abstract: "Make a CURVE key pair: <name>.key (secret, mode 0600) and <name>.pub.",
+        discussion: "Give the coordinator's folder coordinator.key/.pub and a workers/ folder with each allowed worker's .pub; give each worker its own pair and coordinator.pub.")
+
+    @Option(help: "Key name: coordinator, or the worker's --name.") var name: String = "coordinator"
+    @Option(help: "Folder for the key files.") var out: String = "keys"
+
+    func run() throws {
+        let directory = URL(fileURLWithPath: out)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let files = try KeyFiles.save(CurveKeyPair.generate(), name: name, in: directory)
+        print("wrote \(files.secret.path) (secret) and \(files.public.path)")
+    }
+}
+
+/// `ferd status`: experiments, trial states and workers in a leaderboard.
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Experiments, trial states and workers.")
+
+    @Option(help: "Leaderboard database.") var db: String = "ferd.db"
+
+    func run() throws {
+        guard FileManager.default.fileExists(atPath: db) else {
+            throw CommandError("\(db) does not exist; give the coordinator's --db")
+        }
+        let leaderboard = try Leaderboard(path: db, logger: Logger(label: "ferd.status"))
+        let experiments = try leaderboard.experiments()
+        if experiments.isEmpty { print("\(db): no experiments yet") }
+        for experiment in experiments {
+            let trials = try leaderboard.trials(experimentID: experiment.id)
+            let counts = TrialState.allCases.map { state in "\(state.rawValue) \(trials.filter { $0.state == state }.count)" }
+            print("#\(experiment.id) \(experiment.name): \(trials.count) trials — \(counts.joined(separator: ", "))")
+        }
+        let workers = try leaderboard.workers()
+        if !workers.isEmpty { print("workers:") }
+        let now = Date()
+        for worker in workers {
+            let age = String(format: "%.0f s ago", now.timeIntervalSince(worker.lastHeartbeat))
+            print("  \(worker.id): \(worker.cores) cores, \(worker.slots) slots, \(worker.backend), last heartbeat \(age)")
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import FerdCluster
+import FerdData
+import FerdExperiment
+import FerdLeaderboard
+@testable import FerdRuntime
+import FerdTraining
+import Foundation
+import Logging
+import XCTest
+
+/// The glue between experiments, the leaderboard, the cluster and the trainer.
+final class RuntimeTests: XCTestCase {
+    private var folders: [URL] = []
+
+    override func tearDown() {
+        for folder in folders { try? FileManager.default.removeItem(at: folder) }
+    }
+
+    private func folder() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("ferd-runtime-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        folders.append(url)
+        return url
+    }
+
+    func testEmbeddedDemoExperimentIsConfigsDemoYAML() throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Configs/demo.yaml")
+        XCTAssertEqual(DemoExperiment.yaml + "\n", try String(contentsOf: file, encoding: .utf8))
+    }
+
+    func testSubmittingTheSameExperimentAgainResumesIt() throws {
+        let directory = try folder()
+        let leaderboard = try Leaderboard(path: directory.appendingPathComponent("ferd.db").path, logger: Logger(label: "test"))
+        let definition = try ExperimentDefinition.parse(DemoExperiment.yaml)
+        let data = DataSource(root: "/data")
+        let first = try ExperimentLauncher.plan(definition, leaderboard: leaderboard, data: data, forceNew: false)
+        XCTAssertTrue(first.created)
+        XCTAssertEqual(first.trials.count, 4)
+        let config = try TrialConfiguration.decode(first.trials[0].configJSON)
+        XCTAssertEqual(config.data, data)
+        XCTAssertEqual(config.settings.model.frames, 8)
+
+        try leaderboard.applyStateChanges([TrialStateChange(trialID: first.trials[0].id, state: .done, attempts: 1)], at: Date())
+        let second = try ExperimentLauncher.plan(definition, leaderboard: leaderboard, data: data, forceNew: false)
+        XCTAssertFalse(second.created)
+        XCTAssertEqual(second.experiment.id, first.experiment.id)
+        XCTAssertEqual(second.alreadyDone, 1)
+        XCTAssertEqual(second.trials.map(\.id), Array(first.trials.map(\.id).dropFirst()))
+        XCTAssertEqual(try leaderboard.trials(experimentID: first.experiment.id).count, 4, "nothing duplicated")
+
+        let fresh = try ExperimentLauncher.plan(definition, leaderboard: leaderboard, data: data, forceNew: true)
+        XCTAssertTrue(fresh.created)
+        XCTAssertNotEqual(fresh.experiment.id, first.experiment.id)
+    }
+
+    func testTrainingTrialRunnerTrainsAFoldAndReportsScores() throws {
+        let directory = try folder()
+        let dataset = directory.appendingPathComponent("data")
+        _ = try SyntheticDataset.write(to: dataset, clips: 30, frames: 16...18, size: 56, seed: 1, classBalance: .balanced)
+        let settings = TrainingSettings(model: .small, epochs: 2, batchSize: 4, learningRate: 0.01, weightDecay: 1e-4, seed: 5)
+        let configuration = TrialConfiguration(settings: settings, fold: 1, data: DataSource(root: dataset.path), parameters: "{}")
+        let runner = TrainingTrialRunner(workDirectory: directory.appendingPathComponent("work"), dataRoot: nil,
+                                         logger: Logger(label: "test"))
+        var epochs: [MetricEvent] = []
+        let outcome = try runner.run(trial: Assignment(trialID: 7, attempt: 1, configJSON: configuration.json()),
+                                     report: { epochs.append($0) }, cancelled: { false })
+        XCTAssertEqual(epochs.map(\.epoch), [1, 2])
+        guard case let .completed(scores) = outcome else { return XCTFail("trial did not complete: \(outcome)") }
+        XCTAssertEqual(scores.confusion.count, 7)
+        XCTAssertEqual(scores.confusion.joined().reduce(0, +), 6, "fold 1 tests a fifth of the 30 clips")
+        XCTAssertEqual(scores.checkpointSHA256.count, 64)
+        let checkpoint = directory.appendingPathComponent("work/trial-7/attempt-1/best.safetensors")
+        XCTAssertEqual(try Data(contentsOf: checkpoint).count, scores.checkpointSize)
+    }
+
+    func testUnreadableAssignmentIsAClearError() {
+        let runner = TrainingTrialRunner(workDirectory: URL(fileURLWithPath: "/tmp"), dataRoot: nil, logger: Logger(label: "test"))
+        XCTAssertThrowsError(try runner.run(trial: Assignment(trialID: 1, attempt: 1, configJSON: "{\"x\":1}"),
+                                            report: { _ in }, cancelled: { false })) { error in
+            XCTAssertTrue("\(error)".contains("same ferd version"), "\(error)")
+        }
+    }
+}
