@@ -43,7 +43,7 @@ struct SgemmPeak: ParsableCommand {
     @Option(help: "Repetitions.") var repeats = 5
 
     func run() {
-        Threading.setCount(threads)
+        openblas_set_num_threads(Int32(threads))
         let n = size
         let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
         var c = [Float](repeating: 0, count: n * n)

@@ -8,11 +8,18 @@ public struct DataSource: Sendable, Codable, Equatable {
     public var layout: String?
     /// A folder written by `ferd prepare`; when set, frames are read from it instead of JPEGs.
     public var cache: String?
+    /// Skip (and list) bad clips instead of stopping at the first.
+    public var skipBad: Bool
+    /// Reproduce the reference code's sampling quirks (see docs/DATA.md).
+    public var referenceQuirks: Bool
 
-    public init(root: String, layout: String? = nil, cache: String? = nil) {
+    public init(root: String, layout: String? = nil, cache: String? = nil, skipBad: Bool = false,
+                referenceQuirks: Bool = false) {
         self.root = root
         self.layout = layout
         self.cache = cache
+        self.skipBad = skipBad
+        self.referenceQuirks = referenceQuirks
     }
 }
 
@@ -40,13 +47,17 @@ public struct FoldBatches: BatchProvider {
                 }
                 return layout
             }
-            let index = try DatasetIndex.load(root: source.root, options: DatasetLoadOptions(layout: layout, folds: [fold]),
+            let index = try DatasetIndex.load(root: source.root,
+                                              options: DatasetLoadOptions(layout: layout, skipBad: source.skipBad, folds: [fold]),
                                               logger: logger)
+            for skipped in index.skipped {
+                logger.warning("skipped clip \(skipped.id) (\(skipped.split) of fold \(skipped.fold)): \(skipped.reason)")
+            }
             guard let loaded = index.fold(fold) else { throw TrainingError.data("\(source.root) has no fold \(fold)") }
             store = .jpegFolders
             split = loaded
         }
-        let sampler = ClipSampler(segments: settings.model.frames, framesPerSegment: 1)
+        let sampler = ClipSampler(segments: settings.model.frames, framesPerSegment: 1, referenceQuirks: source.referenceQuirks)
         var trainOptions = ClipLoaderOptions(mode: .train, sampler: sampler, size: settings.model.imageSize,
                                              batchSize: settings.batchSize, seed: settings.seed)
         trainOptions.workers = nil

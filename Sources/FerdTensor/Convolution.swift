@@ -16,76 +16,195 @@ struct ConvGeometry {
     var isWholeMapDepthwise: Bool {
         groups == channels && outChannels == channels && kernelH == height && kernelW == width && padding == 0
     }
-    /// How many frames share one im2col buffer: one frame when its map alone gives the GEMM enough
-    /// columns (then the GEMM writes straight into the NCHW output), otherwise enough frames for
-    /// ~2k columns, keeping the buffer within ~8 MB so it stays in the last-level cache.
-    var framesPerChunk: Int {
-        let wanted = (2048 + outPlane - 1) / outPlane
-        let fitting = max(1, 2_097_152 / max(1, patchSize * outPlane))
-        return max(1, min(frames, wanted, fitting))
+    /// A 1×1 convolution with stride 1 and no padding: the input planes of a frame are its patch matrix.
+    var isPointwise: Bool { kernelH == 1 && kernelW == 1 && stride == 1 && padding == 0 }
+
+    /// For a stride-1 convolution with a square kernel, the convolution that takes the output
+    /// gradient to the input gradient: the output gradient correlated with the kernel flipped in
+    /// space and with input and output channels swapped (``transposedKernel(_:)``), padded by
+    /// kernel − 1 − padding. Nil for strided convolutions.
+    var transposed: ConvGeometry? {
+        guard stride == 1, kernelH == kernelW, padding < kernelH else { return nil }
+        return ConvGeometry(frames: frames, channels: outChannels, height: outHeight, width: outWidth,
+                            outChannels: channels, kernelH: kernelH, kernelW: kernelW,
+                            stride: 1, padding: kernelH - 1 - padding, groups: groups)
     }
 
-    /// The output columns x whose input column x·stride − padding + tap lies inside the map.
-    @inline(__always)
-    func validColumns(tap: Int) -> Range<Int> {
-        let low = max(0, (padding - tap + stride - 1) / stride)
-        let high = min(outWidth, (width - 1 + padding - tap) / stride + 1)
-        return low..<max(low, high)
-    }
-
-    /// Fills `columns` (patchSize × ld) at column offset `column0` with the patches of channels
-    /// `channel0 ..< channel0 + groupInChannels` of one frame.
-    func im2col(_ image: UnsafePointer<Float>, channel0: Int, into columns: UnsafeMutablePointer<Float>,
-                ld: Int, column0: Int) {
-        let oh = outHeight, ow = outWidth, kh = kernelH, kw = kernelW
-        Parallel.forRange(patchSize, costPerItem: outPlane) { rows in
-            for row in rows {
-                let c = row / (kh * kw), ki = (row / kw) % kh, kj = row % kw
-                let plane = image + (channel0 + c) * inPlane
-                let dst = columns + row * ld + column0
-                let valid = validColumns(tap: kj)
-                for y in 0..<oh {
-                    let iy = y * stride - padding + ki
-                    let line = dst + y * ow
-                    if iy < 0 || iy >= height || valid.isEmpty {
-                        line.update(repeating: 0, count: ow)
-                        continue
-                    }
-                    line.update(repeating: 0, count: valid.lowerBound)
-                    (line + valid.upperBound).update(repeating: 0, count: ow - valid.upperBound)
-                    let src = plane + iy * width - padding + kj
-                    if stride == 1 {
-                        (line + valid.lowerBound).update(from: src + valid.lowerBound, count: valid.count)
-                    } else {
-                        for x in valid { line[x] = src[x * stride] }
+    /// The kernel of ``transposed``: (C_in, C_out/groups, kh, kw) with
+    /// K'[g·C_in/groups + i][o][a][b] = K[g·C_out/groups + o][i][kh−1−a][kw−1−b].
+    func transposedKernel(_ kernel: [Float]) -> [Float] {
+        let taps = kernelH * kernelW, gIn = groupInChannels, gOut = groupOutChannels
+        return Kernels.uninitialized(kernel.count) { flipped in
+            for group in 0..<groups {
+                for i in 0..<gIn {
+                    for o in 0..<gOut {
+                        let src = ((group * gOut + o) * gIn + i) * taps
+                        let dst = ((group * gIn + i) * gOut + o) * taps
+                        for t in 0..<taps { flipped[dst + t] = kernel[src + taps - 1 - t] }
                     }
                 }
             }
         }
     }
 
-    /// Adds the patch gradients in `columns` back onto the image gradient (the adjoint of ``im2col``).
-    func col2im(_ columns: UnsafePointer<Float>, ld: Int, column0: Int, channel0: Int,
-                into image: UnsafeMutablePointer<Float>) {
-        let oh = outHeight, ow = outWidth, kh = kernelH, kw = kernelW
-        Parallel.forRange(groupInChannels, costPerItem: kh * kw * outPlane) { channels in
-            for c in channels {
+    /// The output columns x whose input column x·stride − padding + tap lies inside the map.
+    @inline(__always)
+    func validColumns(tap: Int) -> Range<Int> {
+        validOutputs(tap: tap, extent: width, outExtent: outWidth)
+    }
+
+    /// The outputs o in 0..<outExtent with 0 ≤ o·stride − padding + tap < extent.
+    @inline(__always)
+    private func validOutputs(tap: Int, extent: Int, outExtent: Int) -> Range<Int> {
+        let first = padding - tap, last = extent - 1 + padding - tap
+        let low = max(0, first <= 0 ? 0 : (first + stride - 1) / stride)
+        let high = min(outExtent, last < 0 ? 0 : last / stride + 1)
+        return low..<max(low, high)
+    }
+
+    /// The patch matrix (patchSize × columns) of output rows `rows` of `frames` and the input channels
+    /// of `group`, with its row stride: the input planes themselves for a pointwise convolution of
+    /// one frame, otherwise im2col'd into `scratch` (ld = columns, frame after frame).
+    func patches(of input: UnsafePointer<Float>, frames: Range<Int>, rows: Range<Int>, group: Int,
+                 scratch: UnsafeMutablePointer<Float>) -> (matrix: UnsafePointer<Float>, ld: Int) {
+        let channel0 = group * groupInChannels
+        if isPointwise && frames.count == 1 {
+            return (input + (frames.lowerBound * channels + channel0) * inPlane + rows.lowerBound * outWidth, inPlane)
+        }
+        let ld = frames.count * rows.count * outWidth
+        for (index, frame) in frames.enumerated() {
+            im2col(input + frame * channels * inPlane, channel0: channel0, rows: rows, into: scratch,
+                   ld: ld, column0: index * rows.count * outWidth)
+        }
+        return (UnsafePointer(scratch), ld)
+    }
+
+    /// Fills `columns` (patchSize × ld) from column `column0` on with the patches of output rows
+    /// `rows` of one frame, input channels `channel0 ..< channel0 + groupInChannels`.
+    func im2col(_ image: UnsafePointer<Float>, channel0: Int, rows: Range<Int>,
+                into columns: UnsafeMutablePointer<Float>, ld: Int, column0: Int) {
+        let ow = outWidth, kw = kernelW
+        withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: kernelW) { validByTap in
+            for kj in 0..<kw { validByTap[kj] = validColumns(tap: kj) }
+            var dst = columns + column0 - rows.lowerBound * ow
+            for c in 0..<groupInChannels {
                 let plane = image + (channel0 + c) * inPlane
-                for ki in 0..<kh {
+                for ki in 0..<kernelH {
+                    // The output rows of the band whose input row y·stride − padding + ki lies inside the map.
+                    let inside = validOutputs(tap: ki, extent: height, outExtent: outHeight)
+                    let firstRow = min(max(rows.lowerBound, inside.lowerBound), rows.upperBound)
+                    let endRow = max(firstRow, min(rows.upperBound, inside.upperBound))
                     for kj in 0..<kw {
-                        let src = columns + ((c * kh + ki) * kw + kj) * ld + column0
-                        let valid = validColumns(tap: kj)
-                        for y in 0..<oh {
-                            let iy = y * stride - padding + ki
-                            if iy < 0 || iy >= height { continue }
-                            let line = plane + iy * width - padding + kj
-                            let row = src + y * ow
+                        defer { dst += ld }
+                        let valid = validByTap[kj]
+                        if valid.isEmpty || firstRow == endRow {
+                            (dst + rows.lowerBound * ow).update(repeating: 0, count: rows.count * ow)
+                            continue
+                        }
+                        (dst + rows.lowerBound * ow).update(repeating: 0, count: (firstRow - rows.lowerBound) * ow)
+                        (dst + endRow * ow).update(repeating: 0, count: (rows.upperBound - endRow) * ow)
+                        let src = plane + (firstRow * stride - padding + ki) * width - padding + kj
+                        if stride == 1 && ow == width {
+                            // Consecutive output rows read consecutive input rows: one copy for the whole
+                            // band, then zeros over the columns that wrapped around from the neighbouring rows.
+                            let start = firstRow * ow + valid.lowerBound, end = (endRow - 1) * ow + valid.upperBound
+                            (dst + start).update(from: src + start - firstRow * ow, count: end - start)
+                            for y in firstRow..<endRow {
+                                zeroBorders(dst + y * ow, valid)
+                            }
+                            continue
+                        }
+                        for y in firstRow..<endRow {
+                            let line = dst + y * ow, input = src + (y - firstRow) * stride * width
+                            zeroBorders(line, valid)
+                            if stride == 1 {
+                                for x in valid { line[x] = input[x] }
+                            } else {
+                                for x in valid { line[x] = input[x * stride] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Zeros the columns of one im2col line outside `valid`: at most `padding` on either side.
+    @inline(__always)
+    private func zeroBorders(_ line: UnsafeMutablePointer<Float>, _ valid: Range<Int>) {
+        var x = 0
+        while x < valid.lowerBound { line[x] = 0; x += 1 }
+        x = valid.upperBound
+        while x < outWidth { line[x] = 0; x += 1 }
+    }
+
+    /// Adds the patch gradients in `columns` back onto the image gradient (the adjoint of ``im2col``).
+    func col2im(_ columns: UnsafePointer<Float>, ld: Int, column0: Int, rows: Range<Int>, channel0: Int,
+                into image: UnsafeMutablePointer<Float>) {
+        let ow = outWidth, kh = kernelH, kw = kernelW
+        for c in 0..<groupInChannels {
+            let plane = image + (channel0 + c) * inPlane
+            for ki in 0..<kh {
+                for kj in 0..<kw {
+                    let src = columns + ((c * kh + ki) * kw + kj) * ld + column0 - rows.lowerBound * ow
+                    let valid = validColumns(tap: kj)
+                    for y in rows {
+                        let iy = y * stride - padding + ki
+                        if iy < 0 || iy >= height { continue }
+                        let line = plane + iy * width - padding + kj
+                        let row = src + y * ow
+                        if stride == 1 {
+                            for x in valid { line[x] += row[x] }
+                        } else {
                             for x in valid { line[x * stride] += row[x] }
                         }
                     }
                 }
             }
         }
+    }
+}
+
+/// How a convolution is cut into work items for the threads. An item is a group of whole frames when
+/// the maps are small (so that one GEMM still gets enough columns), or else one frame, cut into bands
+/// of output rows whose im2col blocks stay in cache. Items never share a frame, so the threads'
+/// input-gradient scatters never overlap.
+struct ConvTiling {
+    /// Output columns (positions) one GEMM aims for.
+    static let targetColumns = 512
+
+    let frameCount: Int, outHeight: Int
+    let framesPerItem: Int
+    let rowsPerBand: Int
+    /// The widest band in columns: the width of the per-thread scratch matrices.
+    let maxColumns: Int
+    var items: Int { (frameCount + framesPerItem - 1) / framesPerItem }
+
+    init(_ g: ConvGeometry, threads: Int) {
+        frameCount = g.frames
+        outHeight = g.outHeight
+        let target = Self.targetColumns
+        if g.outPlane >= target / 2 {
+            framesPerItem = 1
+            let bands = max(1, (g.outPlane + target / 2) / target)
+            rowsPerBand = (g.outHeight + bands - 1) / bands
+        } else {
+            let wanted = max(1, (g.frames * g.outPlane + target / 2) / target)
+            let items = (wanted + threads - 1) / threads * threads
+            framesPerItem = (g.frames + items - 1) / items
+            rowsPerBand = g.outHeight
+        }
+        maxColumns = framesPerItem * rowsPerBand * g.outWidth
+    }
+
+    /// The frames of item `item`.
+    func frames(of item: Int) -> Range<Int> {
+        item * framesPerItem ..< min(frameCount, (item + 1) * framesPerItem)
+    }
+
+    /// The bands of output rows every item is cut into.
+    var bands: [Range<Int>] {
+        stride(from: 0, to: outHeight, by: rowsPerBand).map { $0 ..< min(outHeight, $0 + rowsPerBand) }
     }
 }
 
@@ -167,39 +286,48 @@ extension Tensor {
     }
 }
 
-/// The im2col + GEMM convolution kernels.
+/// The im2col + GEMM convolution kernels. The threads take work items (``ConvTiling``) and run
+/// single-threaded GEMMs on per-thread scratch; with a single item the GEMMs use all threads instead.
 enum Convolution {
     static func forward(input: [Float], weight: [Float], bias: [Float]?, _ g: ConvGeometry) -> [Float] {
-        var out = Kernels.uninitialized(g.frames * g.outChannels * g.outPlane) { _ in }
-        let chunk = g.framesPerChunk
-        let ld = chunk * g.outPlane
-        var columns = [Float](repeating: 0, count: g.patchSize * ld)
-        var product = [Float](repeating: 0, count: g.groupOutChannels * ld)
-        input.withUnsafeBufferPointer { x in
-            weight.withUnsafeBufferPointer { w in
-                out.withUnsafeMutableBufferPointer { o in
-                    columns.withUnsafeMutableBufferPointer { col in
-                        product.withUnsafeMutableBufferPointer { prod in
-                            for start in stride(from: 0, to: g.frames, by: chunk) {
-                                let count = min(chunk, g.frames - start)
+        let threads = Threading.count
+        let tiling = ConvTiling(g, threads: threads)
+        let workers = min(threads, tiling.items), gemmThreads = workers == 1 ? threads : 1
+        let bands = tiling.bands
+        let columnsSize = g.patchSize * tiling.maxColumns
+        let productSize = tiling.framesPerItem > 1 ? g.groupOutChannels * tiling.maxColumns : 0
+        var scratch = Kernels.uninitialized(workers * (columnsSize + productSize)) { _ in }
+        let plane = g.outPlane, gOut = g.groupOutChannels
+        return Kernels.uninitialized(g.frames * g.outChannels * plane) { o in
+            input.withUnsafeBufferPointer { x in
+                weight.withUnsafeBufferPointer { w in
+                    scratch.withUnsafeMutableBufferPointer { s in
+                        let x = x.baseAddress!, w = w.baseAddress!, o = o.baseAddress!, s = s.baseAddress!
+                        Parallel.forEachItem(tiling.items, workers: workers) { worker, item in
+                            let col = s + worker * (columnsSize + productSize), product = col + columnsSize
+                            let frames = tiling.frames(of: item)
+                            for rows in bands {
+                                let columns = frames.count * rows.count * g.outWidth
                                 for group in 0..<g.groups {
-                                    for f in 0..<count {
-                                        g.im2col(x.baseAddress! + (start + f) * g.channels * g.inPlane,
-                                                 channel0: group * g.groupInChannels, into: col.baseAddress!,
-                                                 ld: ld, column0: f * g.outPlane)
+                                    let (patches, ld) = g.patches(of: x, frames: frames, rows: rows, group: group, scratch: col)
+                                    let weights = w + group * gOut * g.patchSize
+                                    if frames.count == 1 {
+                                        // Straight into the NCHW output: this band of every output channel.
+                                        let target = o + (frames.lowerBound * g.outChannels + group * gOut) * plane
+                                            + rows.lowerBound * g.outWidth
+                                        BLAS.gemm(threads: gemmThreads, m: gOut, n: columns, k: g.patchSize,
+                                                  a: weights, lda: g.patchSize, b: patches, ldb: ld, c: target, ldc: plane)
+                                        if let bias {
+                                            for co in 0..<gOut {
+                                                let b = bias[group * gOut + co], line = target + co * plane
+                                                for i in 0..<columns { line[i] += b }
+                                            }
+                                        }
+                                    } else {
+                                        BLAS.gemm(threads: gemmThreads, m: gOut, n: columns, k: g.patchSize,
+                                                  a: weights, lda: g.patchSize, b: patches, ldb: ld, c: product, ldc: columns)
+                                        scatter(product, frames: frames, group: group, bias: bias, into: o, g)
                                     }
-                                    let weights = w.baseAddress! + group * g.groupOutChannels * g.patchSize
-                                    if count == 1 && bias == nil {
-                                        let target = o.baseAddress! + (start * g.outChannels + group * g.groupOutChannels) * g.outPlane
-                                        BLAS.gemm(m: g.groupOutChannels, n: g.outPlane, k: g.patchSize, a: weights, lda: g.patchSize,
-                                                  b: col.baseAddress!, ldb: ld, c: target, ldc: g.outPlane)
-                                        continue
-                                    }
-                                    BLAS.gemm(m: g.groupOutChannels, n: count * g.outPlane, k: g.patchSize,
-                                              a: weights, lda: g.patchSize,
-                                              b: col.baseAddress!, ldb: ld, c: prod.baseAddress!, ldc: ld)
-                                    scatter(prod.baseAddress!, ld: ld, frames: count, into: o.baseAddress!,
-                                            frame0: start, channel0: group * g.groupOutChannels, bias: bias, g)
                                 }
                             }
                         }
@@ -207,81 +335,119 @@ enum Convolution {
                 }
             }
         }
-        return out
     }
 
-    /// Copies a (C_out_group × frames·plane) GEMM product into NCHW output, adding the bias.
-    private static func scatter(_ product: UnsafePointer<Float>, ld: Int, frames: Int,
-                                into out: UnsafeMutablePointer<Float>, frame0: Int, channel0: Int,
-                                bias: [Float]?, _ g: ConvGeometry) {
-        let plane = g.outPlane
-        Parallel.forRange(g.groupOutChannels * frames, costPerItem: plane) { range in
-            for item in range {
-                let co = item / frames, f = item % frames
-                let src = product + co * ld + f * plane
-                let dst = out + ((frame0 + f) * g.outChannels + channel0 + co) * plane
-                let b = bias?[channel0 + co] ?? 0
+    /// Copies a (C_out_group × frames·plane) GEMM product into the NCHW output, adding the bias.
+    private static func scatter(_ product: UnsafePointer<Float>, frames: Range<Int>, group: Int, bias: [Float]?,
+                                into out: UnsafeMutablePointer<Float>, _ g: ConvGeometry) {
+        let plane = g.outPlane, ld = frames.count * plane
+        for co in 0..<g.groupOutChannels {
+            let channel = group * g.groupOutChannels + co
+            let b = bias?[channel] ?? 0
+            for (index, frame) in frames.enumerated() {
+                let src = product + co * ld + index * plane, dst = out + (frame * g.outChannels + channel) * plane
                 for i in 0..<plane { dst[i] = src[i] + b }
             }
         }
     }
 
+    /// Adds the gradients of input, weight and bias. The input gradient of a stride-1 convolution is
+    /// itself a convolution (``ConvGeometry/transposed``); a strided one scatters GEMM patch
+    /// gradients back with ``ConvGeometry/col2im(_:ld:column0:rows:channel0:into:)``.
     static func backward(gradient: [Float], input: Tensor, weight: Tensor, bias: Tensor?, _ g: ConvGeometry) {
-        let chunk = g.framesPerChunk
-        let ld = chunk * g.outPlane
-        let plane = g.outPlane
-        var columns = [Float](repeating: 0, count: g.patchSize * ld)
-        var gathered = [Float](repeating: 0, count: g.groupOutChannels * ld)
-        var inputGradient = input.requiresGrad ? [Float](repeating: 0, count: input.count) : []
-        var weightGradient = [Float](repeating: 0, count: weight.requiresGrad ? weight.count : 0)
+        let transposed = input.requiresGrad ? g.transposed : nil
+        let scatterInput = input.requiresGrad && transposed == nil
+        if weight.requiresGrad || scatterInput {
+            patchGradients(gradient: gradient, input: input, weight: weight, scatterInput: scatterInput, g)
+        }
+        if let transposed {
+            input.accumulateGrad(forward(input: gradient, weight: g.transposedKernel(weight.data), bias: nil, transposed))
+        }
+        if let bias {
+            gradient.withUnsafeBufferPointer { dy in
+                bias.withGradBuffer { db in
+                    let plane = g.outPlane
+                    Parallel.forRange(g.outChannels, costPerItem: g.frames * plane) { range in
+                        for co in range {
+                            var acc: Float = 0
+                            for f in 0..<g.frames {
+                                let src = dy.baseAddress! + (f * g.outChannels + co) * plane
+                                for i in 0..<plane { acc += src[i] }
+                            }
+                            db[co] += acc
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The weight gradient dY·patchesᵀ (when the weight requires one) and, with `scatterInput`, the
+    /// input gradient as col2im(Wᵀ·dY), band by band.
+    private static func patchGradients(gradient: [Float], input: Tensor, weight: Tensor, scatterInput: Bool,
+                                       _ g: ConvGeometry) {
+        let threads = Threading.count
+        let tiling = ConvTiling(g, threads: threads)
+        let workers = min(threads, tiling.items), gemmThreads = workers == 1 ? threads : 1
+        let bands = tiling.bands
+        let plane = g.outPlane, gOut = g.groupOutChannels
+        let columnsSize = g.patchSize * tiling.maxColumns
+        let gatherSize = tiling.framesPerItem > 1 ? gOut * tiling.maxColumns : 0
+        // Worker 0 adds its weight gradient into `weightGradient`, the others into their own partial sums.
+        let partialSize = weight.requiresGrad ? weight.count : 0
+        var scratch = Kernels.uninitialized(workers * (columnsSize + gatherSize)) { _ in }
+        var partials = [Float](repeating: 0, count: (workers - 1) * partialSize)
+        var inputGradient = [Float](repeating: 0, count: scatterInput ? input.count : 0)
+        var weightGradient = [Float](repeating: 0, count: partialSize)
         gradient.withUnsafeBufferPointer { dy in
             input.data.withUnsafeBufferPointer { x in
                 weight.data.withUnsafeBufferPointer { w in
-                    columns.withUnsafeMutableBufferPointer { col in
-                        gathered.withUnsafeMutableBufferPointer { gat in
+                    scratch.withUnsafeMutableBufferPointer { s in
+                        partials.withUnsafeMutableBufferPointer { p in
                             inputGradient.withUnsafeMutableBufferPointer { dx in
                                 weightGradient.withUnsafeMutableBufferPointer { dw in
-                                    for start in stride(from: 0, to: g.frames, by: chunk) {
-                                        let count = min(chunk, g.frames - start)
-                                        for group in 0..<g.groups {
-                                            let channel0 = group * g.groupOutChannels
-                                            // The gradient of this chunk as a (C_out_group × count·plane) matrix.
-                                            let dyMatrix: UnsafePointer<Float>
-                                            let dyLd: Int
-                                            if count == 1 {
-                                                dyMatrix = dy.baseAddress! + (start * g.outChannels + channel0) * plane
-                                                dyLd = plane
-                                            } else {
-                                                Parallel.forRange(g.groupOutChannels * count, costPerItem: plane) { range in
-                                                    for item in range {
-                                                        let co = item / count, f = item % count
-                                                        (gat.baseAddress! + co * ld + f * plane).update(
-                                                            from: dy.baseAddress! + ((start + f) * g.outChannels + channel0 + co) * plane,
-                                                            count: plane)
+                                    let dy = dy.baseAddress!, x = x.baseAddress!, w = w.baseAddress!, s = s.baseAddress!
+                                    let dx = scatterInput ? dx.baseAddress! : nil
+                                    let dw = weight.requiresGrad ? dw.baseAddress! : nil
+                                    Parallel.forEachItem(tiling.items, workers: workers) { worker, item in
+                                        let col = s + worker * (columnsSize + gatherSize), gathered = col + columnsSize
+                                        let frames = tiling.frames(of: item)
+                                        let workerDw = worker == 0 ? dw : dw.map { _ in p.baseAddress! + (worker - 1) * partialSize }
+                                        for rows in bands {
+                                            let columns = frames.count * rows.count * g.outWidth
+                                            for group in 0..<g.groups {
+                                                // The output gradient of this band as a (C_out_group × columns) matrix.
+                                                let channel0 = group * gOut
+                                                let dyMatrix: UnsafePointer<Float>, dyLd: Int
+                                                if frames.count == 1 {
+                                                    dyMatrix = dy + (frames.lowerBound * g.outChannels + channel0) * plane
+                                                        + rows.lowerBound * g.outWidth
+                                                    dyLd = plane
+                                                } else {
+                                                    for co in 0..<gOut {
+                                                        for (index, frame) in frames.enumerated() {
+                                                            (gathered + co * columns + index * plane).update(
+                                                                from: dy + (frame * g.outChannels + channel0 + co) * plane, count: plane)
+                                                        }
                                                     }
+                                                    dyMatrix = UnsafePointer(gathered)
+                                                    dyLd = columns
                                                 }
-                                                dyMatrix = UnsafePointer(gat.baseAddress!)
-                                                dyLd = ld
-                                            }
-                                            let wOffset = group * g.groupOutChannels * g.patchSize
-                                            if weight.requiresGrad {
-                                                for f in 0..<count {
-                                                    g.im2col(x.baseAddress! + (start + f) * g.channels * g.inPlane,
-                                                             channel0: group * g.groupInChannels, into: col.baseAddress!,
-                                                             ld: ld, column0: f * plane)
+                                                let wOffset = group * gOut * g.patchSize
+                                                if let workerDw {
+                                                    let (patches, ld) = g.patches(of: x, frames: frames, rows: rows, group: group, scratch: col)
+                                                    BLAS.gemm(threads: gemmThreads, transposeB: true, m: gOut, n: g.patchSize, k: columns,
+                                                              a: dyMatrix, lda: dyLd, b: patches, ldb: ld,
+                                                              beta: 1, c: workerDw + wOffset, ldc: g.patchSize)
                                                 }
-                                                BLAS.gemm(transposeB: true, m: g.groupOutChannels, n: g.patchSize, k: count * plane,
-                                                          a: dyMatrix, lda: dyLd, b: col.baseAddress!, ldb: ld,
-                                                          beta: 1, c: dw.baseAddress! + wOffset, ldc: g.patchSize)
-                                            }
-                                            if input.requiresGrad {
-                                                BLAS.gemm(transposeA: true, m: g.patchSize, n: count * plane, k: g.groupOutChannels,
-                                                          a: w.baseAddress! + wOffset, lda: g.patchSize, b: dyMatrix, ldb: dyLd,
-                                                          c: col.baseAddress!, ldc: ld)
-                                                for f in 0..<count {
-                                                    g.col2im(col.baseAddress!, ld: ld, column0: f * plane,
+                                                guard let dx else { continue }
+                                                BLAS.gemm(threads: gemmThreads, transposeA: true, m: g.patchSize, n: columns, k: gOut,
+                                                          a: w + wOffset, lda: g.patchSize, b: dyMatrix, ldb: dyLd,
+                                                          c: col, ldc: columns)
+                                                for (index, frame) in frames.enumerated() {
+                                                    g.col2im(col, ld: columns, column0: index * rows.count * g.outWidth, rows: rows,
                                                              channel0: group * g.groupInChannels,
-                                                             into: dx.baseAddress! + (start + f) * g.channels * g.inPlane)
+                                                             into: dx + frame * g.channels * g.inPlane)
                                                 }
                                             }
                                         }
@@ -292,20 +458,17 @@ enum Convolution {
                     }
                 }
             }
-            bias?.withGradBuffer { db in
-                Parallel.forRange(g.outChannels, costPerItem: g.frames * plane) { range in
-                    for co in range {
-                        var acc: Float = 0
-                        for f in 0..<g.frames {
-                            let src = dy.baseAddress! + (f * g.outChannels + co) * plane
-                            for i in 0..<plane { acc += src[i] }
-                        }
-                        db[co] += acc
+        }
+        if weight.requiresGrad {
+            weightGradient.withUnsafeMutableBufferPointer { dw in
+                partials.withUnsafeBufferPointer { p in
+                    for worker in 0..<(workers - 1) {
+                        Kernels.addInPlace(dw, UnsafeBufferPointer(rebasing: p[(worker * partialSize)...].prefix(partialSize)))
                     }
                 }
             }
+            weight.accumulateGrad(weightGradient)
         }
-        if input.requiresGrad { input.accumulateGrad(inputGradient) }
-        if weight.requiresGrad { weight.accumulateGrad(weightGradient) }
+        if scatterInput { input.accumulateGrad(inputGradient) }
     }
 }

@@ -126,12 +126,37 @@ extension Tensor {
 
     /// Element-wise sum with broadcasting.
     public static func + (a: Tensor, b: Tensor) -> Tensor {
-        binary(a, b, +, gradA: { g, _, _ in g }, gradB: { g, _, _ in g })
+        if a.shape == b.shape { return sameShapeSum(a, b, subtracting: false) }
+        return binary(a, b, +, gradA: { g, _, _ in g }, gradB: { g, _, _ in g })
     }
 
     /// Element-wise difference with broadcasting.
     public static func - (a: Tensor, b: Tensor) -> Tensor {
-        binary(a, b, -, gradA: { g, _, _ in g }, gradB: { g, _, _ in -g })
+        if a.shape == b.shape { return sameShapeSum(a, b, subtracting: true) }
+        return binary(a, b, -, gradA: { g, _, _ in g }, gradB: { g, _, _ in -g })
+    }
+
+    /// a + b or a − b of equal shapes (residual connections): the gradient of a is the output
+    /// gradient itself, passed on without a copy.
+    private static func sameShapeSum(_ a: Tensor, _ b: Tensor, subtracting: Bool) -> Tensor {
+        let out = a.data.withUnsafeBufferPointer { x in
+            b.data.withUnsafeBufferPointer { y in
+                Kernels.uninitialized(a.count) { o in
+                    let x = x.baseAddress!, y = y.baseAddress!, o = o.baseAddress!
+                    Parallel.forRange(a.count) { range in
+                        if subtracting {
+                            for i in range { o[i] = x[i] - y[i] }
+                        } else {
+                            for i in range { o[i] = x[i] + y[i] }
+                        }
+                    }
+                }
+            }
+        }
+        return .result(shape: a.shape, data: out, inputs: [a, b]) { g in
+            a.accumulateGrad(g)
+            b.accumulateGrad(subtracting ? Kernels.map(g) { -$0 } : g)
+        }
     }
 
     /// Element-wise product with broadcasting.
@@ -160,9 +185,37 @@ extension Tensor {
         }
     }
 
-    /// max(x, 0).
+    /// max(x, 0), with its own loops: ReLU runs on the largest maps of the model.
     public func relu() -> Tensor {
-        unary({ max($0, 0) }, derivative: { x, _ in x > 0 ? 1 : 0 })
+        let out = data.withUnsafeBufferPointer { x in
+            Kernels.uninitialized(count) { y in
+                let x = x.baseAddress!, y = y.baseAddress!
+                Parallel.forRange(count) { range in
+                    for i in range { y[i] = max(x[i], 0) }
+                }
+            }
+        }
+        return .result(shape: shape, data: out, inputs: [self]) { [self] g in
+            accumulateGrad(g.withUnsafeBufferPointer { dy in
+                out.withUnsafeBufferPointer { y in
+                    Kernels.uninitialized(count) { dx in
+                        let dy = dy.baseAddress!, y = y.baseAddress!, dx = dx.baseAddress!
+                        Parallel.forRange(count) { range in
+                            // By hand on SIMD lanes: LLVM leaves this select scalar.
+                            var i = range.lowerBound
+                            while i + 8 <= range.upperBound {
+                                let g = UnsafeRawPointer(dy + i).loadUnaligned(as: SIMD8<Float>.self)
+                                let v = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
+                                UnsafeMutableRawPointer(dx + i).storeBytes(of: g.replacing(with: 0, where: .!(v .> 0)),
+                                                                           as: SIMD8<Float>.self)
+                                i += 8
+                            }
+                            while i < range.upperBound { dx[i] = y[i] > 0 ? dy[i] : 0; i += 1 }
+                        }
+                    }
+                }
+            })
+        }
     }
 
     /// The logistic function 1/(1+e^−x).

@@ -50,3 +50,48 @@ enum Kernels {
         }
     }
 }
+
+extension Kernels {
+    /// Σ x[i]. These reductions run on SIMD lanes by hand: the plain loops do not vectorise, since
+    /// float addition does not reassociate.
+    static func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        var lanes = SIMD16<Float>(), i = 0
+        while i + 16 <= count {
+            lanes += UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
+            i += 16
+        }
+        var total = lanes.sum()
+        while i < count { total += x[i]; i += 1 }
+        return total
+    }
+
+    /// Σ (x[i] − center)².
+    static func squaredDeviations(_ x: UnsafePointer<Float>, count: Int, center: Float) -> Float {
+        var lanes = SIMD16<Float>(), i = 0
+        let c = SIMD16<Float>(repeating: center)
+        while i + 16 <= count {
+            let d = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self) - c
+            lanes += d * d
+            i += 16
+        }
+        var total = lanes.sum()
+        while i < count { let d = x[i] - center; total += d * d; i += 1 }
+        return total
+    }
+
+    /// (Σ g[i], Σ g[i]·(x[i] − center)).
+    static func centeredMoments(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int,
+                                center: Float) -> (sum: Float, product: Float) {
+        var sums = SIMD16<Float>(), products = SIMD16<Float>(), i = 0
+        let c = SIMD16<Float>(repeating: center)
+        while i + 16 <= count {
+            let gv = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD16<Float>.self)
+            sums += gv
+            products += gv * (UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self) - c)
+            i += 16
+        }
+        var sum = sums.sum(), product = products.sum()
+        while i < count { sum += g[i]; product += g[i] * (x[i] - center); i += 1 }
+        return (sum, product)
+    }
+}

@@ -22,23 +22,20 @@ extension Tensor {
                     batchVariance.withUnsafeMutableBufferPointer { varianceOut in
                         Parallel.forRange(c, costPerItem: reduced) { channels in
                             for ch in channels {
-                                var sum: Double = 0
+                                // One pass over memory: each plane's mean and squared deviations (the second
+                                // read hits the cache), merged as Chan et al. do, in double precision.
+                                var sum: Double = 0, squares: Double = 0
                                 for f in 0..<n {
                                     let src = x.baseAddress! + (f * c + ch) * plane
-                                    var partial: Float = 0
-                                    for i in 0..<plane { partial += src[i] }
-                                    sum += Double(partial)
+                                    let planeSum = Kernels.sum(src, count: plane)
+                                    let planeMean = planeSum / Float(plane)
+                                    sum += Double(planeSum)
+                                    squares += Double(Kernels.squaredDeviations(src, count: plane, center: planeMean))
+                                        + Double(planeSum) * Double(planeMean)
                                 }
-                                let mu = Float(sum / Double(reduced))
-                                var squares: Double = 0
-                                for f in 0..<n {
-                                    let src = x.baseAddress! + (f * c + ch) * plane
-                                    var partial: Float = 0
-                                    for i in 0..<plane { let d = src[i] - mu; partial += d * d }
-                                    squares += Double(partial)
-                                }
-                                meanOut[ch] = mu
-                                varianceOut[ch] = Float(squares / Double(reduced))
+                                let mu = sum / Double(reduced)
+                                meanOut[ch] = Float(mu)
+                                varianceOut[ch] = Float(max(0, squares / Double(reduced) - mu * mu))
                             }
                         }
                     }
@@ -56,10 +53,9 @@ extension Tensor {
                 invStd[ch] = 1 / (runningVariance.data[ch] + epsilon).squareRoot()
             }
         }
-        var out = [Float](repeating: 0, count: count)
         let gamma = weight.data, beta = bias.data
-        data.withUnsafeBufferPointer { x in
-            out.withUnsafeMutableBufferPointer { y in
+        let out = data.withUnsafeBufferPointer { x in
+            Kernels.uninitialized(count) { y in
                 Parallel.forRange(n * c, costPerItem: plane) { range in
                     for item in range {
                         let ch = item % c
@@ -71,6 +67,8 @@ extension Tensor {
             }
         }
         return .result(shape: shape, data: out, inputs: [self, weight, bias]) { [self] g in
+            // dβ = Σ dy and dγ = Σ dy·x̂; in training mode dx = γ/σ·(dy − mean(dy) − x̂·mean(dy·x̂)),
+            // which is a·dy + b·(x − μ) + k per channel.
             var dGamma = [Float](repeating: 0, count: c), dBeta = [Float](repeating: 0, count: c)
             g.withUnsafeBufferPointer { dy in
                 data.withUnsafeBufferPointer { x in
@@ -78,45 +76,40 @@ extension Tensor {
                         dBeta.withUnsafeMutableBufferPointer { dBetaOut in
                             Parallel.forRange(c, costPerItem: reduced) { channels in
                                 for ch in channels {
-                                    var sumDy: Double = 0, sumDyXhat: Double = 0
+                                    var sumDy: Double = 0, sumDyCentered: Double = 0
                                     for f in 0..<n {
                                         let offset = (f * c + ch) * plane
-                                        var a: Float = 0, b: Float = 0
-                                        for i in 0..<plane {
-                                            let xhat = (x[offset + i] - mean[ch]) * invStd[ch]
-                                            a += dy[offset + i]
-                                            b += dy[offset + i] * xhat
-                                        }
+                                        let (a, b) = Kernels.centeredMoments(dy.baseAddress! + offset, x.baseAddress! + offset,
+                                                                             count: plane, center: mean[ch])
                                         sumDy += Double(a)
-                                        sumDyXhat += Double(b)
+                                        sumDyCentered += Double(b)
                                     }
                                     dBetaOut[ch] = Float(sumDy)
-                                    dGammaOut[ch] = Float(sumDyXhat)
+                                    dGammaOut[ch] = Float(sumDyCentered) * invStd[ch]
                                 }
                             }
                         }
                     }
                 }
-                withGradBuffer { dx in
-                    data.withUnsafeBufferPointer { x in
+                guard requiresGrad else { return }
+                accumulateGrad(data.withUnsafeBufferPointer { x in
+                    Kernels.uninitialized(count) { dx in
                         Parallel.forRange(n * c, costPerItem: plane) { range in
                             for item in range {
                                 let ch = item % c
-                                let scale = gamma[ch] * invStd[ch]
-                                let offset = item * plane
+                                let scale = gamma[ch] * invStd[ch], mu = mean[ch]
+                                var b: Float = 0, k: Float = 0
                                 if training {
-                                    let meanDy = dBeta[ch] / Float(reduced), meanDyXhat = dGamma[ch] / Float(reduced)
-                                    for i in 0..<plane {
-                                        let xhat = (x[offset + i] - mean[ch]) * invStd[ch]
-                                        dx[offset + i] += scale * (dy[offset + i] - meanDy - xhat * meanDyXhat)
-                                    }
-                                } else {
-                                    for i in 0..<plane { dx[offset + i] += scale * dy[offset + i] }
+                                    k = -scale * dBeta[ch] / Float(reduced)
+                                    b = -scale * invStd[ch] * dGamma[ch] / Float(reduced)
                                 }
+                                let src = x.baseAddress! + item * plane, grad = dy.baseAddress! + item * plane
+                                let dst = dx.baseAddress! + item * plane
+                                for i in 0..<plane { dst[i] = scale * grad[i] + b * (src[i] - mu) + k }
                             }
                         }
                     }
-                }
+                })
             }
             weight.accumulateGrad(dGamma)
             bias.accumulateGrad(dBeta)
@@ -228,6 +221,7 @@ extension Tensor {
     /// Max pooling over (N, C, H, W) with a square window, zero-free padding (padded positions never win).
     public func maxPool2d(kernel: Int, stride: Int, padding: Int) -> Tensor {
         precondition(rank == 4, "maxPool2d needs (N,C,H,W), got \(shape)")
+        precondition(padding <= kernel / 2, "maxPool2d: padding \(padding) exceeds half the kernel \(kernel), as PyTorch forbids")
         let planes = shape[0] * shape[1], h = shape[2], w = shape[3]
         let oh = (h + 2 * padding - kernel) / stride + 1, ow = (w + 2 * padding - kernel) / stride + 1
         var out = [Float](repeating: 0, count: planes * oh * ow)
@@ -239,16 +233,19 @@ extension Tensor {
                         for p in range {
                             let src = x.baseAddress! + p * h * w
                             for oy in 0..<oh {
+                                let y0 = oy * stride - padding
+                                let rows = max(0, -y0)..<max(0, -y0, min(kernel, h - y0))
                                 for ox in 0..<ow {
-                                    var best = -Float.infinity, bestIndex = -1
-                                    for ky in 0..<kernel {
-                                        let iy = oy * stride - padding + ky
-                                        if iy < 0 || iy >= h { continue }
-                                        for kx in 0..<kernel {
-                                            let ix = ox * stride - padding + kx
-                                            if ix < 0 || ix >= w { continue }
-                                            let v = src[iy * w + ix]
-                                            if v > best || bestIndex < 0 || v.isNaN { best = v; bestIndex = iy * w + ix }
+                                    let x0 = ox * stride - padding
+                                    let columns = max(0, -x0)..<max(0, -x0, min(kernel, w - x0))
+                                    // The first tap in the map starts; later ones win when larger (or NaN).
+                                    var bestIndex = (y0 + rows.lowerBound) * w + x0 + columns.lowerBound
+                                    var best = src[bestIndex]
+                                    for ky in rows {
+                                        let line = (y0 + ky) * w + x0
+                                        for kx in columns {
+                                            let v = src[line + kx]
+                                            if v > best || v.isNaN { best = v; bestIndex = line + kx }
                                         }
                                     }
                                     y[(p * oh + oy) * ow + ox] = best

@@ -20,30 +20,27 @@ public struct SGD: Sendable {
     /// Updates `parameters` in place from their ``Tensor/grad`` (a parameter without a gradient is
     /// skipped, as PyTorch does) and clears the gradients.
     public mutating func step(_ parameters: [Tensor]) {
-        let first = velocities.isEmpty
-        if first { velocities = parameters.map { _ in [] } }
+        if velocities.isEmpty { velocities = parameters.map { _ in [] } }
         precondition(velocities.count == parameters.count, "SGD.step: the parameter list changed between steps")
         let lr = learningRate, mu = momentum, wd = weightDecay
         for (index, parameter) in parameters.enumerated() {
             guard let grad = parameter.grad else { continue }
             parameter.grad = nil
-            if velocities[index].isEmpty {
-                velocities[index] = [Float](repeating: 0, count: parameter.count)
-                velocities[index].withUnsafeMutableBufferPointer { v in
-                    parameter.data.withUnsafeBufferPointer { p in
-                        for i in 0..<v.count { v[i] = grad[i] + wd * p[i] }
-                    }
-                }
-            } else {
-                velocities[index].withUnsafeMutableBufferPointer { v in
-                    parameter.data.withUnsafeBufferPointer { p in
-                        for i in 0..<v.count { v[i] = mu * v[i] + grad[i] + wd * p[i] }
-                    }
-                }
-            }
-            velocities[index].withUnsafeBufferPointer { v in
+            let first = velocities[index].isEmpty
+            if first { velocities[index] = [Float](repeating: 0, count: parameter.count) }
+            // One fused pass per parameter: v ← μ·v + g + wd·p (v ← g + wd·p at first), p ← p − lr·v.
+            velocities[index].withUnsafeMutableBufferPointer { v in
                 parameter.data.withUnsafeMutableBufferPointer { p in
-                    for i in 0..<p.count { p[i] -= lr * v[i] }
+                    grad.withUnsafeBufferPointer { g in
+                        let v = v.baseAddress!, p = p.baseAddress!, g = g.baseAddress!
+                        Parallel.forRange(parameter.count) { range in
+                            if first {
+                                for i in range { v[i] = g[i] + wd * p[i]; p[i] -= lr * v[i] }
+                            } else {
+                                for i in range { v[i] = mu * v[i] + g[i] + wd * p[i]; p[i] -= lr * v[i] }
+                            }
+                        }
+                    }
                 }
             }
         }

@@ -1,21 +1,18 @@
-import COpenBLAS
 import Dispatch
 import Foundation
 import Synchronization
 
-/// The engine's thread settings: OpenBLAS's own threads for GEMM and `concurrentPerform` for the
-/// element-wise, im2col and reduction loops.
+/// The engine's thread settings: how many threads `concurrentPerform` spreads the GEMMs, convolutions,
+/// element-wise and reduction loops over. OpenBLAS itself always runs single-threaded (see ``BLAS``).
 public enum Threading {
     private static let configured = Atomic<Int>(ProcessInfo.processInfo.activeProcessorCount)
 
     /// The number of threads the engine uses (default: all cores).
     public static var count: Int { configured.load(ordering: .relaxed) }
 
-    /// Sets the number of threads for both OpenBLAS and the engine's own loops.
+    /// Sets the number of threads of the engine's loops and GEMMs.
     public static func setCount(_ threads: Int) {
-        let threads = max(1, threads)
-        configured.store(threads, ordering: .relaxed)
-        openblas_set_num_threads(Int32(threads))
+        configured.store(max(1, threads), ordering: .relaxed)
     }
 }
 
@@ -42,11 +39,31 @@ enum Parallel {
             }
         }
     }
+
+    /// Calls `body(worker, item)` for every item of `0..<count` on `workers` threads; worker w takes
+    /// items w, w + workers, w + 2·workers, …. A worker index is only ever used by one thread at a time,
+    /// so `body` can keep per-worker scratch buffers, and because the split does not depend on timing,
+    /// per-worker partial sums (and so the results) are the same on every run with the same thread count.
+    static func forEachItem(_ count: Int, workers: Int, _ body: (_ worker: Int, _ item: Int) -> Void) {
+        guard count > 0 else { return }
+        guard workers > 1 else {
+            for item in 0..<count { body(0, item) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            let shared = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                for item in stride(from: worker, to: count, by: workers) {
+                    shared.value(worker, item)
+                }
+            }
+        }
+    }
 }
 
-/// Carries a loop body across `concurrentPerform`: the chunks it is called on are disjoint, which is
-/// what makes sharing it safe.
-private struct UncheckedSendable<Value>: @unchecked Sendable {
+/// Carries a loop body or a buffer pointer across `concurrentPerform`: the threads it is shared with
+/// work on disjoint parts, which is what makes sharing it safe.
+struct UncheckedSendable<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
 }

@@ -58,13 +58,15 @@ public enum Profiler {
         totals.withLock { $0[currentSection ?? "other", default: Totals()].flops += flops }
     }
 
-    /// Times one im2col convolution pass (forward or backward) doing `flops` GEMM work.
+    /// Times one im2col convolution pass (forward or backward) doing `flops` GEMM work, and charges
+    /// those FLOPs (its GEMMs run on worker threads, which do not see the current section).
     static func convolution<T>(flops: Double, _ body: () -> T) -> T {
         guard isEnabled else { return body() }
         let start = DispatchTime.now().uptimeNanoseconds
         let result = body()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         totals.withLock {
+            $0[currentSection ?? "other", default: Totals()].flops += flops
             $0[currentSection ?? "other", default: Totals()].convolutionFlops += flops
             $0[currentSection ?? "other", default: Totals()].convolutionSeconds += seconds
         }

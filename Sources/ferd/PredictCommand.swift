@@ -10,8 +10,9 @@ struct PredictCommand: ParsableCommand {
         commandName: "predict",
         abstract: "Print the 7 class probabilities and logits of one clip.",
         discussion: """
-        CLIP is a safetensors file holding one float tensor of shape (T, 3, H, W) with values in [0, 1] \
-        (T and H, W as the model's preset: 16×112×112 for paper, 8×56×56 for small).
+        CLIP is a folder of .jpg frames from any DFEW layout (T frames are taken as the test split takes them \
+        and resized to the model's frame size), or a safetensors file holding one float tensor of shape \
+        (T, 3, H, W) with values in [0, 1] (16×112×112 for the paper preset, 8×56×56 for small).
         """)
 
     @Option(help: "Model weights (.safetensors) from ferd or from the reference PyTorch code.")
@@ -58,9 +59,20 @@ extension AttentionKind: ExpressibleByArgument {}
 
 /// Reads a clip for the model.
 enum ClipInput {
-    /// A (1, T, 3, H, W) batch from a safetensors file holding one float tensor (T, 3, H, W) in [0, 1].
+    /// A (1, T, 3, H, W) batch from a folder of frames or from a safetensors file holding one float
+    /// tensor (T, 3, H, W) in [0, 1].
     static func load(_ path: String, for configuration: ModelConfiguration) throws -> Tensor {
         let expected = [configuration.frames, 3, configuration.imageSize, configuration.imageSize]
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            do {
+                let values = try ClipFolder.load(path, sampler: ClipSampler(segments: configuration.frames),
+                                                 size: configuration.imageSize)
+                return Tensor(shape: [1] + expected, data: values)
+            } catch let error as DataError {
+                throw CommandError(error.description)
+            }
+        }
         let file = try SafetensorsFile.read(contentsOf: URL(fileURLWithPath: path))
         guard file.tensors.count == 1, let (name, stored) = file.tensors.first else {
             throw CommandError("\(path): expected exactly one float tensor of shape \(expected), found \(file.tensors.count)")

@@ -33,6 +33,11 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Option(help: "Run folder for metrics.jsonl and checkpoints.") var out: String = "runs/train"
     @Flag(help: "Continue the run in --out from its last finished epoch.") var resume = false
+    @Flag(name: .customLong("skip-bad"), help: "Skip bad clips (listed as warnings) instead of stopping at the first.")
+    var skipBad = false
+    @Flag(name: .customLong("reference-quirks"),
+          help: "Sample as the reference code: drop clips under T frames, test 16-frame clips on frame 0 (docs/DATA.md).")
+    var referenceQuirks = false
 
     func settings() throws -> TrainingSettings {
         guard var model = ModelConfiguration.preset(named: preset) else {
@@ -59,7 +64,8 @@ struct TrainCommand: ParsableCommand {
         if let threads { Threading.setCount(threads) }
         let logger = Logger(label: "ferd.train")
         let settings = try settings()
-        let data = try FoldBatches(source: DataSource(root: self.data, layout: layout, cache: cache), fold: fold,
+        let source = DataSource(root: self.data, layout: layout, cache: cache, skipBad: skipBad, referenceQuirks: referenceQuirks)
+        let data = try FoldBatches(source: source, fold: fold,
                                    settings: settings, logger: logger)
         let trainer = try Trainer(settings: settings, runDirectory: URL(fileURLWithPath: out), resume: resume, logger: logger)
         print("ferd train: fold \(fold), \(data.train.clips.count) training clips, \(data.test.clips.count) test clips, "

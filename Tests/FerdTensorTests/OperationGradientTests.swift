@@ -68,6 +68,17 @@ final class OperationGradientTests: XCTestCase {
         checkGradients([x, w3]) { t in t[0].conv2d(weight: t[1], stride: 1, padding: 1) }
     }
 
+    func testConvolutionOnLargeMapsUsesTheBandedPaths() {
+        // 40×40 maps split into row bands across threads; stride 1 takes the flipped-kernel input
+        // gradient, stride 2 the col2im one.
+        let x = randomTensor([2, 3, 40, 40], seed: 40)
+        let w = randomTensor([4, 3, 3, 3], std: 0.3, seed: 41)
+        checkGradients([x, w], samplesPerInput: 12) { t in t[0].conv2d(weight: t[1], stride: 1, padding: 1) }
+        checkGradients([x, w], samplesPerInput: 12) { t in t[0].conv2d(weight: t[1], stride: 2, padding: 1) }
+        let pointwise = randomTensor([5, 3, 1, 1], seed: 42)
+        checkGradients([x, pointwise], samplesPerInput: 12) { t in t[0].conv2d(weight: t[1]) }
+    }
+
     func testConvolutionMatchesDirectSum() {
         let x = randomTensor([2, 3, 5, 5], seed: 17, requiresGrad: false)
         let w = randomTensor([4, 3, 3, 3], seed: 18, requiresGrad: false)
