@@ -35,6 +35,14 @@ extension Leaderboard {
         }
     }
 
+    /// Records where the checkpoint of a stored result lies, once it has arrived and been verified.
+    /// Returns false when there is no result of that (trial, attempt).
+    @discardableResult
+    public func setCheckpointPath(trialID: Int, attempt: Int, path: String) throws -> Bool {
+        try database.run("UPDATE results SET checkpoint_path = ?1 WHERE trial = ?2 AND attempt = ?3",
+                         [.text(path), .int(trialID), .int(attempt)]) == 1
+    }
+
     /// The results of the experiment's trials, by trial id.
     public func results(experimentID: Int) throws -> [ResultRecord] {
         let columns = decoder("results")

@@ -39,11 +39,13 @@ public struct TrainingTrialRunner: TrialRunner {
         guard summary.completed, let best = summary.best else {
             return .failed(reason: "interrupted after \(summary.history.count) epochs", retryable: true)
         }
-        let checkpoint = try Data(contentsOf: folder.appendingPathComponent("best.safetensors"))
+        let checkpointFile = folder.appendingPathComponent("best.safetensors")
+        let checkpoint = try Data(contentsOf: checkpointFile)
         var digest = SHA256()
         digest.update(checkpoint)
         return .completed(TrialScores(bestEpoch: best.epoch, uar: best.uar, war: best.war,
                                       perClassRecall: best.recall.map { $0 ?? 0 }, confusion: best.confusion,
-                                      checkpointSHA256: digest.hexDigest(), checkpointSize: checkpoint.count))
+                                      checkpointSHA256: digest.hexDigest(), checkpointSize: checkpoint.count,
+                                      checkpointFile: checkpointFile))
     }
 }

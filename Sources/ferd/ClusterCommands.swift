@@ -24,6 +24,7 @@ struct CoordinatorCommand: ParsableCommand {
     @Flag(help: "Start a new experiment even if this file was submitted before.") var new = false
     @Option(help: "Dataset folder, replacing the experiment file's data.path.") var data: String?
     @Option(help: "Packed cache (ferd prepare) the workers read instead of JPEGs.") var cache: String?
+    @Option(help: "Folder for the trials' best checkpoints (default: artifacts/ beside the database).") var artifacts: String?
 
     func run() throws {
         LogSetup.bootstrap(default: .info)
@@ -42,13 +43,13 @@ struct CoordinatorCommand: ParsableCommand {
         }
         let source = DataSource(root: data ?? definition.dataPath, layout: definition.layout?.rawValue, cache: cache)
         try runCoordinator(definition: definition, data: source, database: db, endpoint: bind, keys: keys,
-                           insecure: insecure, untilFinished: !serve, forceNew: new, logger: logger)
+                           insecure: insecure, untilFinished: !serve, forceNew: new, artifacts: artifacts, logger: logger)
     }
 }
 
 /// Plans `definition` into `database` and serves it until it is complete (or stopped), with progress.
 func runCoordinator(definition: ExperimentDefinition, data: DataSource, database: String, endpoint: String, keys: String?,
-                    insecure: Bool, untilFinished: Bool, forceNew: Bool, logger: Logger,
+                    insecure: Bool, untilFinished: Bool, forceNew: Bool, artifacts: String? = nil, logger: Logger,
                     bound: (String) -> Void = { _ in }) throws {
     let leaderboard = try Leaderboard(path: database, logger: logger)
     let plan = try ExperimentLauncher.plan(definition, leaderboard: leaderboard, data: data, forceNew: forceNew)
@@ -59,10 +60,14 @@ func runCoordinator(definition: ExperimentDefinition, data: DataSource, database
         return CurveServerKeys(keyPair: try KeyFiles.load(name: "coordinator", in: directory),
                                allowListDirectory: directory.appendingPathComponent("workers"))
     }
+    let artifactsRoot = artifacts.map { URL(fileURLWithPath: $0) }
+        ?? URL(fileURLWithPath: database).deletingLastPathComponent().appendingPathComponent("artifacts")
+    let artifactsDirectory = artifactsRoot.appendingPathComponent("\(definition.name)-\(plan.experiment.id)")
+    try FileManager.default.createDirectory(at: artifactsDirectory, withIntermediateDirectories: true)
     let coordinator = Coordinator(
         configuration: Coordinator.Configuration(
             endpoint: endpoint, scheduler: Scheduler.Configuration(maxAttempts: definition.retries), curve: curve,
-            insecure: insecure),
+            insecure: insecure, artifactsDirectory: artifactsDirectory),
         leaderboard: leaderboard, logger: logger)
     let stop = FerdCluster.StopSignal()
     let trap = SignalTrap { stop.stop() }

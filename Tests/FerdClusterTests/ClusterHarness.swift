@@ -17,6 +17,11 @@ final class LogRecorder: @unchecked Sendable {
         lock.withLock { lines.contains { $0.contains(text) } }
     }
 
+    /// The lines that contain `text`, oldest first.
+    func lines(containing text: String) -> [String] {
+        lock.withLock { lines.filter { $0.contains(text) } }
+    }
+
     func logger(_ label: String) -> Logger {
         var logger = Logger(label: label) { _ in RecordingLogHandler(recorder: self) }
         logger.logLevel = .debug
@@ -102,7 +107,8 @@ final class ClusterHarness: @unchecked Sendable {
     let trialIDs: [Int]
     let logs = LogRecorder()
     private var running: [(stop: StopSignal, done: DispatchSemaphore)] = []
-    let coordinatorDone = Rendezvous<String?>()
+    /// The outcome of the latest coordinator: nil error text when it finished.
+    private(set) var coordinatorDone = Rendezvous<String?>()
 
     init(trials: Int) throws {
         directory = try temporaryDirectory()
@@ -119,17 +125,32 @@ final class ClusterHarness: @unchecked Sendable {
         Scheduler.Configuration(heartbeatInterval: Self.heartbeat, missedHeartbeatsBeforeDead: 5, maxAttempts: 3)
     }
 
+    static func spec(_ id: Int, attemptsSoFar: Int = 0) -> Scheduler.TrialSpec {
+        Scheduler.TrialSpec(id: id, configJSON: #"{"trial":\#(id)}"#, attemptsSoFar: attemptsSoFar)
+    }
+
     /// Starts the coordinator and returns its endpoint; it stops once every trial is final.
-    func startCoordinator(curve: CurveServerKeys? = nil, file: StaticString = #filePath,
+    func startCoordinator(curve: CurveServerKeys? = nil, artifacts: URL? = nil, file: StaticString = #filePath,
                           line: UInt = #line) throws -> String {
-        let configuration = Coordinator.Configuration(endpoint: "tcp://127.0.0.1:*", scheduler: schedulerConfiguration,
-                                                      curve: curve, tickInterval: Self.heartbeat / 2)
-        let specs = trialIDs.map { Scheduler.TrialSpec(id: $0, configJSON: #"{"trial":\#($0)}"#) }
+        try launchCoordinator(curve: curve, artifacts: artifacts, file: file, line: line).endpoint
+    }
+
+    /// Starts a coordinator on `endpoint` for `specs` (all trials by default); raise (or abandon) the returned
+    /// signal to stop it, and wait for `done` to know it has.
+    func launchCoordinator(endpoint requested: String = "tcp://127.0.0.1:*", specs: [Scheduler.TrialSpec]? = nil,
+                           curve: CurveServerKeys? = nil, artifacts: URL? = nil, file: StaticString = #filePath,
+                           line: UInt = #line) throws -> (endpoint: String, stop: StopSignal, done: Rendezvous<String?>) {
+        let configuration = Coordinator.Configuration(endpoint: requested, scheduler: schedulerConfiguration,
+                                                      curve: curve, tickInterval: Self.heartbeat / 2,
+                                                      artifactsDirectory: artifacts)
+        let specs = specs ?? trialIDs.map { Self.spec($0) }
         let endpoint = Rendezvous<String>()
         let stop = StopSignal()
         let done = DispatchSemaphore(value: 0)
         running.append((stop, done))
-        let thread = Thread { [databasePath, logs, coordinatorDone] in
+        let coordinatorDone = Rendezvous<String?>()
+        self.coordinatorDone = coordinatorDone
+        let thread = Thread { [databasePath, logs] in
             defer { done.signal() }
             do {
                 let leaderboard = try Leaderboard(path: databasePath, logger: logs.logger("leaderboard"))
@@ -145,18 +166,19 @@ final class ClusterHarness: @unchecked Sendable {
         thread.start()
         let bound = try XCTUnwrap(endpoint.wait(timeout: 5), "coordinator did not bind", file: file, line: line)
         XCTAssertTrue(bound.hasPrefix("tcp://"), bound, file: file, line: line)
-        return bound
+        return (bound, stop, coordinatorDone)
     }
 
     /// Starts a worker thread; raise (or abandon) the returned signal to stop it.
     @discardableResult
     func startWorker(_ name: String, endpoint: String, runner: any TrialRunner, slots: Int = 1,
-                     curve: CurveClientKeys? = nil) -> StopSignal {
+                     curve: CurveClientKeys? = nil, chunkSize: Int = CheckpointTransfer.defaultChunkSize) -> StopSignal {
         let hello = Hello(workerID: name, ferdVersion: "test", cores: 1, backend: "cpu", slots: slots,
                           publicKey: curve?.keyPair.publicKey)
         let session = WorkerSession.Configuration(hello: hello, heartbeatInterval: Self.heartbeat,
                                                   reconnectDelay: Self.heartbeat, maxReconnectDelay: 8 * Self.heartbeat)
-        let configuration = Worker.Configuration(endpoint: endpoint, session: session, curve: curve, shutdownGrace: 2)
+        let configuration = Worker.Configuration(endpoint: endpoint, session: session, curve: curve, shutdownGrace: 2,
+                                                  chunkSize: chunkSize)
         let stop = StopSignal()
         let done = DispatchSemaphore(value: 0)
         running.append((stop, done))

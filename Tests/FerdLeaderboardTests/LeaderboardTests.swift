@@ -89,6 +89,19 @@ final class LeaderboardTests: TemporaryDatabaseTestCase {
         XCTAssertEqual(try leaderboard.trials(experimentID: experiment.id, state: .done).map(\.id), [trials[2]])
     }
 
+    func testCheckpointPathIsSetOnTheStoredAttemptOnly() throws {
+        let leaderboard = try open()
+        let (experiment, trials) = try seededExperiment(in: leaderboard)
+        var result = sampleResult(trialID: trials[1])
+        result.checkpointPath = nil
+        try leaderboard.recordResult(result, at: now)
+        XCTAssertFalse(try leaderboard.setCheckpointPath(trialID: trials[1], attempt: 2, path: "/a/b"))
+        XCTAssertFalse(try leaderboard.setCheckpointPath(trialID: trials[0], attempt: 1, path: "/a/b"))
+        XCTAssertTrue(try leaderboard.setCheckpointPath(trialID: trials[1], attempt: 1, path: "/a/b"))
+        result.checkpointPath = "/a/b"
+        XCTAssertEqual(try leaderboard.results(experimentID: experiment.id), [result])
+    }
+
     func testReportLoadsTheWholeExperiment() throws {
         let leaderboard = try open()
         let (experiment, trials) = try seededExperiment(in: leaderboard)

@@ -19,21 +19,26 @@ public final class Coordinator {
         public var tickInterval: Double
         /// High-water mark of the socket, in messages per peer.
         public var highWaterMark: Int
+        /// Where workers' best checkpoints are stored (the experiment's artifact folder), as
+        /// `trial-<id>-attempt-<n>.safetensors`; nil: checkpoints are not requested.
+        public var artifactsDirectory: URL?
 
         public init(endpoint: String, scheduler: Scheduler.Configuration = Scheduler.Configuration(),
                     curve: CurveServerKeys? = nil, insecure: Bool = false, tickInterval: Double = 0.25,
-                    highWaterMark: Int = 1_000) {
+                    highWaterMark: Int = 1_000, artifactsDirectory: URL? = nil) {
             self.endpoint = endpoint
             self.scheduler = scheduler
             self.curve = curve
             self.insecure = insecure
             self.tickInterval = tickInterval
             self.highWaterMark = highWaterMark
+            self.artifactsDirectory = artifactsDirectory
         }
     }
 
     private let configuration: Configuration
     private let store: CoordinatorStore
+    private let checkpoints: CheckpointInbox?
     private let logger: Logger
     private let clock: @Sendable () -> Double
     private var scheduler: Scheduler
@@ -48,6 +53,10 @@ public final class Coordinator {
         self.logger = logger
         self.clock = clock
         scheduler = Scheduler(configuration: configuration.scheduler)
+        checkpoints = configuration.artifactsDirectory.map {
+            CheckpointInbox(directory: $0, leaderboard: leaderboard, logger: logger,
+                            stallTimeout: configuration.scheduler.deadAfter)
+        }
     }
 
     /// The scheduler's current view of trials and workers.
@@ -67,6 +76,7 @@ public final class Coordinator {
         defer { zap?.stop() }
         let socket = try bind(context)
         defer { socket.close() }
+        defer { checkpoints?.close() }
         let endpoint = try socket.lastEndpoint()
         logger.info("coordinator listening", metadata: ["endpoint": "\(endpoint)", "trials": "\(trials.count)",
                                                         "curve": "\(configuration.curve != nil)"])
@@ -74,7 +84,7 @@ public final class Coordinator {
         try apply(scheduler.handle(.enqueue(trials)), on: socket)
         var nextTick = clock() + configuration.tickInterval
         var nextBeat = clock() + configuration.scheduler.heartbeatInterval
-        while !stop.isStopped, !(untilFinished && scheduler.isFinished) {
+        while !stop.isStopped, !(untilFinished && scheduler.isFinished && checkpoints?.isEmpty != false) {
             let wait = max(0, min(nextTick, nextBeat) - clock())
             if try socket.poll(timeoutMilliseconds: Int((wait * 1_000).rounded(.up))) {
                 while let frames = try socket.receive() {
@@ -85,6 +95,7 @@ public final class Coordinator {
             if now >= nextTick {
                 nextTick = now + configuration.tickInterval
                 try apply(scheduler.handle(.tick(at: now)), on: socket)
+                checkpoints?.expire(at: now)
             }
             if now >= nextBeat {
                 nextBeat = now + configuration.scheduler.heartbeatInterval
@@ -133,6 +144,10 @@ public final class Coordinator {
             try store.recordHeartbeat(worker, at: now)
         }
         try apply(scheduler.handle(.received(message, from: worker, at: now)), on: socket)
+        if case let .chunk(chunk) = message, scheduler.workers[worker] != nil, let checkpoints,
+           let credit = try checkpoints.receive(chunk, from: worker, at: now) {
+            send(credit, to: worker, on: socket)
+        }
     }
 
     /// Performs the scheduler's actions in order; consecutive state changes are stored in one transaction.
@@ -152,6 +167,11 @@ public final class Coordinator {
             case let .workerGone(worker, reason):
                 identities[worker] = nil
                 try store.workerGone(worker, reason: reason, at: clock())
+            case let .recordResult(result, worker):
+                try store.perform(action, at: clock())
+                if let credit = checkpoints?.begin(result, from: worker, at: clock()) {
+                    send(credit, to: worker, on: socket)
+                }
             default:
                 try store.perform(action, at: clock())
             }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One finished epoch, as a trial runner reports it; the worker adds the trial and attempt.
 public struct MetricEvent: Equatable, Sendable {
     public var epoch: Int
@@ -46,9 +48,12 @@ public struct TrialScores: Equatable, Sendable {
     public var confusion: [[Int]]
     public var checkpointSHA256: String
     public var checkpointSize: Int
+    /// The checkpoint file on the worker (`checkpointSize` bytes with digest `checkpointSHA256`), sent to a
+    /// coordinator that asks for it; nil: there is none to send.
+    public var checkpointFile: URL?
 
     public init(bestEpoch: Int, uar: Double, war: Double, perClassRecall: [Double], confusion: [[Int]],
-                checkpointSHA256: String, checkpointSize: Int) {
+                checkpointSHA256: String, checkpointSize: Int, checkpointFile: URL? = nil) {
         self.bestEpoch = bestEpoch
         self.uar = uar
         self.war = war
@@ -56,6 +61,7 @@ public struct TrialScores: Equatable, Sendable {
         self.confusion = confusion
         self.checkpointSHA256 = checkpointSHA256
         self.checkpointSize = checkpointSize
+        self.checkpointFile = checkpointFile
     }
 }
 
@@ -67,6 +73,11 @@ public protocol TrialRunner: Sendable {
 }
 
 extension TrialOutcome {
+    /// The checkpoint file of a completed attempt.
+    var checkpointFile: URL? {
+        if case let .completed(scores) = self { scores.checkpointFile } else { nil }
+    }
+
     /// The RESULT or FAIL message that reports this outcome of `key`.
     func message(for key: Scheduler.TrialAttempt) -> Message {
         switch self {

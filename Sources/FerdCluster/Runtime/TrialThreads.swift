@@ -6,7 +6,8 @@ final class TrialThreads: @unchecked Sendable {
     /// What a trial thread hands back to the loop.
     enum Report: Sendable {
         case metric(MetricReport)
-        case finished(Scheduler.TrialAttempt, Message?)
+        /// The RESULT or FAIL (nil when cancelled) and, for a RESULT, the checkpoint file to offer.
+        case finished(Scheduler.TrialAttempt, Message?, checkpoint: URL?)
     }
 
     private let runner: any TrialRunner
@@ -33,7 +34,8 @@ final class TrialThreads: @unchecked Sendable {
                 outcome = .failed(reason: "\(error)", retryable: true)
             }
             let wasCancelled = lock.withLock { cancelled.remove(key) != nil }
-            post(.finished(key, wasCancelled ? nil : outcome.message(for: key)))
+            post(.finished(key, wasCancelled ? nil : outcome.message(for: key),
+                           checkpoint: wasCancelled ? nil : outcome.checkpointFile))
             lock.withLock { active -= 1 }
         }
         thread.name = "ferd-trial-\(key.trialID)-\(key.attempt)"

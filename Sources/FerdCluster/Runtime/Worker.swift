@@ -18,16 +18,20 @@ public final class Worker {
         public var highWaterMark: Int
         /// Seconds to wait for trial threads to notice cancellation when the worker stops.
         public var shutdownGrace: Double
+        /// Bytes per CHUNK when sending a checkpoint (at most `WireFormat.maxChunkPayload`).
+        public var chunkSize: Int
 
         public init(endpoint: String, session: WorkerSession.Configuration,
                     curve: CurveClientKeys? = nil, pollInterval: Double = 0.01,
-                    highWaterMark: Int = 1_000, shutdownGrace: Double = 5) {
+                    highWaterMark: Int = 1_000, shutdownGrace: Double = 5,
+                    chunkSize: Int = CheckpointTransfer.defaultChunkSize) {
             self.endpoint = endpoint
             self.session = session
             self.curve = curve
             self.pollInterval = pollInterval
             self.highWaterMark = highWaterMark
             self.shutdownGrace = shutdownGrace
+            self.chunkSize = chunkSize
         }
     }
 
@@ -36,6 +40,7 @@ public final class Worker {
     private let clock: @Sendable () -> Double
     private let threads: TrialThreads
     private var session: WorkerSession
+    private var checkpoints: ChunkSender
     private var socket: ZMQSocket?
 
     public init(configuration: Configuration, runner: any TrialRunner, logger: Logger,
@@ -45,6 +50,7 @@ public final class Worker {
         self.clock = clock
         threads = TrialThreads(runner: runner)
         session = WorkerSession(configuration: configuration.session)
+        checkpoints = ChunkSender(chunkSize: configuration.chunkSize)
     }
 
     /// Runs until `stop` is raised: then cancels the running attempts and says BYE (unless the signal
@@ -66,7 +72,10 @@ public final class Worker {
             for report in threads.drain() {
                 switch report {
                 case let .metric(metric): try perform(session.handle(.metric(metric, at: clock())), context: context)
-                case let .finished(key, message):
+                case let .finished(key, message, checkpoint):
+                    if case let .result(result)? = message, let checkpoint {
+                        checkpoints.offer(key, file: checkpoint, size: result.checkpointSize)
+                    }
                     try perform(session.handle(.finished(key, message, at: clock())), context: context)
                 }
             }
@@ -92,6 +101,9 @@ public final class Worker {
             }
             do {
                 let message = try Message.decode(frames[0])
+                if case let .chunkCredit(credit) = message {
+                    checkpoints.grant(credit).forEach(sendChunk)
+                }
                 try perform(session.handle(.received(message, at: clock())), context: context)
             } catch let error as ProtocolError {
                 logger.warning("dropped an undecodable message from the coordinator", metadata: ["error": "\(error)"])
@@ -113,6 +125,7 @@ public final class Worker {
                                metadata: ["endpoint": "\(configuration.endpoint)",
                                           "silence": "\(configuration.session.deadAfter)s"])
             case let .send(message):
+                if case .hello = message { checkpoints.removeAll() }
                 send(message)
             case let .startTrial(assignment):
                 logger.info("starting trial", metadata: ["trial": "\(assignment.trialID)",
@@ -136,6 +149,21 @@ public final class Worker {
         }
         try socket.connect(configuration.endpoint)
         return socket
+    }
+
+    /// Reads one piece of a checkpoint and sends it. A file that cannot be read is sent short (the
+    /// coordinator rejects the transfer), so a transfer always ends.
+    private func sendChunk(_ piece: ChunkSender.Piece) {
+        var payload: [UInt8] = []
+        do {
+            let handle = try FileHandle(forReadingFrom: piece.file)
+            defer { try? handle.close() }
+            try handle.seek(toOffset: UInt64(piece.offset))
+            payload = Array(try handle.read(upToCount: piece.length) ?? Data())
+        } catch {
+            logger.error("cannot read checkpoint", metadata: ["path": "\(piece.file.path)", "error": "\(error)"])
+        }
+        send(.chunk(Chunk(transferID: piece.transferID, index: piece.index, total: piece.total, payload: payload)))
     }
 
     /// Sends without blocking; a message that cannot be queued is logged and left to the session's resends.
