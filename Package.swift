@@ -49,9 +49,12 @@ let package = Package(
         .target(name: "FerdData",
                 dependencies: ["CTurboJPEG", "FerdDigest", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "FerdBench", dependencies: [
-            "FerdTensor", "FerdModels", "COpenBLAS",
+            "FerdTensor", "FerdModels", "FerdData", "COpenBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/FerdBench"),
+        .executableTarget(name: "FerdClusterBench", dependencies: [
+            "FerdCluster", "FerdLeaderboard", .product(name: "Logging", package: "swift-log"),
+        ], path: "Benchmarks/cluster"),
         .executableTarget(name: "ferd", dependencies: [
             "FerdTensor", "FerdModels", "FerdData", "FerdTraining", "FerdReport", "FerdRuntime", "FerdCluster",
             "FerdExperiment", "FerdLeaderboard",

@@ -10,6 +10,8 @@ public final class Database {
     public let path: String
     let handle: OpaquePointer
     private let logger: Logger
+    /// Transactions of this connection open right now (the outer one and its savepoints).
+    private var depth = 0
 
     /// Opens (creating if needed) the file at `path`. `busyTimeoutMilliseconds` is how long a statement
     /// waits for another connection's lock before failing with `SQLITE_BUSY`.
@@ -87,9 +89,27 @@ public final class Database {
         case read = "BEGIN"
     }
 
-    /// Runs `body` inside a transaction, committing if it returns and rolling back if it throws.
+    /// Runs `body` inside a transaction, committing if it returns and rolling back if it throws. Inside
+    /// another transaction of this connection it is a savepoint of that one (committed with it).
     public func transaction<T>(_ kind: TransactionKind = .immediate, _ body: () throws -> T) throws -> T {
+        if depth > 0 {
+            let name = "nested_\(depth)"
+            try execute("SAVEPOINT \(name)")
+            depth += 1
+            defer { depth -= 1 }
+            do {
+                let value = try body()
+                try execute("RELEASE \(name)")
+                return value
+            } catch {
+                try? execute("ROLLBACK TO \(name)")
+                try? execute("RELEASE \(name)")
+                throw error
+            }
+        }
         try execute(kind.rawValue)
+        depth += 1
+        defer { depth -= 1 }
         do {
             let value = try body()
             try execute("COMMIT")

@@ -16,6 +16,12 @@ public final class Leaderboard {
         try Migrator.migrate(database, logger: logger)
     }
 
+    /// Runs `body` in one write transaction: every change it makes through this leaderboard commits together
+    /// (each call's own transaction becomes a savepoint) or, if it throws, none does.
+    public func batch<T>(_ body: () throws -> T) throws -> T {
+        try database.transaction(.immediate, body)
+    }
+
     /// The schema version of the file (`PRAGMA user_version`).
     public func schemaVersion() throws -> Int {
         try Migrator.userVersion(database)

@@ -7,6 +7,11 @@ import Logging
 
 /// Runs an assigned trial with the real trainer on this machine: one fold, the settings from the
 /// coordinator, the run folder under `workDirectory/trial-<id>/attempt-<n>`.
+///
+/// `cancelled` is the trainer's `shouldStop`, which it checks between steps and right after each epoch's
+/// report: the worker's graceful stop (`ferd worker`'s first SIGTERM/SIGINT) turns it true only once the running
+/// epoch has been reported (`TrialThreads.finishEpochs`), an immediate stop or a CANCEL at once. A stopped
+/// attempt that did not complete fails, retryable, so the coordinator queues it again.
 public struct TrainingTrialRunner: TrialRunner {
     public let workDirectory: URL
     /// Replaces the data root the coordinator named (the same dataset at another path on this machine).

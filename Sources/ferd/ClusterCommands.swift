@@ -25,8 +25,10 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: "Dataset folder, replacing the experiment file's data.path.") var data: String?
     @Option(help: "Packed cache (ferd prepare) the workers read instead of JPEGs.") var cache: String?
     @Option(help: "Folder for the trials' best checkpoints (default: artifacts/ beside the database).") var artifacts: String?
+    @Option(help: .hidden) var heartbeat: Double = 1
 
     func run() throws {
+        guard heartbeat > 0 else { throw ValidationError("--heartbeat must be positive") }
         LogSetup.bootstrap(default: .info)
         let logger = Logger(label: "ferd.coordinator")
         let text: String
@@ -43,13 +45,15 @@ struct CoordinatorCommand: ParsableCommand {
         }
         let source = DataSource(root: data ?? definition.dataPath, layout: definition.layout?.rawValue, cache: cache)
         try runCoordinator(definition: definition, data: source, database: db, endpoint: bind, keys: keys,
-                           insecure: insecure, untilFinished: !serve, forceNew: new, artifacts: artifacts, logger: logger)
+                           insecure: insecure, untilFinished: !serve, forceNew: new, artifacts: artifacts,
+                           heartbeat: heartbeat, logger: logger)
     }
 }
 
 /// Plans `definition` into `database` and serves it until it is complete (or stopped), with progress.
 func runCoordinator(definition: ExperimentDefinition, data: DataSource, database: String, endpoint: String, keys: String?,
-                    insecure: Bool, untilFinished: Bool, forceNew: Bool, artifacts: String? = nil, logger: Logger,
+                    insecure: Bool, untilFinished: Bool, forceNew: Bool, artifacts: String? = nil, heartbeat: Double = 1,
+                    logger: Logger,
                     bound: (String) -> Void = { _ in }) throws {
     let leaderboard = try Leaderboard(path: database, logger: logger)
     let plan = try ExperimentLauncher.plan(definition, leaderboard: leaderboard, data: data, forceNew: forceNew)
@@ -66,8 +70,9 @@ func runCoordinator(definition: ExperimentDefinition, data: DataSource, database
     try FileManager.default.createDirectory(at: artifactsDirectory, withIntermediateDirectories: true)
     let coordinator = Coordinator(
         configuration: Coordinator.Configuration(
-            endpoint: endpoint, scheduler: Scheduler.Configuration(maxAttempts: definition.retries), curve: curve,
-            insecure: insecure, artifactsDirectory: artifactsDirectory),
+            endpoint: endpoint,
+            scheduler: Scheduler.Configuration(heartbeatInterval: heartbeat, maxAttempts: definition.retries),
+            curve: curve, insecure: insecure, tickInterval: min(0.25, heartbeat / 2), artifactsDirectory: artifactsDirectory),
         leaderboard: leaderboard, logger: logger)
     let stop = FerdCluster.StopSignal()
     let trap = SignalTrap { stop.stop() }
@@ -142,9 +147,19 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Folder for the trials' run folders.") var work: String = "ferd-work"
     @Option(help: "Worker name (default: host name and process id).") var name: String?
     @Option(help: "Folder with this worker's <name>.key/.pub and coordinator.pub (CURVE).") var keys: String?
+    @Option(name: .customLong("simulate-trials"),
+            help: ArgumentHelp("Testing aid: do not train; pretend every trial takes this many seconds per epoch and report fixed scores.",
+                               valueName: "seconds-per-epoch"))
+    var simulateTrials: Double?
+    @Option(name: .customLong("simulate-epochs"), help: "Testing aid: epochs of a simulated trial.") var simulateEpochs: Int = 3
+    @Option(help: .hidden) var heartbeat: Double = 1
 
     func run() throws {
         guard slots >= 1 else { throw ValidationError("--slots must be at least 1") }
+        guard heartbeat > 0 else { throw ValidationError("--heartbeat must be positive") }
+        if let simulateTrials, simulateTrials < 0 || simulateEpochs < 1 {
+            throw ValidationError("--simulate-trials must not be negative and --simulate-epochs must be at least 1")
+        }
         LogSetup.bootstrap(default: .info)
         if let threads { Threading.setCount(threads) }
         let workerName = name ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
@@ -158,12 +173,18 @@ struct WorkerCommand: ParsableCommand {
         }
         let hello = Hello(workerID: workerName, ferdVersion: Ferd.configuration.version, cores: Threading.count,
                           backend: "cpu", slots: slots, publicKey: curve?.keyPair.publicKey)
-        let worker = Worker(
-            configuration: Worker.Configuration(endpoint: connect, session: WorkerSession.Configuration(hello: hello), curve: curve),
-            runner: TrainingTrialRunner(workDirectory: URL(fileURLWithPath: work), dataRoot: dataRoot, logger: logger),
-            logger: logger)
+        let runner: any TrialRunner = simulateTrials.map { SimulatedTrialRunner(secondsPerEpoch: $0, epochs: simulateEpochs) }
+            ?? TrainingTrialRunner(workDirectory: URL(fileURLWithPath: work), dataRoot: dataRoot, logger: logger)
+        let session = WorkerSession.Configuration(hello: hello, heartbeatInterval: heartbeat, reconnectDelay: heartbeat,
+                                                  maxReconnectDelay: max(32, heartbeat))
+        let worker = Worker(configuration: Worker.Configuration(endpoint: connect, session: session, curve: curve),
+                            runner: runner, logger: logger)
         let stop = FerdCluster.StopSignal()
-        let trap = SignalTrap { stop.stop() }
+        // First signal: finish the running epochs, report the trials as interrupted, leave. Second: stop now.
+        let trap = SignalTrap(firstMessage: "finishing the current epoch, then leaving (signal again to stop at once)",
+                              onStop: { stop.finishEpochs() },
+                              secondMessage: "stopping the running trials now (signal again to exit at once)",
+                              onSecond: { stop.stop() })
         try worker.run(until: stop)
         withExtendedLifetime(trap) {}
     }

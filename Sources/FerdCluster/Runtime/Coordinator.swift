@@ -22,6 +22,8 @@ public final class Coordinator {
         /// Where workers' best checkpoints are stored (the experiment's artifact folder), as
         /// `trial-<id>-attempt-<n>.safetensors`; nil: checkpoints are not requested.
         public var artifactsDirectory: URL?
+        /// The most messages handled in one leaderboard transaction (one receive burst).
+        public var batchLimit: Int = 1_000
 
         public init(endpoint: String, scheduler: Scheduler.Configuration = Scheduler.Configuration(),
                     curve: CurveServerKeys? = nil, insecure: Bool = false, tickInterval: Double = 0.25,
@@ -45,6 +47,8 @@ public final class Coordinator {
     /// Routing identities of the peers heard from, by the worker id made of them.
     private var identities: [Scheduler.WorkerID: [UInt8]] = [:]
     private var heartbeatSequence: UInt64 = 0
+    /// Messages held back while a batch's transaction is open: routing identity, message, worker.
+    private var outbox: [([UInt8], Message, Scheduler.WorkerID)]?
 
     public init(configuration: Configuration, leaderboard: Leaderboard, logger: Logger,
                 clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
@@ -62,9 +66,10 @@ public final class Coordinator {
     /// The scheduler's current view of trials and workers.
     public var state: Scheduler { scheduler }
 
-    /// Binds, schedules `trials`, and serves until `stop` is raised or, with `untilFinished`, every trial is
-    /// DONE or FAILED. `bound` receives the endpoint actually bound (with the port the system chose for
-    /// `tcp://…:*`). Throws if binding is refused or fails, or if the leaderboard cannot be written.
+    /// Binds, schedules `trials`, and serves until `stop` is raised (in any of its ways) or, with
+    /// `untilFinished`, every trial is DONE or FAILED. `bound` receives the endpoint actually bound (with the
+    /// port the system chose for `tcp://…:*`). Throws if binding is refused or fails, or if the leaderboard
+    /// cannot be written.
     public func run(trials: [Scheduler.TrialSpec], until stop: StopSignal, untilFinished: Bool = false,
                     bound: (String) -> Void = { _ in }) throws {
         try BindPolicy.check(endpoint: configuration.endpoint, hasKeys: configuration.curve != nil,
@@ -84,11 +89,15 @@ public final class Coordinator {
         try apply(scheduler.handle(.enqueue(trials)), on: socket)
         var nextTick = clock() + configuration.tickInterval
         var nextBeat = clock() + configuration.scheduler.heartbeatInterval
-        while !stop.isStopped, !(untilFinished && scheduler.isFinished && checkpoints?.isEmpty != false) {
+        while !stop.isStopRequested, !(untilFinished && scheduler.isFinished && checkpoints?.isEmpty != false) {
             let wait = max(0, min(nextTick, nextBeat) - clock())
             if try socket.poll(timeoutMilliseconds: Int((wait * 1_000).rounded(.up))) {
-                while let frames = try socket.receive() {
-                    try dispatch(frames, on: socket)
+                try batched(on: socket) {
+                    var count = 0
+                    while count < configuration.batchLimit, let frames = try socket.receive() {
+                        try dispatch(frames, on: socket)
+                        count += 1
+                    }
                 }
             }
             let now = clock()
@@ -103,6 +112,20 @@ public final class Coordinator {
             }
         }
         logger.info("coordinator stopping", metadata: ["finished": "\(scheduler.isFinished)"])
+    }
+
+    /// Runs `body` with every leaderboard write in one transaction and every send held back until that
+    /// transaction has committed, so nothing is sent that depends on a change not yet stored; if a write fails,
+    /// none of the batch is stored and none of its messages is sent.
+    private func batched(on socket: ZMQSocket, _ body: () throws -> Void) throws {
+        outbox = []
+        defer { outbox = nil }
+        try store.leaderboard.batch(body)
+        let held = outbox ?? []
+        outbox = nil
+        for (identity, message, worker) in held {
+            deliver(message, identity: identity, to: worker, on: socket)
+        }
     }
 
     private func bind(_ context: ZMQContext) throws(ZMQError) -> ZMQSocket {
@@ -194,6 +217,14 @@ public final class Coordinator {
             logger.warning("no route to worker", metadata: ["worker": "\(worker)", "type": "\(message.type.name)"])
             return
         }
+        if outbox != nil {
+            outbox?.append((identity, message, worker))
+        } else {
+            deliver(message, identity: identity, to: worker, on: socket)
+        }
+    }
+
+    private func deliver(_ message: Message, identity: [UInt8], to worker: Scheduler.WorkerID, on socket: ZMQSocket) {
         do {
             try socket.send([identity, try message.encode()])
         } catch let error as ZMQError where error.peerUnreachable {

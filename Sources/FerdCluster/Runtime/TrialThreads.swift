@@ -2,6 +2,12 @@ import Foundation
 
 /// The worker's running attempts, one thread each. Threads report through a locked inbox that the worker's
 /// loop drains; cancellation is a locked set the threads poll through `cancelled()`.
+///
+/// Besides the coordinator's CANCEL of one attempt (whose end is not reported), the worker itself can stop
+/// every attempt in two ways: `finishEpochs()` lets each one finish its current epoch (its METRIC is
+/// reported) and stop at that boundary; `interruptAll()` stops them between steps. An attempt stopped either
+/// way that did not complete is reported as a retryable FAIL that says it was interrupted, so the
+/// coordinator queues it again.
 final class TrialThreads: @unchecked Sendable {
     /// What a trial thread hands back to the loop.
     enum Report: Sendable {
@@ -11,13 +17,22 @@ final class TrialThreads: @unchecked Sendable {
     }
 
     private let runner: any TrialRunner
+    private let workerID: String
     private let lock = NSLock()
     private var inbox: [Report] = []
     private var cancelled: Set<Scheduler.TrialAttempt> = []
+    /// Attempts that finished an epoch after `finishEpochs()`: they stop now.
+    private var epochBoundaryReached: Set<Scheduler.TrialAttempt> = []
+    /// Attempts that were told to stop by `finishEpochs()` or `interruptAll()` (not by a CANCEL).
+    private var stoppedByWorker: Set<Scheduler.TrialAttempt> = []
+    private var lastEpoch: [Scheduler.TrialAttempt: Int] = [:]
+    private var draining = false
+    private var interrupted = false
     private var active = 0
 
-    init(runner: any TrialRunner) {
+    init(runner: any TrialRunner, workerID: String = "") {
         self.runner = runner
+        self.workerID = workerID
     }
 
     /// Starts `assignment` on a new thread.
@@ -25,15 +40,27 @@ final class TrialThreads: @unchecked Sendable {
         let key = Scheduler.TrialAttempt(trialID: assignment.trialID, attempt: assignment.attempt)
         lock.withLock { active += 1 }
         let thread = Thread { [self] in
-            let outcome: TrialOutcome
+            var outcome: TrialOutcome
             do {
                 outcome = try runner.run(trial: assignment,
-                                         report: { event in post(.metric(event.report(for: key))) },
-                                         cancelled: { isCancelled(key) })
+                                         report: { event in reportEpoch(event, of: key) },
+                                         cancelled: { shouldStop(key) })
             } catch {
                 outcome = .failed(reason: "\(error)", retryable: true)
             }
-            let wasCancelled = lock.withLock { cancelled.remove(key) != nil }
+            let (wasCancelled, byWorker, epoch) = lock.withLock {
+                defer {
+                    stoppedByWorker.remove(key)
+                    epochBoundaryReached.remove(key)
+                    lastEpoch[key] = nil
+                }
+                return (cancelled.remove(key) != nil, stoppedByWorker.contains(key), lastEpoch[key])
+            }
+            if byWorker, case .failed = outcome {
+                let progress = epoch.map { "after epoch \($0)" } ?? "before its first epoch ended"
+                outcome = .failed(reason: "interrupted: worker \(workerID) is shutting down; attempt stopped \(progress)",
+                                  retryable: true)
+            }
             post(.finished(key, wasCancelled ? nil : outcome.message(for: key),
                            checkpoint: wasCancelled ? nil : outcome.checkpointFile))
             lock.withLock { active -= 1 }
@@ -42,8 +69,19 @@ final class TrialThreads: @unchecked Sendable {
         thread.start()
     }
 
+    /// The coordinator's CANCEL: the attempt stops between steps and its end is not reported.
     func cancel(_ key: Scheduler.TrialAttempt) {
         lock.withLock { _ = cancelled.insert(key) }
+    }
+
+    /// Graceful shutdown: every running attempt stops at the end of its current epoch (after reporting it).
+    func finishEpochs() {
+        lock.withLock { draining = true }
+    }
+
+    /// Immediate shutdown: every running attempt stops between steps.
+    func interruptAll() {
+        lock.withLock { interrupted = true }
     }
 
     /// Takes every report posted since the last call, oldest first.
@@ -64,8 +102,26 @@ final class TrialThreads: @unchecked Sendable {
         return true
     }
 
-    private func isCancelled(_ key: Scheduler.TrialAttempt) -> Bool {
-        lock.withLock { cancelled.contains(key) }
+    /// The number of attempt threads still running.
+    var activeCount: Int { lock.withLock { active } }
+
+    private func reportEpoch(_ event: MetricEvent, of key: Scheduler.TrialAttempt) {
+        lock.withLock {
+            inbox.append(.metric(event.report(for: key)))
+            lastEpoch[key] = event.epoch
+            if draining { epochBoundaryReached.insert(key) }
+        }
+    }
+
+    private func shouldStop(_ key: Scheduler.TrialAttempt) -> Bool {
+        lock.withLock {
+            if cancelled.contains(key) { return true }
+            if interrupted || epochBoundaryReached.contains(key) {
+                stoppedByWorker.insert(key)
+                return true
+            }
+            return false
+        }
     }
 
     private func post(_ report: Report) {

@@ -48,13 +48,20 @@ public final class Worker {
         self.configuration = configuration
         self.logger = logger
         self.clock = clock
-        threads = TrialThreads(runner: runner)
+        threads = TrialThreads(runner: runner, workerID: configuration.session.hello.workerID)
         session = WorkerSession(configuration: configuration.session)
         checkpoints = ChunkSender(chunkSize: configuration.chunkSize)
     }
 
-    /// Runs until `stop` is raised: then cancels the running attempts and says BYE (unless the signal
-    /// was `abandon`ed, which leaves like a crashed process).
+    /// Runs until `stop` is raised.
+    ///
+    /// - `finishEpochs()`: takes no new work, lets each running attempt finish its current epoch (its METRIC is
+    ///   sent), reports the attempt as interrupted (a retryable FAIL; a finished attempt sends its RESULT), waits
+    ///   (at most 5 heartbeat periods) for the coordinator to acknowledge the reports, says BYE and returns.
+    /// - `stop()` (also after `finishEpochs()`): stops the running attempts between steps, reports them as
+    ///   interrupted if the coordinator can still be reached (waiting at most one heartbeat period for the
+    ///   acknowledgements), says BYE and returns.
+    /// - `abandon()`: leaves like a crashed process, without reports or BYE.
     public func run(until stop: StopSignal) throws {
         let context = try ZMQContext()
         defer {
@@ -62,26 +69,33 @@ public final class Worker {
             socket = nil
         }
         try perform(session.handle(.start(at: clock())), context: context)
+        var leaving = false
+        var acknowledgementDeadline: Double?
         while !stop.isStopped {
-            let socket = socket
-            if let socket, try socket.poll(timeoutMilliseconds: Int(configuration.pollInterval * 1_000)) {
-                try receiveAll(from: socket, context: context)
-            } else if socket == nil {
-                Thread.sleep(forTimeInterval: configuration.pollInterval)
+            if stop.isDraining, !leaving {
+                leaving = true
+                logger.notice("leaving after the current epoch of each running trial (signal again to stop at once)",
+                              metadata: ["running": "\(session.running.count)"])
+                threads.finishEpochs()
+                try perform(session.handle(.leave(at: clock())), context: context)
             }
-            for report in threads.drain() {
-                switch report {
-                case let .metric(metric): try perform(session.handle(.metric(metric, at: clock())), context: context)
-                case let .finished(key, message, checkpoint):
-                    if case let .result(result)? = message, let checkpoint {
-                        checkpoints.offer(key, file: checkpoint, size: result.checkpointSize)
-                    }
-                    try perform(session.handle(.finished(key, message, at: clock())), context: context)
+            try step(context: context)
+            if leaving, session.running.isEmpty {
+                if session.pendingReports.isEmpty { break }
+                let deadline = acknowledgementDeadline ?? clock() + configuration.session.deadAfter
+                acknowledgementDeadline = deadline
+                if clock() >= deadline {
+                    logger.warning("leaving without the coordinator's acknowledgement of the last reports",
+                                   metadata: ["reports": "\(session.pendingReports.count)"])
+                    break
                 }
             }
-            try perform(session.handle(.tick(at: clock())), context: context)
         }
-        session.running.forEach(threads.cancel)
+        if stop.isAbandoned {
+            session.running.forEach(threads.cancel)
+        } else if !session.running.isEmpty {
+            try interruptRunningAttempts(context: context)
+        }
         if !stop.isAbandoned {
             try? socket?.setLinger(milliseconds: 500)
             send(.bye)
@@ -90,6 +104,44 @@ public final class Worker {
         if !threads.waitForAll(timeout: configuration.shutdownGrace) {
             logger.warning("trial threads still running after cancellation",
                            metadata: ["grace": "\(configuration.shutdownGrace)"])
+        }
+    }
+
+    /// One turn of the loop: messages in, the trial threads' reports out, the session's clock.
+    private func step(context: ZMQContext) throws {
+        let socket = socket
+        if let socket, try socket.poll(timeoutMilliseconds: Int(configuration.pollInterval * 1_000)) {
+            try receiveAll(from: socket, context: context)
+        } else if socket == nil {
+            Thread.sleep(forTimeInterval: configuration.pollInterval)
+        }
+        for report in threads.drain() {
+            switch report {
+            case let .metric(metric): try perform(session.handle(.metric(metric, at: clock())), context: context)
+            case let .finished(key, message, checkpoint):
+                if case let .result(result)? = message, let checkpoint {
+                    checkpoints.offer(key, file: checkpoint, size: result.checkpointSize)
+                }
+                try perform(session.handle(.finished(key, message, at: clock())), context: context)
+            }
+        }
+        try perform(session.handle(.tick(at: clock())), context: context)
+    }
+
+    /// The immediate stop: the running attempts stop between steps (within `shutdownGrace`) and are reported as
+    /// interrupted; the loop keeps turning for at most one heartbeat period after they end so the reports can
+    /// be sent and acknowledged.
+    private func interruptRunningAttempts(context: ZMQContext) throws {
+        logger.notice("stopping the running trials now", metadata: ["running": "\(session.running.count)"])
+        threads.interruptAll()
+        try perform(session.handle(.leave(at: clock())), context: context)
+        let graceEnd = clock() + configuration.shutdownGrace
+        while !session.running.isEmpty, clock() < graceEnd {
+            try step(context: context)
+        }
+        let acknowledgementEnd = clock() + configuration.session.heartbeatInterval
+        while socket != nil, !session.pendingReports.isEmpty, clock() < acknowledgementEnd {
+            try step(context: context)
         }
     }
 

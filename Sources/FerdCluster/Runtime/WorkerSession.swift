@@ -43,6 +43,9 @@ public struct WorkerSession: Sendable {
         case finished(Scheduler.TrialAttempt, Message?, at: Double)
         /// Time passed.
         case tick(at: Double)
+        /// The worker is leaving once its running attempts end: it takes no new work (READY with no credit;
+        /// an ASSIGN is refused with a retryable FAIL).
+        case leave(at: Double)
     }
 
     /// What the worker must do.
@@ -77,6 +80,8 @@ public struct WorkerSession: Sendable {
     private var lastHeard: Double = 0
     private var lastBeat: Double = 0
     private var sequence: UInt64 = 0
+    /// True after `leave`: no new attempts are started.
+    public private(set) var isLeaving = false
 
     public init(configuration: Configuration) {
         self.configuration = configuration
@@ -89,7 +94,7 @@ public struct WorkerSession: Sendable {
     /// RESULT and FAIL messages not yet acknowledged.
     public var pendingReports: [Message] { unacknowledged.map(\.message) }
 
-    private var freeSlots: Int { max(0, configuration.hello.slots - running.count) }
+    private var freeSlots: Int { isLeaving ? 0 : max(0, configuration.hello.slots - running.count) }
 
     /// Applies one event and returns the actions it calls for.
     public mutating func handle(_ event: Event) -> [Action] {
@@ -115,6 +120,10 @@ public struct WorkerSession: Sendable {
             return finish(key, with: message, at: time)
         case let .tick(time):
             return connected ? checkLiveness(at: time) : reconnectIfDue(at: time)
+        case .leave:
+            guard !isLeaving else { return [] }
+            isLeaving = true
+            return connected ? [.send(.ready(Ready(credit: 0)))] : []
         }
     }
 
@@ -143,8 +152,10 @@ public struct WorkerSession: Sendable {
             let key = Scheduler.TrialAttempt(trialID: assignment.trialID, attempt: assignment.attempt)
             guard !running.contains(key) else { return [] }
             guard freeSlots > 0 else {
+                let reason = isLeaving ? "worker \(configuration.hello.workerID) is shutting down"
+                    : "no free slot on worker \(configuration.hello.workerID)"
                 let refusal = Message.fail(FailureReport(trialID: key.trialID, attempt: key.attempt,
-                                                         error: "no free slot on worker \(configuration.hello.workerID)",
+                                                         error: reason,
                                                          retryable: true))
                 unacknowledged.append(Unacknowledged(message: refusal, key: key, lastSent: time))
                 return [.send(refusal)]

@@ -20,9 +20,13 @@ public struct Scheduler: Sendable, Equatable {
         self.configuration = configuration
     }
 
+    /// Trials neither DONE nor FAILED, kept by `enqueue` and `setState` so `isFinished` (asked on every turn of
+    /// the coordinator's loop) does not scan every trial.
+    private var unfinishedCount = 0
+
     /// True when every trial is DONE or FAILED.
     public var isFinished: Bool {
-        trials.values.allSatisfy { $0.state.isFinal }
+        unfinishedCount == 0
     }
 
     /// The trials in `state`, by id.
@@ -54,6 +58,7 @@ public struct Scheduler: Sendable, Equatable {
     private mutating func enqueue(_ spec: TrialSpec, into actions: inout [Action]) {
         guard trials[spec.id] == nil else { return }
         trials[spec.id] = Trial(spec: spec, state: .queued, attempt: spec.attemptsSoFar, worker: nil)
+        unfinishedCount += 1
         if spec.attemptsSoFar >= configuration.maxAttempts {
             setState(spec.id, .failed, reason: "retry budget of \(configuration.maxAttempts) attempts spent",
                      into: &actions)
@@ -117,6 +122,7 @@ public struct Scheduler: Sendable, Equatable {
 
     mutating func setState(_ trialID: Int, _ state: TrialState, reason: String? = nil, into actions: inout [Action]) {
         guard var trial = trials[trialID] else { return }
+        if trial.state.isFinal != state.isFinal { unfinishedCount += state.isFinal ? -1 : 1 }
         trial.state = state
         trial.worker = nil
         trials[trialID] = trial

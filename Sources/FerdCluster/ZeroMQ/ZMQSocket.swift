@@ -98,3 +98,18 @@ public final class ZMQSocket {
         return item.revents & Int16(ZMQ_POLLIN) != 0
     }
 }
+
+extension ZMQSocket {
+    /// Waits up to `timeoutMilliseconds` (0: just check) for any of `sockets` to have a message; returns the
+    /// indices of those that have one (empty on timeout or interruption).
+    public static func poll(_ sockets: [ZMQSocket], timeoutMilliseconds: Int) throws(ZMQError) -> [Int] {
+        var items = sockets.map { zmq_pollitem_t(socket: $0.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0) }
+        let ready = zmq_poll(&items, Int32(items.count), timeoutMilliseconds)
+        if ready < 0 {
+            let error = ZMQError("poll", endpoint: nil)
+            if error.code == EINTR { return [] }
+            throw error
+        }
+        return items.indices.filter { items[$0].revents & Int16(ZMQ_POLLIN) != 0 }
+    }
+}
