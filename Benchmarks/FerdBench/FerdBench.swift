@@ -4,13 +4,13 @@ import FerdModels
 import FerdTensor
 import Foundation
 
-/// Benchmarks for `make bench`: OpenBLAS sgemm peak and the GCA+IAL training step, each printed as
+/// Benchmarks for `make bench`: OpenBLAS sgemm peak, the GCA+IAL training step and the data loader, each printed as
 /// one JSON line that Benchmarks/run-benchmarks.sh turns into docs/BENCHMARKS.md.
 @main
 struct FerdBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ferd-bench", abstract: "Micro-benchmarks of the ferd engine.",
-        subcommands: [SgemmPeak.self, TrainStep.self])
+        subcommands: [SgemmPeak.self, TrainStep.self, LoaderThroughput.self])
 }
 
 /// Seconds of the fastest and the median of `repeats` runs of `body`.

@@ -114,7 +114,7 @@ struct FaceIdentity: Sendable {
         eyeHeight = rng.uniform(-0.22 ... -0.08)
         eyeSize = rng.uniform(0.16...0.22)
         browGap = rng.uniform(0.17...0.25)
-        browThickness = rng.uniform(0.035...0.07)
+        browThickness = rng.uniform(0.05...0.08)
         noseLength = rng.uniform(0.3...0.42)
         mouthHeight = rng.uniform(0.5...0.66)
         mouthHalfWidth = rng.uniform(0.28...0.38)
@@ -125,12 +125,12 @@ struct FaceIdentity: Sendable {
             Int(rng.next() % 5)]
         hairline = rng.uniform(-0.95 ... -0.6)
         iris = [Color(60, 40, 25), Color(70, 110, 150), Color(80, 110, 70), Color(30, 25, 20)][Int(rng.next() % 4)]
-        lips = skin.mixed(with: Color(160, 55, 60), rng.uniform(0.45...0.75))
+        lips = skin.mixed(with: Color(150, 40, 50), rng.uniform(0.65...0.9))
         let base = Color(rng.uniform(20...230), rng.uniform(20...230), rng.uniform(20...230))
         background = (base, base.mixed(with: Color(rng.uniform(0...255), rng.uniform(0...255), rng.uniform(0...255)), 0.6))
         resting = FaceActions()
         for i in 0..<FaceActions.count {
-            resting[i] = rng.normal(0.13)
+            resting[i] = rng.normal(0.08)
         }
     }
 }

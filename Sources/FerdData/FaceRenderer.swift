@@ -52,17 +52,17 @@ struct FaceRenderer {
 
     private func drawBrow(_ canvas: Canvas, side: Float) {
         let id = identity, a = actions
-        let base = id.eyeHeight - id.browGap - 0.1 * a.browRaise
+        let base = id.eyeHeight - id.browGap - 0.25 * a.browRaise
         let shift = yaw * 0.25
-        let inner = (side * (id.eyeSpacing - id.eyeSize * 0.95) + shift, base + 0.075 * a.browTilt)
-        let middle = (side * (id.eyeSpacing + id.eyeSize * 0.1) + shift, base - 0.035 - 0.02 * a.browTilt)
-        let outer = (side * (id.eyeSpacing + id.eyeSize * 1.15) + shift, base + 0.01 - 0.03 * a.browTilt)
+        let inner = (side * (id.eyeSpacing - id.eyeSize * 0.95) + shift, base + 0.15 * a.browTilt)
+        let middle = (side * (id.eyeSpacing + id.eyeSize * 0.1) + shift, base - 0.035 - 0.04 * a.browTilt)
+        let outer = (side * (id.eyeSpacing + id.eyeSize * 1.15) + shift, base + 0.01 - 0.06 * a.browTilt)
         let color = id.hair.mixed(with: id.skin, 0.15)
         canvas.strokeSegment(from: inner, to: middle, thickness: id.browThickness, color: color)
         canvas.strokeSegment(from: middle, to: outer, thickness: id.browThickness * 0.85, color: color)
         if a.browTilt > 0.25 {
             let x = side * 0.05 + shift
-            canvas.strokeSegment(from: (x, base - 0.02), to: (x * 1.2, base + 0.1), thickness: 0.018,
+            canvas.strokeSegment(from: (x, base - 0.02), to: (x * 1.2, base + 0.12), thickness: 0.035,
                                  color: shadow, alpha: min((a.browTilt - 0.25) * 0.9, 0.6))
         }
     }
@@ -71,8 +71,8 @@ struct FaceRenderer {
         let id = identity, a = actions
         let cu = side * id.eyeSpacing + yaw * 0.25, cv = id.eyeHeight
         let rx = id.eyeSize
-        let top = max(0.004, rx * 0.52 * (1 + 0.65 * a.eyeOpen) * lidOpening)
-        let bottom = max(0.004, rx * 0.45 * (1 + 0.45 * a.eyeOpen - 0.55 * max(a.cheekRaise, 0)) * lidOpening)
+        let top = max(0.004, rx * 0.52 * max(0.15, 1 + 0.9 * a.eyeOpen) * lidOpening)
+        let bottom = max(0.004, rx * 0.45 * max(0.15, 1 + 0.6 * a.eyeOpen - 0.6 * max(a.cheekRaise, 0)) * lidOpening)
         let irisRadius = rx * 0.46
         let irisU = cu + gaze.0 * rx * 0.35, irisV = cv + gaze.1 * rx * 0.15
         let sclera = Color(238, 236, 230)
@@ -92,7 +92,7 @@ struct FaceRenderer {
             canvas.blend(i, lash, 0.85 * canvas.coverage(abs(d) - Float(lid)))
         }
         if a.cheekRaise > 0.2 {
-            canvas.strokeParabola(u: cu, v: cv + bottom + 0.05, halfWidth: rx * 0.8, bend: -0.03, thickness: 0.014,
+            canvas.strokeParabola(u: cu, v: cv + bottom + 0.05, halfWidth: rx * 0.8, bend: -0.03, thickness: 0.03,
                                   color: shadow, alpha: min(a.cheekRaise * 0.5, 0.5))
         }
     }
@@ -104,7 +104,7 @@ struct FaceRenderer {
         for line in 0..<3 {
             let v = top - Float(line) * 0.07
             guard v > identity.hairline + 0.06 else { continue }
-            canvas.strokeParabola(u: yaw * 0.15, v: v, halfWidth: 0.32, bend: 0.025, thickness: 0.013,
+            canvas.strokeParabola(u: yaw * 0.15, v: v, halfWidth: 0.32, bend: 0.025, thickness: 0.03,
                                   color: shadow, alpha: min(strength * 0.8, 0.5))
         }
     }
@@ -121,15 +121,15 @@ struct FaceRenderer {
             canvas.fillEllipse(u: shift + side * 0.065 * flare, v: tipV + 0.03, radiusU: 0.032 * flare, radiusV: 0.018,
                                color: Color(50, 30, 30), alpha: 0.75)
             let fold = 0.22 + 0.55 * max(a.cheekRaise, a.noseWrinkle * 0.8, 0)
-            let mouthEdge = id.mouthHalfWidth * (1 + 0.25 * a.mouthWidth) + 0.05
+            let mouthEdge = id.mouthHalfWidth * (1 + 0.35 * a.mouthWidth) + 0.05
             canvas.strokeSegment(from: (shift + side * 0.13 * flare, tipV + 0.01),
-                                 to: (yaw * 0.3 + side * mouthEdge, id.mouthHeight + 0.04 - 0.05 * a.mouthCurve),
+                                 to: (yaw * 0.3 + side * mouthEdge, id.mouthHeight + 0.04 - 0.1 * a.mouthCurve),
                                  thickness: 0.017, color: shadow, alpha: min(fold, 0.75))
         }
         if a.noseWrinkle > 0.08 {
             for line in 0..<3 {
                 let v = id.eyeHeight + 0.09 + Float(line) * 0.045
-                canvas.strokeParabola(u: shift * 0.8, v: v, halfWidth: 0.075, bend: 0.015, thickness: 0.013,
+                canvas.strokeParabola(u: shift * 0.8, v: v, halfWidth: 0.1, bend: 0.015, thickness: 0.03,
                                       color: shadow, alpha: min(a.noseWrinkle * 0.75, 0.75))
             }
         }
@@ -138,11 +138,11 @@ struct FaceRenderer {
     private func drawMouth(_ canvas: Canvas) {
         let id = identity, a = actions
         let cu = yaw * 0.3
-        let cv = id.mouthHeight - 0.035 * max(a.noseWrinkle, 0)
-        let halfWidth = id.mouthHalfWidth * (1 + 0.25 * a.mouthWidth)
-        let lift = -0.15 * a.mouthCurve
-        let tilt = -0.07 * a.mouthAsymmetry
-        let open = 0.28 * max(a.mouthOpen, 0)
+        let cv = id.mouthHeight - 0.06 * max(a.noseWrinkle, 0)
+        let halfWidth = id.mouthHalfWidth * (1 + 0.35 * a.mouthWidth)
+        let lift = -0.3 * a.mouthCurve
+        let tilt = -0.12 * a.mouthAsymmetry
+        let open = 0.45 * max(a.mouthOpen, 0)
         let lip = id.lipThickness
         let inside = Color(70, 22, 28), teeth = Color(235, 230, 215)
         let reach = abs(lift) + abs(tilt) + open + 2 * lip

@@ -39,38 +39,38 @@ struct SyntheticClipRecipe {
     init(emotion: Emotion, seed: UInt64, index: Int) {
         var rng = SplitMix64(seed: seed, index: UInt64(index))
         self.emotion = emotion
-        intensity = rng.chance(0.25) ? rng.uniform(0.15...0.4) : rng.uniform(0.5...1)
+        intensity = rng.chance(0.25) ? rng.uniform(0.15...0.4) : rng.uniform(0.6...1)
         identity = FaceIdentity(using: &rng)
         var actions = FaceActions.apex(emotion)
         for i in 0..<FaceActions.count {
-            actions[i] = actions[i] * (1 + rng.normal(0.25)) + rng.normal(0.06)
+            actions[i] = actions[i] * (1 + rng.normal(0.15)) + rng.normal(0.05)
         }
         expressionActions = actions
         var idle = FaceActions()
         for i in 0..<FaceActions.count {
-            idle[i] = rng.normal(0.12)
+            idle[i] = rng.normal(0.08)
         }
         idleActions = idle
         idlePhase = rng.uniform(0...6.283)
         course = TimeCourse(using: &rng)
-        talking = rng.chance(0.35)
-            ? (rng.uniform(0.15...0.35), rng.uniform(2...6), rng.uniform(0...6.283)) : (0, 0, 0)
-        pose = (rng.normal(0.12), max(-0.5, min(0.5, rng.normal(0.22))), rng.normal(0.04), 0.52 + rng.normal(0.03),
-                rng.uniform(0.85...1.1))
-        wobble = (rng.uniform(0...0.06), rng.uniform(0.3...2), rng.uniform(0...6.283))
+        talking = rng.chance(0.25)
+            ? (rng.uniform(0.1...0.25), rng.uniform(2...6), rng.uniform(0...6.283)) : (0, 0, 0)
+        pose = (rng.normal(0.08), max(-0.4, min(0.4, rng.normal(0.15))), rng.normal(0.025), 0.5 + rng.normal(0.02),
+                rng.uniform(0.92...1.08))
+        wobble = (rng.uniform(0...0.04), rng.uniform(0.3...2), rng.uniform(0...6.283))
         gaze = (rng.normal(0.4), rng.normal(0.4))
-        light = (rng.uniform(0...6.283), rng.uniform(0...0.45), rng.uniform(0.75...1.2), rng.uniform(0.8...1.15))
+        light = (rng.uniform(0...6.283), rng.uniform(0...0.3), rng.uniform(0.8...1.15), rng.uniform(0.85...1.15))
         let blur = rng.uniform()
-        blurPasses = blur < 0.55 ? 0 : (blur < 0.85 ? 1 : 2)
-        noise = rng.uniform(0...9)
+        blurPasses = blur < 0.65 ? 0 : (blur < 0.93 ? 1 : 2)
+        noise = rng.uniform(0...6)
         var occluders = [Occluder]()
-        if rng.chance(0.3) {
+        if rng.chance(0.2) {
             for _ in 0..<(1 + Int(rng.next() % 2)) {
                 let hand = rng.chance(0.5)
                 let start = rng.uniform(-0.2...0.8)
                 occluders.append(Occluder(
                     x: rng.uniform(-0.1...0.9), y: rng.uniform(-0.1...0.9),
-                    width: rng.uniform(0.15...0.4), height: rng.uniform(0.15...0.4),
+                    width: rng.uniform(0.1...0.3), height: rng.uniform(0.1...0.3),
                     dx: rng.normal(0.15), dy: rng.normal(0.15),
                     color: hand ? identity.skin.scaled(rng.uniform(0.8...1.05))
                         : Color(rng.uniform(0...255), rng.uniform(0...255), rng.uniform(0...255)),
@@ -80,6 +80,9 @@ struct SyntheticClipRecipe {
         self.occluders = occluders
         frameSeed = rng.next()
     }
+
+    /// The face's half-height as a fraction of the frame side (before the per-clip scale jitter).
+    static let faceFraction: Float = 0.44
 
     /// The face's actions at relative time `t` (0…1).
     func actions(at t: Float) -> FaceActions {
@@ -103,7 +106,7 @@ struct SyntheticClipRecipe {
         fillBackground(pixels, size: size)
         let canvas = Canvas(pixels: pixels, size: size,
                             centerX: side * (0.5 + pose.x + sway * 0.3), centerY: side * pose.y,
-                            scale: side * 0.4 / identity.faceHalfHeight * pose.scale, roll: pose.roll + sway)
+                            scale: side * Self.faceFraction / identity.faceHalfHeight * pose.scale, roll: pose.roll + sway)
         let blink: Float = rng.chance(0.06) ? 0.12 : 1
         FaceRenderer(identity: identity, actions: actions(at: t), yaw: pose.yaw + sway, lidOpening: blink,
                      gaze: gaze).draw(on: canvas)
