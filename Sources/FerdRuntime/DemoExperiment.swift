@@ -19,7 +19,7 @@ grid:
   r: 16
   lr: 0.01
   weight_decay: 0.0001
-  epochs: 4
+  epochs: 6
   batch: 8
   schedule: step
 """

@@ -17,7 +17,7 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Working folder (dataset, cache, database, run folders); reused by later runs.") var dir: String = ".ferd-demo"
     @Option(help: "Experiment file (default: the embedded Configs/demo.yaml).") var config: String?
     @Option(help: "Local worker processes.") var workers: Int = 2
-    @Option(help: "Synthetic clips to generate.") var clips: Int = 240
+    @Option(help: "Synthetic clips to generate.") var clips: Int = 700
     @Flag(help: "Run the experiment again instead of reusing finished trials.") var new = false
 
     func run() throws {
