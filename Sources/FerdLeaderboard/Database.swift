@@ -12,6 +12,15 @@ public final class Database {
     private let logger: Logger
     /// Transactions of this connection open right now (the outer one and its savepoints).
     private var depth = 0
+    /// Prepared statements of `run(_:_:cached:)` and `query(_:_:cached:)` by SQL text, each reset and
+    /// unbound after every use; finalized before the connection closes.
+    private var statements: [String: Statement] = [:]
+    /// The most statements the cache keeps; SQL beyond that is prepared for each use, as if uncached.
+    static let statementCacheLimit = 64
+    /// How many statements this connection has prepared for `run` and `query` (cached or not).
+    private(set) var statementsPrepared = 0
+    /// How many SQL texts the statement cache holds.
+    var cachedStatementCount: Int { statements.count }
 
     /// Opens (creating if needed) the file at `path`. `busyTimeoutMilliseconds` is how long a statement
     /// waits for another connection's lock before failing with `SQLITE_BUSY`.
@@ -33,6 +42,8 @@ public final class Database {
     }
 
     deinit {
+        // Finalize the cached statements first, or the connection would linger until they were.
+        statements.removeAll()
         sqlite3_close_v2(handle)
     }
 
@@ -61,18 +72,43 @@ public final class Database {
         }
     }
 
-    /// Runs one statement with `bindings` and returns the number of rows it changed.
+    /// Runs one statement with `bindings` and returns the number of rows it changed. With `cached`, the
+    /// statement prepared for `sql` is kept and reused by later calls with the same text.
     @discardableResult
-    public func run(_ sql: String, _ bindings: [SQLValue] = []) throws(SQLiteError) -> Int {
-        _ = try query(sql, bindings)
+    public func run(_ sql: String, _ bindings: [SQLValue] = [], cached: Bool = false) throws(SQLiteError) -> Int {
+        _ = try query(sql, bindings, cached: cached)
         return Int(sqlite3_changes(handle))
     }
 
-    /// Runs one statement with `bindings` and returns its rows.
-    public func query(_ sql: String, _ bindings: [SQLValue] = []) throws(SQLiteError) -> [SQLRow] {
-        let statement = try Statement(sql, in: self)
+    /// Runs one statement with `bindings` and returns its rows. With `cached`, the statement prepared for
+    /// `sql` is kept and reused by later calls with the same text (for SQL run often, never for SQL built
+    /// from values).
+    public func query(_ sql: String, _ bindings: [SQLValue] = [], cached: Bool = false) throws(SQLiteError) -> [SQLRow] {
+        guard cached else {
+            let statement = try prepare(sql)
+            try statement.bind(bindings)
+            return try statement.rows()
+        }
+        let statement: Statement
+        if let existing = statements[sql], !existing.isBusy {
+            statement = existing
+            statement.reset()
+        } else {
+            statement = try prepare(sql)
+            if statements[sql] == nil, statements.count < Self.statementCacheLimit {
+                statements[sql] = statement
+            }
+        }
+        // Reset at once so that no statement holds a read (or a bound copy of its values) between uses.
+        defer { statement.reset() }
         try statement.bind(bindings)
         return try statement.rows()
+    }
+
+    private func prepare(_ sql: String) throws(SQLiteError) -> Statement {
+        let statement = try Statement(sql, in: self)
+        statementsPrepared += 1
+        return statement
     }
 
     /// The rowid of the last row inserted on this connection.
@@ -94,12 +130,12 @@ public final class Database {
     public func transaction<T>(_ kind: TransactionKind = .immediate, _ body: () throws -> T) throws -> T {
         if depth > 0 {
             let name = "nested_\(depth)"
-            try execute("SAVEPOINT \(name)")
+            try run("SAVEPOINT \(name)", cached: true)
             depth += 1
             defer { depth -= 1 }
             do {
                 let value = try body()
-                try execute("RELEASE \(name)")
+                try run("RELEASE \(name)", cached: true)
                 return value
             } catch {
                 try? execute("ROLLBACK TO \(name)")
@@ -107,12 +143,12 @@ public final class Database {
                 throw error
             }
         }
-        try execute(kind.rawValue)
+        try run(kind.rawValue, cached: true)
         depth += 1
         defer { depth -= 1 }
         do {
             let value = try body()
-            try execute("COMMIT")
+            try run("COMMIT", cached: true)
             return value
         } catch {
             do {

@@ -10,7 +10,8 @@ extension Leaderboard {
             INSERT INTO epoch_metrics (trial, attempt, epoch, train_loss, uar, war, lr, seconds, confusion)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (trial, attempt, epoch) DO NOTHING
             """, [.int(metric.trialID), .int(metric.attempt), .int(metric.epoch), .real(metric.trainLoss),
-                  .real(metric.uar), .real(metric.war), .real(metric.learningRate), .real(metric.seconds), confusion])
+                  .real(metric.uar), .real(metric.war), .real(metric.learningRate), .real(metric.seconds), confusion],
+            cached: true)
         return inserted == 1
     }
 
@@ -27,10 +28,10 @@ extension Leaderboard {
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (trial) DO NOTHING
                 """, [.int(result.trialID), .int(result.attempt), .int(result.bestEpoch), .real(result.uar),
                       .real(result.war), .text(recall), .text(confusion), .optionalText(result.checkpointPath),
-                      .text(result.digest)])
+                      .text(result.digest)], cached: true)
             guard inserted == 1 else { return false }
             try database.run("UPDATE trials SET state = 'DONE', worker = NULL, updated = ?1 WHERE id = ?2",
-                             [.real(time.timeIntervalSince1970), .int(result.trialID)])
+                             [.real(time.timeIntervalSince1970), .int(result.trialID)], cached: true)
             return true
         }
     }
@@ -40,7 +41,7 @@ extension Leaderboard {
     @discardableResult
     public func setCheckpointPath(trialID: Int, attempt: Int, path: String) throws -> Bool {
         try database.run("UPDATE results SET checkpoint_path = ?1 WHERE trial = ?2 AND attempt = ?3",
-                         [.text(path), .int(trialID), .int(attempt)]) == 1
+                         [.text(path), .int(trialID), .int(attempt)], cached: true) == 1
     }
 
     /// The results of the experiment's trials, by trial id.

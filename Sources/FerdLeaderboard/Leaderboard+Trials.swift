@@ -34,7 +34,7 @@ extension Leaderboard {
                 let updated = try database.run(
                     "UPDATE trials SET state = ?1, attempts = ?2, worker = ?3, updated = ?4 WHERE id = ?5",
                     [.text(change.state.rawValue), .int(change.attempts), .optionalText(change.worker),
-                     .real(time.timeIntervalSince1970), .int(change.trialID)])
+                     .real(time.timeIntervalSince1970), .int(change.trialID)], cached: true)
                 guard updated == 1 else { throw LeaderboardError.unknownTrial(id: change.trialID, path: path) }
             }
         }

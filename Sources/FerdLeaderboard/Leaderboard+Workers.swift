@@ -8,13 +8,13 @@ extension Leaderboard {
             ON CONFLICT (id) DO UPDATE SET host = excluded.host, cores = excluded.cores, backend = excluded.backend,
                 slots = excluded.slots, last_heartbeat = excluded.last_heartbeat
             """, [.text(worker.id), .text(worker.host), .int(worker.cores), .text(worker.backend), .int(worker.slots),
-                  .real(worker.lastHeartbeat.timeIntervalSince1970)])
+                  .real(worker.lastHeartbeat.timeIntervalSince1970)], cached: true)
     }
 
     /// Records when a worker was last heard from.
     public func recordHeartbeat(workerID: String, at time: Date) throws {
         try database.run("UPDATE workers SET last_heartbeat = ?1 WHERE id = ?2",
-                         [.real(time.timeIntervalSince1970), .text(workerID)])
+                         [.real(time.timeIntervalSince1970), .text(workerID)], cached: true)
     }
 
     /// Every worker ever registered, by id.
@@ -32,7 +32,7 @@ extension Leaderboard {
     /// Appends a line to the event log.
     public func logEvent(kind: String, text: String, at time: Date) throws {
         try database.run("INSERT INTO events (time, kind, text) VALUES (?1, ?2, ?3)",
-                         [.real(time.timeIntervalSince1970), .text(kind), .text(text)])
+                         [.real(time.timeIntervalSince1970), .text(kind), .text(text)], cached: true)
     }
 
     /// The latest `limit` events, oldest first.

@@ -1,10 +1,11 @@
 import CSQLite
 
-/// A prepared statement, finalized when released.
+/// A prepared statement, finalized when released. It never outlives its database: statements are either
+/// local to one `Database` call or held in that database's statement cache, which is emptied before it closes.
 final class Statement {
     let sql: String
     private let handle: OpaquePointer
-    private let database: Database
+    private unowned let database: Database
 
     init(_ sql: String, in database: Database) throws(SQLiteError) {
         var prepared: OpaquePointer?
@@ -19,6 +20,18 @@ final class Statement {
 
     deinit {
         sqlite3_finalize(handle)
+    }
+
+    /// Whether the statement has been stepped but not run to completion or reset.
+    var isBusy: Bool {
+        sqlite3_stmt_busy(handle) != 0
+    }
+
+    /// Makes the statement ready to run again: back to its start (releasing any read it holds), with its
+    /// parameters unbound. Errors of the previous run are not reported again here.
+    func reset() {
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
     }
 
     /// Binds `values` to the parameters `?1…?n`.
