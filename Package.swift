@@ -35,9 +35,9 @@ let package = Package(
         .target(name: "FerdModels", dependencies: ["FerdTensor"]),
         .target(name: "FerdTraining",
                 dependencies: ["FerdModels", "FerdTensor", "FerdData", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "FerdExperiment", dependencies: ["FerdData", "FerdModels", "FerdTensor", "FerdTraining", "Yams"]),
+        .target(name: "FerdExperiment", dependencies: ["FerdData", "FerdDigest", "FerdModels", "FerdTensor", "FerdTraining", "Yams"]),
         .target(name: "FerdRuntime", dependencies: [
-            "FerdCluster", "FerdExperiment", "FerdTraining", "FerdData", "FerdLeaderboard", "FerdTensor",
+            "FerdCluster", "FerdExperiment", "FerdTraining", "FerdData", "FerdDigest", "FerdLeaderboard", "FerdTensor",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "FerdCluster",
@@ -77,6 +77,6 @@ let package = Package(
                     dependencies: ["FerdLeaderboard", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "FerdReportTests", dependencies: ["FerdReport", "FerdLeaderboard", "FerdTraining"],
                     exclude: ["Golden"]),
-        .testTarget(name: "FerdDataTests", dependencies: ["FerdData"], exclude: ["Fixtures"]),
+        .testTarget(name: "FerdDataTests", dependencies: ["FerdData", "FerdDigest"], exclude: ["Fixtures"]),
     ]
 )

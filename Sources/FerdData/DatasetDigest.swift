@@ -1,3 +1,4 @@
+import FerdDigest
 import Foundation
 
 /// A cheap fingerprint of a dataset as a packed cache sees it: the SHA-256 over the working size and,

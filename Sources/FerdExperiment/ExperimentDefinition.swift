@@ -1,4 +1,5 @@
 import FerdData
+import FerdDigest
 import FerdModels
 import FerdTensor
 import FerdTraining

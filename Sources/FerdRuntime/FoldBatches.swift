@@ -58,9 +58,8 @@ public struct FoldBatches: BatchProvider {
             split = loaded
         }
         let sampler = ClipSampler(segments: settings.model.frames, framesPerSegment: 1, referenceQuirks: source.referenceQuirks)
-        var trainOptions = ClipLoaderOptions(mode: .train, sampler: sampler, size: settings.model.imageSize,
+        let trainOptions = ClipLoaderOptions(mode: .train, sampler: sampler, size: settings.model.imageSize,
                                              batchSize: settings.batchSize, seed: settings.seed)
-        trainOptions.workers = nil
         train = try ClipLoader(clips: split.train, store: store, options: trainOptions, logger: logger)
         test = try ClipLoader(clips: split.test, store: store,
                               options: ClipLoaderOptions(mode: .test, sampler: sampler, size: settings.model.imageSize,

@@ -1,5 +1,6 @@
 import FerdCluster
 import FerdData
+import FerdDigest
 import FerdTensor
 import FerdTraining
 import Foundation

@@ -1,4 +1,5 @@
 @testable import FerdData
+import FerdDigest
 import XCTest
 
 /// The reference augmentation: parameter ranges, determinism and the effect of each step.
