@@ -9,6 +9,7 @@
 // The coordinator's CPU is the CPU time of its run-loop thread (CLOCK_THREAD_CPUTIME_ID; libzmq's I/O thread
 // is not included); memory is the process's resident set, which includes the simulated workers' sockets.
 // Prints one JSON line (the last line of output); `--markdown FILE` also writes a table.
+import FerdZeroMQ
 import FerdCluster
 import FerdLeaderboard
 import Foundation

@@ -1,3 +1,4 @@
+import FerdZeroMQ
 import ArgumentParser
 import FerdCluster
 import FerdData

@@ -1,3 +1,4 @@
+import FerdZeroMQ
 import FerdLeaderboard
 import Foundation
 import XCTest

@@ -1,3 +1,4 @@
+import FerdZeroMQ
 import Logging
 import XCTest
 @testable import FerdCluster

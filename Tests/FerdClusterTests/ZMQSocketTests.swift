@@ -1,3 +1,4 @@
+import FerdZeroMQ
 import XCTest
 @testable import FerdCluster
 

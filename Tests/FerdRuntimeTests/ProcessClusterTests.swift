@@ -1,3 +1,4 @@
+import FerdZeroMQ
 import FerdCluster
 import FerdLeaderboard
 import Foundation

@@ -1,3 +1,4 @@
+import FerdZeroMQ
 import Foundation
 import FerdLeaderboard
 import Logging

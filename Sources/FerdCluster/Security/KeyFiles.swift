@@ -1,3 +1,4 @@
+import FerdZeroMQ
 import Foundation
 
 /// Reads and writes CURVE keys as files: `<name>.key` holds the secret key (mode 0600) and `<name>.pub`

@@ -24,7 +24,7 @@ public struct CurveKeyPair: Equatable, Sendable {
     }
 
     /// The Z85 text of a 32-byte binary key, as ZAP requests carry it.
-    static func z85(binaryKey: [UInt8]) -> String? {
+    public static func z85(binaryKey: [UInt8]) -> String? {
         guard binaryKey.count == 32 else { return nil }
         var text = [CChar](repeating: 0, count: z85Length + 1)
         guard zmq_z85_encode(&text, binaryKey, binaryKey.count) != nil else { return nil }
