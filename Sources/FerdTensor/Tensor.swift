@@ -99,8 +99,34 @@ public final class Tensor {
     /// Back-propagates from this one-element tensor: afterwards every leaf parameter that contributed
     /// holds d(self)/d(parameter) in ``grad`` (added to what was there). The recorded graph is released.
     public func backward() {
+        run(hooked: false, announce: { _ in }, ready: { _ in })
+    }
+
+    /// Like ``backward()``, and calls `onLeafGradientReady` with each leaf requiring a gradient that the
+    /// graph reaches as soon as no further contribution can reach it: right after the last operation
+    /// (in processing order) that has the leaf as an input, so its ``grad`` is final during the call.
+    /// Each such leaf is passed exactly once; the call order is the one ``backward(announcing:onLeafGradientReady:)``
+    /// announces.
+    public func backward(onLeafGradientReady: (Tensor) -> Void) {
+        run(hooked: true, announce: { _ in }, ready: onLeafGradientReady)
+    }
+
+    /// Like ``backward(onLeafGradientReady:)``, and first, before any gradient is computed, calls
+    /// `announcing` with every leaf that `onLeafGradientReady` will be called with, in that order. The
+    /// order depends only on the structure of the recorded graph.
+    public func backward(announcing: ([Tensor]) -> Void, onLeafGradientReady: (Tensor) -> Void) {
+        run(hooked: true, announce: announcing, ready: onLeafGradientReady)
+    }
+
+    private func run(hooked: Bool, announce: ([Tensor]) -> Void, ready: (Tensor) -> Void) {
         precondition(count == 1, "backward() needs a one-element tensor, shape is \(shape)")
         guard requiresGrad else { return }
+        if node == nil {
+            if hooked { announce([self]) }
+            accumulateGrad([1])
+            if hooked { ready(self) }
+            return
+        }
         var order: [Tensor] = []
         var visited = Set<ObjectIdentifier>()
         var stack: [(Tensor, Bool)] = [(self, false)]
@@ -115,15 +141,41 @@ public final class Tensor {
                 stack.append((input, false))
             }
         }
+        order.reverse()
+        let readyAt = hooked ? Self.leavesReady(processing: order, announce: announce) : []
         accumulateGrad([1])
-        for tensor in order.reversed() {
+        for (step, tensor) in order.enumerated() {
             guard let node = tensor.node else { continue }
             if let gradient = tensor.grad {
                 Profiler.backward(in: node.section) { node.apply(gradient) }
             }
             tensor.grad = nil
             tensor.node = nil
+            if hooked { for leaf in readyAt[step] { ready(leaf) } }
         }
+    }
+
+    /// For each position of `order` (the processing order), the leaves whose last consumer is there, in
+    /// input order; `announce` receives them all, flattened.
+    private static func leavesReady(processing order: [Tensor], announce: ([Tensor]) -> Void) -> [[Tensor]] {
+        var lastUse: [ObjectIdentifier: Int] = [:]
+        for (step, tensor) in order.enumerated() {
+            for input in tensor.node?.inputs ?? [] where input.requiresGrad && input.node == nil {
+                lastUse[ObjectIdentifier(input)] = step
+            }
+        }
+        var ready = [[Tensor]](repeating: [], count: order.count)
+        for (step, tensor) in order.enumerated() {
+            for input in tensor.node?.inputs ?? [] where input.node == nil {
+                let id = ObjectIdentifier(input)
+                if lastUse[id] == step {
+                    ready[step].append(input)
+                    lastUse[id] = nil
+                }
+            }
+        }
+        announce(ready.flatMap { $0 })
+        return ready
     }
 
     /// A leaf copy of this tensor's values that records nothing.
