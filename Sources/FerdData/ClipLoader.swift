@@ -72,8 +72,12 @@ public final class ClipLoader: Sendable {
 
     /// The batches of `epoch`, built in the background up to `options.prefetch` ahead.
     public func batches(epoch: Int) -> ClipBatchSequence {
+        batches(plan: batchPlan(epoch: epoch), epoch: epoch)
+    }
+
+    /// The batches of the clip positions in `plan` for `epoch`, built in the background.
+    func batches(plan: [[Int]], epoch: Int) -> ClipBatchSequence {
         let queue = BatchQueue(capacity: options.prefetch)
-        let plan = batchPlan(epoch: epoch)
         let thread = Thread { [self] in
             for positions in plan {
                 if queue.isCancelled { break }

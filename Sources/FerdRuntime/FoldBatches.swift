@@ -78,6 +78,14 @@ public struct FoldBatches: BatchProvider {
         Self.erase(test.batches(epoch: 0))
     }
 
+    public func trainBatches(epoch: Int, shard: ClipShard) throws -> AnyIterator<Result<ClipBatch, Error>> {
+        Self.erase(try train.batches(epoch: epoch, shard: shard))
+    }
+
+    public func testBatches(shard: ClipShard) throws -> AnyIterator<Result<ClipBatch, Error>> {
+        Self.erase(try test.batches(epoch: 0, shard: shard))
+    }
+
     private static func erase(_ sequence: ClipBatchSequence) -> AnyIterator<Result<ClipBatch, Error>> {
         AnyIterator { sequence.next().map { $0.mapError { $0 as Error } } }
     }
