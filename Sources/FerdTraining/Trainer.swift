@@ -1,4 +1,5 @@
 import FerdData
+import FerdDigest
 import FerdModels
 import FerdTensor
 import Foundation
@@ -15,11 +16,32 @@ public protocol BatchProvider {
     func trainBatches(epoch: Int) throws -> AnyIterator<Result<ClipBatch, Error>>
     /// The test set, unaugmented.
     func testBatches() throws -> AnyIterator<Result<ClipBatch, Error>>
+    /// The clips `shard` takes from each batch of ``trainBatches(epoch:)`` (``ClipShard/select(_:)``),
+    /// with the same values. The default cuts them out of the whole batches; a loader can build only them.
+    func trainBatches(epoch: Int, shard: ClipShard) throws -> AnyIterator<Result<ClipBatch, Error>>
+    /// The clips `shard` takes from each batch of ``testBatches()``; a part may be empty.
+    func testBatches(shard: ClipShard) throws -> AnyIterator<Result<ClipBatch, Error>>
+}
+
+extension BatchProvider {
+    public func trainBatches(epoch: Int, shard: ClipShard) throws -> AnyIterator<Result<ClipBatch, Error>> {
+        Self.select(shard, from: try trainBatches(epoch: epoch))
+    }
+
+    public func testBatches(shard: ClipShard) throws -> AnyIterator<Result<ClipBatch, Error>> {
+        Self.select(shard, from: try testBatches())
+    }
+
+    private static func select(_ shard: ClipShard, from batches: AnyIterator<Result<ClipBatch, Error>>)
+        -> AnyIterator<Result<ClipBatch, Error>> {
+        AnyIterator { batches.next().map { $0.map { $0.selecting(shard) } } }
+    }
 }
 
 /// Progress the trainer reports while it runs.
 public enum TrainingEvent: Sendable {
-    /// A training step finished: `batch` of `batches` in `epoch` (1-based), with its loss.
+    /// A training step finished: `batch` of `batches` in `epoch` (1-based), with its loss (with a gang,
+    /// the loss of this member's shard).
     case step(epoch: Int, batch: Int, batches: Int, loss: Double)
     /// Evaluation of `epoch` is running: `batch` of `batches`.
     case evaluating(epoch: Int, batch: Int, batches: Int)
@@ -39,18 +61,35 @@ public struct TrainingSummary: Sendable {
 
 /// Trains one GCA+IAL model on one fold: SGD over the training batches, evaluation on the test set
 /// after every epoch, the best epoch's weights and a resume checkpoint in the run folder.
+///
+/// With a gang (docs/DATA-PARALLEL.md) every member trains on its shard of each batch, the gradients are
+/// averaged over the gang during the backward pass, batch-norm running statistics are averaged and the
+/// replicas' states compared after every epoch, and the test set is evaluated in shards whose confusion
+/// matrices are summed, so all members report the same epochs.
 public final class Trainer {
     public let settings: TrainingSettings
     public let model: GCAIALModel
     private var optimizer: SGD
     private let runFolder: RunFolder
     private let logger: Logger
+    private let gang: GangCommunicator?
+    private let shard: ClipShard
     private(set) var history: [EpochReport] = []
+    /// SHA-256 (hex) of the parameters and buffers at the last comparison of the gang's replicas
+    /// (before the first epoch, then after each epoch); nil without a gang.
+    public private(set) var stateDigest: String?
 
     /// A trainer writing into `runDirectory`. With `resume`, it continues from the resume checkpoint
-    /// there (which must have been written with the same settings).
-    public init(settings: TrainingSettings, runDirectory: URL, resume: Bool, logger: Logger) throws {
+    /// there (which must have been written with the same settings). With `gang`, it is that gang's
+    /// member `gang.rank`; `settings.batchSize` must be a multiple of the gang's size.
+    public init(settings: TrainingSettings, runDirectory: URL, resume: Bool, logger: Logger,
+                gang: GangCommunicator? = nil) throws {
         try settings.validate()
+        if let gang, settings.batchSize % gang.size != 0 {
+            throw TrainingError.settings("batch size \(settings.batchSize) cannot be split evenly over the \(gang.size) workers of the gang; use a multiple of \(gang.size)")
+        }
+        self.gang = gang
+        shard = gang.map { ClipShard(rank: $0.rank, count: $0.size) } ?? .whole
         self.settings = settings
         self.logger = logger
         self.runFolder = try RunFolder(directory: runDirectory)
@@ -71,30 +110,39 @@ public final class Trainer {
     public var completedEpochs: Int { history.count }
 
     /// Trains until `settings.epochs` or until `shouldStop` returns true (checked between steps; the
-    /// unfinished epoch is then discarded and will be re-run by a resumed run).
+    /// unfinished epoch is then discarded and will be re-run by a resumed run). With a gang, `shouldStop`
+    /// is checked after each epoch only, and the gang stops together when any member asks to.
     public func run(data: BatchProvider, shouldStop: () -> Bool = { false },
                     observe: (TrainingEvent) -> Void = { _ in }) throws -> TrainingSummary {
         guard data.trainBatchCount > 0 else {
             throw TrainingError.data("the training split yields no batch of \(settings.batchSize) clips; lower --batch or add clips")
         }
+        if let gang { try compareReplicas(gang, after: "epoch \(history.count) (before training)") }
         for epoch in history.count..<settings.epochs {
             let started = DispatchTime.now().uptimeNanoseconds
             optimizer.learningRate = settings.schedule.rate(base: settings.learningRate, epoch: epoch)
-            guard let trainLoss = try trainEpoch(epoch, data: data, shouldStop: shouldStop, observe: observe) else {
+            guard let trained = try trainEpoch(epoch, data: data, shouldStop: shouldStop, observe: observe) else {
                 logger.notice("stopped during epoch \(epoch + 1); the resume checkpoint holds epoch \(history.count)")
                 return summary(completed: false)
             }
+            var gangReport: GangEpochReport?
+            if let gang {
+                try averageBatchNormStatistics(gang)
+                try compareReplicas(gang, after: "epoch \(epoch + 1)")
+                gangReport = GangEpochReport(rank: gang.rank, size: gang.size, stateDigest: stateDigest!,
+                                             steps: trained.steps, exchangeSeconds: trained.exchangeSeconds)
+            }
             let matrix = try evaluate(epoch: epoch, data: data, observe: observe)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-            let report = EpochReport(epoch: epoch + 1, trainLoss: trainLoss, learningRate: Double(optimizer.learningRate),
-                                     seconds: seconds, matrix: matrix)
+            let report = EpochReport(epoch: epoch + 1, trainLoss: trained.loss, learningRate: Double(optimizer.learningRate),
+                                     seconds: seconds, matrix: matrix, gang: gangReport)
             let isBest = history.allSatisfy { report.score(settings.bestBy) > $0.score(settings.bestBy) }
             history.append(report)
             if isBest { try runFolder.saveBest(model.checkpoint(metadata: ["epoch": "\(report.epoch)"])) }
             try runFolder.appendMetrics(report)
             try runFolder.saveResumeState(model: model, velocities: optimizer.velocities, history: history, settings: settings)
             observe(.epoch(report, isBest: isBest))
-            if shouldStop() { return summary(completed: history.count == settings.epochs) }
+            if try stopRequested(shouldStop) { return summary(completed: history.count == settings.epochs) }
         }
         return summary(completed: true)
     }
@@ -106,35 +154,133 @@ public final class Trainer {
         return TrainingSummary(history: history, best: best, completed: completed)
     }
 
-    /// The mean loss of the epoch, or nil when stopped before its end.
+    /// What one epoch of training gave.
+    private struct TrainedEpoch {
+        /// The mean loss over the epoch's steps (with a gang: of the gang's mean loss per step).
+        var loss: Double
+        var steps: Int
+        /// Seconds in `finishStep` (gang only).
+        var exchangeSeconds: Double
+    }
+
+    /// The epoch's training, or nil when stopped before its end. With a gang, `shouldStop` is only
+    /// consulted between epochs: a member leaving mid-epoch would strand the others.
     private func trainEpoch(_ epoch: Int, data: BatchProvider, shouldStop: () -> Bool,
-                            observe: (TrainingEvent) -> Void) throws -> Double? {
-        var total = 0.0, batches = 0
-        let iterator = try data.trainBatches(epoch: epoch)
+                            observe: (TrainingEvent) -> Void) throws -> TrainedEpoch? {
+        var losses: [Float] = []
+        var exchangeSeconds = 0.0
+        let iterator = try gang == nil ? data.trainBatches(epoch: epoch) : data.trainBatches(epoch: epoch, shard: shard)
         while let next = iterator.next() {
-            if shouldStop() { return nil }
+            if gang == nil && shouldStop() { return nil }
             let batch = try next.get()
             let clips = Tensor(shape: batch.shape, data: batch.values)
             let loss = try model(clips, training: true).loss(targets: batch.labels, weights: settings.loss).total
             guard loss.item.isFinite else {
-                throw TrainingError.diverged("the loss became \(loss.item) in epoch \(epoch + 1), batch \(batches + 1); lower --lr")
+                throw TrainingError.diverged("the loss became \(loss.item) in epoch \(epoch + 1), batch \(losses.count + 1); lower --lr")
             }
-            loss.backward()
+            if let gang {
+                exchangeSeconds += try backwardAveragingGradients(loss, over: gang)
+            } else {
+                loss.backward()
+            }
             optimizer.step(model.parameters)
-            total += Double(loss.item)
-            batches += 1
-            observe(.step(epoch: epoch + 1, batch: batches, batches: data.trainBatchCount, loss: Double(loss.item)))
+            losses.append(loss.item)
+            observe(.step(epoch: epoch + 1, batch: losses.count, batches: data.trainBatchCount, loss: Double(loss.item)))
         }
-        return batches > 0 ? total / Double(batches) : 0
+        if let gang { try gang.allReduce(&losses, average: true) }
+        let total = losses.reduce(0.0) { $0 + Double($1) }
+        return TrainedEpoch(loss: losses.isEmpty ? 0 : total / Double(losses.count), steps: losses.count,
+                            exchangeSeconds: exchangeSeconds)
     }
 
-    /// The confusion matrix of the model in evaluation mode on the test set.
+    /// Back-propagates `loss` and replaces the parameters' gradients by their average over the gang:
+    /// each gradient is offered as soon as the backward pass has finished it, in the order the graph
+    /// announces (the same on every member, since all run the same model on equally sized shards).
+    /// Returns the seconds spent in `finishStep`.
+    private func backwardAveragingGradients(_ loss: Tensor, over gang: GangCommunicator) throws -> Double {
+        let parameterIDs = Set(model.parameters.map(ObjectIdentifier.init))
+        var order: [Tensor] = []
+        var slots: [ObjectIdentifier: Int] = [:]
+        var failure: Error?
+        loss.backward(announcing: { leaves in
+            order = leaves.filter { parameterIDs.contains(ObjectIdentifier($0)) }
+            for (slot, parameter) in order.enumerated() { slots[ObjectIdentifier(parameter)] = slot }
+            do { try gang.beginStep(sizes: order.map(\.count)) } catch { failure = error }
+        }, onLeafGradientReady: { leaf in
+            guard failure == nil, let slot = slots[ObjectIdentifier(leaf)] else { return }
+            if leaf.grad == nil { leaf.grad = [Float](repeating: 0, count: leaf.count) }
+            do { try leaf.grad!.withUnsafeBufferPointer { try gang.offer(slot, $0) } } catch { failure = error }
+        })
+        if let failure { throw failure }
+        let started = DispatchTime.now().uptimeNanoseconds
+        try gang.finishStep { slot, average in
+            order[slot].withGradBuffer { gradient in _ = gradient.update(fromContentsOf: average) }
+        }
+        return Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+    }
+
+    /// Replaces every member's batch-norm running statistics (the float buffers) by their gang mean.
+    private func averageBatchNormStatistics(_ gang: GangCommunicator) throws {
+        let buffers = model.store.names.compactMap { model.store.roles[$0] == .buffer ? model.store.tensors[$0] : nil }
+        var values = buffers.flatMap(\.data)
+        try gang.allReduce(&values, average: true)
+        var start = 0
+        for buffer in buffers {
+            buffer.data = Array(values[start..<(start + buffer.count)])
+            start += buffer.count
+        }
+    }
+
+    /// Records the digest of this member's parameters and buffers and throws when another member's differs.
+    private func compareReplicas(_ gang: GangCommunicator, after point: String) throws {
+        let digest = Self.digest(of: model.store)
+        stateDigest = digest
+        let digests = try gang.allGather(Array(digest.utf8)).map { String(decoding: $0, as: UTF8.self) }
+        guard Set(digests).count > 1 else { return }
+        let counts = Dictionary(digests.map { ($0, 1) }, uniquingKeysWith: +)
+        let majority = digests.max { counts[$0]! < counts[$1]! }!
+        let ranks = digests.indices.filter { digests[$0] != majority }
+        let held = ranks.map { "rank \($0): \(digests[$0].prefix(16))" }.joined(separator: ", ")
+        throw TrainingError.replicasDiverged(
+            ranks: ranks,
+            detail: "after \(point) (state digests \(held); the others: \(majority.prefix(16)))")
+    }
+
+    /// SHA-256 (hex) of a model state: every entry in `state_dict` order, name then raw little-endian values.
+    static func digest(of store: ParameterStore) -> String {
+        var hash = SHA256()
+        for name in store.names {
+            hash.update(field: name)
+            if let tensor = store.tensors[name] {
+                tensor.data.withUnsafeBytes { hash.update($0) }
+            } else if let counter = store.counters[name] {
+                withUnsafeBytes(of: counter.littleEndian) { hash.update($0) }
+            }
+        }
+        return hash.hexDigest()
+    }
+
+    /// Whether to stop after this epoch; with a gang, when any member was asked to, so all stop together.
+    private func stopRequested(_ shouldStop: () -> Bool) throws -> Bool {
+        guard let gang else { return shouldStop() }
+        var votes: [Float] = [shouldStop() ? 1 : 0]
+        try gang.allReduce(&votes, average: false)
+        return votes[0] > 0
+    }
+
+    /// The confusion matrix of the model in evaluation mode on the test set. With a gang, every member
+    /// must call this together: each evaluates its shard and gets the sum over the gang.
     public func evaluate(epoch: Int, data: BatchProvider, observe: (TrainingEvent) -> Void = { _ in }) throws -> ConfusionMatrix {
         var matrix = ConfusionMatrix(classes: settings.model.classes)
-        let iterator = try data.testBatches()
+        let iterator = try gang == nil ? data.testBatches() : data.testBatches(shard: shard)
         var index = 0
         while let next = iterator.next() {
             let batch = try next.get()
+            index += 1
+            guard !batch.labels.isEmpty else {
+                observe(.evaluating(epoch: epoch + 1, batch: index, batches: data.testBatchCount))
+                continue
+            }
             let logits = try Autograd.withoutGradient {
                 try model(Tensor(shape: batch.shape, data: batch.values), training: false).logits
             }
@@ -143,9 +289,12 @@ public final class Trainer {
                 let scores = logits.data[row * classes..<(row + 1) * classes]
                 matrix.add(truth: truth, prediction: scores.indices.max { scores[$0] < scores[$1] }! - row * classes)
             }
-            index += 1
             observe(.evaluating(epoch: epoch + 1, batch: index, batches: data.testBatchCount))
         }
-        return matrix
+        guard let gang else { return matrix }
+        var counts = matrix.counts.flatMap { $0.map(Float.init) }
+        try gang.allReduce(&counts, average: false)
+        let classes = matrix.classes
+        return ConfusionMatrix(counts: (0..<classes).map { row in counts[(row * classes)..<((row + 1) * classes)].map { Int($0) } })!
     }
 }

@@ -59,6 +59,9 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case data(String)
     case resume(String)
     case diverged(String)
+    /// The members of a data-parallel gang no longer hold the same model: `ranks` differ from the
+    /// state most members hold (on a tie, the lowest rank's); `detail` says when and shows the digests.
+    case replicasDiverged(ranks: [Int], detail: String)
 
     public var description: String {
         switch self {
@@ -66,6 +69,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         case .data(let text): "training data: \(text)"
         case .resume(let text): "resume: \(text)"
         case .diverged(let text): "training diverged: \(text)"
+        case let .replicasDiverged(ranks, detail):
+            "the gang's replicas diverged: rank\(ranks.count == 1 ? "" : "s") \(ranks.map(String.init).joined(separator: ", ")) \(ranks.count == 1 ? "holds" : "hold") a different model state than the other members \(detail)"
         }
     }
 }
