@@ -21,7 +21,31 @@ public enum ParameterValue: Sendable, Hashable, CustomStringConvertible {
 
 /// An experiment as written in a YAML file under Configs/: the dataset, the folds, and a grid over
 /// hyper-parameters. Expanding it gives one trial per (grid point, seed, fold).
+/// How the workers of a data-parallel trial exchange gradients, and how few of them may run it.
+public struct DataParallelSettings: Sendable, Equatable, Codable {
+    /// The fewest workers a gang may start with when not all arrive (the learning rate is then scaled).
+    public var minWorkers: Int
+    /// "star" (through the coordinator's gradient hub) or "ring" (among the members).
+    public var reduction: String
+    /// "fp32" or "fp16": what gradients travel as.
+    public var gradientPrecision: String
+    /// Gradient bucket size in MiB (sent while the backward pass still runs).
+    public var bucketMegabytes: Int
+
+    public init(minWorkers: Int, reduction: String = "star", gradientPrecision: String = "fp32", bucketMegabytes: Int = 25) {
+        self.minWorkers = minWorkers
+        self.reduction = reduction
+        self.gradientPrecision = gradientPrecision
+        self.bucketMegabytes = bucketMegabytes
+    }
+}
+
 public struct ExperimentDefinition: Sendable, Equatable {
+    /// The gradient reductions `reduction` may name.
+    public static let reductions = ["star", "ring"]
+    /// The wire precisions `gradient_precision` may name.
+    public static let gradientPrecisions = ["fp32", "fp16"]
+
     /// The hyper-parameters a grid may set, with their defaults (the reference code's settings).
     public static let parameterDefaults: KeyValuePairs<String, ParameterValue> = [
         "preset": .word("paper"), "attention": .word("gca"), "lambda": .number(0.1), "r": .number(16),
@@ -39,7 +63,10 @@ public struct ExperimentDefinition: Sendable, Equatable {
     public var retries: Int
     /// Seconds a trial may run before it is stopped and counted as failed (nil: no limit).
     public var trialTimeLimit: Double?
+    /// Workers that train each trial together (data-parallel); 1: each trial on one worker.
     public var workersPerTrial: Int
+    /// How a gang of `workersPerTrial` workers trains (docs/DATA-PARALLEL.md).
+    public var dataParallel: DataParallelSettings
     /// The swept and fixed parameters in file order; a fixed parameter has one value.
     public var grid: [(name: String, values: [ParameterValue])]
     /// The file's text, whose hash identifies the experiment.

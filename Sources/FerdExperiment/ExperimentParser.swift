@@ -4,7 +4,8 @@ import Yams
 
 extension ExperimentDefinition {
     /// The top-level keys of an experiment file.
-    static let topLevelKeys = ["name", "data", "folds", "seeds", "retries", "trial_time_limit", "workers_per_trial", "grid"]
+    static let topLevelKeys = ["name", "data", "folds", "seeds", "retries", "trial_time_limit", "workers_per_trial",
+                               "min_workers", "reduction", "gradient_precision", "bucket_mb", "grid"]
 
     /// Reads an experiment from YAML text. Unknown keys, wrong types and empty grids are errors that
     /// name the key and its line.
@@ -35,10 +36,26 @@ extension ExperimentDefinition {
         let seeds = try seen["seeds"].map { node throws(ExperimentError) in try integer(node, "seeds", minimum: 1) } ?? 1
         let retries = try seen["retries"].map { node throws(ExperimentError) in try integer(node, "retries", minimum: 1) } ?? 3
         let gang = try seen["workers_per_trial"].map { node throws(ExperimentError) in try integer(node, "workers_per_trial", minimum: 1) } ?? 1
+        let minWorkers = try seen["min_workers"].map { node throws(ExperimentError) in
+            let value = try integer(node, "min_workers", minimum: 1)
+            guard value <= gang else {
+                throw .invalid("'min_workers' (\(value)) must not exceed workers_per_trial (\(gang))", line: line(node))
+            }
+            return value
+        } ?? gang
+        let reduction = try seen["reduction"].map { node throws(ExperimentError) in
+            try word(node, "reduction", among: ExperimentDefinition.reductions)
+        } ?? "star"
+        let precision = try seen["gradient_precision"].map { node throws(ExperimentError) in
+            try word(node, "gradient_precision", among: ExperimentDefinition.gradientPrecisions)
+        } ?? "fp32"
+        let bucket = try seen["bucket_mb"].map { node throws(ExperimentError) in try integer(node, "bucket_mb", minimum: 1) } ?? 25
         let limit = try seen["trial_time_limit"].map(parseDuration)
         guard let gridNode = seen["grid"] else { throw .invalid("'grid' is missing; list the hyper-parameters to sweep", line: nil) }
         let definition = ExperimentDefinition(name: name, dataPath: path, layout: layout, folds: folds, seeds: seeds,
                                               retries: retries, trialTimeLimit: limit, workersPerTrial: gang,
+                                              dataParallel: DataParallelSettings(minWorkers: minWorkers, reduction: reduction,
+                                                                                 gradientPrecision: precision, bucketMegabytes: bucket),
                                               grid: try parseGrid(gridNode), source: text)
         _ = try definition.trials()
         return definition
@@ -46,6 +63,14 @@ extension ExperimentDefinition {
 
     private static func line(_ node: Node) -> Int? {
         node.mark.map { $0.line }
+    }
+
+    private static func word(_ node: Node, _ key: String, among choices: [String]) throws(ExperimentError) -> String {
+        guard let value = node.string, choices.contains(value) else {
+            throw .invalid("'\(key)' must be one of \(choices.joined(separator: ", ")), got \(node.string ?? "a list or mapping")",
+                           line: line(node))
+        }
+        return value
     }
 
     private static func integer(_ node: Node, _ key: String, minimum: Int) throws(ExperimentError) -> Int {

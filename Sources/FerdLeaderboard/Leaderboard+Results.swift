@@ -7,10 +7,13 @@ extension Leaderboard {
     public func recordEpochMetric(_ metric: EpochMetricRecord) throws -> Bool {
         let confusion = try metric.confusion.map { SQLValue.text(try JSONText.encode($0)) } ?? .null
         let inserted = try database.run("""
-            INSERT INTO epoch_metrics (trial, attempt, epoch, train_loss, uar, war, lr, seconds, confusion)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (trial, attempt, epoch) DO NOTHING
+            INSERT INTO epoch_metrics (trial, attempt, epoch, train_loss, uar, war, lr, seconds, confusion,
+                                       gang_members, step_seconds, communication_seconds, bytes_per_step)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT (trial, attempt, epoch) DO NOTHING
             """, [.int(metric.trialID), .int(metric.attempt), .int(metric.epoch), .real(metric.trainLoss),
-                  .real(metric.uar), .real(metric.war), .real(metric.learningRate), .real(metric.seconds), confusion],
+                  .real(metric.uar), .real(metric.war), .real(metric.learningRate), .real(metric.seconds), confusion,
+                  .optionalInt(metric.gang?.members), .optionalReal(metric.gang?.stepSeconds),
+                  .optionalReal(metric.gang?.communicationSeconds), .optionalReal(metric.gang?.bytesPerStep)],
             cached: true)
         return inserted == 1
     }

@@ -1,7 +1,10 @@
 import Foundation
 
 extension Leaderboard {
-    private static let trialColumns = "id, experiment, grid_point, fold, seed, state, attempts, worker, updated"
+    private static let trialColumns = """
+        id, experiment, grid_point, fold, seed, state, attempts, worker, updated, resume_epoch, resume_size, \
+        resume_sha256, resume_path, gang_size, lr_scale
+        """
 
     /// Creates the trials of `plans` (and their grid points) in one transaction and returns their ids in
     /// the same order. Trials that already exist are kept as they are, so planning again is harmless.
@@ -36,7 +39,27 @@ extension Leaderboard {
                     [.text(change.state.rawValue), .int(change.attempts), .optionalText(change.worker),
                      .real(time.timeIntervalSince1970), .int(change.trialID)], cached: true)
                 guard updated == 1 else { throw LeaderboardError.unknownTrial(id: change.trialID, path: path) }
+                if let gang = change.gang {
+                    try database.run("UPDATE trials SET gang_size = ?1, lr_scale = ?2 WHERE id = ?3",
+                                     [.int(gang.size), .real(gang.learningRateScale), .int(change.trialID)], cached: true)
+                }
             }
+        }
+    }
+
+    /// Records `point` as the trial's resume checkpoint unless the stored one is as new or newer. Returns
+    /// nil when nothing changed, otherwise `.some` of the point it replaced (nil when there was none).
+    public func replaceResumePoint(trialID: Int, with point: StoredResumePoint) throws -> StoredResumePoint?? {
+        try database.transaction {
+            let rows = try database.query("SELECT \(Self.trialColumns) FROM trials WHERE id = ?1", [.int(trialID)])
+            guard let row = rows.first else { throw LeaderboardError.unknownTrial(id: trialID, path: path) }
+            let previous = try trial(row).resume
+            if let previous, previous.epoch >= point.epoch { return nil }
+            try database.run("""
+                UPDATE trials SET resume_epoch = ?1, resume_size = ?2, resume_sha256 = ?3, resume_path = ?4 WHERE id = ?5
+                """, [.int(point.epoch), .int(point.size), .text(point.sha256), .text(point.path), .int(trialID)],
+                cached: true)
+            return .some(previous)
         }
     }
 
@@ -69,6 +92,14 @@ extension Leaderboard {
                            gridPointID: try columns.int(row, 2, "grid_point"), fold: try columns.int(row, 3, "fold"),
                            seed: UInt64(bitPattern: Int64(try columns.int(row, 4, "seed"))),
                            state: try columns.state(row, 5, "state"), attempts: try columns.int(row, 6, "attempts"),
-                           worker: row.text(7), updated: try columns.date(row, 8, "updated"))
+                           worker: row.text(7), updated: try columns.date(row, 8, "updated"),
+                           resume: try resumePoint(row, columns), gangSize: row.int(13), learningRateScale: row.double(14))
+    }
+
+    private func resumePoint(_ row: SQLRow, _ columns: RowDecoder) throws -> StoredResumePoint? {
+        guard let epoch = row.int(9) else { return nil }
+        return StoredResumePoint(epoch: epoch, size: try columns.int(row, 10, "resume_size"),
+                                 sha256: try columns.text(row, 11, "resume_sha256"),
+                                 path: try columns.text(row, 12, "resume_path"))
     }
 }

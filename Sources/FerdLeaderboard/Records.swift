@@ -50,9 +50,62 @@ public struct TrialRecord: Sendable, Equatable {
     public var state: TrialState
     /// Attempts started so far.
     public var attempts: Int
-    /// The worker running it, while RUNNING.
+    /// The worker running it, while RUNNING (the gang's workers, comma-separated, for a gang).
     public var worker: String?
     public var updated: Date
+    /// The latest resume checkpoint stored on the coordinator, if any.
+    public var resume: StoredResumePoint?
+    /// Members of the gang that runs (or last ran) the trial; nil for a single worker.
+    public var gangSize: Int?
+    /// The factor applied to the learning rate because the gang is smaller than asked for; nil: none.
+    public var learningRateScale: Double?
+
+    public init(id: Int, experimentID: Int, gridPointID: Int, fold: Int, seed: UInt64, state: TrialState,
+                attempts: Int, worker: String?, updated: Date, resume: StoredResumePoint? = nil,
+                gangSize: Int? = nil, learningRateScale: Double? = nil) {
+        self.id = id
+        self.experimentID = experimentID
+        self.gridPointID = gridPointID
+        self.fold = fold
+        self.seed = seed
+        self.state = state
+        self.attempts = attempts
+        self.worker = worker
+        self.updated = updated
+        self.resume = resume
+        self.gangSize = gangSize
+        self.learningRateScale = learningRateScale
+    }
+}
+
+/// A resume checkpoint the coordinator holds for a trial: the epochs it contains and the file.
+public struct StoredResumePoint: Sendable, Equatable {
+    public var epoch: Int
+    public var size: Int
+    public var sha256: String
+    public var path: String
+
+    public init(epoch: Int, size: Int, sha256: String, path: String) {
+        self.epoch = epoch
+        self.size = size
+        self.sha256 = sha256
+        self.path = path
+    }
+}
+
+/// The cost of one epoch of a data-parallel gang, per step.
+public struct GangEpochCost: Sendable, Equatable {
+    public var members: Int
+    public var stepSeconds: Double
+    public var communicationSeconds: Double
+    public var bytesPerStep: Double
+
+    public init(members: Int, stepSeconds: Double, communicationSeconds: Double, bytesPerStep: Double) {
+        self.members = members
+        self.stepSeconds = stepSeconds
+        self.communicationSeconds = communicationSeconds
+        self.bytesPerStep = bytesPerStep
+    }
 }
 
 /// A new state for a trial, applied with others in one transaction.
@@ -61,12 +114,21 @@ public struct TrialStateChange: Sendable, Equatable {
     public var state: TrialState
     public var attempts: Int
     public var worker: String?
+    /// For a RUNNING gang: its size and the learning-rate factor (stored; other changes leave them).
+    public var gang: (size: Int, learningRateScale: Double)?
 
-    public init(trialID: Int, state: TrialState, attempts: Int, worker: String? = nil) {
+    public init(trialID: Int, state: TrialState, attempts: Int, worker: String? = nil,
+                gang: (size: Int, learningRateScale: Double)? = nil) {
         self.trialID = trialID
         self.state = state
         self.attempts = attempts
         self.worker = worker
+        self.gang = gang
+    }
+
+    public static func == (a: TrialStateChange, b: TrialStateChange) -> Bool {
+        a.trialID == b.trialID && a.state == b.state && a.attempts == b.attempts && a.worker == b.worker
+            && a.gang?.size == b.gang?.size && a.gang?.learningRateScale == b.gang?.learningRateScale
     }
 }
 
@@ -82,9 +144,11 @@ public struct EpochMetricRecord: Sendable, Equatable {
     public var seconds: Double
     /// The test-fold confusion matrix at this epoch, when the worker sent one.
     public var confusion: [[Int]]?
+    /// What the epoch cost a data-parallel gang.
+    public var gang: GangEpochCost?
 
     public init(trialID: Int, attempt: Int, epoch: Int, trainLoss: Double, uar: Double, war: Double,
-                learningRate: Double, seconds: Double, confusion: [[Int]]? = nil) {
+                learningRate: Double, seconds: Double, confusion: [[Int]]? = nil, gang: GangEpochCost? = nil) {
         self.trialID = trialID
         self.attempt = attempt
         self.epoch = epoch
@@ -94,6 +158,7 @@ public struct EpochMetricRecord: Sendable, Equatable {
         self.learningRate = learningRate
         self.seconds = seconds
         self.confusion = confusion
+        self.gang = gang
     }
 }
 

@@ -11,6 +11,16 @@ public enum SQLValue: Equatable, Sendable {
         .integer(Int64(value))
     }
 
+    /// `.integer` for a number, `.null` for nil.
+    public static func optionalInt(_ value: Int?) -> SQLValue {
+        value.map(SQLValue.int) ?? .null
+    }
+
+    /// `.real` for a number, `.null` for nil.
+    public static func optionalReal(_ value: Double?) -> SQLValue {
+        value.map(SQLValue.real) ?? .null
+    }
+
     /// `.text` for a string, `.null` for nil.
     public static func optionalText(_ value: String?) -> SQLValue {
         value.map(SQLValue.text) ?? .null

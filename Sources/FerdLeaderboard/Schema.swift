@@ -67,5 +67,18 @@ enum Schema {
             text TEXT NOT NULL
         );
         """,
+        // 2: resume checkpoints, data-parallel gangs and their per-epoch costs.
+        """
+        ALTER TABLE trials ADD COLUMN resume_epoch INTEGER;
+        ALTER TABLE trials ADD COLUMN resume_size INTEGER;
+        ALTER TABLE trials ADD COLUMN resume_sha256 TEXT;
+        ALTER TABLE trials ADD COLUMN resume_path TEXT;
+        ALTER TABLE trials ADD COLUMN gang_size INTEGER;
+        ALTER TABLE trials ADD COLUMN lr_scale REAL;
+        ALTER TABLE epoch_metrics ADD COLUMN gang_members INTEGER;
+        ALTER TABLE epoch_metrics ADD COLUMN step_seconds REAL;
+        ALTER TABLE epoch_metrics ADD COLUMN communication_seconds REAL;
+        ALTER TABLE epoch_metrics ADD COLUMN bytes_per_step REAL;
+        """,
     ]
 }

@@ -36,9 +36,21 @@ public enum ExperimentLauncher {
                 done += 1
                 continue
             }
+            let gang = definition.workersPerTrial
             let configuration = TrialConfiguration(settings: trial.settings, fold: trial.fold, data: data,
-                                                   parameters: ExperimentDefinition.canonical(trial.parameters))
-            specs.append(Scheduler.TrialSpec(id: id, configJSON: configuration.json(), attemptsSoFar: record.attempts))
+                                                   parameters: ExperimentDefinition.canonical(trial.parameters),
+                                                   workersPerTrial: gang > 1 ? gang : nil,
+                                                   dataParallel: gang > 1 ? definition.dataParallel : nil)
+            let resume = record.resume.flatMap { stored in
+                FileManager.default.fileExists(atPath: stored.path)
+                    ? ResumePoint(epoch: stored.epoch, checkpoint: CheckpointDescriptor(size: stored.size, sha256: stored.sha256))
+                    : nil
+            }
+            let runningOn = record.state == .running && (record.gangSize ?? 1) == 1
+                ? record.worker.map { Scheduler.Reattachment(worker: $0, attempt: record.attempts) } : nil
+            specs.append(Scheduler.TrialSpec(id: id, configJSON: configuration.json(), attemptsSoFar: record.attempts,
+                                             resume: resume, workersPerTrial: gang,
+                                             minWorkers: definition.dataParallel.minWorkers, runningOn: runningOn))
         }
         return Plan(experiment: experiment, created: created, trials: specs, alreadyDone: done)
     }

@@ -26,6 +26,13 @@ public struct TrainingTrialRunner: TrialRunner {
     }
 
     public func run(trial: Assignment, report: (MetricEvent) -> Void, cancelled: () -> Bool) throws -> TrialOutcome {
+        try run(trial: trial, resumeFile: nil, report: report, cancelled: cancelled)
+    }
+
+    /// Runs the attempt, continuing from `resumeFile` (a `ResumeBundle` fetched from the coordinator) when
+    /// given; after every epoch a new bundle is written and offered with the epoch's METRIC.
+    public func run(trial: Assignment, resumeFile: URL?, report: (MetricEvent) -> Void,
+                    cancelled: () -> Bool) throws -> TrialOutcome {
         var configuration = try TrialConfiguration.decode(trial.configJSON)
         if let dataRoot { configuration.data.root = dataRoot }
         var trialLogger = logger
@@ -34,13 +41,29 @@ public struct TrainingTrialRunner: TrialRunner {
                                    logger: trialLogger)
         let folder = workDirectory.appendingPathComponent("trial-\(trial.trialID)/attempt-\(trial.attempt)")
         try? FileManager.default.removeItem(at: folder)
-        let trainer = try Trainer(settings: configuration.settings, runDirectory: folder, resume: false, logger: trialLogger)
-        trialLogger.info("training", metadata: ["fold": "\(configuration.fold)", "grid": "\(configuration.parameters)"])
+        if let resumeFile {
+            try ResumeBundle.unpack(resumeFile, into: folder)
+            try? FileManager.default.removeItem(at: resumeFile)
+        }
+        let trainer = try Trainer(settings: configuration.settings, runDirectory: folder, resume: resumeFile != nil,
+                                  logger: trialLogger)
+        trialLogger.info("training", metadata: ["fold": "\(configuration.fold)", "grid": "\(configuration.parameters)",
+                                                "from epoch": "\(trainer.completedEpochs + 1)"])
+        var bundleError: Error?
         let summary = try trainer.run(data: data, shouldStop: cancelled) { event in
-            if case let .epoch(epoch, _) = event {
-                report(MetricEvent(epoch: epoch.epoch, trainLoss: epoch.trainLoss, uar: epoch.uar, war: epoch.war,
-                                   learningRate: epoch.learningRate, seconds: epoch.seconds, confusion: epoch.confusion))
+            guard case let .epoch(epoch, _) = event else { return }
+            var bundle: CheckpointFile?
+            do {
+                bundle = try ResumeBundle.write(runFolder: folder, epoch: epoch.epoch)
+            } catch {
+                bundleError = error
             }
+            report(MetricEvent(epoch: epoch.epoch, trainLoss: epoch.trainLoss, uar: epoch.uar, war: epoch.war,
+                               learningRate: epoch.learningRate, seconds: epoch.seconds, confusion: epoch.confusion,
+                               resumeCheckpoint: bundle))
+        }
+        if let bundleError {
+            trialLogger.warning("could not write a resume checkpoint for the coordinator", metadata: ["error": "\(bundleError)"])
         }
         guard summary.completed, let best = summary.best else {
             return .failed(reason: "interrupted after \(summary.history.count) epochs", retryable: true)

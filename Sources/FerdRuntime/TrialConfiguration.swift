@@ -1,3 +1,4 @@
+import FerdExperiment
 import FerdTraining
 import Foundation
 
@@ -8,12 +9,19 @@ public struct TrialConfiguration: Sendable, Codable, Equatable {
     public var data: DataSource
     /// The grid point, for logs and reports (canonical JSON).
     public var parameters: String
+    /// Workers that train the trial together; the batch is split among them (docs/DATA-PARALLEL.md).
+    public var workersPerTrial: Int?
+    /// How a gang exchanges gradients, when `workersPerTrial` is above 1.
+    public var dataParallel: DataParallelSettings?
 
-    public init(settings: TrainingSettings, fold: Int, data: DataSource, parameters: String) {
+    public init(settings: TrainingSettings, fold: Int, data: DataSource, parameters: String,
+                workersPerTrial: Int? = nil, dataParallel: DataParallelSettings? = nil) {
         self.settings = settings
         self.fold = fold
         self.data = data
         self.parameters = parameters
+        self.workersPerTrial = workersPerTrial
+        self.dataParallel = dataParallel
     }
 
     public func json() -> String {

@@ -33,7 +33,7 @@ final class GracefulStopTests: XCTestCase {
         while finished == nil, Date() < deadline {
             for report in threads.drain() {
                 switch report {
-                case let .metric(metric): metrics.append(metric.epoch)
+                case let .metric(metric, _): metrics.append(metric.epoch)
                 case let .finished(_, message, _): finished = .some(message)
                 }
             }

@@ -2,6 +2,8 @@ import XCTest
 @testable import FerdCluster
 
 final class SchedulerAssignmentTests: XCTestCase {
+    static let resumePoint = ResumePoint(epoch: 4, checkpoint: CheckpointDescriptor(size: 10, sha256: String(repeating: "e", count: 64)))
+
     func testQueuedTrialsFillAdvertisedSlotsInOrder() {
         var scheduler = Scheduler()
         let queued = scheduler.enqueue(1...5)
@@ -16,12 +18,12 @@ final class SchedulerAssignmentTests: XCTestCase {
 
     func testAssignmentCarriesTheConfigAndStoresRunningFirst() {
         var scheduler = Scheduler()
-        _ = scheduler.handle(.enqueue([Scheduler.TrialSpec(id: 9, configJSON: #"{"lr":1}"#, resumeFromEpoch: 4)]))
+        _ = scheduler.handle(.enqueue([Scheduler.TrialSpec(id: 9, configJSON: #"{"lr":1}"#, resume: Self.resumePoint)]))
         let actions = scheduler.join("a")
         let tail = Array(actions.suffix(2))
         XCTAssertEqual(tail, [
             .trialChanged(Scheduler.TrialChange(trialID: 9, state: .running, attempt: 1, worker: "a")),
-            .send(.assign(Assignment(trialID: 9, attempt: 1, configJSON: #"{"lr":1}"#, resumeFromEpoch: 4)), to: "a"),
+            .send(.assign(Assignment(trialID: 9, attempt: 1, configJSON: #"{"lr":1}"#, resume: Self.resumePoint)), to: "a"),
         ])
     }
 

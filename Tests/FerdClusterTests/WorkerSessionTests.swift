@@ -66,30 +66,44 @@ final class WorkerSessionTests: XCTestCase {
         let result = Message.result(resultReport())
         XCTAssertEqual(session.handle(.finished(key, result, at: 5.8)), [])
         XCTAssertEqual(session.handle(.tick(at: 6.0)), [], "back-off of 1 s not over")
-        let reconnect = session.handle(.tick(at: 6.1))
-        XCTAssertEqual(reconnect.first, .connect)
-        XCTAssertTrue(reconnect.contains(.send(.metric(metric))))
-        XCTAssertTrue(reconnect.contains(.send(result)))
-        XCTAssertEqual(session.handle(.tick(at: 11.2)).first, .disconnect)
-        XCTAssertEqual(session.handle(.tick(at: 13.1)), [], "second back-off is 2 s")
-        XCTAssertEqual(session.handle(.tick(at: 13.3)).first, .connect)
-        _ = session.handle(.tick(at: 18.4))
-        XCTAssertEqual(session.handle(.tick(at: 22.3)), [], "third back-off is 4 s")
-        XCTAssertEqual(session.handle(.tick(at: 22.5)).first, .connect)
-        _ = session.handle(.tick(at: 27.6))
-        XCTAssertEqual(session.handle(.tick(at: 31.5)), [], "capped at the maximum of 4 s")
-        XCTAssertEqual(session.handle(.tick(at: 31.7)).first, .connect)
+        var registration = hello
+        registration.running = []
+        XCTAssertEqual(session.handle(.tick(at: 6.1)), [.connect, .send(.hello(registration)), .send(.ready(Ready(credit: 2)))],
+                       "every reconnection registers again, listing the attempts still running (none)")
+        let welcome = session.handle(.received(.ack(Acknowledgement(kind: .hello)), at: 6.2))
+        XCTAssertEqual(welcome, [.send(.metric(metric)), .send(result)], "buffered and unacknowledged reports follow the welcome")
+        XCTAssertEqual(session.handle(.tick(at: 11.3)).first, .disconnect)
+        XCTAssertEqual(session.handle(.tick(at: 12.2)), [], "the welcome reset the back-off to 1 s")
+        XCTAssertEqual(session.handle(.tick(at: 12.4)).first, .connect)
+        XCTAssertEqual(session.handle(.tick(at: 17.5)).first, .disconnect, "no answer to the HELLO")
+        XCTAssertEqual(session.handle(.tick(at: 19.4)), [], "second back-off is 2 s")
+        XCTAssertEqual(session.handle(.tick(at: 19.6)).first, .connect)
+        _ = session.handle(.tick(at: 24.7))
+        XCTAssertEqual(session.handle(.tick(at: 28.6)), [], "third back-off is 4 s")
+        XCTAssertEqual(session.handle(.tick(at: 28.8)).first, .connect)
+        _ = session.handle(.tick(at: 33.9))
+        XCTAssertEqual(session.handle(.tick(at: 37.8)), [], "capped at the maximum of 4 s")
+        XCTAssertEqual(session.handle(.tick(at: 38.0)).first, .connect)
     }
 
-    func testByeAfterWelcomeDropsWorkAndRegistersAgain() {
+    func testByeAfterWelcomeRegistersAgainListingTheRunningAttempts() {
         var session = welcomed()
         _ = session.handle(.received(assign(1), at: 0))
+        let metric = MetricReport(trialID: 1, attempt: 1, epoch: 1, trainLoss: 1, uar: 0.5, war: 0.5,
+                                  learningRate: 0.1, seconds: 1, confusion: Fixtures.zeroConfusion)
+        XCTAssertEqual(session.handle(.metric(metric, at: 0.5)), [.send(.metric(metric))])
+        var registration = hello
+        registration.running = [key]
         XCTAssertEqual(session.handle(.received(.bye, at: 1)),
-                       [.cancelTrial(key), .send(.hello(hello)), .send(.ready(Ready(credit: 1)))])
+                       [.send(.hello(registration)), .send(.ready(Ready(credit: 1)))],
+                       "the attempt keeps running; the restarted coordinator decides whether to re-attach it")
         XCTAssertEqual(session.handle(.received(.bye, at: 1.1)), [], "BYEs answering older messages are ignored")
-        XCTAssertEqual(session.handle(.finished(key, .result(resultReport()), at: 1.2)),
-                       [.send(.ready(Ready(credit: 2)))], "a dropped attempt reports nothing")
-        XCTAssertTrue(session.pendingReports.isEmpty)
+        let result = Message.result(resultReport())
+        XCTAssertEqual(session.handle(.finished(key, result, at: 1.2)), [.send(result), .send(.ready(Ready(credit: 2)))])
+        XCTAssertEqual(session.handle(.received(.ack(Acknowledgement(kind: .hello)), at: 1.3)),
+                       [.send(.metric(metric)), .send(result)],
+                       "the recent METRIC (possibly lost with the old coordinator) and the unacknowledged RESULT again")
+        XCTAssertEqual(session.pendingReports, [result])
     }
 
     func testCancelStopsTheAttemptWithoutReportingIt() {

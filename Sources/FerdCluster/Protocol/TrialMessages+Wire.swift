@@ -44,22 +44,33 @@ extension Assignment: WireBody {
         trialID = try reader.readTrialID()
         attempt = try reader.readInt32()
         configJSON = try reader.readString(field: "config")
-        resumeFromEpoch = try reader.readOptional(field: "resume from epoch") {
-            (reader: inout ByteReader) throws(ProtocolError) in try reader.readInt32()
+        resume = try reader.readOptional(field: "resume") { (reader: inout ByteReader) throws(ProtocolError) in
+            try reader.readResumePoint()
+        }
+        gang = try reader.readOptional(field: "gang") { (reader: inout ByteReader) throws(ProtocolError) in
+            try reader.readGangPlacement()
         }
     }
 
     func write(to writer: inout ByteWriter) throws(ProtocolError) {
         try writer.writeTrialAttempt(trialID: trialID, attempt: attempt)
         try writer.writeString(configJSON, field: "config")
-        try writer.writeOptional(resumeFromEpoch) { (writer: inout ByteWriter, epoch: Int) throws(ProtocolError) in
-            try writer.writeUInt32(epoch, field: "resume from epoch")
+        try writer.writeOptional(resume) { (writer: inout ByteWriter, point: ResumePoint) throws(ProtocolError) in
+            try writer.writeResumePoint(point)
+        }
+        try writer.writeOptional(gang) { (writer: inout ByteWriter, placement: GangPlacement) throws(ProtocolError) in
+            try writer.writeGangPlacement(placement)
         }
     }
 
     func validate() throws(ProtocolError) {
         try FieldCheck.atLeast(1, attempt, "attempt")
         try FieldCheck.notEmpty(configJSON, "config")
+        if let resume {
+            try FieldCheck.atLeast(1, resume.epoch, "resume epoch")
+            try FieldCheck.checkpoint(resume.checkpoint, "resume checkpoint")
+        }
+        if let gang { try FieldCheck.gang(gang) }
     }
 }
 
@@ -80,6 +91,12 @@ extension MetricReport: WireBody {
         for _ in 0..<count {
             stepLosses.append(StepLoss(step: try reader.readInt32(), loss: try reader.readDouble()))
         }
+        resumeCheckpoint = try reader.readOptional(field: "resume checkpoint") {
+            (reader: inout ByteReader) throws(ProtocolError) in try reader.readCheckpointDescriptor(field: "resume checkpoint")
+        }
+        gang = try reader.readOptional(field: "gang statistics") { (reader: inout ByteReader) throws(ProtocolError) in
+            try reader.readGangStepStatistics()
+        }
     }
 
     func write(to writer: inout ByteWriter) throws(ProtocolError) {
@@ -94,6 +111,13 @@ extension MetricReport: WireBody {
             try writer.writeUInt32(stepLoss.step, field: "step")
             writer.writeDouble(stepLoss.loss)
         }
+        try writer.writeOptional(resumeCheckpoint) {
+            (writer: inout ByteWriter, descriptor: CheckpointDescriptor) throws(ProtocolError) in
+            try writer.writeCheckpointDescriptor(descriptor, field: "resume checkpoint")
+        }
+        try writer.writeOptional(gang) { (writer: inout ByteWriter, statistics: GangStepStatistics) throws(ProtocolError) in
+            try writer.writeGangStepStatistics(statistics)
+        }
     }
 
     func validate() throws(ProtocolError) {
@@ -107,6 +131,8 @@ extension MetricReport: WireBody {
         for stepLoss in stepLosses {
             try FieldCheck.finite(stepLoss.loss, "step loss")
         }
+        if let resumeCheckpoint { try FieldCheck.checkpoint(resumeCheckpoint, "resume checkpoint") }
+        if let gang { try FieldCheck.gangStatistics(gang) }
     }
 }
 

@@ -5,14 +5,17 @@ public struct Assignment: Equatable, Sendable {
     public var attempt: Int
     /// The full training configuration of the trial, as JSON text.
     public var configJSON: String
-    /// The epoch to resume from a checkpoint, or nil to start from scratch.
-    public var resumeFromEpoch: Int?
+    /// The checkpoint to continue from, or nil to start from scratch.
+    public var resume: ResumePoint?
+    /// The worker's place in a data-parallel gang, or nil for a trial it trains alone.
+    public var gang: GangPlacement?
 
-    public init(trialID: Int, attempt: Int, configJSON: String, resumeFromEpoch: Int? = nil) {
+    public init(trialID: Int, attempt: Int, configJSON: String, resume: ResumePoint? = nil, gang: GangPlacement? = nil) {
         self.trialID = trialID
         self.attempt = attempt
         self.configJSON = configJSON
-        self.resumeFromEpoch = resumeFromEpoch
+        self.resume = resume
+        self.gang = gang
     }
 }
 
@@ -45,9 +48,14 @@ public struct MetricReport: Equatable, Sendable {
     public var confusion: [[Int]]
     /// Optional per-step losses within the epoch.
     public var stepLosses: [StepLoss]
+    /// The resume checkpoint written after this epoch, which the coordinator may fetch.
+    public var resumeCheckpoint: CheckpointDescriptor?
+    /// Cost of the epoch's steps in a data-parallel gang.
+    public var gang: GangStepStatistics?
 
     public init(trialID: Int, attempt: Int, epoch: Int, trainLoss: Double, uar: Double, war: Double,
-                learningRate: Double, seconds: Double, confusion: [[Int]], stepLosses: [StepLoss] = []) {
+                learningRate: Double, seconds: Double, confusion: [[Int]], stepLosses: [StepLoss] = [],
+                resumeCheckpoint: CheckpointDescriptor? = nil, gang: GangStepStatistics? = nil) {
         self.trialID = trialID
         self.attempt = attempt
         self.epoch = epoch
@@ -58,6 +66,8 @@ public struct MetricReport: Equatable, Sendable {
         self.seconds = seconds
         self.confusion = confusion
         self.stepLosses = stepLosses
+        self.resumeCheckpoint = resumeCheckpoint
+        self.gang = gang
     }
 }
 

@@ -9,6 +9,7 @@ extension Hello: WireBody {
         publicKey = try reader.readOptional(field: "public key") { (reader: inout ByteReader) throws(ProtocolError) in
             try reader.readString(field: "public key")
         }
+        running = try reader.readTrialAttempts()
     }
 
     func write(to writer: inout ByteWriter) throws(ProtocolError) {
@@ -21,6 +22,7 @@ extension Hello: WireBody {
         try writer.writeOptional(publicKey) { (writer: inout ByteWriter, key: String) throws(ProtocolError) in
             try writer.writeString(key, field: "public key")
         }
+        try writer.writeTrialAttempts(running)
     }
 
     func validate() throws(ProtocolError) {
@@ -33,6 +35,9 @@ extension Hello: WireBody {
         try FieldCheck.atLeast(1, slots, "slots")
         if let publicKey {
             try FieldCheck.count(publicKey.utf8.count, equals: 40, "public key (Z85 characters)")
+        }
+        for key in running {
+            try FieldCheck.atLeast(1, key.attempt, "running attempt")
         }
     }
 }

@@ -14,9 +14,13 @@ public struct Hello: Equatable, Sendable {
     public var slots: Int
     /// The worker's CURVE public key (Z85), when the connection is authenticated.
     public var publicKey: String?
+    /// Attempts the worker is still running from an earlier registration (after the coordinator restarted):
+    /// the coordinator re-attaches those it still considers running and cancels the others.
+    public var running: [Scheduler.TrialAttempt]
 
     public init(workerID: String, protocolVersion: UInt16 = WireFormat.protocolVersion, ferdVersion: String,
-                cores: Int, backend: String, slots: Int, publicKey: String? = nil) {
+                cores: Int, backend: String, slots: Int, publicKey: String? = nil,
+                running: [Scheduler.TrialAttempt] = []) {
         self.workerID = workerID
         self.protocolVersion = protocolVersion
         self.ferdVersion = ferdVersion
@@ -24,6 +28,7 @@ public struct Hello: Equatable, Sendable {
         self.backend = backend
         self.slots = slots
         self.publicKey = publicKey
+        self.running = running
     }
 }
 

@@ -3,9 +3,18 @@ import Foundation
 import Logging
 
 /// The coordinator's incoming checkpoint transfers: a `ChunkReceiver` and a `.partial` file each. A verified
-/// file is renamed into place and its path recorded with the result; a rejected or stalled transfer is
-/// deleted and logged, and never stops the coordinator. Only a failed leaderboard write throws.
+/// file is renamed into place and its path recorded (with the result, or as the trial's resume point); a
+/// rejected or stalled transfer is deleted and logged, and never stops the coordinator. Only a failed
+/// leaderboard write throws.
 final class CheckpointInbox {
+    /// Which checkpoint a transfer carries.
+    enum Kind: Equatable {
+        /// The best epoch's weights, after the RESULT.
+        case best
+        /// The resume checkpoint written after `epoch`.
+        case resume(epoch: Int)
+    }
+
     private struct Key: Hashable {
         var worker: Scheduler.WorkerID
         var transferID: UInt64
@@ -13,6 +22,7 @@ final class CheckpointInbox {
 
     private struct Incoming {
         var receiver: ChunkReceiver
+        var kind: Kind
         var key: Scheduler.TrialAttempt
         var handle: FileHandle
         var partial: URL
@@ -36,9 +46,14 @@ final class CheckpointInbox {
     /// True while no transfer is in progress.
     var isEmpty: Bool { incoming.isEmpty }
 
-    /// The file a verified checkpoint of `key` is stored as.
+    /// The file a verified best checkpoint of `key` is stored as.
     static func fileName(for key: Scheduler.TrialAttempt) -> String {
         "trial-\(key.trialID)-attempt-\(key.attempt).safetensors"
+    }
+
+    /// The file the resume checkpoint of a trial after `epoch` is stored as.
+    func resumeFile(trialID: Int, epoch: Int) -> URL {
+        directory.appendingPathComponent("trial-\(trialID)-resume-epoch-\(epoch).safetensors")
     }
 
     /// Begins receiving the checkpoint of a stored result; returns the CHUNK_CREDIT to send, or nil when
@@ -46,7 +61,24 @@ final class CheckpointInbox {
     func begin(_ result: ResultReport, from worker: Scheduler.WorkerID, at time: Double) -> Message? {
         guard result.checkpointSize > 0 else { return nil }
         let key = Scheduler.TrialAttempt(trialID: result.trialID, attempt: result.attempt)
-        let destination = directory.appendingPathComponent(Self.fileName(for: key))
+        return begin(.best, of: key, CheckpointDescriptor(size: result.checkpointSize, sha256: result.checkpointSHA256),
+                     transferID: CheckpointTransfer.transferID(for: key), from: worker, at: time)
+    }
+
+    /// Begins receiving the resume checkpoint a METRIC announced; returns the CHUNK_CREDIT to send.
+    func begin(_ metric: MetricReport, from worker: Scheduler.WorkerID, at time: Double) -> Message? {
+        guard let descriptor = metric.resumeCheckpoint else { return nil }
+        let key = Scheduler.TrialAttempt(trialID: metric.trialID, attempt: metric.attempt)
+        return begin(.resume(epoch: metric.epoch), of: key, descriptor,
+                     transferID: CheckpointTransfer.resumeUploadID(for: key, epoch: metric.epoch), from: worker, at: time)
+    }
+
+    private func begin(_ kind: Kind, of key: Scheduler.TrialAttempt, _ descriptor: CheckpointDescriptor,
+                       transferID: UInt64, from worker: Scheduler.WorkerID, at time: Double) -> Message? {
+        let destination = switch kind {
+        case .best: directory.appendingPathComponent(Self.fileName(for: key))
+        case let .resume(epoch): resumeFile(trialID: key.trialID, epoch: epoch)
+        }
         let partial = destination.appendingPathExtension("partial")
         let handle: FileHandle
         do {
@@ -60,47 +92,54 @@ final class CheckpointInbox {
                                                                "path": "\(partial.path)", "error": "\(error)"])
             return nil
         }
-        let transferID = CheckpointTransfer.transferID(for: key)
-        let receiver = ChunkReceiver(transferID: transferID, expectedSize: result.checkpointSize,
-                                     expectedSHA256: result.checkpointSHA256, at: time)
+        let receiver = ChunkReceiver(transferID: transferID, expectedSize: descriptor.size,
+                                     expectedSHA256: descriptor.sha256, at: time)
         let slot = Key(worker: worker, transferID: transferID)
         if let previous = incoming[slot] { discard(previous) }
-        incoming[slot] = Incoming(receiver: receiver, key: key, handle: handle, partial: partial,
+        incoming[slot] = Incoming(receiver: receiver, kind: kind, key: key, handle: handle, partial: partial,
                                   destination: destination)
         logger.debug("requesting checkpoint", metadata: ["trial": "\(key.trialID)", "attempt": "\(key.attempt)",
-                                                         "bytes": "\(result.checkpointSize)", "worker": "\(worker)"])
+                                                         "kind": "\(kind)", "bytes": "\(descriptor.size)",
+                                                         "worker": "\(worker)"])
         return .chunkCredit(ChunkCredit(transferID: transferID, credit: receiver.initialCredit))
     }
 
-    /// Takes one CHUNK; returns the CHUNK_CREDIT to send, if any.
-    func receive(_ chunk: Chunk, from worker: Scheduler.WorkerID, at time: Double) throws -> Message? {
+    /// What taking a CHUNK calls for.
+    struct Progress {
+        /// CHUNK_CREDIT to send to the worker.
+        var credit: Message?
+        /// A resume checkpoint that is now stored: the trial and where it continues.
+        var resumePoint: (trialID: Int, point: ResumePoint)?
+    }
+
+    /// Takes one CHUNK.
+    func receive(_ chunk: Chunk, from worker: Scheduler.WorkerID, at time: Double) throws -> Progress {
         let slot = Key(worker: worker, transferID: chunk.transferID)
         guard var entry = incoming[slot] else {
             logger.info("dropped a chunk of an unknown transfer",
                         metadata: ["worker": "\(worker)", "transfer": "\(chunk.transferID)", "index": "\(chunk.index)"])
-            return nil
+            return Progress()
         }
         let outcome = entry.receiver.accept(chunk, at: time)
         if case let .rejected(reason) = outcome {
             abandon(slot, reason: reason, at: time)
-            return nil
+            return Progress()
         }
         do {
             try entry.handle.write(contentsOf: chunk.payload)
         } catch {
             abandon(slot, reason: "cannot write \(entry.partial.path): \(error)", at: time)
-            return nil
+            return Progress()
         }
         switch outcome {
         case let .accepted(credit):
             incoming[slot] = entry
-            return credit > 0 ? .chunkCredit(ChunkCredit(transferID: chunk.transferID, credit: credit)) : nil
+            return Progress(credit: credit > 0 ? .chunkCredit(ChunkCredit(transferID: chunk.transferID, credit: credit)) : nil)
         case .complete:
             incoming[slot] = nil
-            try finish(entry, from: worker)
-            return nil
+            return Progress(resumePoint: try finish(entry, from: worker))
         case .rejected:
-            return nil
+            return Progress()
         }
     }
 
@@ -117,7 +156,7 @@ final class CheckpointInbox {
         incoming.removeAll()
     }
 
-    private func finish(_ entry: Incoming, from worker: Scheduler.WorkerID) throws {
+    private func finish(_ entry: Incoming, from worker: Scheduler.WorkerID) throws -> (trialID: Int, point: ResumePoint)? {
         do {
             try entry.handle.close()
             if FileManager.default.fileExists(atPath: entry.destination.path) {
@@ -128,13 +167,31 @@ final class CheckpointInbox {
             logger.error("cannot store checkpoint", metadata: ["trial": "\(entry.key.trialID)",
                                                                "path": "\(entry.destination.path)", "error": "\(error)"])
             try? FileManager.default.removeItem(at: entry.partial)
-            return
+            return nil
         }
-        try leaderboard.setCheckpointPath(trialID: entry.key.trialID, attempt: entry.key.attempt,
-                                          path: entry.destination.path)
-        logger.info("checkpoint stored", metadata: ["trial": "\(entry.key.trialID)", "attempt": "\(entry.key.attempt)",
-                                                    "bytes": "\(entry.receiver.bytes)", "worker": "\(worker)",
-                                                    "path": "\(entry.destination.path)"])
+        let metadata: Logger.Metadata = ["trial": "\(entry.key.trialID)", "attempt": "\(entry.key.attempt)",
+                                         "bytes": "\(entry.receiver.bytes)", "worker": "\(worker)",
+                                         "path": "\(entry.destination.path)"]
+        switch entry.kind {
+        case .best:
+            try leaderboard.setCheckpointPath(trialID: entry.key.trialID, attempt: entry.key.attempt,
+                                              path: entry.destination.path)
+            logger.info("checkpoint stored", metadata: metadata)
+            return nil
+        case let .resume(epoch):
+            let descriptor = CheckpointDescriptor(size: entry.receiver.expectedSize, sha256: entry.receiver.expectedSHA256)
+            let stored = StoredResumePoint(epoch: epoch, size: descriptor.size, sha256: descriptor.sha256,
+                                           path: entry.destination.path)
+            guard let previous = try leaderboard.replaceResumePoint(trialID: entry.key.trialID, with: stored) else {
+                try? FileManager.default.removeItem(at: entry.destination)
+                return nil
+            }
+            if let previous, previous.path != stored.path {
+                try? FileManager.default.removeItem(atPath: previous.path)
+            }
+            logger.info("resume checkpoint stored", metadata: metadata.merging(["epoch": "\(epoch)"]) { $1 })
+            return (entry.key.trialID, ResumePoint(epoch: epoch, checkpoint: descriptor))
+        }
     }
 
     private func abandon(_ slot: Key, reason: String, at time: Double) {

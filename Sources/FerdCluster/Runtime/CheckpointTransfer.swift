@@ -1,5 +1,6 @@
 import FerdDigest
 import Foundation
+import Logging
 
 /// How a worker's best checkpoint travels to the coordinator (docs/PROTOCOL.md, "Checkpoints"): after the
 /// coordinator has stored a RESULT it grants CHUNK_CREDIT for the transfer of that (trial, attempt); the
@@ -11,9 +12,23 @@ public enum CheckpointTransfer {
     /// Chunks the coordinator allows in flight at once.
     public static let window = 4
 
-    /// The transfer id both sides derive from (trial, attempt): the trial id above 20 bits of attempt.
+    /// The transfer id both sides derive from (trial, attempt) for the best checkpoint: the trial id above
+    /// 20 bits of attempt.
     public static func transferID(for key: Scheduler.TrialAttempt) -> UInt64 {
         (UInt64(truncatingIfNeeded: key.trialID) << 20) | (UInt64(truncatingIfNeeded: key.attempt) & 0xF_FFFF)
+    }
+
+    /// The transfer id of the resume checkpoint a worker uploads after `epoch` of attempt `key`: the top bit
+    /// set, the trial id above 12 bits of attempt and 20 bits of epoch.
+    public static func resumeUploadID(for key: Scheduler.TrialAttempt, epoch: Int) -> UInt64 {
+        (1 << 63) | ((UInt64(truncatingIfNeeded: key.trialID) & 0x7FFF_FFFF) << 32)
+            | ((UInt64(truncatingIfNeeded: key.attempt) & 0xFFF) << 20) | (UInt64(truncatingIfNeeded: epoch) & 0xF_FFFF)
+    }
+
+    /// The transfer id of the resume checkpoint the coordinator sends to a worker starting attempt `key`: the
+    /// second-highest bit set above the best checkpoint's id.
+    public static func resumeDownloadID(for key: Scheduler.TrialAttempt) -> UInt64 {
+        (1 << 62) | transferID(for: key)
     }
 
     /// The number of chunks of `chunkSize` bytes that carry `size` bytes (at least one).
@@ -56,10 +71,15 @@ public struct ChunkSender: Sendable, Equatable {
     /// Transfers offered and not yet sent completely.
     public var pendingTransfers: Int { transfers.count }
 
-    /// Offers the checkpoint `file` of `size` bytes of an attempt; nothing is sent before credit arrives.
+    /// Offers the best checkpoint `file` of `size` bytes of an attempt; nothing is sent before credit arrives.
     public mutating func offer(_ key: Scheduler.TrialAttempt, file: URL, size: Int) {
+        offer(transferID: CheckpointTransfer.transferID(for: key), file: file, size: size)
+    }
+
+    /// Offers `file` of `size` bytes as transfer `transferID`; nothing is sent before credit arrives.
+    public mutating func offer(transferID: UInt64, file: URL, size: Int) {
         guard size > 0 else { return }
-        transfers[CheckpointTransfer.transferID(for: key)] = Outgoing(
+        transfers[transferID] = Outgoing(
             file: file, size: size, total: CheckpointTransfer.chunkCount(size: size, chunkSize: chunkSize),
             sent: 0, allowed: 0)
     }
@@ -80,9 +100,26 @@ public struct ChunkSender: Sendable, Equatable {
         return pieces
     }
 
-    /// Forgets every transfer (the worker registered again; the coordinator will not ask for them).
+    /// Forgets every transfer (the peer is gone).
     public mutating func removeAll() {
         transfers.removeAll()
+    }
+}
+
+extension ChunkSender.Piece {
+    /// Reads the piece from its file into a CHUNK. A file that cannot be read gives a short chunk (the
+    /// receiver rejects the transfer), so a transfer always ends.
+    public func read(logger: Logger) -> Chunk {
+        var payload: [UInt8] = []
+        do {
+            let handle = try FileHandle(forReadingFrom: file)
+            defer { try? handle.close() }
+            try handle.seek(toOffset: UInt64(offset))
+            payload = Array(try handle.read(upToCount: length) ?? Data())
+        } catch {
+            logger.error("cannot read checkpoint", metadata: ["path": "\(file.path)", "error": "\(error)"])
+        }
+        return Chunk(transferID: transferID, index: index, total: total, payload: payload)
     }
 }
 

@@ -50,6 +50,8 @@ public final class Coordinator {
     private var heartbeatSequence: UInt64 = 0
     /// Messages held back while a batch's transaction is open: routing identity, message, worker.
     private var outbox: [([UInt8], Message, Scheduler.WorkerID)]?
+    /// Resume checkpoints offered to the workers that start re-assigned trials, by worker.
+    private var downloads: [Scheduler.WorkerID: ChunkSender] = [:]
 
     public init(configuration: Configuration, leaderboard: Leaderboard, logger: Logger,
                 clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
@@ -87,7 +89,7 @@ public final class Coordinator {
         logger.info("coordinator listening", metadata: ["endpoint": "\(endpoint)", "trials": "\(trials.count)",
                                                         "curve": "\(configuration.curve != nil)"])
         bound(endpoint)
-        try apply(scheduler.handle(.enqueue(trials)), on: socket)
+        try apply(scheduler.handle(.enqueue(trials, at: clock())), on: socket)
         var nextTick = clock() + configuration.tickInterval
         var nextBeat = clock() + configuration.scheduler.heartbeatInterval
         while !stop.isStopRequested, !(untilFinished && scheduler.isFinished && checkpoints?.isEmpty != false) {
@@ -168,9 +170,20 @@ public final class Coordinator {
             try store.recordHeartbeat(worker, at: now)
         }
         try apply(scheduler.handle(.received(message, from: worker, at: now)), on: socket)
-        if case let .chunk(chunk) = message, scheduler.workers[worker] != nil, let checkpoints,
-           let credit = try checkpoints.receive(chunk, from: worker, at: now) {
-            send(credit, to: worker, on: socket)
+        guard scheduler.workers[worker] != nil else { return }
+        switch message {
+        case let .chunk(chunk):
+            guard let progress = try checkpoints?.receive(chunk, from: worker, at: now) else { return }
+            if let credit = progress.credit { send(credit, to: worker, on: socket) }
+            if let (trialID, point) = progress.resumePoint {
+                try apply(scheduler.handle(.resumePointStored(trialID: trialID, point)), on: socket)
+            }
+        case let .chunkCredit(credit):
+            for piece in downloads[worker]?.grant(credit) ?? [] {
+                send(.chunk(piece.read(logger: logger)), to: worker, on: socket)
+            }
+        default:
+            break
         }
     }
 
@@ -186,11 +199,19 @@ public final class Coordinator {
             changes.removeAll()
             switch action {
             case let .send(message, worker):
+                if case let .assign(assignment) = message { offerResumeCheckpoint(of: assignment, to: worker) }
                 send(message, to: worker, on: socket)
                 if case .bye = message { identities[worker] = nil }
             case let .workerGone(worker, reason):
                 identities[worker] = nil
+                downloads[worker] = nil
                 try store.workerGone(worker, reason: reason, at: clock())
+            case let .recordMetric(metric, worker):
+                try store.perform(action, at: clock())
+                let stored = scheduler.trials[metric.trialID]?.spec.resume?.epoch ?? 0
+                if metric.epoch > stored, let credit = checkpoints?.begin(metric, from: worker, at: clock()) {
+                    send(credit, to: worker, on: socket)
+                }
             case let .recordResult(result, worker):
                 try store.perform(action, at: clock())
                 if let credit = checkpoints?.begin(result, from: worker, at: clock()) {
@@ -201,6 +222,15 @@ public final class Coordinator {
             }
         }
         try store.apply(changes, at: clock())
+    }
+
+    /// Lets the worker fetch the resume checkpoint an assignment continues from.
+    private func offerResumeCheckpoint(of assignment: Assignment, to worker: Scheduler.WorkerID) {
+        guard let resume = assignment.resume, let checkpoints else { return }
+        let key = Scheduler.TrialAttempt(trialID: assignment.trialID, attempt: assignment.attempt)
+        downloads[worker, default: ChunkSender()].offer(
+            transferID: CheckpointTransfer.resumeDownloadID(for: key),
+            file: checkpoints.resumeFile(trialID: assignment.trialID, epoch: resume.epoch), size: resume.checkpoint.size)
     }
 
     private func sendHeartbeats(at time: Double, on socket: ZMQSocket) {

@@ -14,7 +14,8 @@ struct CoordinatorStore {
         let date = Date(timeIntervalSince1970: time)
         try leaderboard.applyStateChanges(changes.map { change in
             TrialStateChange(trialID: change.trialID, state: TrialState(change.state), attempts: change.attempt,
-                             worker: change.worker)
+                             worker: change.worker,
+                             gang: change.gang.map { ($0.size, $0.learningRateScale) })
         }, at: date)
         for change in changes {
             let metadata: Logger.Metadata = ["trial": "\(change.trialID)", "attempt": "\(change.attempt)",
@@ -25,6 +26,16 @@ struct CoordinatorStore {
                 logger.warning("trial \(change.state.rawValue)", metadata: metadata)
                 try leaderboard.logEvent(kind: "trial", text: "trial \(change.trialID) attempt \(change.attempt) "
                                              + "\(change.state.rawValue): \(change.reason ?? "")", at: date)
+            case .running where change.gang.map({ $0.size < $0.requested }) == true:
+                let gang = change.gang!
+                let text = "trial \(change.trialID) attempt \(change.attempt) started with \(gang.size) of "
+                    + "\(gang.requested) workers; learning rate × \(gang.learningRateScale)"
+                logger.notice("gang smaller than asked", metadata: metadata)
+                try leaderboard.logEvent(kind: "trial", text: text, at: date)
+            case .running where change.reason != nil:
+                logger.info("trial \(change.reason!)", metadata: metadata)
+                try leaderboard.logEvent(kind: "trial", text: "trial \(change.trialID) attempt \(change.attempt) "
+                                             + "\(change.reason!) to worker \(change.worker ?? "-")", at: date)
             case .queued, .running, .done:
                 logger.debug("trial \(change.state.rawValue)", metadata: metadata)
             }
@@ -39,7 +50,10 @@ struct CoordinatorStore {
             try leaderboard.recordEpochMetric(EpochMetricRecord(
                 trialID: metric.trialID, attempt: metric.attempt, epoch: metric.epoch, trainLoss: metric.trainLoss,
                 uar: metric.uar, war: metric.war, learningRate: metric.learningRate, seconds: metric.seconds,
-                confusion: metric.confusion))
+                confusion: metric.confusion, gang: metric.gang.map {
+                    GangEpochCost(members: $0.members, stepSeconds: $0.stepSeconds,
+                                  communicationSeconds: $0.communicationSeconds, bytesPerStep: $0.bytesSentPerStep)
+                }))
         case let .recordResult(result, worker):
             try leaderboard.recordResult(ResultRecord(
                 trialID: result.trialID, attempt: result.attempt, bestEpoch: result.bestEpoch, uar: result.uar,

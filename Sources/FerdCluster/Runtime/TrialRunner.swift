@@ -11,9 +11,14 @@ public struct MetricEvent: Equatable, Sendable {
     /// The epoch's test-fold confusion matrix, `WireFormat.classCount` × `classCount` (rows true, columns predicted).
     public var confusion: [[Int]]
     public var stepLosses: [StepLoss]
+    /// The resume checkpoint written after this epoch, offered to the coordinator.
+    public var resumeCheckpoint: CheckpointFile?
+    /// What the epoch's steps cost a data-parallel gang.
+    public var gang: GangStepStatistics?
 
     public init(epoch: Int, trainLoss: Double, uar: Double, war: Double, learningRate: Double, seconds: Double,
-                confusion: [[Int]], stepLosses: [StepLoss] = []) {
+                confusion: [[Int]], stepLosses: [StepLoss] = [], resumeCheckpoint: CheckpointFile? = nil,
+                gang: GangStepStatistics? = nil) {
         self.epoch = epoch
         self.trainLoss = trainLoss
         self.uar = uar
@@ -22,12 +27,25 @@ public struct MetricEvent: Equatable, Sendable {
         self.seconds = seconds
         self.confusion = confusion
         self.stepLosses = stepLosses
+        self.resumeCheckpoint = resumeCheckpoint
+        self.gang = gang
     }
 
     func report(for key: Scheduler.TrialAttempt) -> MetricReport {
         MetricReport(trialID: key.trialID, attempt: key.attempt, epoch: epoch, trainLoss: trainLoss, uar: uar,
                      war: war, learningRate: learningRate, seconds: seconds, confusion: confusion,
-                     stepLosses: stepLosses)
+                     stepLosses: stepLosses, resumeCheckpoint: resumeCheckpoint?.descriptor, gang: gang)
+    }
+}
+
+/// A checkpoint file on the worker and its size and digest.
+public struct CheckpointFile: Equatable, Sendable {
+    public var file: URL
+    public var descriptor: CheckpointDescriptor
+
+    public init(file: URL, descriptor: CheckpointDescriptor) {
+        self.file = file
+        self.descriptor = descriptor
     }
 }
 
@@ -70,6 +88,17 @@ public struct TrialScores: Equatable, Sendable {
 /// (retryable, so the retry budget decides).
 public protocol TrialRunner: Sendable {
     func run(trial: Assignment, report: (MetricEvent) -> Void, cancelled: () -> Bool) throws -> TrialOutcome
+    /// Runs an attempt that continues from `resumeFile` (the resume checkpoint of `trial.resume`, fetched
+    /// from the coordinator), or from scratch when it is nil. Runners that cannot resume start from scratch.
+    func run(trial: Assignment, resumeFile: URL?, report: (MetricEvent) -> Void,
+             cancelled: () -> Bool) throws -> TrialOutcome
+}
+
+extension TrialRunner {
+    public func run(trial: Assignment, resumeFile: URL?, report: (MetricEvent) -> Void,
+                    cancelled: () -> Bool) throws -> TrialOutcome {
+        try run(trial: trial, report: report, cancelled: cancelled)
+    }
 }
 
 extension TrialOutcome {

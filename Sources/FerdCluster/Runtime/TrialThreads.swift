@@ -11,7 +11,8 @@ import Foundation
 final class TrialThreads: @unchecked Sendable {
     /// What a trial thread hands back to the loop.
     enum Report: Sendable {
-        case metric(MetricReport)
+        /// A finished epoch and, if the runner wrote one, its resume checkpoint to offer.
+        case metric(MetricReport, resumeCheckpoint: URL?)
         /// The RESULT or FAIL (nil when cancelled) and, for a RESULT, the checkpoint file to offer.
         case finished(Scheduler.TrialAttempt, Message?, checkpoint: URL?)
     }
@@ -35,14 +36,14 @@ final class TrialThreads: @unchecked Sendable {
         self.workerID = workerID
     }
 
-    /// Starts `assignment` on a new thread.
-    func start(_ assignment: Assignment) {
+    /// Starts `assignment` on a new thread, continuing from `resumeFile` when given.
+    func start(_ assignment: Assignment, resumeFile: URL? = nil) {
         let key = Scheduler.TrialAttempt(trialID: assignment.trialID, attempt: assignment.attempt)
         lock.withLock { active += 1 }
         let thread = Thread { [self] in
             var outcome: TrialOutcome
             do {
-                outcome = try runner.run(trial: assignment,
+                outcome = try runner.run(trial: assignment, resumeFile: resumeFile,
                                          report: { event in reportEpoch(event, of: key) },
                                          cancelled: { shouldStop(key) })
             } catch {
@@ -107,7 +108,7 @@ final class TrialThreads: @unchecked Sendable {
 
     private func reportEpoch(_ event: MetricEvent, of key: Scheduler.TrialAttempt) {
         lock.withLock {
-            inbox.append(.metric(event.report(for: key)))
+            inbox.append(.metric(event.report(for: key), resumeCheckpoint: event.resumeCheckpoint?.file))
             lastEpoch[key] = event.epoch
             if draining { epochBoundaryReached.insert(key) }
         }

@@ -21,11 +21,14 @@ public final class Worker {
         public var shutdownGrace: Double
         /// Bytes per CHUNK when sending a checkpoint (at most `WireFormat.maxChunkPayload`).
         public var chunkSize: Int
+        /// Where resume checkpoints fetched from the coordinator are written.
+        public var downloadDirectory: URL
 
         public init(endpoint: String, session: WorkerSession.Configuration,
                     curve: CurveClientKeys? = nil, pollInterval: Double = 0.01,
                     highWaterMark: Int = 1_000, shutdownGrace: Double = 5,
-                    chunkSize: Int = CheckpointTransfer.defaultChunkSize) {
+                    chunkSize: Int = CheckpointTransfer.defaultChunkSize,
+                    downloadDirectory: URL = FileManager.default.temporaryDirectory.appendingPathComponent("ferd-resume")) {
             self.endpoint = endpoint
             self.session = session
             self.curve = curve
@@ -33,6 +36,7 @@ public final class Worker {
             self.highWaterMark = highWaterMark
             self.shutdownGrace = shutdownGrace
             self.chunkSize = chunkSize
+            self.downloadDirectory = downloadDirectory
         }
     }
 
@@ -42,6 +46,7 @@ public final class Worker {
     private let threads: TrialThreads
     private var session: WorkerSession
     private var checkpoints: ChunkSender
+    private let downloads: ResumeDownloads
     private var socket: ZMQSocket?
 
     public init(configuration: Configuration, runner: any TrialRunner, logger: Logger,
@@ -52,6 +57,8 @@ public final class Worker {
         threads = TrialThreads(runner: runner, workerID: configuration.session.hello.workerID)
         session = WorkerSession(configuration: configuration.session)
         checkpoints = ChunkSender(chunkSize: configuration.chunkSize)
+        downloads = ResumeDownloads(directory: configuration.downloadDirectory,
+                                    stallTimeout: 2 * configuration.session.deadAfter, logger: logger)
     }
 
     /// Runs until `stop` is raised.
@@ -118,13 +125,22 @@ public final class Worker {
         }
         for report in threads.drain() {
             switch report {
-            case let .metric(metric): try perform(session.handle(.metric(metric, at: clock())), context: context)
+            case let .metric(metric, resumeFile):
+                if let resumeFile, let descriptor = metric.resumeCheckpoint {
+                    let key = Scheduler.TrialAttempt(trialID: metric.trialID, attempt: metric.attempt)
+                    checkpoints.offer(transferID: CheckpointTransfer.resumeUploadID(for: key, epoch: metric.epoch),
+                                      file: resumeFile, size: descriptor.size)
+                }
+                try perform(session.handle(.metric(metric, at: clock())), context: context)
             case let .finished(key, message, checkpoint):
                 if case let .result(result)? = message, let checkpoint {
                     checkpoints.offer(key, file: checkpoint, size: result.checkpointSize)
                 }
                 try perform(session.handle(.finished(key, message, at: clock())), context: context)
             }
+        }
+        for ready in downloads.expire(at: clock()) {
+            threads.start(ready.assignment, resumeFile: ready.file)
         }
         try perform(session.handle(.tick(at: clock())), context: context)
     }
@@ -154,8 +170,15 @@ public final class Worker {
             }
             do {
                 let message = try Message.decode(frames[0])
-                if case let .chunkCredit(credit) = message {
+                switch message {
+                case let .chunkCredit(credit):
                     checkpoints.grant(credit).forEach(sendChunk)
+                case let .chunk(chunk):
+                    let (credit, ready) = downloads.receive(chunk, at: clock())
+                    if let credit { send(credit) }
+                    if let ready { threads.start(ready.assignment, resumeFile: ready.file) }
+                default:
+                    break
                 }
                 try perform(session.handle(.received(message, at: clock())), context: context)
             } catch let error as ProtocolError {
@@ -178,15 +201,26 @@ public final class Worker {
                                metadata: ["endpoint": "\(configuration.endpoint)",
                                           "silence": "\(configuration.session.deadAfter)s"])
             case let .send(message):
-                if case .hello = message { checkpoints.removeAll() }
                 send(message)
             case let .startTrial(assignment):
                 logger.info("starting trial", metadata: ["trial": "\(assignment.trialID)",
-                                                         "attempt": "\(assignment.attempt)"])
-                threads.start(assignment)
+                                                         "attempt": "\(assignment.attempt)",
+                                                         "resume epoch": "\(assignment.resume?.epoch ?? 0)",
+                                                         "gang": "\(assignment.gang.map { "\($0.rank)/\($0.size)" } ?? "-")"])
+                if let credit = downloads.begin(assignment, at: clock()) {
+                    send(credit)
+                } else {
+                    var fromScratch = assignment
+                    fromScratch.resume = nil
+                    threads.start(fromScratch)
+                }
             case let .cancelTrial(key):
                 logger.info("cancelling trial", metadata: ["trial": "\(key.trialID)", "attempt": "\(key.attempt)"])
-                threads.cancel(key)
+                if downloads.cancel(key) {
+                    try perform(session.handle(.finished(key, nil, at: clock())), context: context)
+                } else {
+                    threads.cancel(key)
+                }
             }
         }
     }
@@ -204,19 +238,8 @@ public final class Worker {
         return socket
     }
 
-    /// Reads one piece of a checkpoint and sends it. A file that cannot be read is sent short (the
-    /// coordinator rejects the transfer), so a transfer always ends.
     private func sendChunk(_ piece: ChunkSender.Piece) {
-        var payload: [UInt8] = []
-        do {
-            let handle = try FileHandle(forReadingFrom: piece.file)
-            defer { try? handle.close() }
-            try handle.seek(toOffset: UInt64(piece.offset))
-            payload = Array(try handle.read(upToCount: piece.length) ?? Data())
-        } catch {
-            logger.error("cannot read checkpoint", metadata: ["path": "\(piece.file.path)", "error": "\(error)"])
-        }
-        send(.chunk(Chunk(transferID: piece.transferID, index: piece.index, total: piece.total, payload: payload)))
+        send(.chunk(piece.read(logger: logger)))
     }
 
     /// Sends without blocking; a message that cannot be queued is logged and left to the session's resends.

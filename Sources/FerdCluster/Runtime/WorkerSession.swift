@@ -4,8 +4,11 @@
 /// It registers with HELLO and READY, starts at most `slots` attempts, keeps RESULT/FAIL until they are
 /// acknowledged (resending them every heartbeat interval), buffers METRIC while the coordinator is
 /// unreachable, declares the coordinator dead after `missedHeartbeatsBeforeDead` silent intervals and
-/// reconnects with a doubling back-off. A BYE from the coordinator means "not registered": running
-/// attempts are dropped and the worker registers again.
+/// reconnects with a doubling back-off. Every (re)connection registers again with a HELLO that lists the
+/// attempts still running, and a BYE from the coordinator ("not registered", after it restarted) does the
+/// same: the coordinator re-attaches the attempts it still expects and cancels the others. Once it welcomes
+/// the worker, the buffered METRICs, those sent in the last `deadAfter` seconds (they may have reached a
+/// coordinator that then died; storing them is idempotent) and the unacknowledged reports are sent again.
 public struct WorkerSession: Sendable {
     /// Timing of the worker side.
     public struct Configuration: Sendable, Equatable {
@@ -71,6 +74,8 @@ public struct WorkerSession: Sendable {
     private var cancelled: Set<Scheduler.TrialAttempt> = []
     private var unacknowledged: [Unacknowledged] = []
     private var bufferedMetrics: [MetricReport] = []
+    /// METRICs sent recently, with when; sent again after a new welcome.
+    private var recentMetrics: [(report: MetricReport, sentAt: Double)] = []
     private var connected = false
     private var reconnectAt: Double = 0
     private var reconnectDelay: Double
@@ -108,13 +113,14 @@ public struct WorkerSession: Sendable {
             lastHeard = time
             reconnectDelay = configuration.reconnectDelay
             return receive(message, at: time)
-        case let .metric(report, _):
+        case let .metric(report, time):
             let key = Scheduler.TrialAttempt(trialID: report.trialID, attempt: report.attempt)
             guard running.contains(key), !cancelled.contains(key) else { return [] }
-            guard connected else {
+            guard connected, !awaitingWelcome else {
                 bufferedMetrics.append(report)
                 return []
             }
+            recentMetrics.append((report, time))
             return [.send(.metric(report))]
         case let .finished(key, message, time):
             return finish(key, with: message, at: time)
@@ -130,24 +136,38 @@ public struct WorkerSession: Sendable {
     private mutating func register(at time: Double) -> [Action] {
         awaitingWelcome = true
         helloSentAt = time
-        return [.send(.hello(configuration.hello)), .send(.ready(Ready(credit: freeSlots)))]
+        var hello = configuration.hello
+        hello.running = running.subtracting(cancelled).sorted { ($0.trialID, $0.attempt) < ($1.trialID, $1.attempt) }
+        return [.send(.hello(hello)), .send(.ready(Ready(credit: freeSlots)))]
+    }
+
+    /// After the coordinator's welcome: the METRICs it may have missed and the reports it has not acknowledged.
+    private mutating func resendAfterWelcome(at time: Double) -> [Action] {
+        recentMetrics.removeAll { time - $0.sentAt > configuration.deadAfter }
+        let metrics = recentMetrics.map(\.report) + bufferedMetrics
+        recentMetrics += bufferedMetrics.map { ($0, time) }
+        bufferedMetrics.removeAll()
+        var actions = metrics.map { Action.send(.metric($0)) }
+        for index in unacknowledged.indices {
+            unacknowledged[index].lastSent = time
+            actions.append(.send(unacknowledged[index].message))
+        }
+        return actions
     }
 
     private mutating func receive(_ message: Message, at time: Double) -> [Action] {
         switch message {
         case .ack(let ack) where ack.kind == .hello:
+            guard awaitingWelcome else { return [] }
             awaitingWelcome = false
+            return resendAfterWelcome(at: time)
         case .ack(let ack) where ack.kind == .result || ack.kind == .fail:
             unacknowledged.removeAll {
                 $0.message.type == ack.kind && $0.key == Scheduler.TrialAttempt(trialID: ack.trialID, attempt: ack.attempt)
             }
         case .bye:
             guard !awaitingWelcome || time - helloSentAt > configuration.deadAfter else { return [] }
-            let dropped = running.subtracting(cancelled).sorted { ($0.trialID, $0.attempt) < ($1.trialID, $1.attempt) }
-            cancelled.formUnion(dropped)
-            unacknowledged.removeAll()
-            bufferedMetrics.removeAll()
-            return dropped.map(Action.cancelTrial) + register(at: time)
+            return register(at: time)
         case let .assign(assignment):
             let key = Scheduler.TrialAttempt(trialID: assignment.trialID, attempt: assignment.attempt)
             guard !running.contains(key) else { return [] }
@@ -194,7 +214,9 @@ public struct WorkerSession: Sendable {
         var actions: [Action] = []
         if time - lastBeat >= configuration.heartbeatInterval {
             actions.append(beat(at: time))
-            for index in unacknowledged.indices where time - unacknowledged[index].lastSent >= configuration.heartbeatInterval {
+            recentMetrics.removeAll { time - $0.sentAt > configuration.deadAfter }
+            for index in unacknowledged.indices where !awaitingWelcome
+                && time - unacknowledged[index].lastSent >= configuration.heartbeatInterval {
                 unacknowledged[index].lastSent = time
                 actions.append(.send(unacknowledged[index].message))
             }
@@ -206,19 +228,7 @@ public struct WorkerSession: Sendable {
         guard time >= reconnectAt else { return [] }
         connected = true
         lastHeard = time
-        var actions: [Action] = [.connect]
-        if awaitingWelcome {
-            return actions + register(at: time)
-        }
-        actions.append(beat(at: time))
-        actions += bufferedMetrics.map { .send(.metric($0)) }
-        bufferedMetrics.removeAll()
-        for index in unacknowledged.indices {
-            unacknowledged[index].lastSent = time
-            actions.append(.send(unacknowledged[index].message))
-        }
-        actions.append(.send(.ready(Ready(credit: freeSlots))))
-        return actions
+        return [.connect] + register(at: time)
     }
 
     private mutating func beat(at time: Double) -> Action {

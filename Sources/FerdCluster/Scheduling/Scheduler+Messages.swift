@@ -18,7 +18,9 @@ extension Scheduler {
             workers[id]?.credit = ready.credit
         case let .metric(metric):
             let key = TrialAttempt(trialID: metric.trialID, attempt: metric.attempt)
-            if let reason = staleness(of: key, from: id) {
+            if isOtherGangMember(key, id) {
+                break
+            } else if let reason = staleness(of: key, from: id) {
                 actions.append(.discarded(message, from: id, reason: reason))
                 let cancellation = Cancellation(trialID: key.trialID, attempt: key.attempt, reason: reason)
                 actions.append(.send(.cancel(cancellation), to: id))
@@ -27,7 +29,10 @@ extension Scheduler {
             }
         case let .result(result):
             let key = TrialAttempt(trialID: result.trialID, attempt: result.attempt)
-            if let reason = staleness(of: key, from: id) {
+            if isOtherGangMember(key, id) {
+                finish(key, on: id)
+            } else if let reason = staleness(of: key, from: id) {
+                finish(key, on: id)
                 actions.append(.discarded(message, from: id, reason: reason))
             } else {
                 finish(key, on: id)
@@ -38,13 +43,17 @@ extension Scheduler {
                                  to: id))
         case let .fail(failure):
             let key = TrialAttempt(trialID: failure.trialID, attempt: failure.attempt)
-            if let reason = staleness(of: key, from: id) {
+            let fromGangMember = isOtherGangMember(key, id)
+            if !fromGangMember, let reason = staleness(of: key, from: id) {
+                finish(key, on: id)
                 actions.append(.discarded(message, from: id, reason: reason))
             } else {
                 finish(key, on: id)
                 if failure.retryable {
-                    retryOrFail(key.trialID, lostState: .queued, reason: failure.error, into: &actions)
+                    let reason = fromGangMember ? "gang member \(id): \(failure.error)" : failure.error
+                    endAttempt(key, lostState: .queued, reason: reason, into: &actions)
                 } else {
+                    stopOtherMembers(of: key, reason: failure.error, into: &actions)
                     setState(key.trialID, .failed, reason: failure.error, into: &actions)
                 }
             }
@@ -59,12 +68,40 @@ extension Scheduler {
         }
     }
 
+    /// Registers a worker. Attempts it says it still runs stay with it when they are the current attempt of a
+    /// trial RUNNING on it (re-attached after a coordinator restart, or kept across a reconnection); it is
+    /// told to cancel the others. Its earlier registration's other attempts are lost.
     private mutating func register(_ hello: Hello, as id: WorkerID, at time: Double, into actions: inout [Action]) {
-        unregister(id, reason: .reconnected, into: &actions)
-        workers[id] = Worker(id: id, slots: hello.slots, credit: 0, lastSeen: time, running: [])
+        let kept = hello.running.filter { key in
+            guard let trial = trials[key.trialID] else { return false }
+            return trial.state == .running && trial.attempt == key.attempt && trial.worker == id && trial.members.isEmpty
+        }
+        unregister(id, reason: .reconnected, keeping: kept, into: &actions)
+        for trial in trials.values where trial.worker == id && trial.reattachDeadline != nil
+            && !kept.contains(TrialAttempt(trialID: trial.spec.id, attempt: trial.attempt)) {
+            retryOrFail(trial.spec.id, lostState: .lost, reason: "worker \(id) restarted without it", into: &actions)
+        }
+        workers[id] = Worker(id: id, slots: hello.slots, credit: 0, lastSeen: time, running: kept)
         registrationOrder.append(id)
         actions.append(.workerJoined(hello, at: time))
         actions.append(.send(.ack(Acknowledgement(kind: .hello)), to: id))
+        for key in kept where trials[key.trialID]?.reattachDeadline != nil {
+            trials[key.trialID]?.reattachDeadline = nil
+            actions.append(.trialChanged(TrialChange(trialID: key.trialID, state: .running, attempt: key.attempt,
+                                                     worker: id, reason: "re-attached")))
+        }
+        for key in hello.running where !kept.contains(key) {
+            let reason = "trial \(key.trialID) attempt \(key.attempt) is no longer yours"
+            actions.append(.send(.cancel(Cancellation(trialID: key.trialID, attempt: key.attempt, reason: reason)),
+                                 to: id))
+        }
+    }
+
+    /// True when `worker` runs the current attempt `key` of a gang trial as a member other than rank 0, whose
+    /// reports the coordinator does not need.
+    private func isOtherGangMember(_ key: TrialAttempt, _ worker: WorkerID) -> Bool {
+        guard let trial = trials[key.trialID], trial.state == .running, trial.attempt == key.attempt else { return false }
+        return trial.members.dropFirst().contains(worker)
     }
 
     /// Nil when `key` is the current attempt of a trial RUNNING on `worker`; otherwise why it is not.

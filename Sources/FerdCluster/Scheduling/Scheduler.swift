@@ -15,6 +15,10 @@ public struct Scheduler: Sendable, Equatable {
     public internal(set) var pending: [Int] = []
     /// Worker ids in registration order; ties in assignment go to the earliest.
     var registrationOrder: [WorkerID] = []
+    /// The gang trial at the head of the queue and the workers held for it.
+    public internal(set) var formation: GangFormation?
+    /// Gang trials that let their partial gang go, and until when they let other trials pass.
+    var gangBackoff: [Int: Double] = [:]
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -38,27 +42,48 @@ public struct Scheduler: Sendable, Equatable {
     public mutating func handle(_ event: Event) -> [Action] {
         var actions: [Action] = []
         switch event {
-        case let .enqueue(specs):
+        case let .enqueue(specs, time):
             for spec in specs {
-                enqueue(spec, into: &actions)
+                enqueue(spec, at: time, into: &actions)
             }
+            dispatch(at: time, into: &actions)
+        case let .resumePointStored(trialID, point):
+            if let current = trials[trialID]?.spec.resume?.epoch, current >= point.epoch { break }
+            trials[trialID]?.spec.resume = point
         case let .received(message, worker, time):
             receive(message, from: worker, at: time, into: &actions)
+            dispatch(at: time, into: &actions)
         case let .tick(time):
             for id in registrationOrder {
                 if let worker = workers[id], time - worker.lastSeen > configuration.deadAfter {
                     unregister(id, reason: .timedOut(lastSeen: worker.lastSeen), into: &actions)
                 }
             }
+            for trial in trials.values.sorted(by: { $0.spec.id < $1.spec.id }) {
+                if let deadline = trial.reattachDeadline, time >= deadline {
+                    let worker = trial.worker ?? "?"
+                    retryOrFail(trial.spec.id, lostState: .lost,
+                                reason: "worker \(worker) did not come back after the coordinator restarted", into: &actions)
+                }
+            }
+            dispatch(at: time, into: &actions)
         }
-        dispatch(into: &actions)
         return actions
     }
 
-    private mutating func enqueue(_ spec: TrialSpec, into actions: inout [Action]) {
+    private mutating func enqueue(_ spec: TrialSpec, at time: Double, into actions: inout [Action]) {
         guard trials[spec.id] == nil else { return }
         trials[spec.id] = Trial(spec: spec, state: .queued, attempt: spec.attemptsSoFar, worker: nil)
         unfinishedCount += 1
+        if let running = spec.runningOn, running.attempt <= configuration.maxAttempts {
+            var trial = trials[spec.id]!
+            trial.state = .running
+            trial.attempt = running.attempt
+            trial.worker = running.worker
+            trial.reattachDeadline = time + configuration.reattachGrace
+            trials[spec.id] = trial
+            return
+        }
         if spec.attemptsSoFar >= configuration.maxAttempts {
             setState(spec.id, .failed, reason: "retry budget of \(configuration.maxAttempts) attempts spent",
                      into: &actions)
@@ -68,27 +93,89 @@ public struct Scheduler: Sendable, Equatable {
         }
     }
 
-    /// Gives waiting trials to the workers with the most free slots.
-    private mutating func dispatch(into actions: inout [Action]) {
-        while !pending.isEmpty, let id = workerWithMostFreeSlots(), var trial = trials[pending.removeFirst()] {
-            trial.attempt += 1
-            trial.state = .running
-            trial.worker = id
-            trials[trial.spec.id] = trial
-            workers[id]?.credit -= 1
-            workers[id]?.running.append(TrialAttempt(trialID: trial.spec.id, attempt: trial.attempt))
-            actions.append(.trialChanged(TrialChange(trialID: trial.spec.id, state: .running,
-                                                     attempt: trial.attempt, worker: id)))
-            let assignment = Assignment(trialID: trial.spec.id, attempt: trial.attempt,
-                                        configJSON: trial.spec.configJSON,
-                                        resumeFromEpoch: trial.spec.resumeFromEpoch)
-            actions.append(.send(.assign(assignment), to: id))
+    /// Gives waiting trials, in order, to the workers with the most free slots. A gang trial at the head of
+    /// the queue holds the free workers until it has as many as it asks for; after `gangFormationTimeout` it
+    /// starts with those it holds if they are at least its minimum, and otherwise lets them go and lets
+    /// other trials pass for as long again.
+    private mutating func dispatch(at time: Double, into actions: inout [Action]) {
+        var index = 0
+        while index < pending.count {
+            let id = pending[index]
+            guard let trial = trials[id] else {
+                pending.remove(at: index)
+                continue
+            }
+            if trial.spec.workersPerTrial == 1 {
+                guard let worker = workerWithMostFreeSlots(excluding: formation?.reserved ?? []) else { return }
+                pending.remove(at: index)
+                start(id, on: [worker], into: &actions)
+                continue
+            }
+            if let until = gangBackoff[id], time < until {
+                index += 1
+                continue
+            }
+            gangBackoff[id] = nil
+            if formation == nil || formation?.trialID != id {
+                guard formation == nil else {
+                    index += 1
+                    continue
+                }
+                formation = GangFormation(trialID: id, reserved: [], since: time)
+            }
+            var reserved = formation!.reserved.filter { (workers[$0]?.available ?? 0) > 0 }
+            while reserved.count < trial.spec.workersPerTrial,
+                  let worker = workerWithMostFreeSlots(excluding: reserved) {
+                reserved.append(worker)
+            }
+            formation!.reserved = reserved
+            if reserved.isEmpty { formation!.since = time }
+            let timedOut = time - formation!.since >= configuration.gangFormationTimeout
+            if reserved.count == trial.spec.workersPerTrial || (timedOut && reserved.count >= trial.spec.minWorkers) {
+                formation = nil
+                pending.remove(at: index)
+                start(id, on: reserved, into: &actions)
+                continue
+            }
+            if timedOut {
+                formation = nil
+                gangBackoff[id] = time + configuration.gangFormationTimeout
+                index += 1
+                continue
+            }
+            return
         }
     }
 
-    private func workerWithMostFreeSlots() -> WorkerID? {
+    /// Starts the next attempt of a trial on `members` (rank order).
+    private mutating func start(_ id: Int, on members: [WorkerID], into actions: inout [Action]) {
+        guard var trial = trials[id] else { return }
+        trial.attempt += 1
+        trial.state = .running
+        trial.worker = members[0]
+        trial.reattachDeadline = nil
+        let isGang = trial.spec.workersPerTrial > 1
+        trial.members = isGang ? members : []
+        trials[id] = trial
+        let key = TrialAttempt(trialID: id, attempt: trial.attempt)
+        let gang = isGang ? GangStart(size: members.count, requested: trial.spec.workersPerTrial) : nil
+        actions.append(.trialChanged(TrialChange(trialID: id, state: .running, attempt: trial.attempt,
+                                                 worker: members.joined(separator: ","), gang: gang)))
+        for (rank, worker) in members.enumerated() {
+            workers[worker]?.credit -= 1
+            workers[worker]?.running.append(key)
+            let placement = isGang ? GangPlacement(gangID: CheckpointTransfer.transferID(for: key), rank: rank,
+                                                   size: members.count,
+                                                   hubEndpoint: configuration.gradientHubEndpoint ?? "") : nil
+            let assignment = Assignment(trialID: id, attempt: trial.attempt, configJSON: trial.spec.configJSON,
+                                        resume: trial.spec.resume, gang: placement)
+            actions.append(.send(.assign(assignment), to: worker))
+        }
+    }
+
+    private func workerWithMostFreeSlots(excluding excluded: [WorkerID] = []) -> WorkerID? {
         var best: (id: WorkerID, available: Int)?
-        for id in registrationOrder {
+        for id in registrationOrder where !excluded.contains(id) {
             let available = workers[id]?.available ?? 0
             if available > (best?.available ?? 0) {
                 best = (id, available)
@@ -99,11 +186,38 @@ public struct Scheduler: Sendable, Equatable {
 
     /// Forgets a worker; the trials it was running are lost.
     mutating func unregister(_ id: WorkerID, reason: WorkerGoneReason, into actions: inout [Action]) {
+        unregister(id, reason: reason, keeping: [], into: &actions)
+    }
+
+    /// Forgets a worker; the trials it was running are lost, except the attempts in `kept`, which stay on
+    /// it (the worker registered again and still runs them).
+    mutating func unregister(_ id: WorkerID, reason: WorkerGoneReason, keeping kept: [TrialAttempt],
+                             into actions: inout [Action]) {
         guard let worker = workers.removeValue(forKey: id) else { return }
         registrationOrder.removeAll { $0 == id }
+        formation?.reserved.removeAll { $0 == id }
         actions.append(.workerGone(id, reason: reason))
-        for key in worker.running {
-            retryOrFail(key.trialID, lostState: .lost, reason: "worker \(id) \(describe(reason))", into: &actions)
+        for key in worker.running where !kept.contains(key) {
+            endAttempt(key, lostState: .lost, reason: "worker \(id) \(describe(reason))", into: &actions)
+        }
+    }
+
+    /// Ends the current attempt `key` of a RUNNING trial as `retryOrFail` does; the other members of its gang
+    /// are told to stop and their slots are freed.
+    mutating func endAttempt(_ key: TrialAttempt, lostState: TrialState, reason: String, into actions: inout [Action]) {
+        guard let trial = trials[key.trialID], trial.state == .running, trial.attempt == key.attempt else { return }
+        stopOtherMembers(of: key, reason: reason, into: &actions)
+        retryOrFail(key.trialID, lostState: lostState, reason: reason, into: &actions)
+    }
+
+    /// Cancels attempt `key` on the members of its gang that still run it and frees their slots.
+    mutating func stopOtherMembers(of key: TrialAttempt, reason: String, into actions: inout [Action]) {
+        guard let trial = trials[key.trialID], trial.attempt == key.attempt else { return }
+        for member in trial.members where workers[member]?.running.contains(key) == true {
+            workers[member]?.running.removeAll { $0 == key }
+            let cancellation = Cancellation(trialID: key.trialID, attempt: key.attempt,
+                                            reason: "the gang's attempt ended: \(reason)")
+            actions.append(.send(.cancel(cancellation), to: member))
         }
     }
 
@@ -125,6 +239,8 @@ public struct Scheduler: Sendable, Equatable {
         if trial.state.isFinal != state.isFinal { unfinishedCount += state.isFinal ? -1 : 1 }
         trial.state = state
         trial.worker = nil
+        trial.members = []
+        trial.reattachDeadline = nil
         trials[trialID] = trial
         actions.append(.trialChanged(TrialChange(trialID: trialID, state: state, attempt: trial.attempt,
                                                  reason: reason)))

@@ -1,8 +1,10 @@
 extension Scheduler {
     /// Something that happened, with the time it happened (seconds on the coordinator's clock).
     public enum Event: Sendable, Equatable {
-        /// Trials to run; trials the scheduler already knows are ignored.
-        case enqueue([TrialSpec])
+        /// Trials to run, at a time; trials the scheduler already knows are ignored.
+        case enqueue([TrialSpec], at: Double = 0)
+        /// The coordinator stored a resume checkpoint of the trial; later attempts continue from it.
+        case resumePointStored(trialID: Int, ResumePoint)
         /// A decoded message from a worker.
         case received(Message, from: WorkerID, at: Double)
         /// Time passed; checks heartbeats.
@@ -25,18 +27,31 @@ extension Scheduler {
         public var state: TrialState
         /// Attempts used so far.
         public var attempt: Int
-        /// The worker running it (RUNNING only).
+        /// The worker running it (RUNNING only); a gang's workers by rank, comma-separated.
         public var worker: WorkerID?
         /// Why, for failures and losses.
         public var reason: String?
+        /// A gang's size and learning-rate factor (RUNNING gangs only).
+        public var gang: GangStart?
 
-        public init(trialID: Int, state: TrialState, attempt: Int, worker: WorkerID? = nil, reason: String? = nil) {
+        public init(trialID: Int, state: TrialState, attempt: Int, worker: WorkerID? = nil, reason: String? = nil,
+                    gang: GangStart? = nil) {
             self.trialID = trialID
             self.state = state
             self.attempt = attempt
             self.worker = worker
             self.reason = reason
+            self.gang = gang
         }
+    }
+
+    /// How a gang attempt started: with `size` of the `requested` workers; the learning rate is scaled by
+    /// `size / requested` (each member keeps its share of the batch, so the global batch shrinks with it).
+    public struct GangStart: Sendable, Equatable {
+        public var size: Int
+        public var requested: Int
+
+        public var learningRateScale: Double { Double(size) / Double(requested) }
     }
 
     /// What the coordinator must do, in the order given (store before acknowledging).

@@ -34,13 +34,26 @@ extension Scheduler {
         public var missedHeartbeatsBeforeDead: Int
         /// Attempts a trial may use in total before it is FAILED.
         public var maxAttempts: Int
+        /// Seconds a trial found RUNNING after a coordinator restart waits for its worker to reconnect and
+        /// re-attach it before it is LOST (the worker's reconnection back-off reaches 32 s).
+        public var reattachGrace: Double
+        /// Seconds a gang may hold fewer workers than it asks for before it starts with what it has (when
+        /// at least its minimum) or lets them go and waits.
+        public var gangFormationTimeout: Double
+        /// The coordinator's gradient hub, as workers reach it; nil: gang trials cannot run.
+        public var gradientHubEndpoint: String?
 
-        public init(heartbeatInterval: Double = 1, missedHeartbeatsBeforeDead: Int = 5, maxAttempts: Int = 3) {
-            precondition(heartbeatInterval > 0 && missedHeartbeatsBeforeDead > 0 && maxAttempts > 0,
+        public init(heartbeatInterval: Double = 1, missedHeartbeatsBeforeDead: Int = 5, maxAttempts: Int = 3,
+                    reattachGrace: Double = 45, gangFormationTimeout: Double = 60, gradientHubEndpoint: String? = nil) {
+            precondition(heartbeatInterval > 0 && missedHeartbeatsBeforeDead > 0 && maxAttempts > 0
+                         && reattachGrace >= 0 && gangFormationTimeout >= 0,
                          "scheduler configuration values must be positive")
             self.heartbeatInterval = heartbeatInterval
             self.missedHeartbeatsBeforeDead = missedHeartbeatsBeforeDead
             self.maxAttempts = maxAttempts
+            self.reattachGrace = reattachGrace
+            self.gangFormationTimeout = gangFormationTimeout
+            self.gradientHubEndpoint = gradientHubEndpoint
         }
 
         /// Seconds of silence after which a worker is dead.
@@ -54,13 +67,38 @@ extension Scheduler {
         public var configJSON: String
         /// Attempts already used (from the store when resuming); the next one is `attemptsSoFar + 1`.
         public var attemptsSoFar: Int
-        public var resumeFromEpoch: Int?
+        /// The newest resume checkpoint the coordinator holds; the next attempt continues from it.
+        public var resume: ResumePoint?
+        /// Workers that train the trial together (data-parallel), 1 for a single worker.
+        public var workersPerTrial: Int
+        /// The fewest workers a gang may start with after waiting `gangFormationTimeout`.
+        public var minWorkers: Int
+        /// Set for a trial the store says was RUNNING on this worker when the coordinator stopped: the
+        /// scheduler waits `reattachGrace` seconds for the worker to come back with it.
+        public var runningOn: Reattachment?
 
-        public init(id: Int, configJSON: String, attemptsSoFar: Int = 0, resumeFromEpoch: Int? = nil) {
+        public init(id: Int, configJSON: String, attemptsSoFar: Int = 0, resume: ResumePoint? = nil,
+                    workersPerTrial: Int = 1, minWorkers: Int? = nil, runningOn: Reattachment? = nil) {
+            precondition(workersPerTrial >= 1 && (minWorkers ?? 1) >= 1 && (minWorkers ?? 1) <= workersPerTrial,
+                         "a trial needs 1 ≤ min_workers ≤ workers_per_trial")
             self.id = id
             self.configJSON = configJSON
             self.attemptsSoFar = attemptsSoFar
-            self.resumeFromEpoch = resumeFromEpoch
+            self.resume = resume
+            self.workersPerTrial = workersPerTrial
+            self.minWorkers = minWorkers ?? workersPerTrial
+            self.runningOn = runningOn
+        }
+    }
+
+    /// The worker and attempt of a trial that was RUNNING when the coordinator stopped.
+    public struct Reattachment: Sendable, Equatable {
+        public var worker: WorkerID
+        public var attempt: Int
+
+        public init(worker: WorkerID, attempt: Int) {
+            self.worker = worker
+            self.attempt = attempt
         }
     }
 
@@ -70,8 +108,23 @@ extension Scheduler {
         public var state: TrialState
         /// The latest attempt started (0 if none).
         public var attempt: Int
-        /// The worker running the current attempt, while RUNNING.
+        /// The worker running the current attempt (a gang's rank 0), while RUNNING.
         public var worker: WorkerID?
+        /// A gang's workers by rank, while RUNNING; empty for a single worker.
+        public var members: [WorkerID] = []
+        /// While RUNNING after a coordinator restart and not yet re-attached: when it becomes LOST.
+        public var reattachDeadline: Double?
+
+        /// Every worker running the current attempt.
+        public var workers: [WorkerID] { members.isEmpty ? worker.map { [$0] } ?? [] : members }
+    }
+
+    /// Workers held for the gang trial at the head of the queue until it has enough.
+    public struct GangFormation: Sendable, Equatable {
+        public var trialID: Int
+        public var reserved: [WorkerID]
+        /// When the first worker was reserved.
+        public var since: Double
     }
 
     /// The scheduler's view of a registered worker.
