@@ -42,6 +42,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "FerdZeroMQ", dependencies: ["CZeroMQ"]),
+        .target(name: "FerdCollective",
+                dependencies: ["FerdZeroMQ", "FerdTraining", .product(name: "Logging", package: "swift-log")]),
         .target(name: "FerdCluster",
                 dependencies: ["FerdZeroMQ", "FerdDigest", "FerdLeaderboard", .product(name: "Logging", package: "swift-log")]),
         .target(name: "FerdLeaderboard",
@@ -57,6 +59,10 @@ let package = Package(
         .executableTarget(name: "FerdClusterBench", dependencies: [
             "FerdCluster", "FerdZeroMQ", "FerdLeaderboard", .product(name: "Logging", package: "swift-log"),
         ], path: "Benchmarks/cluster"),
+        .executableTarget(name: "FerdCollectiveBench", dependencies: [
+            "FerdCollective", "FerdZeroMQ", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Benchmarks/collective"),
         .executableTarget(name: "ferd", dependencies: [
             "FerdTensor", "FerdModels", "FerdData", "FerdTraining", "FerdReport", "FerdRuntime", "FerdCluster",
             "FerdZeroMQ", "FerdExperiment", "FerdLeaderboard",
@@ -74,6 +80,9 @@ let package = Package(
         .testTarget(name: "FerdRuntimeTests", dependencies: [
             "FerdRuntime", "FerdCluster", "FerdZeroMQ", "FerdExperiment", "FerdLeaderboard", "FerdData", "FerdTraining",
             .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "FerdCollectiveTests", dependencies: [
+            "FerdCollective", "FerdZeroMQ", "FerdTraining", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "FerdLeaderboardTests",
                     dependencies: ["FerdLeaderboard", .product(name: "Logging", package: "swift-log")]),

@@ -60,3 +60,11 @@ echo "wrote docs/BENCHMARKS.md" >&2
 # The coordinator with simulated workers (1, 16, 256) over loopback: docs/CLUSTER-BENCHMARKS.md.
 swift build -c release --scratch-path "$scratch" --product FerdClusterBench
 "$scratch/release/FerdClusterBench" --markdown docs/CLUSTER-BENCHMARKS.md | tail -n 1 | tee -a "$results"
+# The gradient exchange of data-parallel gangs (star and ring, float32 and float16, k = 2, 3, 4) over
+# loopback, projected onto 10/25 GbE with the paper train step measured above: docs/COLLECTIVE-BENCHMARKS.md.
+swift build -c release --scratch-path "$scratch" --product FerdCollectiveBench
+paper_ms=$("$python" -c 'import json,sys
+rows=[json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print(next((r["ms_per_step_median"] for r in rows if r.get("framework")=="ferd" and r.get("preset")=="paper"),776))' "$results")
+"$scratch/release/FerdCollectiveBench" --compute-ms "$paper_ms" --compute-source "paper train step, batch 2, $threads threads" \
+  --command "Benchmarks/run-benchmarks.sh" --markdown docs/COLLECTIVE-BENCHMARKS.md | tail -n 1 | tee -a "$results"

@@ -10,6 +10,10 @@ public enum ZMQSocketType: Sendable {
     case reply
     /// A test client of the ZAP handler.
     case request
+    /// Sends to connected peers in turn (the gradient ring's link to the next member).
+    case push
+    /// Receives from every connected PUSH peer (the gradient ring's link from the previous member).
+    case pull
 
     var rawValue: Int32 {
         switch self {
@@ -17,6 +21,8 @@ public enum ZMQSocketType: Sendable {
         case .dealer: ZMQ_DEALER
         case .reply: ZMQ_REP
         case .request: ZMQ_REQ
+        case .push: ZMQ_PUSH
+        case .pull: ZMQ_PULL
         }
     }
 }

@@ -1,0 +1,408 @@
+import Foundation
+import FerdZeroMQ
+import Logging
+
+/// The communication thread of a gang member: owns its sockets, joins the gang, runs the jobs in order
+/// (star through the hub or ring between members) and keeps heartbeats flowing while it waits.
+final class CommunicationEngine {
+    private let spec: GangSpec
+    private let shared: GangShared
+    private let logger: Logger
+    private let cancelled: @Sendable () -> Bool
+    private let context: ZMQContext
+    private let dealer: ZMQSocket
+    private let pull: ZMQSocket?
+    private var push: ZMQSocket?
+    private let ringEndpoint: String
+    private var joinedRanks: [Int] = []
+    private var peers: [String]?
+    private var hubQueue: [(FrameHeader, [UInt8])] = []
+    private var ringQueue: [(FrameHeader, [UInt8])] = []
+    private var lastHeardHub: Double
+    private var lastHeardLeft: Double
+    private var lastPing = 0.0
+    private var counters = GangStatistics.Counters()
+    private var halfScratch: [UInt16] = []
+
+    private var gangSize: UInt16 { UInt16(spec.size) }
+    private var left: Int { (spec.rank + spec.size - 1) % spec.size }
+    private var right: Int { (spec.rank + 1) % spec.size }
+
+    init(spec: GangSpec, context: ZMQContext, shared: GangShared, logger: Logger,
+         cancelled: @escaping @Sendable () -> Bool) throws(ZMQError) {
+        self.spec = spec
+        self.shared = shared
+        self.logger = logger
+        self.cancelled = cancelled
+        self.context = context
+        dealer = try ZMQSocket(context, type: .dealer)
+        try dealer.setLinger(milliseconds: 2000)
+        try dealer.setHighWaterMarks(send: 0, receive: 0)
+        try dealer.connect(spec.hubEndpoint)
+        if spec.topology == .ring {
+            let socket = try ZMQSocket(context, type: .pull)
+            try socket.setLinger(milliseconds: 0)
+            try socket.setHighWaterMarks(send: 0, receive: 0)
+            try socket.bind(spec.ringBindAddress)
+            ringEndpoint = try socket.lastEndpoint()
+            pull = socket
+        } else {
+            ringEndpoint = ""
+            pull = nil
+        }
+        lastHeardHub = monotonicSeconds()
+        lastHeardLeft = lastHeardHub
+    }
+
+    /// Joins, runs jobs until closed, then leaves; a failure is recorded in `shared` and told to the hub.
+    func run() {
+        do {
+            try rendezvous()
+            shared.setReady()
+            while true {
+                let (job, closing) = shared.take()
+                if closing { break }
+                guard let job else {
+                    try pumpOnce(milliseconds: 1)
+                    continue
+                }
+                try execute(job)
+            }
+        } catch {
+            shared.fail(error)
+            if case .aborted = error {} else {
+                sendQuietly(dealer, FrameHeader(type: .abort, gangID: spec.gangID, rank: UInt16(spec.rank),
+                                                gangSize: gangSize), payload: Array(error.description.utf8))
+            }
+            shared.waitForClose()
+        }
+        sendQuietly(dealer, FrameHeader(type: .leave, gangID: spec.gangID, rank: UInt16(spec.rank), gangSize: gangSize),
+                    payload: [])
+        push?.close()
+        pull?.close()
+        dealer.close()
+    }
+
+    // MARK: rendezvous
+
+    private func rendezvous() throws(GangError) {
+        let start = monotonicSeconds()
+        let join = Payload.join(timeout: spec.timeout, ringEndpoint: ringEndpoint)
+        try sendBytes(dealer, FrameHeader(type: .join, gangID: spec.gangID, rank: UInt16(spec.rank), gangSize: gangSize),
+                      join, peer: nil)
+        while peers == nil {
+            try pumpOnce(milliseconds: 20)
+            let waited = monotonicSeconds() - start
+            if peers == nil, waited > spec.timeout {
+                let missing = (0..<spec.size).filter { !joinedRanks.contains($0) }
+                throw .rendezvousTimeout(gangID: spec.gangID, rank: spec.rank, missingRanks: missing,
+                                         seconds: waited, hub: spec.hubEndpoint)
+            }
+        }
+        guard let peers, peers.count == spec.size else {
+            throw .protocolViolation(gangID: spec.gangID, rank: spec.rank,
+                                     detail: "the hub sent \(peers?.count ?? 0) endpoints for a gang of \(spec.size)")
+        }
+        if spec.topology == .ring, spec.size > 1 {
+            do {
+                let socket = try ZMQSocket(context, type: .push)
+                try socket.setLinger(milliseconds: 2000)
+                try socket.setHighWaterMarks(send: 0, receive: 0)
+                try socket.connect(peers[right])
+                push = socket
+            } catch {
+                throw .transport(gangID: spec.gangID, rank: spec.rank,
+                                 detail: "cannot connect to rank \(right) at \(peers[right]): \(error)")
+            }
+        }
+        lastHeardLeft = monotonicSeconds()
+    }
+
+    // MARK: jobs
+
+    private func execute(_ job: GangJob) throws(GangError) {
+        let start = monotonicSeconds()
+        counters = GangStatistics.Counters()
+        switch job {
+        case .reduce(let storage, let offset, let count, let average, let step, let bucket, let inStep):
+            let values = storage.pointer + offset
+            if spec.size > 1 {
+                switch spec.topology {
+                case .star: try starReduce(values, count: count, average: average, step: step, bucket: bucket)
+                case .ring: try ringReduce(values, count: count, average: average, step: step, bucket: bucket)
+                }
+            }
+            counters.communicationSeconds = monotonicSeconds() - start
+            shared.complete(counters, inStep: inStep)
+        case .gather(let bytes, let step):
+            let blocks: [[UInt8]]
+            if spec.size == 1 {
+                blocks = [bytes]
+            } else {
+                switch spec.topology {
+                case .star: blocks = try starGather(bytes, step: step)
+                case .ring: blocks = try ringGather(bytes, step: step)
+                }
+            }
+            counters.communicationSeconds = monotonicSeconds() - start
+            shared.complete(counters, inStep: false, gathered: blocks)
+        }
+    }
+
+    private func header(_ type: FrameType, step: UInt64, bucket: UInt32 = 0, part: UInt32 = 0, segment: UInt32 = 0,
+                        flags: UInt8 = 0) -> FrameHeader {
+        FrameHeader(type: type, precision: spec.precision, flags: flags, gangID: spec.gangID, step: step,
+                    bucket: bucket, part: part, segment: segment, rank: UInt16(spec.rank), gangSize: gangSize)
+    }
+
+    /// Star: every chunk to the hub, then the hub's identical results back.
+    private func starReduce(_ values: UnsafeMutablePointer<Float>, count: Int, average: Bool, step: UInt64,
+                            bucket: UInt32) throws(GangError) {
+        let chunk = spec.chunkElements
+        let parts = (count + chunk - 1) / chunk
+        let flags = average ? FrameHeader.Flags.average : 0
+        for part in 0..<parts {
+            let range = (part * chunk)..<min(count, (part + 1) * chunk)
+            try sendFloats(dealer, header(.reduce, step: step, bucket: bucket, part: UInt32(part), flags: flags),
+                           values + range.lowerBound, count: range.count, peer: nil)
+        }
+        for _ in 0..<parts {
+            let (reply, payload) = try nextFromHub()
+            let part = Int(reply.part)
+            let elements = part < parts ? min(count, (part + 1) * chunk) - part * chunk : 0
+            guard reply.type == .reduced, reply.step == step, reply.bucket == bucket, part < parts,
+                  payload.count == elements * spec.precision.bytesPerElement else {
+                throw .protocolViolation(gangID: spec.gangID, rank: spec.rank,
+                                         detail: "expected the result of exchange \(step) bucket \(bucket), got "
+                                         + "\(reply.type) of exchange \(reply.step) bucket \(reply.bucket) part \(reply.part)")
+            }
+            Kernels.readWire(payload, count: elements, precision: spec.precision, adding: false,
+                             into: values + part * chunk)
+        }
+    }
+
+    private func starGather(_ bytes: [UInt8], step: UInt64) throws(GangError) -> [[UInt8]] {
+        try sendBytes(dealer, header(.gather, step: step), bytes, peer: nil)
+        let (reply, payload) = try nextFromHub()
+        guard reply.type == .gathered, reply.step == step, let blocks = try? Payload.decodeBlocks(payload),
+              blocks.count == spec.size else {
+            throw .protocolViolation(gangID: spec.gangID, rank: spec.rank,
+                                     detail: "expected the allGather of exchange \(step), got \(reply.type) of \(reply.step)")
+        }
+        return blocks
+    }
+
+    /// Ring all-reduce of pieces of at most k chunks: reduce-scatter, then all-gather of the final values.
+    /// Segment s is summed along s, s+1, …, s−1 (mod k) and finished by rank s−1, which alone computes its
+    /// final (averaged, wire-rounded) value; everyone else receives exactly those bytes.
+    private func ringReduce(_ values: UnsafeMutablePointer<Float>, count: Int, average: Bool, step: UInt64,
+                            bucket: UInt32) throws(GangError) {
+        let k = spec.size
+        let rank = spec.rank
+        let pieceLimit = k * spec.chunkElements
+        var pieceStart = 0
+        var part: UInt32 = 0
+        while pieceStart < count {
+            let length = min(pieceLimit, count - pieceStart)
+            let piece = values + pieceStart
+            func segment(_ index: Int) -> Range<Int> { (index * length / k)..<((index + 1) * length / k) }
+            for phase in 0..<2 {
+                let flags = phase == 0 ? 0 : FrameHeader.Flags.gatherPhase
+                for j in 0..<(k - 1) {
+                    let sent = phase == 0 ? (rank - j + 2 * k) % k : (rank + 1 - j + 2 * k) % k
+                    let received = (sent + k - 1) % k
+                    let out = segment(sent)
+                    try sendFloats(push!, header(.ring, step: step, bucket: bucket, part: part, segment: UInt32(sent),
+                                                 flags: flags), piece + out.lowerBound, count: out.count, peer: right)
+                    let into = segment(received)
+                    let payload = try nextFromLeft(step: step, bucket: bucket, part: part, segment: received,
+                                                   flags: flags, bytes: into.count * spec.precision.bytesPerElement)
+                    Kernels.readWire(payload, count: into.count, precision: spec.precision, adding: phase == 0,
+                                     into: piece + into.lowerBound)
+                }
+                if phase == 0 {
+                    let own = segment((rank + 1) % k)
+                    if average { Kernels.divide(piece + own.lowerBound, count: own.count, by: Float(k)) }
+                    if spec.precision == .float16 { HalfPrecision.round(piece + own.lowerBound, count: own.count) }
+                }
+            }
+            pieceStart += length
+            part += 1
+        }
+    }
+
+    private func ringGather(_ bytes: [UInt8], step: UInt64) throws(GangError) -> [[UInt8]] {
+        let k = spec.size
+        var blocks = [[UInt8]](repeating: [], count: k)
+        blocks[spec.rank] = bytes
+        for j in 0..<(k - 1) {
+            let sent = (spec.rank - j + k) % k
+            let received = (sent + k - 1) % k
+            try sendBytes(push!, header(.ring, step: step, segment: UInt32(sent), flags: FrameHeader.Flags.bytes),
+                          blocks[sent], peer: right)
+            blocks[received] = try nextFromLeft(step: step, bucket: 0, part: 0, segment: received,
+                                                flags: FrameHeader.Flags.bytes, bytes: nil)
+        }
+        return blocks
+    }
+
+    // MARK: waiting and sending
+
+    private func nextFromHub() throws(GangError) -> (FrameHeader, [UInt8]) {
+        while hubQueue.isEmpty {
+            try pumpOnce(milliseconds: 20)
+            let silent = monotonicSeconds() - lastHeardHub
+            if hubQueue.isEmpty, silent > spec.timeout {
+                throw .hubSilent(gangID: spec.gangID, rank: spec.rank, hub: spec.hubEndpoint, seconds: silent)
+            }
+        }
+        return hubQueue.removeFirst()
+    }
+
+    private func nextFromLeft(step: UInt64, bucket: UInt32, part: UInt32, segment: Int, flags: UInt8,
+                              bytes: Int?) throws(GangError) -> [UInt8] {
+        while ringQueue.isEmpty {
+            try pumpOnce(milliseconds: 20)
+            let silent = monotonicSeconds() - lastHeardLeft
+            if ringQueue.isEmpty, silent > spec.timeout {
+                throw .peerSilent(gangID: spec.gangID, rank: spec.rank, peer: left, seconds: silent)
+            }
+        }
+        let (frame, payload) = ringQueue.removeFirst()
+        guard frame.rank == left, frame.step == step, frame.bucket == bucket, frame.part == part,
+              frame.segment == segment, frame.flags == flags, frame.precision == spec.precision,
+              bytes == nil || payload.count == bytes else {
+            throw .protocolViolation(gangID: spec.gangID, rank: spec.rank,
+                                     detail: "expected segment \(segment) of exchange \(step) bucket \(bucket) part "
+                                     + "\(part) (\(bytes.map { "\($0) bytes" } ?? "bytes")) from rank \(left), got segment "
+                                     + "\(frame.segment) of exchange \(frame.step) bucket \(frame.bucket) part "
+                                     + "\(frame.part) (\(payload.count) bytes) from rank \(frame.rank)")
+        }
+        return payload
+    }
+
+    private func sendFloats(_ socket: ZMQSocket, _ header: FrameHeader, _ values: UnsafePointer<Float>, count: Int,
+                            peer: Int?) throws(GangError) {
+        var scratch = halfScratch
+        defer { halfScratch = scratch }
+        let result: GangError? = Kernels.withWireBytes(values, count: count, precision: spec.precision,
+                                                       scratch: &scratch) { bytes in
+            do throws(GangError) {
+                try send(socket, header, payload: bytes, peer: peer)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let result { throw result }
+    }
+
+    private func sendBytes(_ socket: ZMQSocket, _ header: FrameHeader, _ bytes: [UInt8], peer: Int?) throws(GangError) {
+        let result: GangError? = bytes.withUnsafeBytes { raw in
+            do throws(GangError) {
+                try send(socket, header, payload: raw, peer: peer)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let result { throw result }
+    }
+
+    /// Sends one message, retrying while it cannot be queued (peer not connected yet) up to the timeout.
+    private func send(_ socket: ZMQSocket, _ header: FrameHeader, payload: UnsafeRawBufferPointer,
+                      peer: Int?) throws(GangError) {
+        var header = header
+        header.payloadLength = UInt32(payload.count)
+        let encoded = header.encoded()
+        let start = monotonicSeconds()
+        while true {
+            do {
+                if try socket.send(header: encoded, payload: payload) {
+                    counters.bytesSent += encoded.count + payload.count
+                    return
+                }
+            } catch {
+                throw .transport(gangID: spec.gangID, rank: spec.rank, detail: "sending \(header.type): \(error)")
+            }
+            let waited = monotonicSeconds() - start
+            if waited > spec.timeout {
+                if let peer { throw .peerSilent(gangID: spec.gangID, rank: spec.rank, peer: peer, seconds: waited) }
+                throw .hubSilent(gangID: spec.gangID, rank: spec.rank, hub: spec.hubEndpoint, seconds: waited)
+            }
+            try pumpOnce(milliseconds: 1)
+        }
+    }
+
+    private func sendQuietly(_ socket: ZMQSocket?, _ header: FrameHeader, payload: [UInt8]) {
+        guard let socket else { return }
+        var header = header
+        header.payloadLength = UInt32(payload.count)
+        _ = payload.withUnsafeBytes { try? socket.send(header: header.encoded(), payload: $0) }
+    }
+
+    /// Waits up to `milliseconds` for input, takes in everything waiting, sends heartbeats when due and
+    /// checks for cancellation.
+    private func pumpOnce(milliseconds: Int) throws(GangError) {
+        let sockets = pull.map { [dealer, $0] } ?? [dealer]
+        do {
+            for index in try ZMQSocket.poll(sockets, timeoutMilliseconds: milliseconds) {
+                while let frames = try sockets[index].receive() { try dispatch(frames, fromHub: index == 0) }
+            }
+        } catch let error as GangError {
+            throw error
+        } catch {
+            throw .transport(gangID: spec.gangID, rank: spec.rank, detail: "\(error)")
+        }
+        let now = monotonicSeconds()
+        if now - lastPing >= spec.heartbeatInterval {
+            lastPing = now
+            let ping = FrameHeader(type: .ping, gangID: spec.gangID, rank: UInt16(spec.rank), gangSize: gangSize)
+            sendQuietly(dealer, ping, payload: [])
+            sendQuietly(push, ping, payload: [])
+        }
+        if cancelled() { throw .cancelled(gangID: spec.gangID, rank: spec.rank) }
+    }
+
+    private func dispatch(_ frames: [[UInt8]], fromHub: Bool) throws(GangError) {
+        let frame: FrameHeader
+        do {
+            frame = try FrameHeader.decode(frames: frames)
+        } catch {
+            logger.warning("gang \(spec.gangID) rank \(spec.rank): dropped a malformed frame: \(error)")
+            return
+        }
+        guard frame.gangID == spec.gangID, Int(frame.gangSize) == spec.size else {
+            logger.warning("gang \(spec.gangID) rank \(spec.rank): dropped a frame of gang \(frame.gangID)")
+            return
+        }
+        counters.bytesReceived += frames[0].count + frames[1].count
+        let payload = frames[1]
+        if fromHub {
+            lastHeardHub = monotonicSeconds()
+            switch frame.type {
+            case .ping: break
+            case .joined: joinedRanks = (try? Payload.decodeRanks(payload)) ?? joinedRanks
+            case .peers:
+                do { peers = try Payload.decodeStrings(payload) } catch {
+                    throw .protocolViolation(gangID: spec.gangID, rank: spec.rank, detail: "peer list: \(error)")
+                }
+            case .abort:
+                throw .aborted(gangID: spec.gangID, rank: spec.rank, reason: String(decoding: payload, as: UTF8.self))
+            case .reduced, .gathered: hubQueue.append((frame, payload))
+            default: logger.warning("gang \(spec.gangID) rank \(spec.rank): unexpected \(frame.type) from the hub")
+            }
+        } else {
+            guard Int(frame.rank) == left else {
+                logger.warning("gang \(spec.gangID) rank \(spec.rank): ring frame from rank \(frame.rank), not \(left)")
+                return
+            }
+            lastHeardLeft = monotonicSeconds()
+            switch frame.type {
+            case .ping: break
+            case .ring: ringQueue.append((frame, payload))
+            default: logger.warning("gang \(spec.gangID) rank \(spec.rank): unexpected \(frame.type) on the ring")
+            }
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+
+/// One unit of work for the communication thread, done in submission order (the same on every member).
+enum GangJob: Sendable {
+    /// Sum (or average) `count` floats at `offset` of `storage` over the gang, in place.
+    case reduce(storage: FloatStorage, offset: Int, count: Int, average: Bool, step: UInt64, bucket: UInt32,
+                inStep: Bool)
+    /// Every member's bytes.
+    case gather(bytes: [UInt8], step: UInt64)
+}
+
+/// State shared by a member's callers and its communication thread, guarded by `condition`.
+final class GangShared: @unchecked Sendable {
+    let condition = NSCondition()
+    private var jobs: [GangJob] = []
+    private var closing = false
+    private(set) var completed = 0
+    private(set) var failure: GangError?
+    private(set) var ready = false
+    var gathered: [[UInt8]] = []
+    var statistics = GangStatistics()
+    var step = GangStatistics.Counters()
+
+    func submit(_ job: GangJob) {
+        condition.withLock {
+            jobs.append(job)
+            condition.broadcast()
+        }
+    }
+
+    /// The next job, nil when none is queued, or `.none` with `closing` set.
+    func take() -> (job: GangJob?, closing: Bool) {
+        condition.withLock {
+            if jobs.isEmpty { return (nil, closing) }
+            return (jobs.removeFirst(), false)
+        }
+    }
+
+    func complete(_ counters: GangStatistics.Counters, inStep: Bool, gathered: [[UInt8]]? = nil) {
+        condition.withLock {
+            completed += 1
+            statistics.total = statistics.total + counters
+            if inStep { step = step + counters }
+            if let gathered { self.gathered = gathered }
+            condition.broadcast()
+        }
+    }
+
+    func fail(_ error: GangError) {
+        condition.withLock {
+            if failure == nil { failure = error }
+            condition.broadcast()
+        }
+    }
+
+    func setReady() {
+        condition.withLock {
+            ready = true
+            condition.broadcast()
+        }
+    }
+
+    func requestClose() {
+        condition.withLock {
+            closing = true
+            condition.broadcast()
+        }
+    }
+
+    /// Blocks the communication thread after a failure until the member is closed.
+    func waitForClose() {
+        condition.withLock {
+            while !closing { condition.wait() }
+        }
+    }
+
+    /// Waits until `done()` holds (checked under the lock), a failure, or cancellation, in short slices.
+    func wait(gangID: UInt64, rank: Int, cancelled: () -> Bool, until done: () -> Bool) throws(GangError) {
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            if let failure { throw failure }
+            if done() { return }
+            if cancelled() { throw .cancelled(gangID: gangID, rank: rank) }
+            _ = condition.wait(until: Date(timeIntervalSinceNow: 0.05))
+        }
+    }
+}

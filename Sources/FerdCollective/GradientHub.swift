@@ -1,0 +1,316 @@
+import Foundation
+import FerdZeroMQ
+import Logging
+
+/// The rendezvous point and star reducer of gradient gangs (docs/DATA-PARALLEL.md): members JOIN, get
+/// every member's ring endpoint once all have joined, and in the star topology send it their buckets, which
+/// it sums in rank order in float32 and sends back identically to all. One thread with its own ROUTER
+/// socket; state per gang, freed when the members leave, abort or go silent.
+public final class GradientHub: @unchecked Sendable {
+    /// The endpoint actually bound (with the port chosen for "tcp://host:*").
+    public let boundEndpoint: String
+    private let control: HubControl
+
+    /// Binds `endpoint` and starts the hub's thread.
+    public init(endpoint: String, context: ZMQContext, logger: Logger) throws {
+        let control = HubControl()
+        self.control = control
+        let started = StartResult()
+        let thread = Thread {
+            let loop: HubLoop
+            do {
+                let socket = try ZMQSocket(context, type: .router)
+                try socket.setLinger(milliseconds: 0)
+                try socket.setHighWaterMarks(send: 0, receive: 0)
+                try socket.setMaxMessageSize(256 << 20)
+                try socket.bind(endpoint)
+                loop = HubLoop(router: socket, logger: logger)
+                started.finish(.success(try socket.lastEndpoint()))
+            } catch {
+                started.finish(.failure(error))
+                control.finished.signal()
+                return
+            }
+            loop.run(control)
+            control.finished.signal()
+        }
+        thread.name = "ferd-gradient-hub"
+        thread.start()
+        boundEndpoint = try started.wait().get()
+    }
+
+    /// Stops the thread and closes the socket; members still waiting see the hub go silent.
+    public func stop() {
+        guard control.requestStop() else { return }
+        control.finished.wait()
+    }
+
+    deinit { stop() }
+}
+
+final class StartResult: @unchecked Sendable {
+    private let semaphore = DispatchSemaphore(value: 0)
+    private var result: Result<String, Error>?
+
+    func finish(_ result: Result<String, Error>) {
+        self.result = result
+        semaphore.signal()
+    }
+
+    func wait() -> Result<String, Error> {
+        semaphore.wait()
+        return result!
+    }
+}
+
+final class HubControl: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stopping = false
+    let finished = DispatchSemaphore(value: 0)
+
+    /// True the first time.
+    func requestStop() -> Bool {
+        lock.withLock {
+            defer { stopping = true }
+            return !stopping
+        }
+    }
+
+    var isStopping: Bool { lock.withLock { stopping } }
+}
+
+/// The hub's state and message handling; lives on the hub's thread.
+final class HubLoop {
+    struct Member {
+        var identity: [UInt8]
+        var endpoint: String
+        var lastSeen: Double
+        var left = false
+    }
+
+    struct ReductionKey: Hashable {
+        var step: UInt64
+        var bucket: UInt32
+        var part: UInt32
+    }
+
+    struct Gang {
+        var size: Int
+        var timeout: Double
+        var members: [Int: Member] = [:]
+        var formed = false
+        var lastPing = 0.0
+        var reductions: [ReductionKey: [Int: (FrameHeader, [UInt8])]] = [:]
+        var gathers: [UInt64: [Int: [UInt8]]] = [:]
+    }
+
+    let router: ZMQSocket
+    let logger: Logger
+    var gangs: [UInt64: Gang] = [:]
+    var sum: [Float] = []
+    var scratch: [UInt16] = []
+
+    init(router: ZMQSocket, logger: Logger) {
+        self.router = router
+        self.logger = logger
+    }
+
+    func run(_ control: HubControl) {
+        while !control.isStopping {
+            do {
+                if try router.poll(timeoutMilliseconds: 50) {
+                    while let frames = try router.receive() { handle(frames) }
+                }
+            } catch {
+                if error.contextTerminated { break }
+                logger.error("gradient hub: \(error)")
+            }
+            maintain(now: monotonicSeconds())
+        }
+        router.close()
+    }
+
+    private func handle(_ frames: [[UInt8]]) {
+        guard let identity = frames.first else { return }
+        let header: FrameHeader
+        do {
+            header = try FrameHeader.decode(frames: Array(frames.dropFirst()))
+        } catch {
+            logger.warning("gradient hub: dropped a malformed message: \(error)")
+            return
+        }
+        let payload = frames[2]
+        let rank = Int(header.rank)
+        if header.type == .join {
+            join(header, payload: payload, identity: identity)
+            return
+        }
+        guard var gang = gangs[header.gangID], let member = gang.members[rank], member.identity == identity else {
+            // Members of an aborted gang still say goodbye.
+            logger.log(level: header.type == .leave || header.type == .abort ? .debug : .warning, "gradient hub: dropped \(header.type) from rank \(rank) of unknown gang \(header.gangID)")
+            return
+        }
+        gang.members[rank]?.lastSeen = monotonicSeconds()
+        switch header.type {
+        case .ping:
+            gangs[header.gangID] = gang
+        case .leave:
+            gang.members[rank]?.left = true
+            if !gang.reductions.isEmpty || !gang.gathers.isEmpty {
+                abort(header.gangID, gang, reason: "rank \(rank) left while an exchange was under way", except: rank)
+            } else if gang.members.values.allSatisfy(\.left) {
+                gangs[header.gangID] = nil
+                logger.debug("gradient hub: gang \(header.gangID) finished")
+            } else {
+                gangs[header.gangID] = gang
+            }
+        case .abort:
+            let reason = String(decoding: payload, as: UTF8.self)
+            abort(header.gangID, gang, reason: "rank \(rank) failed: \(reason)", except: rank)
+        case .reduce where gang.members.contains(where: \.value.left),
+             .gather where gang.members.contains(where: \.value.left):
+            let gone = gang.members.filter(\.value.left).keys.sorted().map(String.init).joined(separator: ", ")
+            abort(header.gangID, gang, reason: "rank(s) \(gone) left the gang; the exchange cannot complete", except: nil)
+        case .reduce:
+            let key = ReductionKey(step: header.step, bucket: header.bucket, part: header.part)
+            var contributions = gang.reductions[key] ?? [:]
+            if let (first, data) = contributions.values.first,
+               first.precision != header.precision || first.flags != header.flags || data.count != payload.count {
+                abort(header.gangID, gang, reason: "ranks disagree on exchange \(header.step) bucket \(header.bucket) "
+                      + "(\(data.count) vs \(payload.count) bytes, precision or averaging)", except: nil)
+                return
+            }
+            contributions[rank] = (header, payload)
+            if contributions.count == gang.size {
+                gang.reductions[key] = nil
+                gangs[header.gangID] = gang
+                reduce(header, contributions: contributions, gang: gang)
+            } else {
+                gang.reductions[key] = contributions
+                gangs[header.gangID] = gang
+            }
+        case .gather:
+            var blocks = gang.gathers[header.step] ?? [:]
+            blocks[rank] = payload
+            if blocks.count == gang.size {
+                gang.gathers[header.step] = nil
+                gangs[header.gangID] = gang
+                let all = Payload.blocks((0..<gang.size).map { blocks[$0]! })
+                var reply = header
+                reply.type = .gathered
+                broadcast(gang, reply, payload: all)
+            } else {
+                gang.gathers[header.step] = blocks
+                gangs[header.gangID] = gang
+            }
+        default:
+            gangs[header.gangID] = gang
+            logger.warning("gradient hub: dropped unexpected \(header.type) from gang \(header.gangID) rank \(rank)")
+        }
+    }
+
+    private func join(_ header: FrameHeader, payload: [UInt8], identity: [UInt8]) {
+        let joinInfo: (timeout: Double, ringEndpoint: String)
+        do {
+            joinInfo = try Payload.decodeJoin(payload)
+        } catch {
+            logger.warning("gradient hub: dropped a JOIN for gang \(header.gangID): \(error)")
+            return
+        }
+        let size = Int(header.gangSize)
+        var gang = gangs[header.gangID] ?? Gang(size: size, timeout: joinInfo.timeout)
+        guard gang.size == size, !gang.formed else {
+            let reason = gang.formed ? "the gang has already formed" : "gang size \(size), the others said \(gang.size)"
+            logger.warning("gradient hub: refused rank \(header.rank) of gang \(header.gangID): \(reason)")
+            send(to: identity, FrameHeader(type: .abort, gangID: header.gangID, rank: header.rank, gangSize: header.gangSize),
+                 payload: Array("the hub refused the join: \(reason)".utf8))
+            return
+        }
+        gang.members[Int(header.rank)] = Member(identity: identity, endpoint: joinInfo.ringEndpoint,
+                                                lastSeen: monotonicSeconds())
+        let ranks = gang.members.keys.sorted()
+        broadcast(gang, FrameHeader(type: .joined, gangID: header.gangID, rank: 0, gangSize: header.gangSize),
+                  payload: Payload.ranks(ranks))
+        if ranks.count == size {
+            gang.formed = true
+            let endpoints = (0..<size).map { gang.members[$0]!.endpoint }
+            broadcast(gang, FrameHeader(type: .peers, gangID: header.gangID, rank: 0, gangSize: header.gangSize),
+                      payload: Payload.strings(endpoints))
+            logger.debug("gradient hub: gang \(header.gangID) of \(size) formed")
+        }
+        gangs[header.gangID] = gang
+    }
+
+    /// Sums the contributions in rank order in float32, divides for an average, and sends the wire bytes.
+    private func reduce(_ header: FrameHeader, contributions: [Int: (FrameHeader, [UInt8])], gang: Gang) {
+        let count = Int(header.payloadLength) / header.precision.bytesPerElement
+        if sum.count < count { sum = [Float](repeating: 0, count: count) }
+        let payload: [UInt8] = sum.withUnsafeMutableBufferPointer { buffer in
+            let values = buffer.baseAddress!
+            for rank in 0..<gang.size {
+                Kernels.readWire(contributions[rank]!.1, count: count, precision: header.precision, adding: rank > 0,
+                                 into: values)
+            }
+            if header.flags & FrameHeader.Flags.average != 0 {
+                Kernels.divide(values, count: count, by: Float(gang.size))
+            }
+            return Kernels.withWireBytes(values, count: count, precision: header.precision, scratch: &scratch) {
+                Array($0)
+            }
+        }
+        var reply = header
+        reply.type = .reduced
+        reply.rank = 0
+        broadcast(gang, reply, payload: payload)
+    }
+
+    private func maintain(now: Double) {
+        for (gangID, gang) in gangs {
+            let interval = min(1, gang.timeout / 4)
+            if now - gang.lastPing >= interval {
+                gangs[gangID]?.lastPing = now
+                broadcast(gang, FrameHeader(type: .ping, gangID: gangID, rank: 0, gangSize: UInt16(gang.size)), payload: [])
+            }
+            let silent = gang.members.filter { !$0.value.left && now - $0.value.lastSeen > gang.timeout }
+            guard let (rank, member) = silent.min(by: { $0.key < $1.key }) else { continue }
+            let seconds = now - member.lastSeen
+            if gang.formed {
+                abort(gangID, gang, reason: "the hub heard nothing from rank \(rank) for "
+                      + "\(String(format: "%.1f", seconds)) s", except: rank)
+            } else {
+                logger.warning("gradient hub: rank \(rank) of forming gang \(gangID) went silent; dropped it")
+                gangs[gangID]?.members[rank] = nil
+                if gangs[gangID]?.members.isEmpty == true { gangs[gangID] = nil }
+            }
+        }
+    }
+
+    private func abort(_ gangID: UInt64, _ gang: Gang, reason: String, except: Int?) {
+        logger.warning("gradient hub: gang \(gangID) aborted: \(reason)")
+        var remaining = gang
+        if let except { remaining.members[except] = nil }
+        broadcast(remaining, FrameHeader(type: .abort, gangID: gangID, rank: 0, gangSize: UInt16(gang.size)),
+                  payload: Array(reason.utf8))
+        gangs[gangID] = nil
+    }
+
+    private func broadcast(_ gang: Gang, _ header: FrameHeader, payload: [UInt8]) {
+        for member in gang.members.values where !member.left {
+            send(to: member.identity, header, payload: payload)
+        }
+    }
+
+    private func send(to identity: [UInt8], _ header: FrameHeader, payload: [UInt8]) {
+        var header = header
+        header.payloadLength = UInt32(payload.count)
+        do {
+            try router.send([identity, header.encoded(), payload])
+        } catch {
+            logger.warning("gradient hub: could not send \(header.type) of gang \(header.gangID): \(error)")
+        }
+    }
+}
+
+func monotonicSeconds() -> Double {
+    Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+}

@@ -1,0 +1,67 @@
+import Foundation
+import FerdCollective
+import FerdZeroMQ
+import Logging
+import XCTest
+
+/// Runs `body(rank)` for every rank on its own thread (members block until the whole gang has joined) and
+/// returns the results by rank.
+func runMembers<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) throws -> T) -> [Result<T, Error>] {
+    let results = Locked([Result<T, Error>?](repeating: nil, count: count))
+    let group = DispatchGroup()
+    for rank in 0..<count {
+        group.enter()
+        Thread {
+            let result = Result { try body(rank) }
+            results.update { $0[rank] = result }
+            group.leave()
+        }.start()
+    }
+    group.wait()
+    return results.value.map { $0! }
+}
+
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+
+    init(_ value: Value) { stored = value }
+
+    var value: Value { lock.withLock { stored } }
+
+    func update(_ change: (inout Value) -> Void) { lock.withLock { change(&stored) } }
+}
+
+/// A hub on loopback with a fresh context, for one test.
+final class HubFixture: @unchecked Sendable {
+    let context: ZMQContext
+    let hub: GradientHub
+    let logger = Logger(label: "ferd.collective.tests")
+
+    init() throws {
+        context = try ZMQContext()
+        hub = try GradientHub(endpoint: "tcp://127.0.0.1:*", context: context, logger: logger)
+    }
+
+    func spec(gang: UInt64, rank: Int, size: Int, topology: GangSpec.Topology,
+              precision: GangSpec.Precision = .float32, bucketBytes: Int = 40_000, chunkBytes: Int = 8_000,
+              timeout: Double = 5) -> GangSpec {
+        GangSpec(gangID: gang, rank: rank, size: size, topology: topology, precision: precision,
+                 hubEndpoint: hub.boundEndpoint, bucketBytes: bucketBytes, chunkBytes: chunkBytes, timeout: timeout)
+    }
+
+    func member(_ spec: GangSpec, cancelled: @escaping @Sendable () -> Bool = { false }) throws -> GangMember {
+        try GangMember(spec: spec, context: context, logger: logger, cancelled: cancelled)
+    }
+
+    deinit { hub.stop() }
+}
+
+/// Deterministic values in [-1, 1) for a rank and tensor.
+func gradient(rank: Int, tensor: Int, count: Int) -> [Float] {
+    var state = UInt64(rank + 1) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(tensor + 1) &* 0xBF58_476D_1CE4_E5B9
+    return (0..<count).map { _ in
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return Float(Double(state >> 40) / Double(1 << 24) * 2 - 1)
+    }
+}
