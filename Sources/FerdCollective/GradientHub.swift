@@ -164,6 +164,10 @@ final class HubLoop {
             } else {
                 gangs[header.gangID] = gang
             }
+        case .abort where !gang.formed, .leave where !gang.formed:
+            // A member giving up on a forming gang leaves it; the others wait for their own timeout.
+            gang.members[rank] = nil
+            gangs[header.gangID] = gang.members.isEmpty ? nil : gang
         case .abort:
             let reason = String(decoding: payload, as: UTF8.self)
             abort(header.gangID, gang, reason: "rank \(rank) failed: \(reason)", except: rank)
