@@ -1,0 +1,101 @@
+import FerdDigest
+import FerdLeaderboard
+import Foundation
+import XCTest
+@testable import FerdCluster
+
+/// Writes a resume checkpoint after every epoch (bytes that depend on trial and epoch) and offers it with the
+/// METRIC; continues after the epoch its resume file names. `holdAfterEpoch` makes it stop making progress
+/// there (a worker that hangs), so the test can take the worker away.
+final class ResumingRunner: TrialRunner, @unchecked Sendable {
+    let directory: URL
+    let epochs: Int
+    let holdAfterEpoch: Int?
+    private let lock = NSLock()
+    private var resumed: [(assignment: Assignment, bytes: Data?)] = []
+
+    init(directory: URL, epochs: Int = 3, holdAfterEpoch: Int? = nil) {
+        self.directory = directory
+        self.epochs = epochs
+        self.holdAfterEpoch = holdAfterEpoch
+    }
+
+    /// Every assignment started, with the resume file's bytes it was given.
+    var starts: [(assignment: Assignment, bytes: Data?)] { lock.withLock { resumed } }
+
+    static func content(trialID: Int, epoch: Int) -> Data {
+        Data((0..<300_000).map { UInt8(truncatingIfNeeded: ($0 &* 31) ^ (trialID &* 7) ^ (epoch &* 101)) })
+    }
+
+    func run(trial: Assignment, report: (MetricEvent) -> Void, cancelled: () -> Bool) throws -> TrialOutcome {
+        try run(trial: trial, resumeFile: nil, report: report, cancelled: cancelled)
+    }
+
+    func run(trial: Assignment, resumeFile: URL?, report: (MetricEvent) -> Void,
+             cancelled: () -> Bool) throws -> TrialOutcome {
+        let bytes = try resumeFile.map { try Data(contentsOf: $0) }
+        lock.withLock { resumed.append((trial, bytes)) }
+        let first = (trial.resume?.epoch ?? 0) + 1
+        for epoch in first...epochs {
+            if cancelled() { return .failed(reason: "stopped", retryable: true) }
+            let content = Self.content(trialID: trial.trialID, epoch: epoch)
+            let file = directory.appendingPathComponent("resume-\(trial.trialID)-\(trial.attempt)-\(epoch).bin")
+            try content.write(to: file)
+            var digest = SHA256()
+            digest.update(content)
+            report(MetricEvent(epoch: epoch, trainLoss: 1, uar: 0.4, war: 0.5, learningRate: 0.01, seconds: 0.01,
+                               confusion: FakeRunner.confusion,
+                               resumeCheckpoint: CheckpointFile(file: file, descriptor: CheckpointDescriptor(
+                                   size: content.count, sha256: digest.hexDigest()))))
+            if epoch == holdAfterEpoch {
+                while !cancelled() { Thread.sleep(forTimeInterval: 0.01) }
+                return .failed(reason: "stopped", retryable: true)
+            }
+        }
+        return .completed(TrialScores(bestEpoch: epochs, uar: 0.4, war: 0.5, perClassRecall: Array(repeating: 0.4, count: 7),
+                                      confusion: FakeRunner.confusion, checkpointSHA256: String(repeating: "0", count: 64),
+                                      checkpointSize: 0))
+    }
+}
+
+final class ResumeIntegrationTests: XCTestCase {
+    func testAReassignedTrialContinuesFromTheLastEpochCheckpointThatReachedTheCoordinator() throws {
+        let cluster = try ClusterHarness(trials: 1)
+        defer { cluster.shutdown() }
+        let trialID = cluster.trialIDs[0]
+        let artifacts = cluster.directory.appendingPathComponent("artifacts")
+        let runs = cluster.directory.appendingPathComponent("runs")
+        try FileManager.default.createDirectory(at: runs, withIntermediateDirectories: true)
+        let endpoint = try cluster.startCoordinator(artifacts: artifacts)
+        let hanging = ResumingRunner(directory: runs, holdAfterEpoch: 2)
+        let first = cluster.startWorker("w1", endpoint: endpoint, runner: hanging, chunkSize: 64 * 1024)
+
+        let deadline = Date().addingTimeInterval(15)
+        var stored: StoredResumePoint?
+        while Date() < deadline, stored?.epoch != 2 {
+            stored = try cluster.leaderboard().trials(experimentID: 1).first?.resume
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        XCTAssertEqual(stored?.epoch, 2, "the epoch-2 checkpoint reached the coordinator")
+        first.abandon()
+
+        let fresh = ResumingRunner(directory: runs)
+        cluster.startWorker("w2", endpoint: endpoint, runner: fresh, chunkSize: 64 * 1024)
+        XCTAssertEqual(cluster.waitForCoordinator(timeout: 30), .some(nil))
+
+        let start = try XCTUnwrap(fresh.starts.first)
+        XCTAssertEqual(start.assignment.attempt, 2)
+        XCTAssertEqual(start.assignment.resume?.epoch, 2)
+        XCTAssertEqual(start.bytes, ResumingRunner.content(trialID: trialID, epoch: 2),
+                       "the worker got the epoch-2 checkpoint byte for byte")
+        let trial = try XCTUnwrap(cluster.leaderboard().trials(experimentID: 1).first)
+        XCTAssertEqual(trial.state, .done)
+        XCTAssertEqual(trial.resume?.epoch, 3, "attempt 2's own epoch checkpoint replaced it")
+        let stored3 = try XCTUnwrap(trial.resume)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: stored3.path)), ResumingRunner.content(trialID: trialID, epoch: 3))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: artifacts.path).filter { $0.contains("resume") }
+        XCTAssertEqual(leftovers, [URL(fileURLWithPath: stored3.path).lastPathComponent], "older resume checkpoints are deleted")
+        let metrics = try cluster.leaderboard().epochMetrics(experimentID: 1).filter { $0.trialID == trialID }
+        XCTAssertEqual(metrics.filter { $0.attempt == 2 }.map(\.epoch), [3], "attempt 2 trained only epoch 3")
+    }
+}
