@@ -35,10 +35,12 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "FerdModels", dependencies: ["FerdTensor"]),
         .target(name: "FerdTraining",
-                dependencies: ["FerdModels", "FerdTensor", "FerdData", .product(name: "Logging", package: "swift-log")]),
+                dependencies: ["FerdModels", "FerdTensor", "FerdData", "FerdDigest",
+                               .product(name: "Logging", package: "swift-log")]),
         .target(name: "FerdExperiment", dependencies: ["FerdData", "FerdDigest", "FerdModels", "FerdTensor", "FerdTraining", "Yams"]),
         .target(name: "FerdRuntime", dependencies: [
-            "FerdCluster", "FerdExperiment", "FerdTraining", "FerdData", "FerdDigest", "FerdLeaderboard", "FerdTensor",
+            "FerdCluster", "FerdCollective", "FerdZeroMQ", "FerdExperiment", "FerdTraining", "FerdData", "FerdDigest",
+            "FerdLeaderboard", "FerdTensor",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "FerdZeroMQ", dependencies: ["CZeroMQ"]),
@@ -65,7 +67,7 @@ let package = Package(
         ], path: "Benchmarks/collective"),
         .executableTarget(name: "ferd", dependencies: [
             "FerdTensor", "FerdModels", "FerdData", "FerdTraining", "FerdReport", "FerdRuntime", "FerdCluster",
-            "FerdZeroMQ", "FerdExperiment", "FerdLeaderboard",
+            "FerdZeroMQ", "FerdCollective", "FerdExperiment", "FerdLeaderboard",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -1,8 +1,11 @@
 import FerdCluster
+import FerdCollective
 import FerdData
+import FerdExperiment
 import FerdDigest
 import FerdTensor
 import FerdTraining
+import FerdZeroMQ
 import Foundation
 import Logging
 
@@ -18,11 +21,18 @@ public struct TrainingTrialRunner: TrialRunner {
     /// Replaces the data root the coordinator named (the same dataset at another path on this machine).
     public let dataRoot: String?
     public let logger: Logger
+    /// Where this worker binds its ring socket for gang trials: an address the other members can reach.
+    public let ringBindAddress: String
+    /// Seconds a gang member waits for a silent peer before the attempt fails.
+    public let gangTimeout: Double
 
-    public init(workDirectory: URL, dataRoot: String?, logger: Logger) {
+    public init(workDirectory: URL, dataRoot: String?, logger: Logger, ringBindAddress: String = "tcp://127.0.0.1:*",
+                gangTimeout: Double = 60) {
         self.workDirectory = workDirectory
         self.dataRoot = dataRoot
         self.logger = logger
+        self.ringBindAddress = ringBindAddress
+        self.gangTimeout = gangTimeout
     }
 
     public func run(trial: Assignment, report: (MetricEvent) -> Void, cancelled: () -> Bool) throws -> TrialOutcome {
@@ -37,6 +47,11 @@ public struct TrainingTrialRunner: TrialRunner {
         if let dataRoot { configuration.data.root = dataRoot }
         var trialLogger = logger
         trialLogger[metadataKey: "trial"] = "\(trial.trialID)"
+        let gangMember = try trial.gang.map { placement in
+            try joinGang(placement, configuration: &configuration, logger: trialLogger)
+        }
+        defer { gangMember?.close() }
+        let reports = trial.gang.map { $0.rank == 0 } ?? true
         let data = try FoldBatches(source: configuration.data, fold: configuration.fold, settings: configuration.settings,
                                    logger: trialLogger)
         let folder = workDirectory.appendingPathComponent("trial-\(trial.trialID)/attempt-\(trial.attempt)")
@@ -46,21 +61,31 @@ public struct TrainingTrialRunner: TrialRunner {
             try? FileManager.default.removeItem(at: resumeFile)
         }
         let trainer = try Trainer(settings: configuration.settings, runDirectory: folder, resume: resumeFile != nil,
-                                  logger: trialLogger)
+                                  logger: trialLogger, gang: gangMember)
         trialLogger.info("training", metadata: ["fold": "\(configuration.fold)", "grid": "\(configuration.parameters)",
                                                 "from epoch": "\(trainer.completedEpochs + 1)"])
         var bundleError: Error?
+        var traffic = gangMember?.statistics.total
         let summary = try trainer.run(data: data, shouldStop: cancelled) { event in
-            guard case let .epoch(epoch, _) = event else { return }
+            guard case let .epoch(epoch, _) = event, reports else { return }
             var bundle: CheckpointFile?
             do {
                 bundle = try ResumeBundle.write(runFolder: folder, epoch: epoch.epoch)
             } catch {
                 bundleError = error
             }
+            var cost: GangStepStatistics?
+            if let gangMember, let gang = epoch.gang, let before = traffic {
+                let now = gangMember.statistics.total
+                let steps = Double(max(1, gang.steps))
+                cost = GangStepStatistics(members: gang.size, stepSeconds: epoch.seconds / steps,
+                                          communicationSeconds: (now.communicationSeconds - before.communicationSeconds) / steps,
+                                          bytesSentPerStep: Double(now.bytesSent - before.bytesSent) / steps)
+                traffic = now
+            }
             report(MetricEvent(epoch: epoch.epoch, trainLoss: epoch.trainLoss, uar: epoch.uar, war: epoch.war,
                                learningRate: epoch.learningRate, seconds: epoch.seconds, confusion: epoch.confusion,
-                               resumeCheckpoint: bundle))
+                               resumeCheckpoint: bundle, gang: cost))
         }
         if let bundleError {
             trialLogger.warning("could not write a resume checkpoint for the coordinator", metadata: ["error": "\(bundleError)"])
@@ -76,5 +101,30 @@ public struct TrainingTrialRunner: TrialRunner {
                                       perClassRecall: best.recall.map { $0 ?? 0 }, confusion: best.confusion,
                                       checkpointSHA256: digest.hexDigest(), checkpointSize: checkpoint.count,
                                       checkpointFile: checkpointFile))
+    }
+
+    /// Joins the gang of a data-parallel attempt through the coordinator's hub. Each member keeps its share
+    /// of the batch (batch / workers_per_trial); a gang smaller than asked for trains a smaller global batch
+    /// with the learning rate scaled by size / workers_per_trial (docs/DATA-PARALLEL.md).
+    private func joinGang(_ placement: GangPlacement, configuration: inout TrialConfiguration,
+                          logger: Logger) throws -> GangMember {
+        let requested = configuration.workersPerTrial ?? placement.size
+        let options = configuration.dataParallel ?? DataParallelSettings(minWorkers: requested)
+        guard configuration.settings.batchSize % requested == 0 else {
+            throw TrainingError.settings("batch \(configuration.settings.batchSize) cannot be split over "
+                                         + "workers_per_trial \(requested); use a multiple of \(requested)")
+        }
+        if placement.size != requested {
+            configuration.settings.batchSize = configuration.settings.batchSize / requested * placement.size
+            configuration.settings.learningRate *= Float(placement.size) / Float(requested)
+        }
+        let spec = GangSpec(gangID: placement.gangID, rank: placement.rank, size: placement.size,
+                            topology: options.reduction == "ring" ? .ring : .star,
+                            precision: options.gradientPrecision == "fp16" ? .float16 : .float32,
+                            hubEndpoint: placement.hubEndpoint, bucketBytes: options.bucketMegabytes << 20,
+                            timeout: gangTimeout, ringBindAddress: ringBindAddress)
+        logger.info("joining gang", metadata: ["rank": "\(placement.rank)", "size": "\(placement.size)",
+                                               "hub": "\(placement.hubEndpoint)", "reduction": "\(options.reduction)"])
+        return try GangMember(spec: spec, context: try ZMQContext(), logger: logger, cancelled: { false })
     }
 }

@@ -1,6 +1,7 @@
 import FerdZeroMQ
 import ArgumentParser
 import FerdCluster
+import FerdCollective
 import FerdData
 import FerdExperiment
 import FerdLeaderboard
@@ -26,6 +27,9 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: "Dataset folder, replacing the experiment file's data.path.") var data: String?
     @Option(help: "Packed cache (ferd prepare) the workers read instead of JPEGs.") var cache: String?
     @Option(help: "Folder for the trials' best checkpoints (default: artifacts/ beside the database).") var artifacts: String?
+    @Option(name: .customLong("gradient-bind"),
+            help: "Endpoint of the gradient hub for experiments with workers_per_trial > 1 (default: the --bind host, a free port). Unencrypted: a non-loopback address needs --insecure.")
+    var gradientBind: String?
     @Option(help: .hidden) var heartbeat: Double = 1
 
     func run() throws {
@@ -47,14 +51,14 @@ struct CoordinatorCommand: ParsableCommand {
         let source = DataSource(root: data ?? definition.dataPath, layout: definition.layout?.rawValue, cache: cache)
         try runCoordinator(definition: definition, data: source, database: db, endpoint: bind, keys: keys,
                            insecure: insecure, untilFinished: !serve, forceNew: new, artifacts: artifacts,
-                           heartbeat: heartbeat, logger: logger)
+                           heartbeat: heartbeat, gradientBind: gradientBind, logger: logger)
     }
 }
 
 /// Plans `definition` into `database` and serves it until it is complete (or stopped), with progress.
 func runCoordinator(definition: ExperimentDefinition, data: DataSource, database: String, endpoint: String, keys: String?,
                     insecure: Bool, untilFinished: Bool, forceNew: Bool, artifacts: String? = nil, heartbeat: Double = 1,
-                    logger: Logger,
+                    gradientBind: String? = nil, logger: Logger,
                     bound: (String) -> Void = { _ in }) throws {
     let leaderboard = try Leaderboard(path: database, logger: logger)
     let plan = try ExperimentLauncher.plan(definition, leaderboard: leaderboard, data: data, forceNew: forceNew)
@@ -69,10 +73,14 @@ func runCoordinator(definition: ExperimentDefinition, data: DataSource, database
         ?? URL(fileURLWithPath: database).deletingLastPathComponent().appendingPathComponent("artifacts")
     let artifactsDirectory = artifactsRoot.appendingPathComponent("\(definition.name)-\(plan.experiment.id)")
     try FileManager.default.createDirectory(at: artifactsDirectory, withIntermediateDirectories: true)
+    let hub = try definition.workersPerTrial > 1 ? startGradientHub(gradientBind ?? gradientEndpoint(beside: endpoint),
+                                                                     insecure: insecure, logger: logger) : nil
+    defer { hub?.stop() }
     let coordinator = Coordinator(
         configuration: Coordinator.Configuration(
             endpoint: endpoint,
-            scheduler: Scheduler.Configuration(heartbeatInterval: heartbeat, maxAttempts: definition.retries),
+            scheduler: Scheduler.Configuration(heartbeatInterval: heartbeat, maxAttempts: definition.retries,
+                                               gradientHubEndpoint: hub.map { advertised($0.boundEndpoint) }),
             curve: curve, insecure: insecure, tickInterval: min(0.25, heartbeat / 2), artifactsDirectory: artifactsDirectory),
         leaderboard: leaderboard, logger: logger)
     let stop = FerdCluster.StopSignal()
@@ -88,6 +96,33 @@ func runCoordinator(definition: ExperimentDefinition, data: DataSource, database
     print("experiment '\(definition.name)': \(trials.filter { $0.state == .done }.count) of \(trials.count) trials done"
           + (failed > 0 ? ", \(failed) failed" : ""))
     if failed > 0 { throw ExitCode(2) }
+}
+
+/// The gradient hub's default endpoint: the control endpoint's host with a free port.
+func gradientEndpoint(beside endpoint: String) -> String {
+    guard let colon = endpoint.lastIndex(of: ":") else { return "tcp://127.0.0.1:*" }
+    return String(endpoint[..<colon]) + ":*"
+}
+
+/// Binds the gradient hub of data-parallel trials; like the control endpoint, a non-loopback address needs
+/// --insecure (the gradient plane is not encrypted).
+func startGradientHub(_ endpoint: String, insecure: Bool, logger: Logger) throws -> GradientHub {
+    do {
+        try BindPolicy.check(endpoint: endpoint, hasKeys: false, insecure: insecure)
+    } catch {
+        throw CommandError("the gradient hub: \(error) (gradients travel unencrypted; use --insecure on a trusted network)")
+    }
+    let hub = try GradientHub(endpoint: endpoint, context: try ZMQContext(), logger: logger)
+    logger.info("gradient hub listening", metadata: ["endpoint": "\(hub.boundEndpoint)"])
+    return hub
+}
+
+/// The endpoint workers should dial: a wildcard host is replaced by this machine's name.
+func advertised(_ endpoint: String) -> String {
+    for wildcard in ["tcp://0.0.0.0:", "tcp://*:"] where endpoint.hasPrefix(wildcard) {
+        return "tcp://\(ProcessInfo.processInfo.hostName):" + endpoint.dropFirst(wildcard.count)
+    }
+    return endpoint
 }
 
 /// Prints the trial counts of an experiment every few seconds from a second, read-only connection.
@@ -147,6 +182,9 @@ struct WorkerCommand: ParsableCommand {
     var dataRoot: String?
     @Option(help: "Folder for the trials' run folders.") var work: String = "ferd-work"
     @Option(help: "Worker name (default: host name and process id).") var name: String?
+    @Option(name: .customLong("ring-bind"),
+            help: "Address this worker binds for ring gradient exchange with its gang (reachable by the others), e.g. tcp://10.0.0.5:*.")
+    var ringBind: String = "tcp://127.0.0.1:*"
     @Option(help: "Folder with this worker's <name>.key/.pub and coordinator.pub (CURVE).") var keys: String?
     @Option(name: .customLong("simulate-trials"),
             help: ArgumentHelp("Testing aid: do not train; pretend every trial takes this many seconds per epoch and report fixed scores.",
@@ -175,7 +213,8 @@ struct WorkerCommand: ParsableCommand {
         let hello = Hello(workerID: workerName, ferdVersion: Ferd.configuration.version, cores: Threading.count,
                           backend: "cpu", slots: slots, publicKey: curve?.keyPair.publicKey)
         let runner: any TrialRunner = simulateTrials.map { SimulatedTrialRunner(secondsPerEpoch: $0, epochs: simulateEpochs) }
-            ?? TrainingTrialRunner(workDirectory: URL(fileURLWithPath: work), dataRoot: dataRoot, logger: logger)
+            ?? TrainingTrialRunner(workDirectory: URL(fileURLWithPath: work), dataRoot: dataRoot, logger: logger,
+                                   ringBindAddress: ringBind)
         let session = WorkerSession.Configuration(hello: hello, heartbeatInterval: heartbeat, reconnectDelay: heartbeat,
                                                   maxReconnectDelay: max(32, heartbeat))
         let worker = Worker(configuration: Worker.Configuration(endpoint: connect, session: session, curve: curve),

@@ -124,6 +124,13 @@ final class SchedulerRecoveryTests: XCTestCase {
         XCTAssertEqual(scheduler.formation?.reserved, ["a"])
     }
 
+    func testAGangTrialFailsClearlyWithoutAGradientHub() {
+        var scheduler = Scheduler()
+        let actions = scheduler.handle(.enqueue([Scheduler.TrialSpec(id: 1, configJSON: "{}", workersPerTrial: 2)], at: 0))
+        XCTAssertEqual(scheduler.trials[1]?.state, .failed)
+        XCTAssertTrue(stateChanges(actions).last?.reason?.contains("needs a gradient hub") == true)
+    }
+
     func testOnlyRankZeroReportsForTheGang() {
         var scheduler = gangScheduler(workers: 2)
         scheduler.join("a", at: 0)

@@ -111,6 +111,12 @@ public struct Scheduler: Sendable, Equatable {
                 start(id, on: [worker], into: &actions)
                 continue
             }
+            guard configuration.gradientHubEndpoint != nil else {
+                pending.remove(at: index)
+                setState(id, .failed, reason: "workers_per_trial \(trial.spec.workersPerTrial) needs a gradient hub, "
+                         + "and this coordinator runs none", into: &actions)
+                continue
+            }
             if let until = gangBackoff[id], time < until {
                 index += 1
                 continue
