@@ -18,12 +18,12 @@ extension ByteReader {
     }
 
     /// Reads a list of (trial, attempt) pairs.
-    mutating func readTrialAttempts() throws(ProtocolError) -> [Scheduler.TrialAttempt] {
+    mutating func readTrialAttempts() throws(ProtocolError) -> [TrialAttemptKey] {
         let count = try readCount(minimumElementSize: 12)
-        var attempts: [Scheduler.TrialAttempt] = []
+        var attempts: [TrialAttemptKey] = []
         attempts.reserveCapacity(count)
         for _ in 0..<count {
-            attempts.append(Scheduler.TrialAttempt(trialID: try readTrialID(), attempt: try readInt32()))
+            attempts.append(TrialAttemptKey(trialID: try readTrialID(), attempt: try readInt32()))
         }
         return attempts
     }
@@ -54,7 +54,7 @@ extension ByteWriter {
         writeDouble(statistics.bytesSentPerStep)
     }
 
-    mutating func writeTrialAttempts(_ attempts: [Scheduler.TrialAttempt]) throws(ProtocolError) {
+    mutating func writeTrialAttempts(_ attempts: [TrialAttemptKey]) throws(ProtocolError) {
         try writeUInt32(attempts.count, field: "attempt count")
         for attempt in attempts {
             try writeTrialAttempt(trialID: attempt.trialID, attempt: attempt.attempt)

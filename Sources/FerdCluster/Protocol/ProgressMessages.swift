@@ -1,3 +1,15 @@
+/// One attempt of one trial (`Scheduler.TrialAttempt`): the key that assignments, metrics and results are
+/// matched on.
+public struct TrialAttemptKey: Hashable, Sendable {
+    public var trialID: Int
+    public var attempt: Int
+
+    public init(trialID: Int, attempt: Int) {
+        self.trialID = trialID
+        self.attempt = attempt
+    }
+}
+
 /// A file one side holds and the other may fetch in CHUNKs: its size and SHA-256.
 public struct CheckpointDescriptor: Equatable, Sendable {
     /// Size in bytes, at least 1.

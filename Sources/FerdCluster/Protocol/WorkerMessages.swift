@@ -16,11 +16,11 @@ public struct Hello: Equatable, Sendable {
     public var publicKey: String?
     /// Attempts the worker is still running from an earlier registration (after the coordinator restarted):
     /// the coordinator re-attaches those it still considers running and cancels the others.
-    public var running: [Scheduler.TrialAttempt]
+    public var running: [TrialAttemptKey]
 
     public init(workerID: String, protocolVersion: UInt16 = WireFormat.protocolVersion, ferdVersion: String,
                 cores: Int, backend: String, slots: Int, publicKey: String? = nil,
-                running: [Scheduler.TrialAttempt] = []) {
+                running: [TrialAttemptKey] = []) {
         self.workerID = workerID
         self.protocolVersion = protocolVersion
         self.ferdVersion = ferdVersion

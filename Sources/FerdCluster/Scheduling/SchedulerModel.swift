@@ -16,15 +16,7 @@ extension Scheduler {
     }
 
     /// One attempt of one trial: the key that assignments, metrics and results are matched on.
-    public struct TrialAttempt: Hashable, Sendable {
-        public var trialID: Int
-        public var attempt: Int
-
-        public init(trialID: Int, attempt: Int) {
-            self.trialID = trialID
-            self.attempt = attempt
-        }
-    }
+    public typealias TrialAttempt = TrialAttemptKey
 
     /// Timing and retry policy.
     public struct Configuration: Sendable, Equatable {
