@@ -93,6 +93,17 @@ public struct StoredResumePoint: Sendable, Equatable {
     }
 }
 
+/// The gang a trial's attempt started with: its size and the factor applied to the learning rate.
+public struct TrialGang: Sendable, Equatable {
+    public var size: Int
+    public var learningRateScale: Double
+
+    public init(size: Int, learningRateScale: Double) {
+        self.size = size
+        self.learningRateScale = learningRateScale
+    }
+}
+
 /// The cost of one epoch of a data-parallel gang, per step.
 public struct GangEpochCost: Sendable, Equatable {
     public var members: Int
@@ -115,10 +126,10 @@ public struct TrialStateChange: Sendable, Equatable {
     public var attempts: Int
     public var worker: String?
     /// For a RUNNING gang: its size and the learning-rate factor (stored; other changes leave them).
-    public var gang: (size: Int, learningRateScale: Double)?
+    public var gang: TrialGang?
 
     public init(trialID: Int, state: TrialState, attempts: Int, worker: String? = nil,
-                gang: (size: Int, learningRateScale: Double)? = nil) {
+                gang: TrialGang? = nil) {
         self.trialID = trialID
         self.state = state
         self.attempts = attempts
@@ -126,10 +137,6 @@ public struct TrialStateChange: Sendable, Equatable {
         self.gang = gang
     }
 
-    public static func == (a: TrialStateChange, b: TrialStateChange) -> Bool {
-        a.trialID == b.trialID && a.state == b.state && a.attempts == b.attempts && a.worker == b.worker
-            && a.gang?.size == b.gang?.size && a.gang?.learningRateScale == b.gang?.learningRateScale
-    }
 }
 
 /// The metrics of one epoch of one attempt.

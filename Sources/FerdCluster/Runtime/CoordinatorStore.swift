@@ -15,7 +15,7 @@ struct CoordinatorStore {
         try leaderboard.applyStateChanges(changes.map { change in
             TrialStateChange(trialID: change.trialID, state: TrialState(change.state), attempts: change.attempt,
                              worker: change.worker,
-                             gang: change.gang.map { ($0.size, $0.learningRateScale) })
+                             gang: change.gang.map { TrialGang(size: $0.size, learningRateScale: $0.learningRateScale) })
         }, at: date)
         for change in changes {
             let metadata: Logger.Metadata = ["trial": "\(change.trialID)", "attempt": "\(change.attempt)",
