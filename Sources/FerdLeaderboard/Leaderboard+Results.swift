@@ -68,7 +68,8 @@ extension Leaderboard {
     public func epochMetrics(experimentID: Int) throws -> [EpochMetricRecord] {
         let columns = decoder("epoch_metrics")
         return try database.query("""
-            SELECT m.trial, m.attempt, m.epoch, m.train_loss, m.uar, m.war, m.lr, m.seconds, m.confusion
+            SELECT m.trial, m.attempt, m.epoch, m.train_loss, m.uar, m.war, m.lr, m.seconds, m.confusion,
+                   m.gang_members, m.step_seconds, m.communication_seconds, m.bytes_per_step
             FROM epoch_metrics m JOIN trials t ON t.id = m.trial WHERE t.experiment = ?1
             ORDER BY m.trial, m.attempt, m.epoch
             """, [.int(experimentID)]).map { row in
@@ -78,8 +79,17 @@ extension Leaderboard {
                                      trainLoss: try columns.double(row, 3, "train_loss"),
                                      uar: try columns.double(row, 4, "uar"), war: try columns.double(row, 5, "war"),
                                      learningRate: try columns.double(row, 6, "lr"),
-                                     seconds: try columns.double(row, 7, "seconds"), confusion: confusion)
+                                     seconds: try columns.double(row, 7, "seconds"), confusion: confusion,
+                                     gang: try gangCost(row, columns))
         }
+    }
+
+    /// The gang columns of an epoch_metrics row from column 9 on; nil for a single worker's epoch.
+    private func gangCost(_ row: SQLRow, _ columns: RowDecoder) throws -> GangEpochCost? {
+        guard let members = row.int(9) else { return nil }
+        return GangEpochCost(members: members, stepSeconds: try columns.double(row, 10, "step_seconds"),
+                             communicationSeconds: try columns.double(row, 11, "communication_seconds"),
+                             bytesPerStep: try columns.double(row, 12, "bytes_per_step"))
     }
 
     /// Everything stored about one experiment, read from one snapshot so that the parts agree; nil if there

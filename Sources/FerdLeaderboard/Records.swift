@@ -17,6 +17,14 @@ public struct Experiment: Sendable, Equatable {
     public var contentHash: String
     public var config: String
     public var created: Date
+
+    public init(id: Int, name: String, contentHash: String, config: String, created: Date) {
+        self.id = id
+        self.name = name
+        self.contentHash = contentHash
+        self.config = config
+        self.created = created
+    }
 }
 
 /// One point of an experiment's hyper-parameter grid.

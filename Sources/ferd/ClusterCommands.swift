@@ -5,6 +5,7 @@ import FerdCollective
 import FerdData
 import FerdExperiment
 import FerdLeaderboard
+import FerdReport
 import FerdRuntime
 import FerdTensor
 import Foundation
@@ -248,9 +249,9 @@ struct KeygenCommand: ParsableCommand {
     }
 }
 
-/// `ferd status`: experiments, trial states and workers in a leaderboard.
+/// `ferd status`: experiments, running trials, the costs of data-parallel trials and the workers of a leaderboard.
 struct StatusCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status", abstract: "Experiments, trial states and workers.")
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Experiments, running trials, data-parallel costs and workers.")
 
     @Option(help: "Leaderboard database.") var db: String = "ferd.db"
 
@@ -259,19 +260,11 @@ struct StatusCommand: ParsableCommand {
             throw CommandError("\(db) does not exist; give the coordinator's --db")
         }
         let leaderboard = try Leaderboard(path: db, logger: Logger(label: "ferd.status"))
-        let experiments = try leaderboard.experiments()
-        if experiments.isEmpty { print("\(db): no experiments yet") }
-        for experiment in experiments {
-            let trials = try leaderboard.trials(experimentID: experiment.id)
-            let counts = TrialState.allCases.map { state in "\(state.rawValue) \(trials.filter { $0.state == state }.count)" }
-            print("#\(experiment.id) \(experiment.name): \(trials.count) trials — \(counts.joined(separator: ", "))")
+        let experiments = try leaderboard.experiments().map { experiment in
+            ClusterStatus.ExperimentState(experiment: experiment, trials: try leaderboard.trials(experimentID: experiment.id),
+                                          epochMetrics: try leaderboard.epochMetrics(experimentID: experiment.id))
         }
-        let workers = try leaderboard.workers()
-        if !workers.isEmpty { print("workers:") }
-        let now = Date()
-        for worker in workers {
-            let age = String(format: "%.0f s ago", now.timeIntervalSince(worker.lastHeartbeat))
-            print("  \(worker.id): \(worker.cores) cores, \(worker.slots) slots, \(worker.backend), last heartbeat \(age)")
-        }
+        let status = ClusterStatus(experiments: experiments, workers: try leaderboard.workers())
+        print(status.render(now: Date(), style: .detect()), terminator: "")
     }
 }

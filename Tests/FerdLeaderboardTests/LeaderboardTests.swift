@@ -79,6 +79,17 @@ final class LeaderboardTests: TemporaryDatabaseTestCase {
         XCTAssertEqual(try leaderboard.epochMetrics(experimentID: experiment.id), [metric, nextAttempt])
     }
 
+    func testAGangEpochKeepsItsCostsPerStep() throws {
+        let leaderboard = try open()
+        let (experiment, trials) = try seededExperiment(in: leaderboard)
+        let metric = EpochMetricRecord(trialID: trials[1], attempt: 1, epoch: 1, trainLoss: 1.5, uar: 0.3, war: 0.4,
+                                       learningRate: 1e-4, seconds: 12,
+                                       gang: GangEpochCost(members: 3, stepSeconds: 0.75, communicationSeconds: 0.125,
+                                                           bytesPerStep: 50_331_648))
+        XCTAssertTrue(try leaderboard.recordEpochMetric(metric))
+        XCTAssertEqual(try leaderboard.epochMetrics(experimentID: experiment.id), [metric])
+    }
+
     func testResultIsStoredExactlyOnceAndCompletesTheTrial() throws {
         let leaderboard = try open()
         let (experiment, trials) = try seededExperiment(in: leaderboard)

@@ -1,0 +1,105 @@
+import FerdLeaderboard
+import Foundation
+
+/// What `ferd status` shows of a leaderboard: per experiment the trial counts, the running trials with their
+/// progress, and what data-parallel trials cost per step; then the workers and how recently each was heard.
+public struct ClusterStatus: Sendable {
+    /// One experiment's stored state.
+    public struct ExperimentState: Sendable {
+        public var experiment: Experiment
+        public var trials: [TrialRecord]
+        /// Ordered by trial, attempt and epoch (as `Leaderboard.epochMetrics` returns them).
+        public var epochMetrics: [EpochMetricRecord]
+
+        public init(experiment: Experiment, trials: [TrialRecord], epochMetrics: [EpochMetricRecord]) {
+            self.experiment = experiment
+            self.trials = trials
+            self.epochMetrics = epochMetrics
+        }
+    }
+
+    public var experiments: [ExperimentState]
+    public var workers: [WorkerRecord]
+
+    public init(experiments: [ExperimentState], workers: [WorkerRecord]) {
+        self.experiments = experiments
+        self.workers = workers
+    }
+
+    /// The status as text, `now` being the time heartbeats are aged against.
+    public func render(now: Date, style: TextStyle) -> String {
+        let renderer = TextRenderer(style: style)
+        var lines: [String] = []
+        for state in experiments {
+            let trials = state.trials
+            let counts = TrialState.allCases.map { kind in "\(kind.rawValue) \(trials.filter { $0.state == kind }.count)" }
+            lines.append("#\(state.experiment.id) \(state.experiment.name): \(trials.count) trials — "
+                         + counts.joined(separator: ", "))
+            let latest = Self.latestEpochs(state.epochMetrics)
+            for table in [Self.runningTable(state, latest: latest), Self.gangTable(state, latest: latest)] {
+                if let table { lines += [""] + renderer.render(table) + [""] }
+            }
+        }
+        if experiments.isEmpty { lines.append("no experiments yet") }
+        if !workers.isEmpty { lines.append("workers:") }
+        for worker in workers {
+            let age = String(format: "%.0f s ago", now.timeIntervalSince(worker.lastHeartbeat))
+            lines.append("  \(worker.id): \(worker.cores) cores, \(worker.slots) slots, \(worker.backend), "
+                         + "last heartbeat \(age)")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Each trial's last stored epoch of its latest attempt.
+    static func latestEpochs(_ metrics: [EpochMetricRecord]) -> [Int: EpochMetricRecord] {
+        var latest: [Int: EpochMetricRecord] = [:]
+        for metric in metrics {
+            if let known = latest[metric.trialID], (known.attempt, known.epoch) >= (metric.attempt, metric.epoch) { continue }
+            latest[metric.trialID] = metric
+        }
+        return latest
+    }
+
+    static func runningTable(_ state: ExperimentState, latest: [Int: EpochMetricRecord]) -> ReportTable? {
+        let running = state.trials.filter { $0.state == .running }
+        guard !running.isEmpty else { return nil }
+        let rows: [[ReportTable.Cell]] = running.map { trial in
+            let epoch = latest[trial.id].flatMap { $0.attempt == trial.attempts ? $0 : nil }
+            return [.init("\(trial.id)"), .init("\(trial.fold)"), .init("\(trial.attempts)"),
+                    .init(trial.worker ?? "–"), .init(epoch.map { "\($0.epoch)" } ?? "–"),
+                    .init(MetricFormat.percent(epoch?.uar)), .init(epoch.map { String(format: "%.1f", $0.seconds) } ?? "–")]
+        }
+        return ReportTable(id: "running-\(state.experiment.id)", title: "Running",
+                           columns: [.init("trial"), .init("fold"), .init("attempt"), .init("worker(s)", .left),
+                                     .init("epoch"), .init("UAR %"), .init("s/epoch")],
+                           rows: rows, rulesBefore: [], emptyMessage: "",
+                           notes: ["epoch: the last epoch the attempt reported; UAR of that epoch on the test fold."])
+    }
+
+    static func gangTable(_ state: ExperimentState, latest: [Int: EpochMetricRecord]) -> ReportTable? {
+        let trials = state.trials.filter { trial in trial.gangSize != nil || latest[trial.id]?.gang != nil }
+        guard !trials.isEmpty else { return nil }
+        let rows: [[ReportTable.Cell]] = trials.map { trial in
+            let epoch = latest[trial.id]
+            let cost = epoch?.gang
+            let share = cost.flatMap { $0.stepSeconds > 0 ? $0.communicationSeconds / $0.stepSeconds : nil }
+            return [.init("\(trial.id)"), .init(trial.state.rawValue),
+                    .init((cost?.members ?? trial.gangSize).map { "\($0)" } ?? "–"),
+                    .init(trial.learningRateScale.map { String(format: "×%.3g", $0) } ?? "×1"),
+                    .init(epoch.map { "\($0.epoch)" } ?? "–"),
+                    .init(cost.map { String(format: "%.3f", $0.stepSeconds) } ?? "–"),
+                    .init(cost.map { String(format: "%.3f", $0.communicationSeconds) } ?? "–"),
+                    .init(share.map { String(format: "%.0f%%", $0 * 100) } ?? "–"),
+                    .init(cost.map { String(format: "%.2f", $0.bytesPerStep / 1_000_000) } ?? "–")]
+        }
+        return ReportTable(id: "gangs-\(state.experiment.id)", title: "Data-parallel trials (last reported epoch)",
+                           columns: [.init("trial"), .init("state", .left), .init("members"), .init("lr"),
+                                     .init("epoch"), .init("s/step"), .init("comm s/step"), .init("comm"),
+                                     .init("MB sent/step")],
+                           rows: rows, rulesBefore: [], emptyMessage: "",
+                           notes: ["s/step: rank 0's epoch time per training step; comm s/step: time its communication "
+                                   + "thread spent exchanging gradients per step (much of it overlaps the backward "
+                                   + "pass); comm: that as a share of the step; MB sent/step: what rank 0 sent per "
+                                   + "step; lr: the learning-rate factor of a gang smaller than asked for."])
+    }
+}
