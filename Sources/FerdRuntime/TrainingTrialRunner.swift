@@ -36,19 +36,19 @@ public struct TrainingTrialRunner: TrialRunner {
     }
 
     public func run(trial: Assignment, report: (MetricEvent) -> Void, cancelled: () -> Bool) throws -> TrialOutcome {
-        try run(trial: trial, resumeFile: nil, report: report, cancelled: cancelled)
+        try run(trial: trial, resumeFile: nil, report: report, cancelled: cancelled, aborted: { false })
     }
 
     /// Runs the attempt, continuing from `resumeFile` (a `ResumeBundle` fetched from the coordinator) when
     /// given; after every epoch a new bundle is written and offered with the epoch's METRIC.
     public func run(trial: Assignment, resumeFile: URL?, report: (MetricEvent) -> Void,
-                    cancelled: () -> Bool) throws -> TrialOutcome {
+                    cancelled: () -> Bool, aborted: @escaping @Sendable () -> Bool) throws -> TrialOutcome {
         var configuration = try TrialConfiguration.decode(trial.configJSON)
         if let dataRoot { configuration.data.root = dataRoot }
         var trialLogger = logger
         trialLogger[metadataKey: "trial"] = "\(trial.trialID)"
         let gangMember = try trial.gang.map { placement in
-            try joinGang(placement, configuration: &configuration, logger: trialLogger)
+            try joinGang(placement, configuration: &configuration, aborted: aborted, logger: trialLogger)
         }
         defer { gangMember?.close() }
         let reports = trial.gang.map { $0.rank == 0 } ?? true
@@ -61,7 +61,7 @@ public struct TrainingTrialRunner: TrialRunner {
             try? FileManager.default.removeItem(at: resumeFile)
         }
         let trainer = try Trainer(settings: configuration.settings, runDirectory: folder, resume: resumeFile != nil,
-                                  logger: trialLogger, gang: gangMember)
+                                  acceptRescaledBatch: trial.gang != nil, logger: trialLogger, gang: gangMember)
         trialLogger.info("training", metadata: ["fold": "\(configuration.fold)", "grid": "\(configuration.parameters)",
                                                 "from epoch": "\(trainer.completedEpochs + 1)"])
         var bundleError: Error?
@@ -107,7 +107,7 @@ public struct TrainingTrialRunner: TrialRunner {
     /// of the batch (batch / workers_per_trial); a gang smaller than asked for trains a smaller global batch
     /// with the learning rate scaled by size / workers_per_trial (docs/DATA-PARALLEL.md).
     private func joinGang(_ placement: GangPlacement, configuration: inout TrialConfiguration,
-                          logger: Logger) throws -> GangMember {
+                          aborted: @escaping @Sendable () -> Bool, logger: Logger) throws -> GangMember {
         let requested = configuration.workersPerTrial ?? placement.size
         let options = configuration.dataParallel ?? DataParallelSettings(minWorkers: requested)
         guard configuration.settings.batchSize % requested == 0 else {
@@ -125,6 +125,6 @@ public struct TrainingTrialRunner: TrialRunner {
                             timeout: gangTimeout, ringBindAddress: ringBindAddress)
         logger.info("joining gang", metadata: ["rank": "\(placement.rank)", "size": "\(placement.size)",
                                                "hub": "\(placement.hubEndpoint)", "reduction": "\(options.reduction)"])
-        return try GangMember(spec: spec, context: try ZMQContext(), logger: logger, cancelled: { false })
+        return try GangMember(spec: spec, context: try ZMQContext(), logger: logger, cancelled: aborted)
     }
 }

@@ -63,9 +63,14 @@ struct RunFolder {
         var model: SafetensorsFile
         var velocities: [String: [Float]]
         var history: [EpochReport]
+        /// The settings the checkpoint was written with.
+        var settings: TrainingSettings
     }
 
-    func loadResumeState(settings: TrainingSettings) throws -> ResumeState {
+    /// The model, optimizer state and history of the resume checkpoint, which must have been written with
+    /// `settings` — or, with `acceptRescaledBatch`, with settings that differ from them only in a batch size
+    /// and a learning rate scaled in the same proportion.
+    func loadResumeState(settings: TrainingSettings, acceptRescaledBatch: Bool = false) throws -> ResumeState {
         guard FileManager.default.fileExists(atPath: resumeFile.path) else {
             throw TrainingError.resume("\(resumeFile.path) does not exist; start without --resume")
         }
@@ -74,7 +79,7 @@ struct RunFolder {
             throw TrainingError.resume("\(resumeFile.path) is not a ferd resume checkpoint")
         }
         let saved = try JSONDecoder().decode(TrainingSettings.self, from: Data(settingsJSON.utf8))
-        guard saved == settings else {
+        guard saved == settings || (acceptRescaledBatch && saved.differsOnlyByRescaledBatch(from: settings)) else {
             throw TrainingError.resume("\(resumeFile.path) was written with other settings (\(Self.difference(saved, settings))); resume with the original settings or start a new --out")
         }
         var velocities: [String: [Float]] = [:]
@@ -84,7 +89,7 @@ struct RunFolder {
         let history = try JSONDecoder().decode([EpochReport].self, from: Data(historyJSON.utf8))
         let lines = try history.map { String(decoding: try Self.encoder().encode($0), as: UTF8.self) + "\n" }.joined()
         try Data(lines.utf8).write(to: metricsFile, options: .atomic)
-        return ResumeState(model: file, velocities: velocities, history: history)
+        return ResumeState(model: file, velocities: velocities, history: history, settings: saved)
     }
 
     /// The names of the settings that differ, for the resume error.

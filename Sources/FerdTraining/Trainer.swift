@@ -80,10 +80,12 @@ public final class Trainer {
     public private(set) var stateDigest: String?
 
     /// A trainer writing into `runDirectory`. With `resume`, it continues from the resume checkpoint
-    /// there (which must have been written with the same settings). With `gang`, it is that gang's
-    /// member `gang.rank`; `settings.batchSize` must be a multiple of the gang's size.
-    public init(settings: TrainingSettings, runDirectory: URL, resume: Bool, logger: Logger,
-                gang: GangCommunicator? = nil) throws {
+    /// there (which must have been written with the same settings; with `acceptRescaledBatch`, also with
+    /// another batch size whose learning rate was scaled in proportion, as a data-parallel trial resumed by
+    /// a gang of another size is). With `gang`, it is that gang's member `gang.rank`; `settings.batchSize`
+    /// must be a multiple of the gang's size.
+    public init(settings: TrainingSettings, runDirectory: URL, resume: Bool, acceptRescaledBatch: Bool = false,
+                logger: Logger, gang: GangCommunicator? = nil) throws {
         try settings.validate()
         if let gang, settings.batchSize % gang.size != 0 {
             throw TrainingError.settings("batch size \(settings.batchSize) cannot be split evenly over the \(gang.size) workers of the gang; use a multiple of \(gang.size)")
@@ -96,11 +98,14 @@ public final class Trainer {
         model = try GCAIALModel(configuration: settings.model, seed: settings.seed)
         optimizer = SGD(learningRate: settings.learningRate, momentum: settings.momentum, weightDecay: settings.weightDecay)
         if resume {
-            let state = try runFolder.loadResumeState(settings: settings)
+            let state = try runFolder.loadResumeState(settings: settings, acceptRescaledBatch: acceptRescaledBatch)
             try model.store.load(state.model)
             optimizer.velocities = model.store.names.filter { model.store.roles[$0] == .parameter }.map { state.velocities[$0] ?? [] }
             history = state.history
             logger.info("resuming after epoch \(history.count) of \(settings.epochs)")
+            if state.settings != settings {
+                logger.notice("the resume checkpoint was written with batch \(state.settings.batchSize) and lr \(state.settings.learningRate); continuing with batch \(settings.batchSize) and lr \(settings.learningRate)")
+            }
         } else {
             try runFolder.start(settings: settings)
         }

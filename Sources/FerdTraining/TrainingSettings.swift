@@ -54,6 +54,20 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
 }
 
 /// Why training could not start or continue.
+extension TrainingSettings {
+    /// True when `other` equals these settings except for the batch size and a learning rate scaled with
+    /// it (lr / batch the same to float rounding): the linear scaling rule a smaller gang applies.
+    func differsOnlyByRescaledBatch(from other: TrainingSettings) -> Bool {
+        var aligned = other
+        aligned.batchSize = batchSize
+        aligned.learningRate = learningRate
+        guard aligned == self else { return false }
+        let perSample = Double(learningRate) / Double(batchSize)
+        let otherPerSample = Double(other.learningRate) / Double(other.batchSize)
+        return abs(perSample - otherPerSample) <= 1e-6 * abs(perSample)
+    }
+}
+
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case settings(String)
     case data(String)

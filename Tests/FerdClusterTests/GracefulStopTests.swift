@@ -75,6 +75,25 @@ final class GracefulStopTests: XCTestCase {
         guard case .finished(key, nil, nil)? = threads.drain().first else { return XCTFail("a cancelled attempt was reported") }
     }
 
+    /// `aborted` (what a gang member's blocking exchange polls) turns true for a CANCEL or an immediate stop,
+    /// never for a graceful stop at an epoch boundary, which the gang must reach together.
+    func testAbortedIsTrueForCancelAndInterruptButNotForAGracefulStop() {
+        for stop in ["cancel", "interrupt", "finish epochs"] {
+            let runner = AbortWatcher()
+            let threads = TrialThreads(runner: runner, workerID: "w")
+            let key = Scheduler.TrialAttempt(trialID: 4, attempt: 1)
+            threads.start(Assignment(trialID: 4, attempt: 1, configJSON: "{}"))
+            XCTAssertTrue(runner.started.wait(timeout: .now() + 5) == .success)
+            switch stop {
+            case "cancel": threads.cancel(key)
+            case "interrupt": threads.interruptAll()
+            default: threads.finishEpochs()
+            }
+            XCTAssertTrue(threads.waitForAll(timeout: 3), stop)
+            XCTAssertEqual(runner.sawAbort, stop != "finish epochs", stop)
+        }
+    }
+
     func testBatchCommitsTogetherOrNotAtAll() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -129,5 +148,33 @@ private struct EpochRunner: TrialRunner {
         return .completed(TrialScores(bestEpoch: epochs, uar: 0.5, war: 0.5, perClassRecall: Array(repeating: 0.5, count: 7),
                                       confusion: FakeRunner.confusion, checkpointSHA256: String(repeating: "0", count: 64),
                                       checkpointSize: 0))
+    }
+}
+
+/// Reports one epoch, then waits (at most 2 s) for `aborted`, recording whether it turned true.
+private final class AbortWatcher: TrialRunner, @unchecked Sendable {
+    let started = DispatchSemaphore(value: 0)
+    private let lock = NSLock()
+    private var aborted = false
+    var sawAbort: Bool { lock.withLock { aborted } }
+
+    func run(trial: Assignment, report: (MetricEvent) -> Void, cancelled: () -> Bool) throws -> TrialOutcome {
+        .failed(reason: "needs the resume entry point", retryable: false)
+    }
+
+    func run(trial: Assignment, resumeFile: URL?, report: (MetricEvent) -> Void, cancelled: () -> Bool,
+             aborted isAborted: @escaping @Sendable () -> Bool) throws -> TrialOutcome {
+        report(MetricEvent(epoch: 1, trainLoss: 1, uar: 0.5, war: 0.5, learningRate: 0.1, seconds: 0.01,
+                           confusion: FakeRunner.confusion))
+        started.signal()
+        let deadline = Date().addingTimeInterval(2)
+        while Date() < deadline {
+            if isAborted() {
+                lock.withLock { aborted = true }
+                break
+            }
+            Thread.sleep(forTimeInterval: 0.002)
+        }
+        return .failed(reason: "stopped", retryable: true)
     }
 }

@@ -28,11 +28,11 @@ final class ResumingRunner: TrialRunner, @unchecked Sendable {
     }
 
     func run(trial: Assignment, report: (MetricEvent) -> Void, cancelled: () -> Bool) throws -> TrialOutcome {
-        try run(trial: trial, resumeFile: nil, report: report, cancelled: cancelled)
+        try run(trial: trial, resumeFile: nil, report: report, cancelled: cancelled, aborted: { false })
     }
 
     func run(trial: Assignment, resumeFile: URL?, report: (MetricEvent) -> Void,
-             cancelled: () -> Bool) throws -> TrialOutcome {
+             cancelled: () -> Bool, aborted: @escaping @Sendable () -> Bool) throws -> TrialOutcome {
         let bytes = try resumeFile.map { try Data(contentsOf: $0) }
         lock.withLock { resumed.append((trial, bytes)) }
         let first = (trial.resume?.epoch ?? 0) + 1

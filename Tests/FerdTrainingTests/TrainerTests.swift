@@ -127,4 +127,36 @@ final class TrainerTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("--resume"), "\(error)")
         }
     }
+
+    /// A gang trial resumed by a gang of another size: batch and learning rate scaled together are accepted
+    /// where asked for, anything else is still refused.
+    func testResumeWithARescaledBatchIsAcceptedOnlyWhenAskedAndInProportion() throws {
+        let run = folder()
+        var stopAfterFirstEpoch = false
+        let first = try Trainer(settings: settings, runDirectory: run, resume: false, logger: Logger(label: "test"))
+        _ = try first.run(data: data(), shouldStop: { stopAfterFirstEpoch },
+                          observe: { event in if case .epoch = event { stopAfterFirstEpoch = true } })
+        var halved = settings
+        halved.batchSize = 2
+        halved.learningRate = settings.learningRate * 2 / 4
+        XCTAssertThrowsError(try Trainer(settings: halved, runDirectory: run, resume: true, logger: Logger(label: "test")))
+        var unscaled = halved
+        unscaled.learningRate = settings.learningRate
+        XCTAssertThrowsError(try Trainer(settings: unscaled, runDirectory: run, resume: true, acceptRescaledBatch: true,
+                                         logger: Logger(label: "test"))) { error in
+            XCTAssertTrue("\(error)".contains("batch 4 vs 2"), "\(error)")
+        }
+        var otherSeed = halved
+        otherSeed.seed += 1
+        XCTAssertThrowsError(try Trainer(settings: otherSeed, runDirectory: run, resume: true, acceptRescaledBatch: true,
+                                         logger: Logger(label: "test")))
+        let resumed = try Trainer(settings: halved, runDirectory: run, resume: true, acceptRescaledBatch: true,
+                                  logger: Logger(label: "test"))
+        XCTAssertEqual(resumed.completedEpochs, 1)
+        let finished = try resumed.run(data: InMemoryBatches(clips: data().clips, labels: data().labels,
+                                                             clipShape: [3, 3, 32, 32], batchSize: 2, seed: 9))
+        XCTAssertEqual(finished.history.count, 3)
+        XCTAssertEqual(finished.history.last?.learningRate ?? 0, Double(halved.learningRate), accuracy: 1e-9,
+                       "the later epochs train with the new learning rate")
+    }
 }

@@ -90,13 +90,17 @@ public protocol TrialRunner: Sendable {
     func run(trial: Assignment, report: (MetricEvent) -> Void, cancelled: () -> Bool) throws -> TrialOutcome
     /// Runs an attempt that continues from `resumeFile` (the resume checkpoint of `trial.resume`, fetched
     /// from the coordinator), or from scratch when it is nil. Runners that cannot resume start from scratch.
+    ///
+    /// `aborted` turns true only when the attempt must end at once (the coordinator's CANCEL, an immediate
+    /// shutdown), never for a stop at an epoch boundary; runners hand it to waits that block outside their
+    /// own loop, such as a gang member's gradient exchange.
     func run(trial: Assignment, resumeFile: URL?, report: (MetricEvent) -> Void,
-             cancelled: () -> Bool) throws -> TrialOutcome
+             cancelled: () -> Bool, aborted: @escaping @Sendable () -> Bool) throws -> TrialOutcome
 }
 
 extension TrialRunner {
     public func run(trial: Assignment, resumeFile: URL?, report: (MetricEvent) -> Void,
-                    cancelled: () -> Bool) throws -> TrialOutcome {
+                    cancelled: () -> Bool, aborted: @escaping @Sendable () -> Bool) throws -> TrialOutcome {
         try run(trial: trial, report: report, cancelled: cancelled)
     }
 }

@@ -45,7 +45,7 @@ final class TrialThreads: @unchecked Sendable {
             do {
                 outcome = try runner.run(trial: assignment, resumeFile: resumeFile,
                                          report: { event in reportEpoch(event, of: key) },
-                                         cancelled: { shouldStop(key) })
+                                         cancelled: { shouldStop(key) }, aborted: { [self] in isAborted(key) })
             } catch {
                 outcome = .failed(reason: "\(error)", retryable: true)
             }
@@ -123,6 +123,10 @@ final class TrialThreads: @unchecked Sendable {
             }
             return false
         }
+    }
+
+    private func isAborted(_ key: Scheduler.TrialAttempt) -> Bool {
+        lock.withLock { cancelled.contains(key) || interrupted }
     }
 
     private func post(_ report: Report) {
