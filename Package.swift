@@ -31,8 +31,9 @@ let package = Package(
                        providers: [.apt(["libturbojpeg0-dev"])]),
 
         .target(name: "FerdTensor",
-                dependencies: ["COpenBLAS", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["COpenBLAS", "FerdRandom", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+        .target(name: "FerdRandom"),
         .target(name: "FerdModels", dependencies: ["FerdTensor"]),
         .target(name: "FerdTraining",
                 dependencies: ["FerdModels", "FerdTensor", "FerdData", "FerdDigest",
@@ -53,7 +54,7 @@ let package = Package(
         .target(name: "FerdReport", dependencies: ["FerdLeaderboard", "FerdTraining"]),
         .target(name: "FerdDigest", swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "FerdData",
-                dependencies: ["CTurboJPEG", "FerdDigest", .product(name: "Logging", package: "swift-log")]),
+                dependencies: ["CTurboJPEG", "FerdDigest", "FerdRandom", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "FerdBench", dependencies: [
             "FerdTensor", "FerdModels", "FerdData", "COpenBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -90,6 +91,7 @@ let package = Package(
                     dependencies: ["FerdLeaderboard", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "FerdReportTests", dependencies: ["FerdReport", "FerdLeaderboard", "FerdTraining"],
                     exclude: ["Golden"]),
+        .testTarget(name: "FerdRandomTests", dependencies: ["FerdRandom"]),
         .testTarget(name: "FerdDataTests", dependencies: ["FerdData", "FerdDigest"], exclude: ["Fixtures"]),
     ]
 )
