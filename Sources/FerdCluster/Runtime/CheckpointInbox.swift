@@ -2,10 +2,9 @@ import FerdLeaderboard
 import Foundation
 import Logging
 
-/// The coordinator's incoming checkpoint transfers: a `ChunkReceiver` and a `.partial` file each. A verified
-/// file is renamed into place and its path recorded (with the result, or as the trial's resume point); a
-/// rejected or stalled transfer is deleted and logged, and never stops the coordinator. Only a failed
-/// leaderboard write throws.
+/// The coordinator's incoming checkpoint transfers, an `IncomingFile` each. A verified file is renamed into
+/// place and its path recorded (with the result, or as the trial's resume point); a rejected or stalled
+/// transfer is deleted and logged, and never stops the coordinator. Only a failed leaderboard write throws.
 final class CheckpointInbox {
     /// Which checkpoint a transfer carries.
     enum Kind: Equatable {
@@ -21,12 +20,9 @@ final class CheckpointInbox {
     }
 
     private struct Incoming {
-        var receiver: ChunkReceiver
+        var file: IncomingFile
         var kind: Kind
         var key: Scheduler.TrialAttempt
-        var handle: FileHandle
-        var partial: URL
-        var destination: URL
     }
 
     private let directory: URL
@@ -79,29 +75,23 @@ final class CheckpointInbox {
         case .best: directory.appendingPathComponent(Self.fileName(for: key))
         case let .resume(epoch): resumeFile(trialID: key.trialID, epoch: epoch)
         }
-        let partial = destination.appendingPathExtension("partial")
-        let handle: FileHandle
+        let slot = Key(worker: worker, transferID: transferID)
+        incoming.removeValue(forKey: slot)?.file.abandon()
+        let file: IncomingFile
         do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            guard FileManager.default.createFile(atPath: partial.path, contents: nil) else {
-                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: partial.path])
-            }
-            handle = try FileHandle(forWritingTo: partial)
+            file = try IncomingFile(destination: destination, transferID: transferID, expected: descriptor, at: time)
         } catch {
-            logger.error("cannot store checkpoint", metadata: ["trial": "\(key.trialID)", "attempt": "\(key.attempt)",
-                                                               "path": "\(partial.path)", "error": "\(error)"])
+            logger.error("cannot store checkpoint", metadata: [
+                "trial": "\(key.trialID)", "attempt": "\(key.attempt)",
+                "path": "\(IncomingFile.partialFile(for: destination).path)", "error": "\(error)",
+            ])
             return nil
         }
-        let receiver = ChunkReceiver(transferID: transferID, expectedSize: descriptor.size,
-                                     expectedSHA256: descriptor.sha256, at: time)
-        let slot = Key(worker: worker, transferID: transferID)
-        if let previous = incoming[slot] { discard(previous) }
-        incoming[slot] = Incoming(receiver: receiver, kind: kind, key: key, handle: handle, partial: partial,
-                                  destination: destination)
+        incoming[slot] = Incoming(file: file, kind: kind, key: key)
         logger.debug("requesting checkpoint", metadata: ["trial": "\(key.trialID)", "attempt": "\(key.attempt)",
                                                          "kind": "\(kind)", "bytes": "\(descriptor.size)",
                                                          "worker": "\(worker)"])
-        return .chunkCredit(ChunkCredit(transferID: transferID, credit: receiver.initialCredit))
+        return .chunkCredit(ChunkCredit(transferID: transferID, credit: file.receiver.initialCredit))
     }
 
     /// What taking a CHUNK calls for.
@@ -120,70 +110,64 @@ final class CheckpointInbox {
                         metadata: ["worker": "\(worker)", "transfer": "\(chunk.transferID)", "index": "\(chunk.index)"])
             return Progress()
         }
-        let outcome = entry.receiver.accept(chunk, at: time)
-        if case let .rejected(reason) = outcome {
-            abandon(slot, reason: reason, at: time)
-            return Progress()
-        }
-        do {
-            try entry.handle.write(contentsOf: chunk.payload)
+        let progress: IncomingFile.Progress
+        do throws(IncomingFile.Failure) {
+            progress = try entry.file.receive(chunk, at: time)
         } catch {
-            abandon(slot, reason: "cannot write \(entry.partial.path): \(error)", at: time)
+            switch error {
+            case let .rejected(reason):
+                abandon(slot, reason: reason, at: time)
+            case let .cannotStore(reason):
+                incoming[slot] = nil
+                logger.error("cannot store checkpoint", metadata: ["trial": "\(entry.key.trialID)",
+                                                                   "path": "\(entry.file.destination.path)",
+                                                                   "error": "\(reason)"])
+            }
             return Progress()
         }
-        switch outcome {
+        switch progress {
         case let .accepted(credit):
             incoming[slot] = entry
             return Progress(credit: credit > 0 ? .chunkCredit(ChunkCredit(transferID: chunk.transferID, credit: credit)) : nil)
         case .complete:
             incoming[slot] = nil
-            return Progress(resumePoint: try finish(entry, from: worker))
-        case .rejected:
-            return Progress()
+            return Progress(resumePoint: try record(entry, from: worker))
         }
     }
 
     /// Abandons transfers that made no progress for `stallTimeout` seconds.
     func expire(at time: Double) {
-        for (slot, entry) in incoming where time - entry.receiver.lastProgress > stallTimeout {
+        for (slot, entry) in incoming where time - entry.file.receiver.lastProgress > stallTimeout {
             abandon(slot, reason: "no chunk for \(stallTimeout) s", at: time)
         }
     }
 
     /// Drops every transfer in progress and its partial file.
     func close() {
-        for entry in incoming.values { discard(entry) }
+        for entry in incoming.values { entry.file.abandon() }
         incoming.removeAll()
     }
 
-    private func finish(_ entry: Incoming, from worker: Scheduler.WorkerID) throws -> (trialID: Int, point: ResumePoint)? {
-        do {
-            try entry.handle.close()
-            if FileManager.default.fileExists(atPath: entry.destination.path) {
-                try FileManager.default.removeItem(at: entry.destination)
-            }
-            try FileManager.default.moveItem(at: entry.partial, to: entry.destination)
-        } catch {
-            logger.error("cannot store checkpoint", metadata: ["trial": "\(entry.key.trialID)",
-                                                               "path": "\(entry.destination.path)", "error": "\(error)"])
-            try? FileManager.default.removeItem(at: entry.partial)
-            return nil
-        }
+    /// Records a stored checkpoint in the leaderboard; for a resume checkpoint, returns the trial's new
+    /// resume point.
+    private func record(_ entry: Incoming, from worker: Scheduler.WorkerID) throws -> (trialID: Int, point: ResumePoint)? {
+        let destination = entry.file.destination
+        let receiver = entry.file.receiver
         let metadata: Logger.Metadata = ["trial": "\(entry.key.trialID)", "attempt": "\(entry.key.attempt)",
-                                         "bytes": "\(entry.receiver.bytes)", "worker": "\(worker)",
-                                         "path": "\(entry.destination.path)"]
+                                         "bytes": "\(receiver.bytes)", "worker": "\(worker)",
+                                         "path": "\(destination.path)"]
         switch entry.kind {
         case .best:
             try leaderboard.setCheckpointPath(trialID: entry.key.trialID, attempt: entry.key.attempt,
-                                              path: entry.destination.path)
+                                              path: destination.path)
             logger.info("checkpoint stored", metadata: metadata)
             return nil
         case let .resume(epoch):
-            let descriptor = CheckpointDescriptor(size: entry.receiver.expectedSize, sha256: entry.receiver.expectedSHA256)
+            let descriptor = CheckpointDescriptor(size: receiver.expectedSize, sha256: receiver.expectedSHA256)
             let stored = StoredResumePoint(epoch: epoch, size: descriptor.size, sha256: descriptor.sha256,
-                                           path: entry.destination.path)
+                                           path: destination.path)
             guard let previous = try leaderboard.replaceResumePoint(trialID: entry.key.trialID, with: stored) else {
-                try? FileManager.default.removeItem(at: entry.destination)
+                try? FileManager.default.removeItem(at: destination)
                 return nil
             }
             if let previous, previous.path != stored.path {
@@ -196,17 +180,12 @@ final class CheckpointInbox {
 
     private func abandon(_ slot: Key, reason: String, at time: Double) {
         guard let entry = incoming.removeValue(forKey: slot) else { return }
-        discard(entry)
+        entry.file.abandon()
         logger.warning("checkpoint rejected", metadata: ["trial": "\(entry.key.trialID)",
                                                          "attempt": "\(entry.key.attempt)",
                                                          "worker": "\(slot.worker)", "reason": "\(reason)"])
         try? leaderboard.logEvent(kind: "checkpoint", text: "trial \(entry.key.trialID) attempt \(entry.key.attempt) "
                                       + "checkpoint rejected: \(reason)",
                                   at: Date(timeIntervalSince1970: time))
-    }
-
-    private func discard(_ entry: Incoming) {
-        try? entry.handle.close()
-        try? FileManager.default.removeItem(at: entry.partial)
     }
 }

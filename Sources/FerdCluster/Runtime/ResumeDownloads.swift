@@ -2,9 +2,9 @@ import Foundation
 import Logging
 
 /// The worker's downloads of resume checkpoints: an assignment that continues from a checkpoint waits here
-/// until its file has arrived from the coordinator (in CHUNKs under the worker's credit, checked against the
-/// size and SHA-256 in the ASSIGN). A rejected or stalled download starts the attempt from scratch instead,
-/// so a trial never waits forever for a file.
+/// until its file has arrived from the coordinator (an `IncomingFile`: CHUNKs under the worker's credit,
+/// checked against the size and SHA-256 in the ASSIGN). A rejected or stalled download starts the attempt
+/// from scratch instead, so a trial never waits forever for a file.
 final class ResumeDownloads {
     /// An assignment whose wait is over: start it, from `file` when the download succeeded.
     struct Ready {
@@ -14,9 +14,7 @@ final class ResumeDownloads {
 
     private struct Download {
         var assignment: Assignment
-        var receiver: ChunkReceiver
-        var handle: FileHandle
-        var file: URL
+        var file: IncomingFile
     }
 
     private let directory: URL
@@ -36,22 +34,20 @@ final class ResumeDownloads {
         guard let resume = assignment.resume else { return nil }
         let key = Scheduler.TrialAttempt(trialID: assignment.trialID, attempt: assignment.attempt)
         let transferID = CheckpointTransfer.resumeDownloadID(for: key)
-        let file = directory.appendingPathComponent("trial-\(key.trialID)-attempt-\(key.attempt)-resume.safetensors")
+        let destination = directory.appendingPathComponent(
+            "trial-\(key.trialID)-attempt-\(key.attempt)-resume.safetensors")
+        downloads.removeValue(forKey: transferID)?.file.abandon()
         do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            guard FileManager.default.createFile(atPath: file.path, contents: nil) else {
-                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: file.path])
-            }
-            let receiver = ChunkReceiver(transferID: transferID, expectedSize: resume.checkpoint.size,
-                                         expectedSHA256: resume.checkpoint.sha256, at: time)
-            downloads[transferID] = Download(assignment: assignment, receiver: receiver,
-                                             handle: try FileHandle(forWritingTo: file), file: file)
+            let file = try IncomingFile(destination: destination, transferID: transferID, expected: resume.checkpoint,
+                                        at: time)
+            downloads[transferID] = Download(assignment: assignment, file: file)
             logger.info("fetching resume checkpoint", metadata: ["trial": "\(key.trialID)", "attempt": "\(key.attempt)",
                                                                  "epoch": "\(resume.epoch)", "bytes": "\(resume.checkpoint.size)"])
-            return .chunkCredit(ChunkCredit(transferID: transferID, credit: receiver.initialCredit))
+            return .chunkCredit(ChunkCredit(transferID: transferID, credit: file.receiver.initialCredit))
         } catch {
             logger.error("cannot store the resume checkpoint; starting from scratch",
-                         metadata: ["path": "\(file.path)", "error": "\(error)"])
+                         metadata: ["trial": "\(key.trialID)", "attempt": "\(key.attempt)",
+                                    "path": "\(IncomingFile.partialFile(for: destination).path)", "error": "\(error)"])
             return nil
         }
     }
@@ -64,33 +60,27 @@ final class ResumeDownloads {
     /// Takes one CHUNK: the credit to send, or the assignment to start once the file is complete or rejected.
     func receive(_ chunk: Chunk, at time: Double) -> (credit: Message?, ready: Ready?) {
         guard var download = downloads[chunk.transferID] else { return (nil, nil) }
-        let outcome = download.receiver.accept(chunk, at: time)
-        if case let .rejected(reason) = outcome {
-            return (nil, abandon(chunk.transferID, reason: reason))
-        }
-        do {
-            try download.handle.write(contentsOf: chunk.payload)
+        let progress: IncomingFile.Progress
+        do throws(IncomingFile.Failure) {
+            progress = try download.file.receive(chunk, at: time)
         } catch {
-            return (nil, abandon(chunk.transferID, reason: "cannot write \(download.file.path): \(error)"))
+            return (nil, abandon(chunk.transferID, reason: error.description))
         }
-        switch outcome {
+        switch progress {
         case let .accepted(credit):
             downloads[chunk.transferID] = download
             return (credit > 0 ? .chunkCredit(ChunkCredit(transferID: chunk.transferID, credit: credit)) : nil, nil)
         case .complete:
             downloads[chunk.transferID] = nil
-            try? download.handle.close()
             logger.info("resume checkpoint fetched", metadata: ["trial": "\(download.assignment.trialID)",
-                                                                "bytes": "\(download.receiver.bytes)"])
-            return (nil, Ready(assignment: download.assignment, file: download.file))
-        case .rejected:
-            return (nil, nil)
+                                                                "bytes": "\(download.file.receiver.bytes)"])
+            return (nil, Ready(assignment: download.assignment, file: download.file.destination))
         }
     }
 
     /// Gives up downloads without progress for `stallTimeout` seconds; their attempts start from scratch.
     func expire(at time: Double) -> [Ready] {
-        downloads.filter { time - $0.value.receiver.lastProgress > stallTimeout }.keys.sorted().compactMap {
+        downloads.filter { time - $0.value.file.receiver.lastProgress > stallTimeout }.keys.sorted().compactMap {
             abandon($0, reason: "no chunk for \(stallTimeout) s")
         }
     }
@@ -99,23 +89,18 @@ final class ResumeDownloads {
     func cancel(_ key: Scheduler.TrialAttempt) -> Bool {
         let transferID = CheckpointTransfer.resumeDownloadID(for: key)
         guard let download = downloads.removeValue(forKey: transferID) else { return false }
-        discard(download)
+        download.file.abandon()
         return true
     }
 
     private func abandon(_ transferID: UInt64, reason: String) -> Ready? {
         guard let download = downloads.removeValue(forKey: transferID) else { return nil }
-        discard(download)
+        download.file.abandon()
         logger.warning("resume checkpoint not fetched; starting the attempt from scratch",
                        metadata: ["trial": "\(download.assignment.trialID)", "attempt": "\(download.assignment.attempt)",
                                   "reason": "\(reason)"])
         var assignment = download.assignment
         assignment.resume = nil
         return Ready(assignment: assignment, file: nil)
-    }
-
-    private func discard(_ download: Download) {
-        try? download.handle.close()
-        try? FileManager.default.removeItem(at: download.file)
     }
 }
