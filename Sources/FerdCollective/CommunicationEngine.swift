@@ -208,17 +208,24 @@ final class CommunicationEngine {
             func segment(_ index: Int) -> Range<Int> { (index * length / k)..<((index + 1) * length / k) }
             for phase in 0..<2 {
                 let flags = phase == 0 ? 0 : FrameHeader.Flags.gatherPhase
+                // All-gather: after its own final segment a member forwards the bytes it received, unchanged.
+                var forward: [UInt8]?
                 for j in 0..<(k - 1) {
                     let sent = phase == 0 ? (rank - j + 2 * k) % k : (rank + 1 - j + 2 * k) % k
                     let received = (sent + k - 1) % k
                     let out = segment(sent)
-                    try sendFloats(push!, header(.ring, step: step, bucket: bucket, part: part, segment: UInt32(sent),
-                                                 flags: flags), piece + out.lowerBound, count: out.count, peer: right)
+                    let frame = header(.ring, step: step, bucket: bucket, part: part, segment: UInt32(sent), flags: flags)
+                    if let forward {
+                        try sendBytes(push!, frame, forward, peer: right)
+                    } else {
+                        try sendFloats(push!, frame, piece + out.lowerBound, count: out.count, peer: right)
+                    }
                     let into = segment(received)
                     let payload = try nextFromLeft(step: step, bucket: bucket, part: part, segment: received,
                                                    flags: flags, bytes: into.count * spec.precision.bytesPerElement)
                     Kernels.readWire(payload, count: into.count, precision: spec.precision, adding: phase == 0,
                                      into: piece + into.lowerBound)
+                    if phase == 1 { forward = payload }
                 }
                 if phase == 0 {
                     let own = segment((rank + 1) % k)

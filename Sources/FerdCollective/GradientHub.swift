@@ -107,8 +107,10 @@ final class HubLoop {
     let router: ZMQSocket
     let logger: Logger
     var gangs: [UInt64: Gang] = [:]
+    /// A block of partial sums.
     var sum: [Float] = []
-    var scratch: [UInt16] = []
+    /// The wire bytes of the last reduced chunk, reused while chunks keep their size.
+    var output: [UInt8] = []
 
     init(router: ZMQSocket, logger: Logger) {
         self.router = router
@@ -247,25 +249,22 @@ final class HubLoop {
 
     /// Sums the contributions in rank order in float32, divides for an average, and sends the wire bytes.
     private func reduce(_ header: FrameHeader, contributions: [Int: (FrameHeader, [UInt8])], gang: Gang) {
-        let count = Int(header.payloadLength) / header.precision.bytesPerElement
-        if sum.count < count { sum = [Float](repeating: 0, count: count) }
-        let payload: [UInt8] = sum.withUnsafeMutableBufferPointer { buffer in
-            let values = buffer.baseAddress!
-            for rank in 0..<gang.size {
-                Kernels.readWire(contributions[rank]!.1, count: count, precision: header.precision, adding: rank > 0,
-                                 into: values)
-            }
-            if header.flags & FrameHeader.Flags.average != 0 {
-                Kernels.divide(values, count: count, by: Float(gang.size))
-            }
-            return Kernels.withWireBytes(values, count: count, precision: header.precision, scratch: &scratch) {
-                Array($0)
-            }
+        let bytes = Int(header.payloadLength)
+        if output.count != bytes {
+            output.removeAll(keepingCapacity: true)
+            output.append(contentsOf: repeatElement(0, count: bytes))
+        }
+        let inputs = (0..<gang.size).map { contributions[$0]!.1 }
+        let divisor = header.flags & FrameHeader.Flags.average != 0 ? Float(gang.size) : nil
+        output.withUnsafeMutableBytes { destination in
+            guard let base = destination.baseAddress else { return }
+            Kernels.reduce(inputs, count: bytes / header.precision.bytesPerElement, precision: header.precision,
+                           divisor: divisor, into: base, scratch: &sum)
         }
         var reply = header
         reply.type = .reduced
         reply.rank = 0
-        broadcast(gang, reply, payload: payload)
+        broadcast(gang, reply, payload: output)
     }
 
     private func maintain(now: Double) {

@@ -1,48 +1,53 @@
 /// IEEE 754 binary16 conversion with round-to-nearest-even, in contiguous loops. Written out rather than
-/// using `Float16`, which is unavailable on x86_64 macOS.
+/// using `Float16`, which is unavailable on x86_64 macOS and converts through a library call per value on
+/// x86_64 Linux. Both conversions are branch-free (every case is computed and the right one selected), so
+/// the compiler vectorises the loops with the baseline SIMD instructions.
 public enum HalfPrecision {
     /// The binary16 bit pattern nearest to `value` (ties to even); infinities stay infinite, overflow
     /// becomes infinity, NaN becomes a quiet NaN with the same sign.
     @inline(__always)
     public static func bits(_ value: Float) -> UInt16 {
-        var f = value.bitPattern
-        let sign = f & 0x8000_0000
-        f ^= sign
-        let result: UInt32
-        if f >= 0x4780_0000 {  // |value| ≥ 2^16 (or inf/NaN): past the largest finite half after rounding
-            result = f > 0x7F80_0000 ? 0x7E00 : 0x7C00
-        } else if f < 0x3880_0000 {  // below 2^-14: the half is subnormal or zero
-            // Adding 0.5 aligns the half's subnormal bits with the float's low mantissa bits; the float
-            // addition rounds to nearest even.
-            let shifted = Float(bitPattern: f) + Float(bitPattern: 0x3F00_0000)
-            result = shifted.bitPattern - 0x3F00_0000
-        } else {
-            let mantissaOdd = (f >> 13) & 1
-            f = f &+ 0xC800_0FFF  // rebias the exponent (−112 << 23) and add the rounding bias
-            f = f &+ mantissaOdd
-            result = f >> 13
-        }
-        return UInt16(truncatingIfNeeded: result | (sign >> 16))
+        let pattern = value.bitPattern
+        let magnitude = pattern & 0x7FFF_FFFF
+        // Normal halves: rebias the exponent (−112 << 23), add the rounding bias 0xFFF plus the lowest kept
+        // mantissa bit (ties to even), keep the top bits; a carry rounds up into the exponent.
+        let normal = (magnitude &+ 0xC800_0FFF &+ ((magnitude >> 13) & 1)) >> 13
+        // Below 2^-14 the half is subnormal or zero: adding 0.5 aligns the half's subnormal bits with the
+        // float's low mantissa bits, and the float addition rounds to nearest even.
+        let subnormal = (Float(bitPattern: magnitude) + 0.5).bitPattern &- 0x3F00_0000
+        // |value| ≥ 65520 (the midpoint above the largest half), infinity or NaN.
+        let special: UInt32 = magnitude > 0x7F80_0000 ? 0x7E00 : 0x7C00
+        var result = magnitude < 0x3880_0000 ? subnormal : normal
+        result = magnitude >= 0x4780_0000 ? special : result
+        return UInt16(truncatingIfNeeded: result | ((pattern >> 16) & 0x8000))
     }
 
     /// The float value of a binary16 bit pattern (exact).
     @inline(__always)
     public static func value(_ bits: UInt16) -> Float {
-        let sign = UInt32(bits & 0x8000) << 16
-        let exponent = UInt32(bits >> 10) & 0x1F
-        let mantissa = UInt32(bits & 0x3FF)
-        if exponent == 0x1F { return Float(bitPattern: sign | 0x7F80_0000 | (mantissa << 13)) }
-        if exponent == 0 {
-            let magnitude = Float(mantissa) * Float(bitPattern: 0x3380_0000)  // mantissa · 2^-24
-            return Float(bitPattern: sign | magnitude.bitPattern)
-        }
-        return Float(bitPattern: sign | ((exponent + 112) << 23) | (mantissa << 13))
+        let half = UInt32(bits)
+        let shifted = (half & 0x7FFF) << 13
+        let exponent = shifted & 0x0F80_0000
+        let normal = shifted &+ 0x3800_0000  // rebias the exponent (+112 << 23)
+        let special = normal &+ 0x3800_0000  // exponent all ones: infinity or NaN, mantissa kept
+        // Exponent zero: 2^-14 · (1 + m/1024) − 2^-14 = m · 2^-24, exact.
+        let subnormal = (Float(bitPattern: normal &+ 0x0080_0000) - Float(bitPattern: 0x3880_0000)).bitPattern
+        var magnitude = exponent == 0x0F80_0000 ? special : normal
+        magnitude = exponent == 0 ? subnormal : magnitude
+        return Float(bitPattern: magnitude | ((half & 0x8000) << 16))
     }
 
     /// Writes the binary16 patterns of `source` into `destination` (at least as long).
     public static func encode(_ source: UnsafeBufferPointer<Float>, into destination: UnsafeMutablePointer<UInt16>) {
         guard let input = source.baseAddress else { return }
         for index in 0..<source.count { destination[index] = bits(input[index]) }
+    }
+
+    /// Writes the binary16 patterns of `count` floats at `source` into `destination`, which need not be aligned.
+    static func encode(_ source: UnsafePointer<Float>, count: Int, into destination: UnsafeMutableRawPointer) {
+        for index in 0..<count {
+            destination.storeBytes(of: bits(source[index]), toByteOffset: 2 * index, as: UInt16.self)
+        }
     }
 
     /// Writes the floats of `count` binary16 patterns at `source` into `destination`.

@@ -2,6 +2,9 @@ import Foundation
 
 /// The contiguous loops of the data plane: wire encoding and float32 accumulation.
 enum Kernels {
+    /// Elements summed per pass in `reduce`: the partial sums of a block stay in the core's cache.
+    static let reduceBlock = 16_384
+
     /// Calls `body` with the wire bytes of `count` floats at `values` (float16: encoded into `scratch`).
     static func withWireBytes<R>(_ values: UnsafePointer<Float>, count: Int, precision: GangSpec.Precision,
                                  scratch: inout [UInt16], _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
@@ -21,18 +24,51 @@ enum Kernels {
     static func readWire(_ payload: [UInt8], count: Int, precision: GangSpec.Precision, adding: Bool,
                          into destination: UnsafeMutablePointer<Float>) {
         payload.withUnsafeBytes { raw in
-            guard let source = raw.baseAddress, count > 0 else { return }
-            switch (precision, adding) {
-            case (.float32, false):
-                memcpy(destination, source, count * 4)
-            case (.float32, true):
-                for index in 0..<count {
-                    destination[index] += source.loadUnaligned(fromByteOffset: 4 * index, as: Float.self)
+            guard let source = raw.baseAddress else { return }
+            readWire(source, count: count, precision: precision, adding: adding, into: destination)
+        }
+    }
+
+    /// Writes (or adds, when `adding`) the `count` wire values at `source` to `destination`.
+    static func readWire(_ source: UnsafeRawPointer, count: Int, precision: GangSpec.Precision, adding: Bool,
+                         into destination: UnsafeMutablePointer<Float>) {
+        guard count > 0 else { return }
+        switch (precision, adding) {
+        case (.float32, false):
+            memcpy(destination, source, count * 4)
+        case (.float32, true):
+            for index in 0..<count {
+                destination[index] += source.loadUnaligned(fromByteOffset: 4 * index, as: Float.self)
+            }
+        case (.float16, false):
+            HalfPrecision.decode(source, count: count, into: destination)
+        case (.float16, true):
+            HalfPrecision.decodeAdding(source, count: count, into: destination)
+        }
+    }
+
+    /// Sums the wire values of `inputs` element by element in float32, in the order given, divides each sum by
+    /// `divisor` when there is one and writes the wire encoding of the results to `destination` — one pass in
+    /// cache-sized blocks, with `scratch` holding a block's partial sums.
+    static func reduce(_ inputs: [[UInt8]], count: Int, precision: GangSpec.Precision, divisor: Float?,
+                       into destination: UnsafeMutableRawPointer, scratch: inout [Float]) {
+        if scratch.count < reduceBlock { scratch = [Float](repeating: 0, count: reduceBlock) }
+        let width = precision.bytesPerElement
+        scratch.withUnsafeMutableBufferPointer { buffer in
+            let sum = buffer.baseAddress!
+            for start in stride(from: 0, to: count, by: reduceBlock) {
+                let length = min(reduceBlock, count - start)
+                for (position, input) in inputs.enumerated() {
+                    input.withUnsafeBytes { raw in
+                        readWire(raw.baseAddress! + start * width, count: length, precision: precision,
+                                 adding: position > 0, into: sum)
+                    }
                 }
-            case (.float16, false):
-                HalfPrecision.decode(source, count: count, into: destination)
-            case (.float16, true):
-                HalfPrecision.decodeAdding(source, count: count, into: destination)
+                if let divisor { divide(sum, count: length, by: divisor) }
+                switch precision {
+                case .float32: memcpy(destination + start * width, sum, length * 4)
+                case .float16: HalfPrecision.encode(sum, count: length, into: destination + start * width)
+                }
             }
         }
     }

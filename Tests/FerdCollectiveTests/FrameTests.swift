@@ -1,5 +1,5 @@
 import Foundation
-import FerdCollective
+@testable import FerdCollective
 import XCTest
 
 final class FrameTests: XCTestCase {
@@ -79,5 +79,44 @@ final class FrameTests: XCTestCase {
                             hubEndpoint: "tcp://10.0.0.1:5600", ringBindAddress: "tcp://10.0.0.5:*")
         XCTAssertEqual(try JSONDecoder().decode(GangSpec.self, from: JSONEncoder().encode(spec)), spec)
         XCTAssertEqual(spec.bucketBytes, 25 << 20)
+    }
+}
+
+final class KernelTests: XCTestCase {
+    /// The hub's blocked one-pass reduction gives the bits of summing whole rows in rank order, dividing and
+    /// encoding, for counts that end inside a block.
+    func testReduceMatchesRowByRowSummation() {
+        let count = 2 * Kernels.reduceBlock + 1_234
+        for precision in [GangSpec.Precision.float32, .float16] {
+            for divisor in [nil, Float(3)] {
+                let rows = (0..<3).map { rank in gradient(rank: rank, tensor: 5, count: count) }
+                let inputs: [[UInt8]] = rows.map { row in
+                    row.withUnsafeBufferPointer { values in
+                        var scratch: [UInt16] = []
+                        return Kernels.withWireBytes(values.baseAddress!, count: count, precision: precision,
+                                                     scratch: &scratch) { Array($0) }
+                    }
+                }
+                var expected = [Float](repeating: 0, count: count)
+                for (rank, input) in inputs.enumerated() {
+                    expected.withUnsafeMutableBufferPointer {
+                        Kernels.readWire(input, count: count, precision: precision, adding: rank > 0, into: $0.baseAddress!)
+                    }
+                }
+                if let divisor { expected = expected.map { $0 / divisor } }
+                let expectedBytes: [UInt8] = expected.withUnsafeBufferPointer { values in
+                    var scratch: [UInt16] = []
+                    return Kernels.withWireBytes(values.baseAddress!, count: count, precision: precision,
+                                                 scratch: &scratch) { Array($0) }
+                }
+                var output = [UInt8](repeating: 0, count: count * precision.bytesPerElement)
+                var scratch: [Float] = []
+                output.withUnsafeMutableBytes {
+                    Kernels.reduce(inputs, count: count, precision: precision, divisor: divisor, into: $0.baseAddress!,
+                                   scratch: &scratch)
+                }
+                XCTAssertEqual(output, expectedBytes, "\(precision), divisor \(String(describing: divisor))")
+            }
+        }
     }
 }

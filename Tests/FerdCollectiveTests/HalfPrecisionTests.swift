@@ -1,4 +1,4 @@
-import FerdCollective
+@testable import FerdCollective
 import XCTest
 
 final class HalfPrecisionTests: XCTestCase {
@@ -75,5 +75,132 @@ final class HalfPrecisionTests: XCTestCase {
             }
         }
         XCTAssertEqual(decoded, half.map { HalfPrecision.value($0) + 1 })
+    }
+}
+
+/// The buffer conversions (branch-free, vectorised) against a straightforward scalar reference with branches,
+/// and against `Float16` where the platform has it.
+final class HalfPrecisionLoopTests: XCTestCase {
+    /// Round to nearest even, written the obvious way: the reference the vectorised loops must match.
+    static func referenceBits(_ value: Float) -> UInt16 {
+        let pattern = value.bitPattern
+        let sign = UInt16(truncatingIfNeeded: (pattern >> 16) & 0x8000)
+        let magnitude = pattern & 0x7FFF_FFFF
+        if magnitude > 0x7F80_0000 { return sign | 0x7E00 }
+        if magnitude >= 0x4780_0000 { return sign | 0x7C00 }
+        let exponent = Int(magnitude >> 23) - 127
+        // The value as an integer number of 2^-24 units (subnormal spacing) or of the normal spacing.
+        let shift = exponent < -14 ? 13 + (-14 - exponent) : 13
+        let mantissa = UInt64(magnitude & 0x7F_FFFF) | (magnitude >= 0x0080_0000 ? 0x80_0000 : 0)
+        guard shift < 40 else { return sign }
+        var kept = mantissa >> UInt64(shift)
+        let rest = mantissa & ((1 << UInt64(shift)) - 1)
+        let half = UInt64(1) << UInt64(shift - 1)
+        if rest > half || (rest == half && kept & 1 == 1) { kept += 1 }
+        let biased = exponent < -14 ? 0 : UInt64(exponent + 15)
+        // A carry out of the mantissa moves into the exponent by itself.
+        let bits = biased == 0 ? kept : (biased << 10) + (kept - 0x400)
+        return sign | UInt16(bits)
+    }
+
+    /// Every half's float, both neighbours' midpoints and their next floats, boundary cases and a dense
+    /// pseudo-random sample of bit patterns.
+    static let samples: [Float] = {
+        var values: [Float] = []
+        for pattern in 0...UInt16.max {
+            let value = HalfPrecision.value(pattern)
+            values += [value, value.nextUp, value.nextDown]
+        }
+        let boundaries: [UInt32] = [0, 1, 0x0080_0000, 0x3300_0000, 0x3300_0001, 0x337F_FFFF, 0x3380_0000, 0x387F_FFFF,
+                                    0x3880_0000, 0x3880_0001, 0x477F_EFFF, 0x477F_F000, 0x477F_F001, 0x477F_FFFF,
+                                    0x4780_0000, 0x7F7F_FFFF, 0x7F80_0000, 0x7F80_0001, 0x7FC0_0000, 0x7FFF_FFFF]
+        for pattern in boundaries {
+            values += [Float(bitPattern: pattern), Float(bitPattern: pattern | 0x8000_0000)]
+        }
+        var state: UInt64 = 0x1234_5678_9ABC_DEF0
+        for _ in 0..<1_000_000 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            values.append(Float(bitPattern: UInt32(truncatingIfNeeded: state >> 32)))
+        }
+        return values
+    }()
+
+    func testReferenceAgreesWithFloat16() {
+        #if !(os(macOS) && arch(x86_64))
+        for value in Self.samples where !value.isNaN && Self.referenceBits(value) != Float16(value).bitPattern {
+            return XCTFail("\(value) (\(value.bitPattern)): \(Self.referenceBits(value)), Float16 says \(Float16(value).bitPattern)")
+        }
+        #endif
+    }
+
+    func testEncodeMatchesReference() {
+        let values = Self.samples
+        var half = [UInt16](repeating: 0, count: values.count)
+        values.withUnsafeBufferPointer { source in
+            half.withUnsafeMutableBufferPointer { HalfPrecision.encode(source, into: $0.baseAddress!) }
+        }
+        for (value, bits) in zip(values, half) {
+            let expected = Self.referenceBits(value)
+            if value.isNaN {
+                XCTAssertEqual(bits, expected, "NaN \(value.bitPattern) → the quiet NaN of its sign")
+            } else if bits != expected {
+                return XCTFail("\(value) (\(value.bitPattern)): \(bits), expected \(expected)")
+            }
+        }
+    }
+
+    func testDecodeMatchesEveryHalf() {
+        let patterns = Array(0...UInt16.max)
+        var floats = [Float](repeating: 0, count: patterns.count)
+        var sums = [Float](repeating: 0.5, count: patterns.count)
+        patterns.withUnsafeBytes { raw in
+            floats.withUnsafeMutableBufferPointer {
+                HalfPrecision.decode(raw.baseAddress!, count: patterns.count, into: $0.baseAddress!)
+            }
+            sums.withUnsafeMutableBufferPointer {
+                HalfPrecision.decodeAdding(raw.baseAddress!, count: patterns.count, into: $0.baseAddress!)
+            }
+        }
+        for pattern in patterns {
+            let value = floats[Int(pattern)]
+            if pattern & 0x7C00 == 0x7C00, pattern & 0x3FF != 0 {
+                XCTAssertTrue(value.isNaN)
+                XCTAssertEqual(value.bitPattern, UInt32(pattern & 0x8000) << 16 | 0x7F80_0000 | UInt32(pattern & 0x3FF) << 13,
+                               "NaN payload kept")
+                continue
+            }
+            XCTAssertEqual(Double(value), Self.referenceValue(pattern), "pattern \(pattern)")
+            XCTAssertEqual(value.sign == .minus, pattern & 0x8000 != 0, "pattern \(pattern)")
+            XCTAssertEqual(sums[Int(pattern)], 0.5 + value, "pattern \(pattern)")
+        }
+    }
+
+    func testRoundAndUnalignedEncode() {
+        var values = Self.samples
+        values.withUnsafeMutableBufferPointer { HalfPrecision.round($0.baseAddress!, count: $0.count) }
+        for (rounded, original) in zip(values, Self.samples) where !original.isNaN {
+            let expected = HalfPrecision.value(Self.referenceBits(original))
+            if rounded.bitPattern != expected.bitPattern { return XCTFail("\(original): \(rounded), expected \(expected)") }
+        }
+        let source: [Float] = [1, -2.5, 65504, 1e-7, .infinity, 0.1]
+        var bytes = [UInt8](repeating: 0xAA, count: 2 * source.count + 2)
+        source.withUnsafeBufferPointer { input in
+            bytes.withUnsafeMutableBytes { HalfPrecision.encode(input.baseAddress!, count: input.count, into: $0.baseAddress! + 1) }
+        }
+        XCTAssertEqual(bytes.first, 0xAA)
+        XCTAssertEqual(bytes.last, 0xAA)
+        for (index, value) in source.enumerated() {
+            XCTAssertEqual(UInt16(bytes[1 + 2 * index]) | UInt16(bytes[2 + 2 * index]) << 8, Self.referenceBits(value))
+        }
+    }
+
+    /// A half's value computed in Double from its fields.
+    static func referenceValue(_ pattern: UInt16) -> Double {
+        let exponent = Int(pattern >> 10) & 0x1F
+        let mantissa = Double(pattern & 0x3FF)
+        let sign: Double = pattern & 0x8000 != 0 ? -1 : 1
+        if exponent == 0x1F { return sign * .infinity }
+        if exponent == 0 { return sign * mantissa * 0x1p-24 }
+        return sign * (1 + mantissa / 1024) * Double(sign: .plus, exponent: exponent - 15, significand: 1)
     }
 }
