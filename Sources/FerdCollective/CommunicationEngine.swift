@@ -23,6 +23,8 @@ final class CommunicationEngine {
     private var lastPing = 0.0
     private var counters = GangStatistics.Counters()
     private var halfScratch: [UInt16] = []
+    /// Float16 ring segments encoded while they were summed, to be sent by the next step.
+    private var ringScratch: [UInt8] = []
 
     private var gangSize: UInt16 { UInt16(spec.size) }
     private var left: Int { (spec.rank + spec.size - 1) % spec.size }
@@ -206,36 +208,94 @@ final class CommunicationEngine {
             let length = min(pieceLimit, count - pieceStart)
             let piece = values + pieceStart
             func segment(_ index: Int) -> Range<Int> { (index * length / k)..<((index + 1) * length / k) }
+            var next = RingOutgoing.storage
             for phase in 0..<2 {
                 let flags = phase == 0 ? 0 : FrameHeader.Flags.gatherPhase
-                // All-gather: after its own final segment a member forwards the bytes it received, unchanged.
-                var forward: [UInt8]?
                 for j in 0..<(k - 1) {
                     let sent = phase == 0 ? (rank - j + 2 * k) % k : (rank + 1 - j + 2 * k) % k
                     let received = (sent + k - 1) % k
-                    let out = segment(sent)
                     let frame = header(.ring, step: step, bucket: bucket, part: part, segment: UInt32(sent), flags: flags)
-                    if let forward {
-                        try sendBytes(push!, frame, forward, peer: right)
-                    } else {
+                    switch next {
+                    case .storage:
+                        let out = segment(sent)
                         try sendFloats(push!, frame, piece + out.lowerBound, count: out.count, peer: right)
+                    case .prepared(let bytes):
+                        try sendPrepared(push!, frame, bytes: bytes, peer: right)
+                    case .forward(let payload):
+                        try sendBytes(push!, frame, payload, peer: right)
                     }
                     let into = segment(received)
                     let payload = try nextFromLeft(step: step, bucket: bucket, part: part, segment: received,
                                                    flags: flags, bytes: into.count * spec.precision.bytesPerElement)
-                    Kernels.readWire(payload, count: into.count, precision: spec.precision, adding: phase == 0,
-                                     into: piece + into.lowerBound)
-                    if phase == 1 { forward = payload }
-                }
-                if phase == 0 {
-                    let own = segment((rank + 1) % k)
-                    if average { Kernels.divide(piece + own.lowerBound, count: own.count, by: Float(k)) }
-                    if spec.precision == .float16 { HalfPrecision.round(piece + own.lowerBound, count: own.count) }
+                    if phase == 1 {
+                        Kernels.readWire(payload, count: into.count, precision: spec.precision, adding: false,
+                                         into: piece + into.lowerBound)
+                        next = .forward(payload)
+                    } else {
+                        // The last reduce-scatter step completes this member's own segment, (rank + 1) mod k.
+                        next = accumulate(payload, count: into.count, into: piece + into.lowerBound,
+                                          finalDivisor: j == k - 2 ? (average ? Float(k) : 1) : nil)
+                    }
                 }
             }
             pieceStart += length
             part += 1
         }
+    }
+
+    /// How a ring step's segment goes out: encoded from the float storage, as the float16 bytes the previous
+    /// step already wrote into `ringScratch`, or (all-gather) as the bytes received, unchanged.
+    private enum RingOutgoing {
+        case storage
+        case prepared(bytes: Int)
+        case forward([UInt8])
+    }
+
+    /// Adds a received reduce-scatter segment into `destination`. With `finalDivisor` the sums are complete:
+    /// divided (by 1 for a plain sum, which is exact) and, for float16, rounded to their wire values, which
+    /// every member then uses. Float16 also writes the bytes to send next into `ringScratch` in the same pass.
+    private func accumulate(_ payload: [UInt8], count: Int, into destination: UnsafeMutablePointer<Float>,
+                            finalDivisor: Float?) -> RingOutgoing {
+        switch spec.precision {
+        case .float32:
+            payload.withUnsafeBytes { source in
+                guard let base = source.baseAddress else { return }
+                if let finalDivisor {
+                    Kernels.addDividing(base, count: count, into: destination, by: finalDivisor)
+                } else {
+                    Kernels.readWire(base, count: count, precision: .float32, adding: true, into: destination)
+                }
+            }
+            return .storage
+        case .float16:
+            if ringScratch.count < 2 * count { ringScratch = [UInt8](repeating: 0, count: 2 * count) }
+            ringScratch.withUnsafeMutableBytes { encoded in
+                payload.withUnsafeBytes { source in
+                    guard let base = source.baseAddress else { return }
+                    if let finalDivisor {
+                        HalfPrecision.decodeAddingFinal(base, count: count, into: destination, dividingBy: finalDivisor,
+                                                        encodingInto: encoded.baseAddress!)
+                    } else {
+                        HalfPrecision.decodeAdding(base, count: count, into: destination,
+                                                   encodingInto: encoded.baseAddress!)
+                    }
+                }
+            }
+            return .prepared(bytes: 2 * count)
+        }
+    }
+
+    private func sendPrepared(_ socket: ZMQSocket, _ header: FrameHeader, bytes: Int, peer: Int) throws(GangError) {
+        let scratch = ringScratch
+        let result: GangError? = scratch.withUnsafeBytes { raw in
+            do throws(GangError) {
+                try send(socket, header, payload: UnsafeRawBufferPointer(rebasing: raw[0..<bytes]), peer: peer)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let result { throw result }
     }
 
     private func ringGather(_ bytes: [UInt8], step: UInt64) throws(GangError) -> [[UInt8]] {

@@ -64,6 +64,30 @@ public enum HalfPrecision {
         }
     }
 
+    /// Adds the floats of `count` binary16 patterns at `source` to `destination` and writes the binary16
+    /// patterns of the sums to `encoded` (unaligned), in one pass.
+    static func decodeAdding(_ source: UnsafeRawPointer, count: Int, into destination: UnsafeMutablePointer<Float>,
+                             encodingInto encoded: UnsafeMutableRawPointer) {
+        for index in 0..<count {
+            let sum = destination[index] + value(source.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self))
+            destination[index] = sum
+            encoded.storeBytes(of: bits(sum), toByteOffset: 2 * index, as: UInt16.self)
+        }
+    }
+
+    /// Adds the floats of `count` binary16 patterns at `source` to `destination`, divides the sums by `divisor`,
+    /// rounds them to binary16 and writes both the rounded floats (to `destination`) and their patterns (to
+    /// `encoded`, unaligned), in one pass.
+    static func decodeAddingFinal(_ source: UnsafeRawPointer, count: Int, into destination: UnsafeMutablePointer<Float>,
+                                  dividingBy divisor: Float, encodingInto encoded: UnsafeMutableRawPointer) {
+        for index in 0..<count {
+            let sum = destination[index] + value(source.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self))
+            let pattern = bits(sum / divisor)
+            destination[index] = value(pattern)
+            encoded.storeBytes(of: pattern, toByteOffset: 2 * index, as: UInt16.self)
+        }
+    }
+
     /// Replaces each value with the float of its nearest binary16.
     public static func round(_ values: UnsafeMutablePointer<Float>, count: Int) {
         for index in 0..<count { values[index] = value(bits(values[index])) }

@@ -73,6 +73,15 @@ enum Kernels {
         }
     }
 
+    /// `destination[i] = (destination[i] + source[i]) / divisor` for `count` float32 wire values at `source`.
+    static func addDividing(_ source: UnsafeRawPointer, count: Int, into destination: UnsafeMutablePointer<Float>,
+                            by divisor: Float) {
+        for index in 0..<count {
+            destination[index] = (destination[index] + source.loadUnaligned(fromByteOffset: 4 * index, as: Float.self))
+                / divisor
+        }
+    }
+
     /// Divides `count` values by `divisor` in place.
     static func divide(_ values: UnsafeMutablePointer<Float>, count: Int, by divisor: Float) {
         for index in 0..<count { values[index] /= divisor }

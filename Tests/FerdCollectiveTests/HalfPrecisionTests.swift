@@ -194,6 +194,46 @@ final class HalfPrecisionLoopTests: XCTestCase {
         }
     }
 
+    /// The ring's fused loops give the bits of adding, dividing, rounding and encoding one after the other.
+    func testFusedRingLoopsMatchTheSteps() {
+        let count = 100_003
+        let partial = gradient(rank: 0, tensor: 1, count: count).map { $0 * 3 }
+        let incoming = gradient(rank: 1, tensor: 1, count: count).map { HalfPrecision.bits($0 * 1000) }
+        for divisor: Float? in [nil, 1, 3] {
+            var expected = partial
+            incoming.withUnsafeBytes { raw in
+                expected.withUnsafeMutableBufferPointer {
+                    HalfPrecision.decodeAdding(raw.baseAddress!, count: count, into: $0.baseAddress!)
+                }
+            }
+            if let divisor { expected = expected.map { HalfPrecision.value(HalfPrecision.bits($0 / divisor)) } }
+            var sums = partial
+            var encoded = [UInt8](repeating: 0, count: 2 * count + 1)
+            incoming.withUnsafeBytes { raw in
+                sums.withUnsafeMutableBufferPointer { destination in
+                    encoded.withUnsafeMutableBytes { out in
+                        if let divisor {
+                            HalfPrecision.decodeAddingFinal(raw.baseAddress!, count: count, into: destination.baseAddress!,
+                                                            dividingBy: divisor, encodingInto: out.baseAddress! + 1)
+                        } else {
+                            HalfPrecision.decodeAdding(raw.baseAddress!, count: count, into: destination.baseAddress!,
+                                                       encodingInto: out.baseAddress! + 1)
+                        }
+                    }
+                }
+            }
+            XCTAssertEqual(sums.map(\.bitPattern), expected.map(\.bitPattern), "divisor \(String(describing: divisor))")
+            let patterns = (0..<count).map { UInt16(encoded[1 + 2 * $0]) | UInt16(encoded[2 + 2 * $0]) << 8 }
+            XCTAssertEqual(patterns, expected.map(HalfPrecision.bits))
+        }
+        var sums = partial
+        let wire = incoming.map { HalfPrecision.value($0) }
+        wire.withUnsafeBytes { raw in
+            sums.withUnsafeMutableBufferPointer { Kernels.addDividing(raw.baseAddress!, count: count, into: $0.baseAddress!, by: 3) }
+        }
+        XCTAssertEqual(sums.map(\.bitPattern), zip(partial, wire).map { (($0 + $1) / 3).bitPattern })
+    }
+
     /// A half's value computed in Double from its fields.
     static func referenceValue(_ pattern: UInt16) -> Double {
         let exponent = Int(pattern >> 10) & 0x1F
