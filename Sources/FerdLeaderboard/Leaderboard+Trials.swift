@@ -47,19 +47,36 @@ extension Leaderboard {
         }
     }
 
-    /// Records `point` as the trial's resume checkpoint unless the stored one is as new or newer. Returns
-    /// nil when nothing changed, otherwise `.some` of the point it replaced (nil when there was none).
+    /// Records `point` as the trial's resume checkpoint unless the stored one is as new or newer or the
+    /// trial is DONE. Returns nil when nothing changed, otherwise `.some` of the point it replaced (nil when
+    /// there was none).
     public func replaceResumePoint(trialID: Int, with point: StoredResumePoint) throws -> StoredResumePoint?? {
         try database.transaction {
             let rows = try database.query("SELECT \(Self.trialColumns) FROM trials WHERE id = ?1", [.int(trialID)])
             guard let row = rows.first else { throw LeaderboardError.unknownTrial(id: trialID, path: path) }
-            let previous = try trial(row).resume
+            let stored = try trial(row)
+            let previous = stored.resume
+            if stored.state == .done { return nil }
             if let previous, previous.epoch >= point.epoch { return nil }
             try database.run("""
                 UPDATE trials SET resume_epoch = ?1, resume_size = ?2, resume_sha256 = ?3, resume_path = ?4 WHERE id = ?5
                 """, [.int(point.epoch), .int(point.size), .text(point.sha256), .text(point.path), .int(trialID)],
                 cached: true)
             return .some(previous)
+        }
+    }
+
+    /// Forgets the trial's resume checkpoint (a DONE trial needs none) and returns the one it had.
+    public func clearResumePoint(trialID: Int) throws -> StoredResumePoint? {
+        try database.transaction {
+            let rows = try database.query("SELECT \(Self.trialColumns) FROM trials WHERE id = ?1", [.int(trialID)])
+            guard let row = rows.first else { throw LeaderboardError.unknownTrial(id: trialID, path: path) }
+            guard let previous = try trial(row).resume else { return nil }
+            try database.run("""
+                UPDATE trials SET resume_epoch = NULL, resume_size = NULL, resume_sha256 = NULL, resume_path = NULL
+                WHERE id = ?1
+                """, [.int(trialID)])
+            return previous
         }
     }
 

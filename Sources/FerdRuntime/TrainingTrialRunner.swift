@@ -40,7 +40,8 @@ public struct TrainingTrialRunner: TrialRunner {
     }
 
     /// Runs the attempt, continuing from `resumeFile` (a `ResumeBundle` fetched from the coordinator) when
-    /// given; after every epoch a new bundle is written and offered with the epoch's METRIC.
+    /// given; after every epoch but the last (which ends the attempt with its RESULT) a new bundle is written
+    /// and offered with the epoch's METRIC.
     public func run(trial: Assignment, resumeFile: URL?, report: (MetricEvent) -> Void,
                     cancelled: () -> Bool, aborted: @escaping @Sendable () -> Bool) throws -> TrialOutcome {
         var configuration = try TrialConfiguration.decode(trial.configJSON)
@@ -70,7 +71,9 @@ public struct TrainingTrialRunner: TrialRunner {
             guard case let .epoch(epoch, _) = event, reports else { return }
             var bundle: CheckpointFile?
             do {
-                bundle = try ResumeBundle.write(runFolder: folder, epoch: epoch.epoch)
+                if epoch.epoch < configuration.settings.epochs {
+                    bundle = try ResumeBundle.write(runFolder: folder, epoch: epoch.epoch)
+                }
             } catch {
                 bundleError = error
             }

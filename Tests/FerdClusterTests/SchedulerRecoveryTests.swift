@@ -144,4 +144,17 @@ final class SchedulerRecoveryTests: XCTestCase {
         XCTAssertEqual(storedResults(done).count, 1)
         XCTAssertEqual(scheduler.trials[1]?.state, .done)
     }
+
+    func testAMemberFinishingAfterRankZeroOnlyFreesItsSlot() {
+        var scheduler = gangScheduler(workers: 2)
+        scheduler.join("a", at: 0)
+        scheduler.join("b", at: 0)
+        XCTAssertEqual(storedResults(scheduler.receive(result(1, attempt: 1), from: "a", at: 2)).count, 1)
+        let late = scheduler.receive(result(1, attempt: 1), from: "b", at: 2)
+        XCTAssertFalse(late.contains { if case .discarded = $0 { true } else { false } }, "\(late)")
+        XCTAssertTrue(storedResults(late).isEmpty)
+        XCTAssertEqual(scheduler.workers["b"]?.running, [])
+        let repeated = scheduler.receive(result(1, attempt: 1), from: "b", at: 3)
+        XCTAssertTrue(repeated.contains { if case .discarded = $0 { true } else { false } }, "a true duplicate still is")
+    }
 }

@@ -79,6 +79,24 @@ final class LeaderboardTests: TemporaryDatabaseTestCase {
         XCTAssertEqual(try leaderboard.epochMetrics(experimentID: experiment.id), [metric, nextAttempt])
     }
 
+    func testResumePointsOnlyMoveForwardAndEndWithTheTrial() throws {
+        let leaderboard = try open()
+        let (experiment, trials) = try seededExperiment(in: leaderboard)
+        func point(_ epoch: Int) -> StoredResumePoint {
+            StoredResumePoint(epoch: epoch, size: 10 * epoch, sha256: String(repeating: "\(epoch)", count: 64), path: "r\(epoch)")
+        }
+        XCTAssertEqual(try leaderboard.replaceResumePoint(trialID: trials[0], with: point(2)), .some(nil))
+        XCTAssertEqual(try leaderboard.replaceResumePoint(trialID: trials[0], with: point(1)), nil, "never backwards")
+        XCTAssertEqual(try leaderboard.replaceResumePoint(trialID: trials[0], with: point(3)), .some(point(2)))
+        XCTAssertEqual(try leaderboard.trials(experimentID: experiment.id).first?.resume, point(3))
+        XCTAssertEqual(try leaderboard.clearResumePoint(trialID: trials[0]), point(3))
+        XCTAssertNil(try leaderboard.trials(experimentID: experiment.id).first?.resume)
+        XCTAssertNil(try leaderboard.clearResumePoint(trialID: trials[0]))
+        XCTAssertTrue(try leaderboard.recordResult(sampleResult(trialID: trials[0]), at: now))
+        XCTAssertEqual(try leaderboard.replaceResumePoint(trialID: trials[0], with: point(4)), nil, "a DONE trial takes none")
+        XCTAssertThrowsError(try leaderboard.clearResumePoint(trialID: 999))
+    }
+
     func testAGangEpochKeepsItsCostsPerStep() throws {
         let leaderboard = try open()
         let (experiment, trials) = try seededExperiment(in: leaderboard)

@@ -142,6 +142,13 @@ final class CheckpointInbox {
         }
     }
 
+    /// Deletes the resume checkpoint of a trial that is now DONE, which nothing will resume from.
+    func discardResumePoint(trialID: Int) throws {
+        guard let previous = try leaderboard.clearResumePoint(trialID: trialID) else { return }
+        try? FileManager.default.removeItem(atPath: previous.path)
+        logger.debug("resume checkpoint deleted", metadata: ["trial": "\(trialID)", "path": "\(previous.path)"])
+    }
+
     /// Drops every transfer in progress and its partial file.
     func close() {
         for entry in incoming.values { entry.file.abandon() }

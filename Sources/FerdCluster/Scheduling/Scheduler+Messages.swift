@@ -29,7 +29,7 @@ extension Scheduler {
             }
         case let .result(result):
             let key = TrialAttempt(trialID: result.trialID, attempt: result.attempt)
-            if isOtherGangMember(key, id) {
+            if isOtherGangMember(key, id) || isLateGangMember(key, id) {
                 finish(key, on: id)
             } else if let reason = staleness(of: key, from: id) {
                 finish(key, on: id)
@@ -102,6 +102,14 @@ extension Scheduler {
     private func isOtherGangMember(_ key: TrialAttempt, _ worker: WorkerID) -> Bool {
         guard let trial = trials[key.trialID], trial.state == .running, trial.attempt == key.attempt else { return false }
         return trial.members.dropFirst().contains(worker)
+    }
+
+    /// True when `worker` still runs `key` of a trial that rank 0 of the gang has already completed: the
+    /// other members' RESULT only frees their slot.
+    private func isLateGangMember(_ key: TrialAttempt, _ worker: WorkerID) -> Bool {
+        guard let trial = trials[key.trialID], trial.state == .done, trial.attempt == key.attempt,
+              trial.spec.workersPerTrial > 1 else { return false }
+        return workers[worker]?.running.contains(key) == true
     }
 
     /// Nil when `key` is the current attempt of a trial RUNNING on `worker`; otherwise why it is not.
