@@ -73,7 +73,7 @@ struct TrainStep: ParsableCommand {
         let model = try GCAIALModel(configuration: configuration, seed: 0)
         var generator = SeededGenerator(seed: 1)
         let shape = [batch, configuration.frames, 3, configuration.imageSize, configuration.imageSize]
-        let clips = Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in generator.nextUniform() })
+        let clips = Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in generator.uniform() })
         let targets = (0..<batch).map { $0 % configuration.classes }
         var optimizer = SGD(learningRate: 1e-3, momentum: 0.9, weightDecay: 0.1)
         func step() throws {

@@ -53,7 +53,7 @@ struct LoaderThroughput: ParsableCommand {
         let network = try GCAIALModel(configuration: model, seed: 0)
         var generator = SeededGenerator(seed: 1)
         let shape = [batch, model.frames, 3, model.imageSize, model.imageSize]
-        let input = Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in generator.nextUniform() })
+        let input = Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in generator.uniform() })
         let targets = (0..<batch).map { $0 % model.classes }
         var optimizer = SGD(learningRate: 1e-3, momentum: 0.9, weightDecay: 1e-4)
         func step() throws {

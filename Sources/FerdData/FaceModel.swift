@@ -130,7 +130,7 @@ struct FaceIdentity: Sendable {
         background = (base, base.mixed(with: Color(rng.uniform(0...255), rng.uniform(0...255), rng.uniform(0...255)), 0.6))
         resting = FaceActions()
         for i in 0..<FaceActions.count {
-            resting[i] = rng.normal(0.08)
+            resting[i] = rng.sumOfUniformsNormal(std: 0.08)
         }
     }
 }

@@ -1,3 +1,5 @@
+@_exported import FerdRandom
+
 /// Independent random streams for the data pipeline: one generator per (seed, purpose, epoch, clip),
 /// so a clip's frames and augmentation depend only on those four and not on batch order or threads.
 public enum SeededRandom {

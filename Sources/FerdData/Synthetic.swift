@@ -43,22 +43,22 @@ struct SyntheticClipRecipe {
         identity = FaceIdentity(using: &rng)
         var actions = FaceActions.apex(emotion)
         for i in 0..<FaceActions.count {
-            actions[i] = actions[i] * (1 + rng.normal(0.15)) + rng.normal(0.05)
+            actions[i] = actions[i] * (1 + rng.sumOfUniformsNormal(std: 0.15)) + rng.sumOfUniformsNormal(std: 0.05)
         }
         expressionActions = actions
         var idle = FaceActions()
         for i in 0..<FaceActions.count {
-            idle[i] = rng.normal(0.08)
+            idle[i] = rng.sumOfUniformsNormal(std: 0.08)
         }
         idleActions = idle
         idlePhase = rng.uniform(0...6.283)
         course = TimeCourse(using: &rng)
         talking = rng.chance(0.25)
             ? (rng.uniform(0.1...0.25), rng.uniform(2...6), rng.uniform(0...6.283)) : (0, 0, 0)
-        pose = (rng.normal(0.08), max(-0.4, min(0.4, rng.normal(0.15))), rng.normal(0.025), 0.5 + rng.normal(0.02),
+        pose = (rng.sumOfUniformsNormal(std: 0.08), max(-0.4, min(0.4, rng.sumOfUniformsNormal(std: 0.15))), rng.sumOfUniformsNormal(std: 0.025), 0.5 + rng.sumOfUniformsNormal(std: 0.02),
                 rng.uniform(0.92...1.08))
         wobble = (rng.uniform(0...0.04), rng.uniform(0.3...2), rng.uniform(0...6.283))
-        gaze = (rng.normal(0.4), rng.normal(0.4))
+        gaze = (rng.sumOfUniformsNormal(std: 0.4), rng.sumOfUniformsNormal(std: 0.4))
         light = (rng.uniform(0...6.283), rng.uniform(0...0.3), rng.uniform(0.8...1.15), rng.uniform(0.85...1.15))
         let blur = rng.uniform()
         blurPasses = blur < 0.65 ? 0 : (blur < 0.93 ? 1 : 2)
@@ -71,7 +71,7 @@ struct SyntheticClipRecipe {
                 occluders.append(Occluder(
                     x: rng.uniform(-0.1...0.9), y: rng.uniform(-0.1...0.9),
                     width: rng.uniform(0.1...0.3), height: rng.uniform(0.1...0.3),
-                    dx: rng.normal(0.15), dy: rng.normal(0.15),
+                    dx: rng.sumOfUniformsNormal(std: 0.15), dy: rng.sumOfUniformsNormal(std: 0.15),
                     color: hand ? identity.skin.scaled(rng.uniform(0.8...1.05))
                         : Color(rng.uniform(0...255), rng.uniform(0...255), rng.uniform(0...255)),
                     visible: rng.chance(0.5) ? -1...2 : start...(start + rng.uniform(0.2...0.8))))

@@ -4,14 +4,6 @@
 /// initialisation is reproducible from a seed on every platform.
 public typealias SeededGenerator = SplitMix64
 
-extension SplitMix64 {
-    /// A uniform value in [0, 1): `uniform()` under the name the tensor code and its tests use.
-    @inlinable
-    public mutating func nextUniform() -> Float {
-        uniform()
-    }
-}
-
 extension Tensor {
     /// Values drawn from N(0, std²).
     public static func normal(shape: [Int], std: Float = 1, requiresGrad: Bool = false,

@@ -52,7 +52,7 @@ final class ModelGradientTests: XCTestCase {
     func testWholeModelGradients() throws {
         let model = try GCAIALModel(configuration: Self.tiny, seed: 7)
         var generator = SeededGenerator(seed: 8)
-        let clips = Tensor(shape: [2, 3, 3, 32, 32], data: (0..<(2 * 3 * 3 * 32 * 32)).map { _ in generator.nextUniform() })
+        let clips = Tensor(shape: [2, 3, 3, 32, 32], data: (0..<(2 * 3 * 3 * 32 * 32)).map { _ in generator.uniform() })
         let names = ["s_former.conv1.0.weight", "s_former.layer2.0.gc.0.weight", "s_former.layer3.0.fc1.0.weight",
                      "s_former.layer4.0.conv1.weight", "s_former.patch_embedding.1.weight", "s_former.pos_embedding_pos",
                      "s_former.temporal_transformer.layers.0.0.fn.fn.to_qkv.weight", "fc_f.weight"]

@@ -9,7 +9,7 @@ final class OverfitTests: XCTestCase {
         let model = try GCAIALModel(configuration: .small, seed: 11)
         var generator = SeededGenerator(seed: 12)
         let shape = [4, 8, 3, 56, 56]
-        let clips = Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in generator.nextUniform() })
+        let clips = Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in generator.uniform() })
         let targets = [0, 3, 5, 2]
         var optimizer = SGD(learningRate: 0.01, momentum: 0.9, weightDecay: 0)
         var first: Float?

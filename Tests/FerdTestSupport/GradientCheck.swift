@@ -19,7 +19,7 @@ public func checkGradients(_ inputs: [Tensor], step: Float = 1e-2, relativeToler
                            _ function: ([Tensor]) -> Tensor) {
     var generator = SeededGenerator(seed: seed)
     let probe = Autograd.withoutGradient { function(inputs) }
-    let projection = (0..<probe.count).map { _ in generator.nextUniform() * 2 - 1 }
+    let projection = (0..<probe.count).map { _ in generator.uniform() * 2 - 1 }
 
     func projected() -> Double {
         let output = Autograd.withoutGradient { function(inputs) }

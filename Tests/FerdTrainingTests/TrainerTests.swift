@@ -62,7 +62,7 @@ final class TrainerTests: XCTestCase {
         let shape = [3, 3, 32, 32]
         let labels = (0..<12).map { $0 % 3 }
         let clips = labels.map { label in
-            (0..<shape.reduce(1, *)).map { _ in min(1, generator.nextUniform() * 0.5 + Float(label) * 0.25) }
+            (0..<shape.reduce(1, *)).map { _ in min(1, generator.uniform() * 0.5 + Float(label) * 0.25) }
         }
         return InMemoryBatches(clips: clips, labels: labels, clipShape: shape, batchSize: 4, seed: 9)
     }
