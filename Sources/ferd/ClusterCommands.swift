@@ -218,7 +218,9 @@ struct WorkerCommand: ParsableCommand {
                                    ringBindAddress: ringBind)
         let session = WorkerSession.Configuration(hello: hello, heartbeatInterval: heartbeat, reconnectDelay: heartbeat,
                                                   maxReconnectDelay: max(32, heartbeat))
-        let worker = Worker(configuration: Worker.Configuration(endpoint: connect, session: session, curve: curve),
+        let downloads = URL(fileURLWithPath: work).appendingPathComponent("downloads")
+        let worker = Worker(configuration: Worker.Configuration(endpoint: connect, session: session, curve: curve,
+                                                                downloadDirectory: downloads),
                             runner: runner, logger: logger)
         let stop = FerdCluster.StopSignal()
         // First signal: finish the running epochs, report the trials as interrupted, leave. Second: stop now.

@@ -1,5 +1,6 @@
 import FerdDigest
 import Foundation
+import Logging
 import XCTest
 @testable import FerdCluster
 
@@ -102,5 +103,40 @@ final class IncomingFileTests: XCTestCase {
         XCTAssertThrowsError(try IncomingFile(destination: blocker.appendingPathComponent("best.safetensors"),
                                               transferID: transferID,
                                               expected: CheckpointDescriptor(size: 1, sha256: digest([1])), at: 0))
+    }
+}
+
+/// What the worker does with an assignment whose resume checkpoint it cannot fetch.
+final class ResumeDownloadFailureTests: XCTestCase {
+    private let resume = ResumePoint(epoch: 3, checkpoint: CheckpointDescriptor(size: 10, sha256: String(repeating: "ab", count: 32)))
+
+    func testASingleWorkerStartsFromScratch() {
+        let ready = ResumeDownloads.Ready.withoutCheckpoint(
+            Assignment(trialID: 5, attempt: 2, configJSON: "{}", resume: resume), reason: "no chunk for 10 s")
+        XCTAssertNil(ready.failure)
+        XCTAssertNil(ready.assignment.resume, "starts from epoch 1")
+        XCTAssertNil(ready.file)
+    }
+
+    func testAGangMemberFailsTheAttemptInsteadOfTrainingFromAnotherState() {
+        let gang = GangPlacement(gangID: 9, rank: 1, size: 2, hubEndpoint: "tcp://head:5556")
+        let ready = ResumeDownloads.Ready.withoutCheckpoint(
+            Assignment(trialID: 5, attempt: 2, configJSON: "{}", resume: resume, gang: gang), reason: "no chunk for 10 s")
+        XCTAssertEqual(ready.assignment.resume, resume)
+        XCTAssertTrue(ready.failure?.contains("no chunk for 10 s") == true, "\(String(describing: ready.failure))")
+    }
+
+    func testAFolderThatCannotBeCreatedDoesNotStartAGangMemberFromScratch() throws {
+        let blocker = FileManager.default.temporaryDirectory.appendingPathComponent("blocker-\(UUID().uuidString)")
+        try Data("not a folder".utf8).write(to: blocker)
+        defer { try? FileManager.default.removeItem(at: blocker) }
+        let downloads = ResumeDownloads(directory: blocker.appendingPathComponent("downloads"), stallTimeout: 10,
+                                        logger: Logger(label: "test"))
+        let gang = GangPlacement(gangID: 9, rank: 0, size: 2, hubEndpoint: "tcp://head:5556")
+        guard case let .startNow(ready) = downloads.begin(
+            Assignment(trialID: 5, attempt: 2, configJSON: "{}", resume: resume, gang: gang), at: 0) else {
+            return XCTFail("a download began in a folder under a file")
+        }
+        XCTAssertNotNil(ready.failure)
     }
 }

@@ -32,7 +32,9 @@ final class ProcessClusterTests: XCTestCase {
             process.waitUntilExit()
         }
         processes.removeAll()
-        if let directory { try? FileManager.default.removeItem(at: directory) }
+        if let directory, ProcessInfo.processInfo.environment["FERD_KEEP_TEST_FILES"] == nil {
+            try? FileManager.default.removeItem(at: directory)
+        }
     }
 
     // MARK: - Tests
@@ -181,6 +183,60 @@ final class ProcessClusterTests: XCTestCase {
         try stopWorkers([finisher])
     }
 
+    /// A data-parallel trial (k = 2, ring, real training on a tiny synthetic dataset) whose rank-0 member is
+    /// SIGKILLed after an epoch: the survivor is cancelled, the trial is LOST and re-queued, a new gang
+    /// resumes it from the stored epoch checkpoint and finishes it; every epoch and the result are stored
+    /// once, and both members of each gang hold identical parameters after every epoch.
+    func testAGangMemberKilledMidTrialIsReplacedAndTheTrialFinishesFromItsCheckpoint() throws {
+        let setup = try gangExperiment(epochs: 4)
+        let coordinator = try startCoordinator(setup)
+        let endpoint = try waitForEndpoint(of: coordinator)
+        var members = try ["a", "b"].map { try startTrainingWorker($0, endpoint: endpoint) }
+        try waitUntil("the gang's epoch-1 checkpoint is stored", timeout: 60) {
+            try self.trials(setup).first?.resume.map { $0.epoch >= 1 } == true
+        }
+        let running = try XCTUnwrap(trials(setup).first)
+        XCTAssertEqual(running.gangSize, 2)
+        let rankZero = try XCTUnwrap(running.worker?.split(separator: ",").first.map(String.init))
+        let victim = try XCTUnwrap(members.first { $0.process.arguments?.contains(rankZero) == true })
+        kill(victim.process.processIdentifier, SIGKILL)
+        members.removeAll { $0 === victim }
+        members.append(try startTrainingWorker("c", endpoint: endpoint))
+
+        XCTAssertEqual(try waitForExit(coordinator, timeout: 90), 0, coordinator.output())
+        let trial = try XCTUnwrap(trials(setup).first)
+        XCTAssertEqual(trial.state, .done)
+        XCTAssertEqual(trial.attempts, 2, "the killed gang's attempt was followed by exactly one more")
+        XCTAssertNil(trial.resume, "the finished trial keeps no resume checkpoint")
+        let leaderboard = try leaderboard(setup)
+        let experiment = try XCTUnwrap(leaderboard.experiments().first)
+        let results = try leaderboard.results(experimentID: experiment.id)
+        XCTAssertEqual(results.map(\.attempt), [2], "one result, from the second gang")
+        XCTAssertNotNil(results.first?.checkpointPath)
+        let metrics = try metrics(setup)
+        let secondGang = metrics.filter { $0.attempt == 2 }.map(\.epoch)
+        let firstGang = metrics.filter { $0.attempt == 1 }.map(\.epoch)
+        let resumedAt = try XCTUnwrap(secondGang.first, "the second gang reported no epoch")
+        XCTAssertEqual(secondGang, Array(resumedAt...4), "the second gang trained each remaining epoch once")
+        XCTAssertGreaterThan(resumedAt, 1, "it resumed from the checkpoint instead of starting over")
+        XCTAssertLessThanOrEqual(resumedAt, (firstGang.max() ?? 0) + 1, "no epoch was skipped")
+        XCTAssertTrue(metrics.allSatisfy { $0.gang?.members == 2 && ($0.gang?.bytesPerStep ?? 0) > 0 }, "\(metrics)")
+        XCTAssertTrue(coordinator.output().contains("LOST") || coordinator.output().contains("lost"), coordinator.output())
+
+        for attempt in 1...2 {
+            let digests = try ["a", "b", "c"].compactMap { try stateDigests(worker: $0, trial: trial.id, attempt: attempt) }
+            XCTAssertEqual(digests.count, 2, "two members ran attempt \(attempt)")
+            let epochs = Set(digests[0].keys).intersection(digests[1].keys)
+            XCTAssertFalse(epochs.isEmpty, "attempt \(attempt): both members finished epochs")
+            for epoch in epochs {
+                XCTAssertEqual(digests[0][epoch], digests[1][epoch], "attempt \(attempt) epoch \(epoch): the replicas differ")
+            }
+        }
+        let status = try runFerdCapturingOutput(["status", "--db", setup.database.path])
+        XCTAssertTrue(status.contains("Data-parallel trials"), status)
+        try stopWorkers(members)
+    }
+
     // MARK: - Processes
 
     static var ferd: URL {
@@ -228,8 +284,13 @@ final class ProcessClusterTests: XCTestCase {
     }
 
     private func runFerd(_ arguments: [String]) throws {
+        _ = try runFerdCapturingOutput(arguments)
+    }
+
+    private func runFerdCapturingOutput(_ arguments: [String]) throws -> String {
         let child = try launch(arguments, name: arguments[0])
         XCTAssertEqual(try waitForExit(child, timeout: 10), 0, child.output())
+        return child.output()
     }
 
     /// Waits (bounded) for `child` to exit and returns its status; kills it and fails past the timeout.
@@ -299,6 +360,55 @@ final class ProcessClusterTests: XCTestCase {
         let config = directory.appendingPathComponent("experiment.yaml")
         try yaml.write(to: config, atomically: true, encoding: .utf8)
         return Setup(config: config, database: directory.appendingPathComponent("ferd.db"))
+    }
+
+    /// A data-parallel experiment (2 workers per trial, ring, float32) training the `small` preset for
+    /// `epochs` epochs on a tiny synthetic dataset (`ferd synth`: 40 clips of 8 frames, 64 px).
+    private func gangExperiment(epochs: Int) throws -> Setup {
+        let data = directory.appendingPathComponent("data")
+        try runFerd(["synth", "--out", data.path, "--clips", "40", "--size", "64", "--frames", "8", "--seed", "1"])
+        let yaml = """
+        name: gang-process-test
+        data:
+          path: \(data.path)
+          layout: reorganised
+        folds: [1]
+        seeds: 1
+        retries: 3
+        workers_per_trial: 2
+        reduction: ring
+        gradient_precision: fp32
+        grid:
+          preset: small
+          attention: gca
+          lambda: 0.1
+          r: 16
+          lr: 0.01
+          epochs: \(epochs)
+          batch: 4
+        """
+        let config = directory.appendingPathComponent("gang.yaml")
+        try yaml.write(to: config, atomically: true, encoding: .utf8)
+        return Setup(config: config, database: directory.appendingPathComponent("gang.db"))
+    }
+
+    /// A worker that trains for real (one thread, so two of them share the machine's cores).
+    private func startTrainingWorker(_ name: String, endpoint: String) throws -> Child {
+        try launch(["worker", "--connect", endpoint, "--name", name, "--heartbeat", "\(Self.heartbeat)", "--threads", "1",
+                    "--work", directory.appendingPathComponent("work-\(name)").path], name: "worker-\(name)")
+    }
+
+    /// The parameter digests a worker's run folder recorded after each epoch of an attempt; nil if it has none.
+    private func stateDigests(worker: String, trial: Int, attempt: Int) throws -> [Int: String]? {
+        let file = directory.appendingPathComponent("work-\(worker)/trial-\(trial)/attempt-\(attempt)/metrics.jsonl")
+        guard let text = try? String(contentsOf: file, encoding: .utf8) else { return nil }
+        var digests: [Int: String] = [:]
+        for line in text.split(separator: "\n") {
+            let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let gang = try XCTUnwrap(object["gang"] as? [String: Any], "\(file.path) has no gang entry")
+            digests[try XCTUnwrap(object["epoch"] as? Int)] = try XCTUnwrap(gang["state_digest"] as? String)
+        }
+        return digests
     }
 
     private func startCoordinator(_ setup: Setup, bind: String = "tcp://127.0.0.1:*", extra: [String] = []) throws -> Child {

@@ -4,12 +4,33 @@ import Logging
 /// The worker's downloads of resume checkpoints: an assignment that continues from a checkpoint waits here
 /// until its file has arrived from the coordinator (an `IncomingFile`: CHUNKs under the worker's credit,
 /// checked against the size and SHA-256 in the ASSIGN). A rejected or stalled download starts the attempt
-/// from scratch instead, so a trial never waits forever for a file.
+/// from scratch instead, so a trial never waits forever for a file — except for a gang member: its gang
+/// resumes from the checkpoint, so the member fails the attempt (retryable) rather than train from another
+/// state than the others.
 final class ResumeDownloads {
-    /// An assignment whose wait is over: start it, from `file` when the download succeeded.
+    /// An assignment whose wait is over: start it, from `file` when the download succeeded — or, when
+    /// `failure` is set, report that the attempt failed without starting it.
     struct Ready {
         var assignment: Assignment
         var file: URL?
+        var failure: String?
+
+        /// The ready state of an assignment whose checkpoint could not be fetched, for `reason`.
+        static func withoutCheckpoint(_ assignment: Assignment, reason: String) -> Ready {
+            if assignment.gang != nil {
+                return Ready(assignment: assignment, failure: "gang member could not fetch the resume checkpoint "
+                             + "(\(reason)); its gang resumes from it, so the attempt fails and is queued again")
+            }
+            var fromScratch = assignment
+            fromScratch.resume = nil
+            return Ready(assignment: fromScratch)
+        }
+    }
+
+    /// What a new assignment needs: its checkpoint fetched first (send `credit`), or nothing more.
+    enum Beginning {
+        case fetching(credit: Message)
+        case startNow(Ready)
     }
 
     private struct Download {
@@ -28,10 +49,10 @@ final class ResumeDownloads {
         self.logger = logger
     }
 
-    /// Begins fetching the resume checkpoint of `assignment`; returns the CHUNK_CREDIT to send, or nil when
-    /// the file cannot be created (the attempt then starts from scratch).
-    func begin(_ assignment: Assignment, at time: Double) -> Message? {
-        guard let resume = assignment.resume else { return nil }
+    /// Begins fetching the resume checkpoint of `assignment`: the CHUNK_CREDIT to send, or, when it has no
+    /// resume point or the file cannot be created, how to start it now.
+    func begin(_ assignment: Assignment, at time: Double) -> Beginning {
+        guard let resume = assignment.resume else { return .startNow(Ready(assignment: assignment)) }
         let key = Scheduler.TrialAttempt(trialID: assignment.trialID, attempt: assignment.attempt)
         let transferID = CheckpointTransfer.resumeDownloadID(for: key)
         let destination = directory.appendingPathComponent(
@@ -43,12 +64,13 @@ final class ResumeDownloads {
             downloads[transferID] = Download(assignment: assignment, file: file)
             logger.info("fetching resume checkpoint", metadata: ["trial": "\(key.trialID)", "attempt": "\(key.attempt)",
                                                                  "epoch": "\(resume.epoch)", "bytes": "\(resume.checkpoint.size)"])
-            return .chunkCredit(ChunkCredit(transferID: transferID, credit: file.receiver.initialCredit))
+            return .fetching(credit: .chunkCredit(ChunkCredit(transferID: transferID, credit: file.receiver.initialCredit)))
         } catch {
-            logger.error("cannot store the resume checkpoint; starting from scratch",
-                         metadata: ["trial": "\(key.trialID)", "attempt": "\(key.attempt)",
-                                    "path": "\(IncomingFile.partialFile(for: destination).path)", "error": "\(error)"])
-            return nil
+            let path = IncomingFile.partialFile(for: destination).path
+            logger.error("cannot store the resume checkpoint",
+                         metadata: ["trial": "\(key.trialID)", "attempt": "\(key.attempt)", "path": "\(path)",
+                                    "error": "\(error)"])
+            return .startNow(.withoutCheckpoint(assignment, reason: "cannot write \(path): \(error)"))
         }
     }
 
@@ -96,11 +118,11 @@ final class ResumeDownloads {
     private func abandon(_ transferID: UInt64, reason: String) -> Ready? {
         guard let download = downloads.removeValue(forKey: transferID) else { return nil }
         download.file.abandon()
-        logger.warning("resume checkpoint not fetched; starting the attempt from scratch",
+        let ready = Ready.withoutCheckpoint(download.assignment, reason: reason)
+        logger.warning(ready.failure == nil ? "resume checkpoint not fetched; starting the attempt from scratch"
+                                            : "resume checkpoint not fetched; failing the gang attempt",
                        metadata: ["trial": "\(download.assignment.trialID)", "attempt": "\(download.assignment.attempt)",
                                   "reason": "\(reason)"])
-        var assignment = download.assignment
-        assignment.resume = nil
-        return Ready(assignment: assignment, file: nil)
+        return ready
     }
 }

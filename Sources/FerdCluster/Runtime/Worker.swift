@@ -21,14 +21,16 @@ public final class Worker {
         public var shutdownGrace: Double
         /// Bytes per CHUNK when sending a checkpoint (at most `WireFormat.maxChunkPayload`).
         public var chunkSize: Int
-        /// Where resume checkpoints fetched from the coordinator are written.
+        /// Where resume checkpoints fetched from the coordinator are written; one folder per worker (two
+        /// workers on one machine fetch the same file names).
         public var downloadDirectory: URL
 
         public init(endpoint: String, session: WorkerSession.Configuration,
                     curve: CurveClientKeys? = nil, pollInterval: Double = 0.01,
                     highWaterMark: Int = 1_000, shutdownGrace: Double = 5,
                     chunkSize: Int = CheckpointTransfer.defaultChunkSize,
-                    downloadDirectory: URL = FileManager.default.temporaryDirectory.appendingPathComponent("ferd-resume")) {
+                    downloadDirectory: URL = FileManager.default.temporaryDirectory
+                        .appendingPathComponent("ferd-resume-\(ProcessInfo.processInfo.processIdentifier)")) {
             self.endpoint = endpoint
             self.session = session
             self.curve = curve
@@ -140,7 +142,7 @@ public final class Worker {
             }
         }
         for ready in downloads.expire(at: clock()) {
-            threads.start(ready.assignment, resumeFile: ready.file)
+            try start(ready, context: context)
         }
         try perform(session.handle(.tick(at: clock())), context: context)
     }
@@ -176,7 +178,7 @@ public final class Worker {
                 case let .chunk(chunk):
                     let (credit, ready) = downloads.receive(chunk, at: clock())
                     if let credit { send(credit) }
-                    if let ready { threads.start(ready.assignment, resumeFile: ready.file) }
+                    if let ready { try start(ready, context: context) }
                 default:
                     break
                 }
@@ -186,6 +188,17 @@ public final class Worker {
             }
             guard self.socket === socket else { return }
         }
+    }
+
+    /// Starts an attempt whose resume checkpoint is here (or not needed), or reports the one that cannot start.
+    private func start(_ ready: ResumeDownloads.Ready, context: ZMQContext) throws {
+        guard let failure = ready.failure else {
+            threads.start(ready.assignment, resumeFile: ready.file)
+            return
+        }
+        let key = Scheduler.TrialAttempt(trialID: ready.assignment.trialID, attempt: ready.assignment.attempt)
+        let report = TrialOutcome.failed(reason: failure, retryable: true).message(for: key)
+        try perform(session.handle(.finished(key, report, at: clock())), context: context)
     }
 
     private func perform(_ actions: [WorkerSession.Action], context: ZMQContext) throws {
@@ -207,12 +220,9 @@ public final class Worker {
                                                          "attempt": "\(assignment.attempt)",
                                                          "resume epoch": "\(assignment.resume?.epoch ?? 0)",
                                                          "gang": "\(assignment.gang.map { "\($0.rank)/\($0.size)" } ?? "-")"])
-                if let credit = downloads.begin(assignment, at: clock()) {
-                    send(credit)
-                } else {
-                    var fromScratch = assignment
-                    fromScratch.resume = nil
-                    threads.start(fromScratch)
+                switch downloads.begin(assignment, at: clock()) {
+                case let .fetching(credit): send(credit)
+                case let .startNow(ready): try start(ready, context: context)
                 }
             case let .cancelTrial(key):
                 logger.info("cancelling trial", metadata: ["trial": "\(key.trialID)", "attempt": "\(key.attempt)"])
