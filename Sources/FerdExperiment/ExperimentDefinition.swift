@@ -19,8 +19,6 @@ public enum ParameterValue: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// An experiment as written in a YAML file under Configs/: the dataset, the folds, and a grid over
-/// hyper-parameters. Expanding it gives one trial per (grid point, seed, fold).
 /// How the workers of a data-parallel trial exchange gradients, and how few of them may run it.
 public struct DataParallelSettings: Sendable, Equatable, Codable {
     /// The fewest workers a gang may start with when not all arrive (the learning rate is then scaled).
@@ -40,6 +38,8 @@ public struct DataParallelSettings: Sendable, Equatable, Codable {
     }
 }
 
+/// An experiment as written in a YAML file under Configs/: the dataset, the folds, and a grid over
+/// hyper-parameters. Expanding it gives one trial per (grid point, seed, fold).
 public struct ExperimentDefinition: Sendable, Equatable {
     /// The gradient reductions `reduction` may name.
     public static let reductions = ["star", "ring"]
@@ -67,6 +67,9 @@ public struct ExperimentDefinition: Sendable, Equatable {
     public var workersPerTrial: Int
     /// How a gang of `workersPerTrial` workers trains (docs/DATA-PARALLEL.md).
     public var dataParallel: DataParallelSettings
+    /// Seconds a partial gang waits for its missing workers before it starts smaller (if `min_workers`
+    /// allows) or lets its workers go (`gang_wait`, default 60 s).
+    public var gangWait: Double
     /// The swept and fixed parameters in file order; a fixed parameter has one value.
     public var grid: [(name: String, values: [ParameterValue])]
     /// The file's text, whose hash identifies the experiment.

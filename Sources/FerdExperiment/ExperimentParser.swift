@@ -5,7 +5,7 @@ import Yams
 extension ExperimentDefinition {
     /// The top-level keys of an experiment file.
     static let topLevelKeys = ["name", "data", "folds", "seeds", "retries", "trial_time_limit", "workers_per_trial",
-                               "min_workers", "reduction", "gradient_precision", "bucket_mb", "grid"]
+                               "min_workers", "gang_wait", "reduction", "gradient_precision", "bucket_mb", "grid"]
 
     /// Reads an experiment from YAML text. Unknown keys, wrong types and empty grids are errors that
     /// name the key and its line.
@@ -50,12 +50,14 @@ extension ExperimentDefinition {
             try word(node, "gradient_precision", among: ExperimentDefinition.gradientPrecisions)
         } ?? "fp32"
         let bucket = try seen["bucket_mb"].map { node throws(ExperimentError) in try integer(node, "bucket_mb", minimum: 1) } ?? 25
-        let limit = try seen["trial_time_limit"].map(parseDuration)
+        let limit = try seen["trial_time_limit"].map { node throws(ExperimentError) in try parseDuration(node, "trial_time_limit") }
+        let gangWait = try seen["gang_wait"].map { node throws(ExperimentError) in try parseDuration(node, "gang_wait") } ?? 60
         guard let gridNode = seen["grid"] else { throw .invalid("'grid' is missing; list the hyper-parameters to sweep", line: nil) }
         let definition = ExperimentDefinition(name: name, dataPath: path, layout: layout, folds: folds, seeds: seeds,
                                               retries: retries, trialTimeLimit: limit, workersPerTrial: gang,
                                               dataParallel: DataParallelSettings(minWorkers: minWorkers, reduction: reduction,
                                                                                  gradientPrecision: precision, bucketMegabytes: bucket),
+                                              gangWait: gangWait,
                                               grid: try parseGrid(gridNode), source: text)
         _ = try definition.trials()
         return definition
@@ -119,12 +121,12 @@ extension ExperimentDefinition {
     }
 
     /// Seconds from `90`, `90s`, `30m` or `2h`.
-    private static func parseDuration(_ node: Node) throws(ExperimentError) -> Double {
+    private static func parseDuration(_ node: Node, _ key: String) throws(ExperimentError) -> Double {
         let text = node.string ?? ""
         let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600]
         let unit = text.last.flatMap { units[$0] }
         guard let value = Double(unit == nil ? text : String(text.dropLast())), value > 0 else {
-            throw .invalid("trial_time_limit must be a duration like 90s, 30m or 2h, got '\(text)'", line: line(node))
+            throw .invalid("\(key) must be a duration like 90s, 30m or 2h, got '\(text)'", line: line(node))
         }
         return value * (unit ?? 1)
     }

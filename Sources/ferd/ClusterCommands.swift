@@ -81,6 +81,7 @@ func runCoordinator(definition: ExperimentDefinition, data: DataSource, database
         configuration: Coordinator.Configuration(
             endpoint: endpoint,
             scheduler: Scheduler.Configuration(heartbeatInterval: heartbeat, maxAttempts: definition.retries,
+                                               gangFormationTimeout: definition.gangWait,
                                                gradientHubEndpoint: hub.map { advertised($0.boundEndpoint) }),
             curve: curve, insecure: insecure, tickInterval: min(0.25, heartbeat / 2), artifactsDirectory: artifactsDirectory),
         leaderboard: leaderboard, logger: logger)

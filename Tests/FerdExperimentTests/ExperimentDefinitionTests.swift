@@ -61,6 +61,34 @@ final class ExperimentDefinitionTests: XCTestCase {
         assertError("[1, 2", contains: "not valid YAML", line: nil)
     }
 
+    func testDataParallelKeys() throws {
+        let plain = try ExperimentDefinition.parse(example)
+        XCTAssertEqual(plain.workersPerTrial, 1)
+        XCTAssertEqual(plain.dataParallel, DataParallelSettings(minWorkers: 1))
+        XCTAssertEqual(plain.gangWait, 60)
+        let gang = try ExperimentDefinition.parse(example + """
+
+        workers_per_trial: 4
+        min_workers: 2
+        gang_wait: 2m
+        reduction: ring
+        gradient_precision: fp16
+        bucket_mb: 8
+        """)
+        XCTAssertEqual(gang.workersPerTrial, 4)
+        XCTAssertEqual(gang.dataParallel, DataParallelSettings(minWorkers: 2, reduction: "ring", gradientPrecision: "fp16",
+                                                               bucketMegabytes: 8))
+        XCTAssertEqual(gang.gangWait, 120)
+        XCTAssertEqual(try ExperimentDefinition.parse(example + "\nworkers_per_trial: 3\n").dataParallel.minWorkers, 3,
+                       "min_workers defaults to workers_per_trial")
+        assertError(example + "\nworkers_per_trial: 2\nmin_workers: 3", contains: "'min_workers' (3) must not exceed workers_per_trial (2)",
+                    line: 14)
+        assertError(example + "\nreduction: tree", contains: "'reduction' must be one of star, ring", line: nil)
+        assertError(example + "\ngradient_precision: bf16", contains: "'gradient_precision' must be one of fp32, fp16", line: nil)
+        assertError(example + "\ngang_wait: soon", contains: "gang_wait must be a duration like 90s", line: 13)
+        assertError(example + "\nworkers_per_trial: 0", contains: "workers_per_trial", line: 13)
+    }
+
     func testShippedConfigsParse() throws {
         let configs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Configs")

@@ -237,6 +237,43 @@ final class ProcessClusterTests: XCTestCase {
         try stopWorkers(members)
     }
 
+    /// A k = 2 gang that may run with one worker (`min_workers: 1`) loses rank 1 and gets no replacement: after
+    /// `gang_wait` the survivor resumes the trial alone from the gang's checkpoint, with half the global batch
+    /// and half the learning rate, and the leaderboard records the smaller gang.
+    func testAGangThatLosesAMemberMayFinishSmallerWithAScaledLearningRate() throws {
+        let setup = try gangExperiment(epochs: 4, extra: "min_workers: 1\ngang_wait: 2s")
+        let coordinator = try startCoordinator(setup)
+        let endpoint = try waitForEndpoint(of: coordinator)
+        let members = try ["a", "b"].map { try startTrainingWorker($0, endpoint: endpoint) }
+        try waitUntil("the gang's epoch-1 checkpoint is stored", timeout: 60) {
+            try self.trials(setup).first?.resume.map { $0.epoch >= 1 } == true
+        }
+        let rankOne = try XCTUnwrap(trials(setup).first?.worker?.split(separator: ",").last.map(String.init))
+        let victim = try XCTUnwrap(members.first { $0.process.arguments?.contains(rankOne) == true })
+        kill(victim.process.processIdentifier, SIGKILL)
+
+        XCTAssertEqual(try waitForExit(coordinator, timeout: 90), 0, coordinator.output())
+        let trial = try XCTUnwrap(trials(setup).first)
+        XCTAssertEqual(trial.state, .done)
+        XCTAssertEqual(trial.attempts, 2)
+        XCTAssertEqual(trial.gangSize, 1, "the smaller gang is recorded")
+        XCTAssertEqual(trial.learningRateScale ?? 0, 0.5, accuracy: 1e-12)
+        let metrics = try metrics(setup)
+        let resumed = metrics.filter { $0.attempt == 2 }
+        XCTAssertGreaterThan(try XCTUnwrap(resumed.first).epoch, 1, "resumed from the two-member gang's checkpoint")
+        XCTAssertEqual(resumed.last?.epoch, 4)
+        for epoch in resumed {
+            XCTAssertEqual(epoch.gang?.members, 1)
+            XCTAssertEqual(epoch.learningRate, 0.005, accuracy: 1e-6, "lr 0.01 × 1/2")
+        }
+        for epoch in metrics where epoch.attempt == 1 {
+            XCTAssertEqual(epoch.learningRate, 0.01, accuracy: 1e-6)
+        }
+        let events = try leaderboard(setup).recentEvents(limit: 100).map(\.text)
+        XCTAssertTrue(events.contains { $0.contains("1 of 2") || $0.contains("smaller") }, "\(events)")
+        try stopWorkers(members.filter { $0 !== victim })
+    }
+
     // MARK: - Processes
 
     static var ferd: URL {
@@ -362,9 +399,10 @@ final class ProcessClusterTests: XCTestCase {
         return Setup(config: config, database: directory.appendingPathComponent("ferd.db"))
     }
 
-    /// A data-parallel experiment (2 workers per trial, ring, float32) training the `small` preset for
-    /// `epochs` epochs on a tiny synthetic dataset (`ferd synth`: 40 clips of 8 frames, 64 px).
-    private func gangExperiment(epochs: Int) throws -> Setup {
+    /// A data-parallel experiment (2 workers per trial, ring, float32, plus the `extra` top-level lines)
+    /// training the `small` preset for `epochs` epochs on a tiny synthetic dataset (`ferd synth`: 40 clips of
+    /// 8 frames, 64 px).
+    private func gangExperiment(epochs: Int, extra: String = "") throws -> Setup {
         let data = directory.appendingPathComponent("data")
         try runFerd(["synth", "--out", data.path, "--clips", "40", "--size", "64", "--frames", "8", "--seed", "1"])
         let yaml = """
@@ -378,6 +416,7 @@ final class ProcessClusterTests: XCTestCase {
         workers_per_trial: 2
         reduction: ring
         gradient_precision: fp32
+        \(extra)
         grid:
           preset: small
           attention: gca

@@ -30,7 +30,9 @@ struct CoordinatorStore {
                 let gang = change.gang!
                 let text = "trial \(change.trialID) attempt \(change.attempt) started with \(gang.size) of "
                     + "\(gang.requested) workers; learning rate × \(gang.learningRateScale)"
-                logger.notice("gang smaller than asked", metadata: metadata)
+                logger.notice("gang smaller than asked",
+                              metadata: metadata.merging(["workers": "\(gang.size) of \(gang.requested)",
+                                                          "lr scale": "\(gang.learningRateScale)"]) { $1 })
                 try leaderboard.logEvent(kind: "trial", text: text, at: date)
             case .running where change.reason != nil:
                 logger.info("trial \(change.reason!)", metadata: metadata)
