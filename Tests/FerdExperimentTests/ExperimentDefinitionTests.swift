@@ -92,7 +92,7 @@ final class ExperimentDefinitionTests: XCTestCase {
     func testShippedConfigsParse() throws {
         let configs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Configs")
-        for name in ["demo.yaml", "dfew-gca-ial.yaml"] {
+        for name in ["demo.yaml", "demo-data-parallel.yaml", "dfew-gca-ial.yaml"] {
             let text = try String(contentsOf: configs.appendingPathComponent(name), encoding: .utf8)
             XCTAssertNoThrow(try ExperimentDefinition.parse(text, fileName: name), name)
         }
