@@ -97,7 +97,7 @@ public struct ClusterStatus: Sendable {
                                      .init("epoch"), .init("s/step"), .init("comm s/step"), .init("comm"),
                                      .init("MB sent/step")],
                            rows: rows, rulesBefore: [], emptyMessage: "",
-                           notes: ["s/step: rank 0's epoch time per training step; comm s/step: time its communication "
+                           notes: ["s/step: rank 0's training time per step (evaluation not included); comm s/step: time its communication "
                                    + "thread spent exchanging gradients per step (much of it overlaps the backward "
                                    + "pass); comm: that as a share of the step; MB sent/step: what rank 0 sent per "
                                    + "step; lr: the learning-rate factor of a gang smaller than asked for."])

@@ -67,8 +67,14 @@ public struct TrainingTrialRunner: TrialRunner {
                                                 "from epoch": "\(trainer.completedEpochs + 1)"])
         var bundleError: Error?
         var traffic = gangMember?.statistics.total
+        // The training part of an epoch: from the end of the previous epoch's report to its last step
+        // (evaluation, batch-norm averaging and the digest comparison come after it).
+        var epochStart = monotonicSeconds()
+        var lastStep = epochStart
         let summary = try trainer.run(data: data, shouldStop: cancelled) { event in
+            if case .step = event { lastStep = monotonicSeconds() }
             guard case let .epoch(epoch, _) = event, reports else { return }
+            defer { epochStart = monotonicSeconds() }
             var bundle: CheckpointFile?
             do {
                 if epoch.epoch < configuration.settings.epochs {
@@ -81,7 +87,7 @@ public struct TrainingTrialRunner: TrialRunner {
             if let gangMember, let gang = epoch.gang, let before = traffic {
                 let now = gangMember.statistics.total
                 let steps = Double(max(1, gang.steps))
-                cost = GangStepStatistics(members: gang.size, stepSeconds: epoch.seconds / steps,
+                cost = GangStepStatistics(members: gang.size, stepSeconds: (lastStep - epochStart) / steps,
                                           communicationSeconds: (now.communicationSeconds - before.communicationSeconds) / steps,
                                           bytesSentPerStep: Double(now.bytesSent - before.bytesSent) / steps)
                 traffic = now
@@ -130,4 +136,8 @@ public struct TrainingTrialRunner: TrialRunner {
                                                "hub": "\(placement.hubEndpoint)", "reduction": "\(options.reduction)"])
         return try GangMember(spec: spec, context: try ZMQContext(), logger: logger, cancelled: aborted)
     }
+}
+
+private func monotonicSeconds() -> Double {
+    Double(DispatchTime.now().uptimeNanoseconds) / 1e9
 }
