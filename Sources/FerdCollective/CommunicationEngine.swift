@@ -130,7 +130,10 @@ final class CommunicationEngine {
             let values = storage.pointer + offset
             if spec.size > 1 {
                 switch spec.topology {
-                case .star: try starReduce(values, count: count, average: average, step: step, bucket: bucket)
+                case .star:
+                    try starReduce(startStarReduction(values, count: count, average: average, step: step, bucket: bucket,
+                                                      inStep: inStep, start: start))
+                    return
                 case .ring: try ringReduce(values, count: count, average: average, step: step, bucket: bucket)
                 }
             }
@@ -157,9 +160,21 @@ final class CommunicationEngine {
                     bucket: bucket, part: part, segment: segment, rank: UInt16(spec.rank), gangSize: gangSize)
     }
 
-    /// Star: every chunk to the hub, then the hub's identical results back.
-    private func starReduce(_ values: UnsafeMutablePointer<Float>, count: Int, average: Bool, step: UInt64,
-                            bucket: UInt32) throws(GangError) {
+    /// A star reduction whose chunks are with the hub and whose results are awaited.
+    private struct StarReduction {
+        var values: UnsafeMutablePointer<Float>
+        var count: Int
+        var step: UInt64
+        var bucket: UInt32
+        var inStep: Bool
+        var parts: Int
+        var received = 0
+        var start: Double
+    }
+
+    /// Star: sends every chunk of a bucket to the hub.
+    private func startStarReduction(_ values: UnsafeMutablePointer<Float>, count: Int, average: Bool, step: UInt64,
+                                    bucket: UInt32, inStep: Bool, start: Double) throws(GangError) -> StarReduction {
         let chunk = spec.chunkElements
         let parts = (count + chunk - 1) / chunk
         let flags = average ? FrameHeader.Flags.average : 0
@@ -168,18 +183,45 @@ final class CommunicationEngine {
             try sendFloats(dealer, header(.reduce, step: step, bucket: bucket, part: UInt32(part), flags: flags),
                            values + range.lowerBound, count: range.count, peer: nil)
         }
-        for _ in 0..<parts {
+        return StarReduction(values: values, count: count, step: step, bucket: bucket, inStep: inStep, parts: parts,
+                             start: start)
+    }
+
+    /// Star: takes in the hub's identical results of `first`, and keeps the hub busy meanwhile: while they
+    /// arrive, the chunks of the next queued bucket already go out (at most two buckets in flight). The hub
+    /// answers in the order the chunks were sent, so results come bucket by bucket; jobs complete in order.
+    private func starReduce(_ first: StarReduction) throws(GangError) {
+        var inFlight = [first]
+        var lastCompletion = first.start
+        while let head = inFlight.first {
+            if inFlight.count < 2,
+               case .reduce(let storage, let offset, let count, let average, let step, let bucket, let inStep)? =
+                   shared.takeReduction() {
+                inFlight.append(try startStarReduction(storage.pointer + offset, count: count, average: average,
+                                                       step: step, bucket: bucket, inStep: inStep,
+                                                       start: monotonicSeconds()))
+            }
+            let chunk = spec.chunkElements
             let (reply, payload) = try nextFromHub()
             let part = Int(reply.part)
-            let elements = part < parts ? min(count, (part + 1) * chunk) - part * chunk : 0
-            guard reply.type == .reduced, reply.step == step, reply.bucket == bucket, part < parts,
+            let elements = part < head.parts ? min(head.count, (part + 1) * chunk) - part * chunk : 0
+            guard reply.type == .reduced, reply.step == head.step, reply.bucket == head.bucket, part < head.parts,
                   payload.count == elements * spec.precision.bytesPerElement else {
                 throw .protocolViolation(gangID: spec.gangID, rank: spec.rank,
-                                         detail: "expected the result of exchange \(step) bucket \(bucket), got "
+                                         detail: "expected the result of exchange \(head.step) bucket \(head.bucket), got "
                                          + "\(reply.type) of exchange \(reply.step) bucket \(reply.bucket) part \(reply.part)")
             }
             Kernels.readWire(payload, count: elements, precision: spec.precision, adding: false,
-                             into: values + part * chunk)
+                             into: head.values + part * chunk)
+            inFlight[0].received += 1
+            if inFlight[0].received == head.parts {
+                inFlight.removeFirst()
+                let now = monotonicSeconds()
+                counters.communicationSeconds = now - max(head.start, lastCompletion)
+                lastCompletion = now
+                shared.complete(counters, inStep: head.inStep)
+                counters = GangStatistics.Counters()
+            }
         }
     }
 

@@ -36,6 +36,14 @@ final class GangShared: @unchecked Sendable {
         }
     }
 
+    /// The next job if it is a reduction (the star sends a bucket ahead while awaiting the previous one).
+    func takeReduction() -> GangJob? {
+        condition.withLock {
+            guard case .reduce? = jobs.first else { return nil }
+            return jobs.removeFirst()
+        }
+    }
+
     func complete(_ counters: GangStatistics.Counters, inStep: Bool, gathered: [[UInt8]]? = nil) {
         condition.withLock {
             completed += 1
