@@ -73,9 +73,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
-        .target(name: "FerdTestSupport", dependencies: ["FerdTensor"], path: "Tests/FerdTestSupport"),
+        .target(name: "FerdTestSupport", dependencies: ["FerdTensor", "FerdData", "FerdModels", "FerdTraining"],
+                path: "Tests/FerdTestSupport"),
         .testTarget(name: "FerdTensorTests", dependencies: ["FerdTensor", "FerdTestSupport"]),
-        .testTarget(name: "FerdTrainingTests", dependencies: ["FerdTraining", "FerdData", "FerdModels", "FerdTensor"]),
+        .testTarget(name: "FerdTrainingTests",
+                    dependencies: ["FerdTraining", "FerdData", "FerdModels", "FerdTensor", "FerdTestSupport"]),
         .testTarget(name: "FerdModelsTests", dependencies: ["FerdModels", "FerdTensor", "FerdTestSupport"]),
         .testTarget(name: "FerdClusterTests",
                     dependencies: ["FerdCluster", "FerdZeroMQ", "FerdDigest", "FerdLeaderboard", .product(name: "Logging", package: "swift-log")]),
@@ -85,7 +87,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "FerdCollectiveTests", dependencies: [
-            "FerdCollective", "FerdZeroMQ", "FerdTraining", .product(name: "Logging", package: "swift-log"),
+            "FerdCollective", "FerdZeroMQ", "FerdTraining", "FerdData", "FerdModels", "FerdTensor", "FerdTestSupport",
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "FerdLeaderboardTests",
                     dependencies: ["FerdLeaderboard", .product(name: "Logging", package: "swift-log")]),

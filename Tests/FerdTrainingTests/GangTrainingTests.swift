@@ -1,12 +1,15 @@
 import FerdData
 import FerdModels
 import FerdTensor
+import FerdTestSupport
 @testable import FerdTraining
 import Logging
 import XCTest
 
-/// Data-parallel training: k trainers with an ``InProcessGang`` against a single-process reference that
-/// computes each shard's gradient in turn and averages them the way the gang does.
+/// Data-parallel training: k trainers with an ``InProcessGang`` against a single-process reference
+/// (``ShardAveragingReference``, FerdTestSupport) that computes each shard's gradient in turn and averages
+/// them the way the gang does. FerdCollectiveTests' `LoopbackGangTrainingTests` compares real `GangMember`s
+/// over tcp loopback with the same reference.
 final class GangTrainingTests: XCTestCase {
     /// The small preset cut down to 3 frames of 32×32.
     static let model: ModelConfiguration = {
@@ -39,13 +42,7 @@ final class GangTrainingTests: XCTestCase {
 
     /// 12 clips whose brightness depends on the label; batches of 4.
     private func data(batch: Int = 4) -> InMemoryBatches {
-        var generator = SeededGenerator(seed: 5)
-        let shape = [3, 3, 32, 32]
-        let labels = (0..<12).map { $0 % 3 }
-        let clips = labels.map { label in
-            (0..<shape.reduce(1, *)).map { _ in min(1, generator.uniform() * 0.5 + Float(label) * 0.25) }
-        }
-        return InMemoryBatches(clips: clips, labels: labels, clipShape: shape, batchSize: batch, seed: 9)
+        InMemoryBatches.brightnessByLabel(count: 12, frames: 3, imageSize: 32, batchSize: batch)
     }
 
     /// What one member ended with.
@@ -77,66 +74,9 @@ final class GangTrainingTests: XCTestCase {
         }
     }
 
-    /// What the single-process reference computed.
-    struct Reference {
-        /// Loss of each shard at each step: [step][rank].
-        var shardLosses: [[Float]]
-        var epochLosses: [Double]
-        var state: [String: [Float]]
-        var counters: [String: Int64]
-        /// Each shard's float buffers just before the last epoch's averaging: [rank][name].
-        var buffersBeforeAveraging: [[String: [Float]]]
-    }
-
-    /// From the same initial parameters: for every batch, each shard's loss and gradient in turn (each
-    /// shard with its own batch-norm running statistics, as on its member), the gradients averaged with
-    /// ``InProcessGang/combine(_:average:)``, one SGD step; the running statistics averaged after each epoch.
-    private func reference(size: Int, settings: TrainingSettings) throws -> Reference {
-        let model = try GCAIALModel(configuration: settings.model, seed: settings.seed)
-        let store = model.store
-        let bufferNames = store.names.filter { store.roles[$0] == .buffer }
-        var optimizer = SGD(learningRate: settings.learningRate, momentum: settings.momentum, weightDecay: settings.weightDecay)
-        var shardBuffers = Array(repeating: bufferNames.map { store.tensors[$0]!.data }, count: size)
-        var shardCounters = Array(repeating: store.counters, count: size)
-        var result = Reference(shardLosses: [], epochLosses: [], state: [:], counters: [:], buffersBeforeAveraging: [])
-        for epoch in 0..<settings.epochs {
-            optimizer.learningRate = settings.schedule.rate(base: settings.learningRate, epoch: epoch)
-            var epochLosses: [[Float]] = []
-            for next in try data(batch: settings.batchSize).trainBatches(epoch: epoch) {
-                let batch = try next.get()
-                var gradients: [[[Float]?]] = []
-                var losses: [Float] = []
-                for rank in 0..<size {
-                    for (name, values) in zip(bufferNames, shardBuffers[rank]) { store.tensors[name]!.data = values }
-                    store.counters = shardCounters[rank]
-                    let part = batch.selecting(ClipShard(rank: rank, count: size))
-                    let loss = try model(Tensor(shape: part.shape, data: part.values), training: true)
-                        .loss(targets: part.labels, weights: settings.loss).total
-                    loss.backward()
-                    gradients.append(model.parameters.map(\.grad))
-                    for parameter in model.parameters { parameter.grad = nil }
-                    shardBuffers[rank] = bufferNames.map { store.tensors[$0]!.data }
-                    shardCounters[rank] = store.counters
-                    losses.append(loss.item)
-                }
-                for (index, parameter) in model.parameters.enumerated() where gradients[0][index] != nil {
-                    parameter.grad = InProcessGang.combine(gradients.map { $0[index]! }, average: true)
-                }
-                optimizer.step(model.parameters)
-                result.shardLosses.append(losses)
-                epochLosses.append(losses)
-            }
-            result.buffersBeforeAveraging = shardBuffers.map { Dictionary(uniqueKeysWithValues: zip(bufferNames, $0)) }
-            let averaged = bufferNames.indices.map { b in InProcessGang.combine(shardBuffers.map { $0[b] }, average: true) }
-            shardBuffers = Array(repeating: averaged, count: size)
-            for (name, values) in zip(bufferNames, averaged) { store.tensors[name]!.data = values }
-            store.counters = shardCounters[0]
-            let stepMeans = epochLosses.map { InProcessGang.combine($0.map { [$0] }, average: true)[0] }
-            result.epochLosses.append(stepMeans.reduce(0.0) { $0 + Double($1) } / Double(stepMeans.count))
-        }
-        result.state = store.tensors.mapValues(\.data)
-        result.counters = store.counters
-        return result
+    /// The single-process reference (FerdTestSupport), on the same data.
+    private func reference(size: Int, settings: TrainingSettings) throws -> ShardAveragingReference {
+        try ShardAveragingReference(size: size, settings: settings, data: data(batch: settings.batchSize))
     }
 
     func testTwoMembersMatchTheSingleProcessReferenceBitForBit() throws {

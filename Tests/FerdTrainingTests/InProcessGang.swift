@@ -1,3 +1,4 @@
+import FerdTestSupport
 import FerdTraining
 import Foundation
 
@@ -61,18 +62,10 @@ final class InProcessGang: @unchecked Sendable {
         return values
     }
 
-    /// The element-wise sum of `contributions` in rank order, divided by their number when `average`.
+    /// The element-wise sum of `contributions` in rank order, divided by their number when `average`: the
+    /// reference's arithmetic (``ShardAveragingReference/combine(_:average:)``).
     static func combine(_ contributions: [[Float]], average: Bool) -> [Float] {
-        var result = contributions[0]
-        for contribution in contributions.dropFirst() {
-            precondition(contribution.count == result.count, "members contributed different sizes")
-            for i in result.indices { result[i] += contribution[i] }
-        }
-        if average {
-            let count = Float(contributions.count)
-            for i in result.indices { result[i] /= count }
-        }
-        return result
+        ShardAveragingReference.combine(contributions, average: average)
     }
 }
 

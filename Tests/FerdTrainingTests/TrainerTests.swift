@@ -1,42 +1,10 @@
 import FerdData
 import FerdModels
 import FerdTensor
+import FerdTestSupport
 @testable import FerdTraining
 import Logging
 import XCTest
-
-/// Clips held in memory, shuffled per epoch from a seed: the same batches for the same epoch.
-struct InMemoryBatches: BatchProvider {
-    let clips: [[Float]]
-    let labels: [Int]
-    let clipShape: [Int]
-    let batchSize: Int
-    let seed: UInt64
-
-    var trainBatchCount: Int { clips.count / batchSize }
-    var testBatchCount: Int { (clips.count + batchSize - 1) / batchSize }
-
-    func trainBatches(epoch: Int) throws -> AnyIterator<Result<ClipBatch, Error>> {
-        var generator = SeededGenerator(seed: seed &+ UInt64(epoch))
-        let order = Array(clips.indices).shuffled(using: &generator)
-        return batches(Array(order.prefix(trainBatchCount * batchSize)))
-    }
-
-    func testBatches() throws -> AnyIterator<Result<ClipBatch, Error>> {
-        batches(Array(clips.indices))
-    }
-
-    private func batches(_ order: [Int]) -> AnyIterator<Result<ClipBatch, Error>> {
-        var start = 0
-        return AnyIterator {
-            guard start < order.count else { return nil }
-            let members = Array(order[start..<min(order.count, start + batchSize)])
-            start += batchSize
-            return .success(ClipBatch(shape: [members.count] + clipShape, values: members.flatMap { clips[$0] },
-                                      labels: members.map { labels[$0] }, clipIDs: members.map { "\($0)" }))
-        }
-    }
-}
 
 final class TrainerTests: XCTestCase {
     static let tiny = ModelConfiguration(
