@@ -66,6 +66,11 @@ let package = Package(
             "FerdCollective", "FerdZeroMQ", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Benchmarks/collective"),
+        .executableTarget(name: "FerdScalingBench", dependencies: [
+            "FerdCollective", "FerdTraining", "FerdModels", "FerdTensor", "FerdData", "FerdZeroMQ",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Benchmarks/scaling"),
         .executableTarget(name: "ferd", dependencies: [
             "FerdTensor", "FerdModels", "FerdData", "FerdTraining", "FerdReport", "FerdRuntime", "FerdCluster",
             "FerdZeroMQ", "FerdCollective", "FerdExperiment", "FerdLeaderboard",
