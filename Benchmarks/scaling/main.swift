@@ -101,19 +101,25 @@ struct FerdScalingBench: ParsableCommand {
 
     /// The slowest median seconds per step of `size` trainers running at once without a gang.
     static func timeIndependent(size: Int, _ settings: TrainingSettings, _ data: FixedBatches) throws -> Double {
+        try onThreads(size) { _ in GangRun(secondsPerStep: try timeSingle(settings, data), exposedWaitPerStep: 0) }
+            .map(\.secondsPerStep).max() ?? .nan
+    }
+
+    /// Runs `body(rank)` for every rank on its own thread; the results by rank, or the first error.
+    static func onThreads(_ size: Int, _ body: @escaping @Sendable (Int) throws -> GangRun) throws -> [GangRun] {
         let results = Results(count: size)
         let group = DispatchGroup()
         for rank in 0..<size {
             group.enter()
             let thread = Thread {
                 defer { group.leave() }
-                results.set(rank, Result { GangRun(secondsPerStep: try timeSingle(settings, data), exposedWaitPerStep: 0) })
+                results.set(rank, Result { try body(rank) })
             }
             thread.stackSize = 8 << 20
             thread.start()
         }
         group.wait()
-        return try (0..<size).map { try results.get($0).secondsPerStep }.max() ?? .nan
+        return try results.all()
     }
 
     struct GangRun: Sendable {
@@ -127,37 +133,25 @@ struct FerdScalingBench: ParsableCommand {
         let context = try ZMQContext()
         let hub = try GradientHub(endpoint: "tcp://127.0.0.1:*", context: context, logger: quietLogger)
         defer { hub.stop() }
-        let results = Results(count: size)
-        let group = DispatchGroup()
-        for rank in 0..<size {
-            group.enter()
-            let thread = Thread {
-                defer { group.leave() }
-                results.set(rank, Result {
-                    let spec = GangSpec(gangID: 1, rank: rank, size: size, topology: topology, precision: precision,
-                                        hubEndpoint: hub.boundEndpoint, timeout: 120)
-                    let member = try GangMember(spec: spec, context: context, logger: quietLogger, cancelled: { false })
-                    defer { member.close() }
-                    let folder = temporaryFolder()
-                    defer { try? FileManager.default.removeItem(at: folder) }
-                    let trainer = try Trainer(settings: settings, runDirectory: folder, resume: false, logger: quietLogger,
-                                              gang: member)
-                    var stamps: [Double] = []
-                    var waits: [Double] = []
-                    _ = try trainer.run(data: data, observe: { event in
-                        if case .step = event {
-                            stamps.append(now())
-                            waits.append(member.statistics.lastStep.exposedWaitSeconds)
-                        }
-                    })
-                    return GangRun(secondsPerStep: median(intervals(stamps)), exposedWaitPerStep: median(Array(waits.dropFirst())))
-                })
-            }
-            thread.stackSize = 8 << 20
-            thread.start()
-        }
-        group.wait()
-        return try results.get(0)
+        return try onThreads(size) { rank in
+            let spec = GangSpec(gangID: 1, rank: rank, size: size, topology: topology, precision: precision,
+                                hubEndpoint: hub.boundEndpoint, timeout: 120)
+            let member = try GangMember(spec: spec, context: context, logger: quietLogger, cancelled: { false })
+            defer { member.close() }
+            let folder = temporaryFolder()
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let trainer = try Trainer(settings: settings, runDirectory: folder, resume: false, logger: quietLogger,
+                                      gang: member)
+            var stamps: [Double] = []
+            var waits: [Double] = []
+            _ = try trainer.run(data: data, observe: { event in
+                if case .step = event {
+                    stamps.append(now())
+                    waits.append(member.statistics.lastStep.exposedWaitSeconds)
+                }
+            })
+            return GangRun(secondsPerStep: median(intervals(stamps)), exposedWaitPerStep: median(Array(waits.dropFirst())))
+        }[0]
     }
 }
 
@@ -198,9 +192,8 @@ final class Results: @unchecked Sendable {
 
     func set(_ rank: Int, _ value: Result<FerdScalingBench.GangRun, Error>) { lock.withLock { values[rank] = value } }
 
-    func get(_ rank: Int) throws -> FerdScalingBench.GangRun {
-        for value in lock.withLock({ values }) { if case let .failure(error)? = value { throw error } }
-        return try lock.withLock { values[rank] }!.get()
+    func all() throws -> [FerdScalingBench.GangRun] {
+        try lock.withLock { values }.map { try $0!.get() }
     }
 }
 
