@@ -272,7 +272,9 @@ final class CommunicationEngine {
                     if phase == 1 {
                         Kernels.readWire(payload, count: into.count, precision: spec.precision, adding: false,
                                          into: piece + into.lowerBound)
-                        next = .forward(payload)
+                        // Float16 forwards the bytes rather than encoding them again; float32 sends from the
+                        // storage (the same copy), which lets the received buffer go at once.
+                        next = spec.precision == .float16 ? .forward(payload) : .storage
                     } else {
                         // The last reduce-scatter step completes this member's own segment, (rank + 1) mod k.
                         next = accumulate(payload, count: into.count, into: piece + into.lowerBound,
