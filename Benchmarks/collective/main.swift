@@ -426,21 +426,22 @@ struct CollectiveBench: ParsableCommand {
         var k: Int
     }
 
-    /// Seconds per exchange of the earlier run in `--before-json`, by configuration.
-    func loadBefore() throws -> [BeforeKey: Double] {
+    /// Seconds and CPU seconds per exchange of the earlier run in `--before-json`, by configuration.
+    func loadBefore() throws -> [BeforeKey: (seconds: Double, cpu: Double?)] {
         guard let beforeJSON else { return [:] }
         let line = try String(contentsOfFile: beforeJSON, encoding: .utf8).split(separator: "\n").last ?? ""
         let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
-        var result: [BeforeKey: Double] = [:]
+        var result: [BeforeKey: (seconds: Double, cpu: Double?)] = [:]
         for row in object?["rows"] as? [[String: Any]] ?? [] {
             guard let topology = row["topology"] as? String, let precision = row["precision"] as? String,
                   let k = row["k"] as? Int, let seconds = row["seconds_median"] as? Double else { continue }
-            result[BeforeKey(topology: topology, precision: precision, k: k)] = seconds
+            result[BeforeKey(topology: topology, precision: precision, k: k)] = (seconds, row["cpu_seconds"] as? Double)
         }
         return result
     }
 
-    func report(rows: [Row], projection: [Projection], floats: Int, before: [BeforeKey: Double]) throws -> String {
+    func report(rows: [Row], projection: [Projection], floats: Int,
+                before: [BeforeKey: (seconds: Double, cpu: Double?)]) throws -> String {
         let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
             .split(separator: "\n").first { $0.hasPrefix("model name") }
             .map { $0.split(separator: ":", maxSplits: 1).last!.trimmingCharacters(in: .whitespaces) } ?? "unknown"
@@ -482,18 +483,19 @@ struct CollectiveBench: ParsableCommand {
         ]
         if !before.isEmpty {
             lines += ["\"Before\" is \(beforeLabel), run on this machine in the same session just before this run;",
-                      "speed-up = before seconds / exchange seconds.", ""]
+                      "speed-up = before seconds / exchange seconds (wall time; compare the CPU columns too).", ""]
         }
-        let beforeColumns = before.isEmpty ? "" : " before s | speed-up |"
+        let beforeColumns = before.isEmpty ? "" : " before s | before CPU s | speed-up |"
         lines.append("| topology | wire | k |\(beforeColumns) s/exchange | CPU s | busiest MiB | GB/s | raw one stream s | ratio | "
                      + "raw same streams s | CPU s | ratio | meets 80 % | exposed wait s |")
-        lines.append("|---|---|---:|" + (before.isEmpty ? "" : "---:|---:|") + "---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+        lines.append("|---|---|---:|" + (before.isEmpty ? "" : "---:|---:|---:|") + "---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
         for row in rows {
             var cells = [row.topology, row.precision, "\(row.k)"]
             if !before.isEmpty {
                 let old = before[BeforeKey(topology: row.topology, precision: row.precision, k: row.k)]
-                cells += [old.map { String(format: "%.3f", $0) } ?? "–",
-                          old.map { String(format: "%.1f×", $0 / row.secondsMedian) } ?? "–"]
+                cells += [old.map { String(format: "%.3f", $0.seconds) } ?? "–",
+                          old?.cpu.map { String(format: "%.3f", $0) } ?? "–",
+                          old.map { String(format: "%.2f×", $0.seconds / row.secondsMedian) } ?? "–"]
             }
             cells += [String(format: "%.3f", row.secondsMedian), String(format: "%.3f", row.cpuSeconds),
                       String(format: "%.0f", Double(row.busiestBytes) / 1_048_576),
