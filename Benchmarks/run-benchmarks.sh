@@ -68,3 +68,10 @@ rows=[json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 print(next((r["ms_per_step_median"] for r in rows if r.get("framework")=="ferd" and r.get("preset")=="paper"),776))' "$results")
 "$scratch/release/FerdCollectiveBench" --compute-ms "$paper_ms" --compute-source "paper train step, batch 2, $threads threads" \
   --command "Benchmarks/run-benchmarks.sh" --markdown docs/COLLECTIVE-BENCHMARKS.md | tail -n 1 | tee -a "$results"
+# Measured data-parallel scaling: one trainer vs a loopback gang of k members (one core each, k up to the
+# cores, at most 4) on the paper model, appended to docs/COLLECTIVE-BENCHMARKS.md.
+swift build -c release --scratch-path "$scratch" --product FerdScalingBench
+cores=$(nproc)
+gang_sizes=$(seq -s, 2 $(( cores < 4 ? cores : 4 )))
+"$scratch/release/FerdScalingBench" --preset paper --batch 12 --steps 4 --members "$gang_sizes" \
+  --markdown docs/COLLECTIVE-BENCHMARKS.md | tail -n 4

@@ -74,7 +74,8 @@ struct FerdScalingBench: ParsableCommand {
             waited in `finishStep` per step (communication not hidden behind the backward pass). Control: \
             t_alone is k independent trainers running at once on batch/k clips each, with no exchange — what \
             the machine's cores give k concurrent members before any communication; t_alone / t_k is the \
-            share of that the gang keeps (the cost of the exchange itself).
+            share of that the gang keeps (the cost of the exchange itself). A few steps on a shared machine: \
+            differences of 10–20 % between runs are noise, and a value above 100 % is noise too.
 
             | k | topology | wire | t₁ s/step | t_alone s/step | t_k s/step | exposed wait s/step | efficiency | t_alone / t_k |
             |---:|---|---|---:|---:|---:|---:|---:|---:|

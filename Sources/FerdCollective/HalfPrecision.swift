@@ -87,9 +87,4 @@ public enum HalfPrecision {
             encoded.storeBytes(of: pattern, toByteOffset: 2 * index, as: UInt16.self)
         }
     }
-
-    /// Replaces each value with the float of its nearest binary16.
-    public static func round(_ values: UnsafeMutablePointer<Float>, count: Int) {
-        for index in 0..<count { values[index] = value(bits(values[index])) }
-    }
 }

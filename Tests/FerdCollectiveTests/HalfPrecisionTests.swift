@@ -175,13 +175,7 @@ final class HalfPrecisionLoopTests: XCTestCase {
         }
     }
 
-    func testRoundAndUnalignedEncode() {
-        var values = Self.samples
-        values.withUnsafeMutableBufferPointer { HalfPrecision.round($0.baseAddress!, count: $0.count) }
-        for (rounded, original) in zip(values, Self.samples) where !original.isNaN {
-            let expected = HalfPrecision.value(Self.referenceBits(original))
-            if rounded.bitPattern != expected.bitPattern { return XCTFail("\(original): \(rounded), expected \(expected)") }
-        }
+    func testUnalignedEncode() {
         let source: [Float] = [1, -2.5, 65504, 1e-7, .infinity, 0.1]
         var bytes = [UInt8](repeating: 0xAA, count: 2 * source.count + 2)
         source.withUnsafeBufferPointer { input in
