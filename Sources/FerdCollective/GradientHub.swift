@@ -111,6 +111,10 @@ final class HubLoop {
     var sum: [Float] = []
     /// The wire bytes of the last reduced chunk, reused while chunks keep their size.
     var output: [UInt8] = []
+    /// Peers already told that they are a ferd worker at the wrong endpoint (told once each).
+    var misdirectedWorkers: Set<[UInt8]> = []
+    /// The first bytes of every control-plane (coordinator ↔ worker) message: ASCII "FERD".
+    static let controlMagic: [UInt8] = [0x46, 0x45, 0x52, 0x44]
 
     init(router: ZMQSocket, logger: Logger) {
         self.router = router
@@ -138,6 +142,16 @@ final class HubLoop {
         do {
             header = try FrameHeader.decode(frames: Array(frames.dropFirst()))
         } catch {
+            if frames.count == 2, frames[1].starts(with: Self.controlMagic) {
+                if misdirectedWorkers.insert(identity).inserted {
+                    let peer = String(decoding: identity, as: UTF8.self)
+                    logger.warning("""
+                        gradient hub: a ferd worker (\(peer)) connected here; workers connect to the coordinator's \
+                        --bind endpoint, not to the gradient hub (--gradient-bind)
+                        """)
+                }
+                return
+            }
             logger.warning("gradient hub: dropped a malformed message: \(error)")
             return
         }

@@ -1,6 +1,7 @@
 import FerdCollective
 import FerdZeroMQ
 import Foundation
+import Logging
 import XCTest
 
 final class GangTests: XCTestCase {
@@ -194,6 +195,26 @@ final class GangTests: XCTestCase {
         for result in results { XCTAssertEqual(try result.get(), [0.5, 4]) }
     }
 
+    func testAWorkerAtTheHubsEndpointIsToldWhereToConnect() throws {
+        let warnings = Locked([String]())
+        let context = try ZMQContext()
+        let hub = try GradientHub(endpoint: "tcp://127.0.0.1:*", context: context,
+                                  logger: Logger(label: "hub") { _ in WarningRecorder(warnings: warnings) })
+        defer { hub.stop() }
+        let worker = try ZMQSocket(context, type: .dealer)
+        try worker.setLinger(milliseconds: 0)
+        try worker.setRoutingID(Array("box-7".utf8))
+        try worker.connect(hub.boundEndpoint)
+        for _ in 0..<3 { try worker.send([Array("FERD".utf8) + [0, 2, 1, 0, 0, 0, 0, 0]]) }
+        let deadline = Date().addingTimeInterval(5)
+        while warnings.value.isEmpty, Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        Thread.sleep(forTimeInterval: 0.2)
+        worker.close()
+        XCTAssertEqual(warnings.value.count, 1, "told once: \(warnings.value)")
+        XCTAssertTrue(warnings.value.first?.contains("box-7") == true && warnings.value.first?.contains("--bind") == true,
+                      "\(warnings.value)")
+    }
+
     func testMisuseIsReported() throws {
         let fixture = try HubFixture()
         let member = try fixture.member(fixture.spec(gang: 20, rank: 0, size: 1, topology: .ring))
@@ -206,5 +227,21 @@ final class GangTests: XCTestCase {
         var result: [Float] = []
         try member.finishStep { result = Array($1) }
         XCTAssertEqual(result, [2, 2, 2], "a gang of one averages over itself")
+    }
+}
+
+/// Keeps the text of every warning a logger emits.
+private struct WarningRecorder: LogHandler {
+    let warnings: Locked<[String]>
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .warning
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        warnings.update { $0.append("\(event.message)") }
     }
 }
