@@ -26,6 +26,8 @@ final class WorkerSessionTests: XCTestCase {
         var session = session()
         XCTAssertEqual(session.handle(.start(at: 0)),
                        [.connect, .send(.hello(hello)), .send(.ready(Ready(credit: 2)))])
+        XCTAssertFalse(session.hasBeenWelcomed, "nothing answered yet (the worker's hint names the endpoint and keys)")
+        XCTAssertTrue(welcomed().hasBeenWelcomed)
     }
 
     func testAssignmentsBeyondTheSlotsAreRefusedAsRetryable() {

@@ -210,9 +210,17 @@ public final class Worker {
             case .disconnect:
                 socket?.close()
                 socket = nil
-                logger.warning("coordinator silent; reconnecting",
-                               metadata: ["endpoint": "\(configuration.endpoint)",
-                                          "silence": "\(configuration.session.deadAfter)s"])
+                if session.hasBeenWelcomed {
+                    logger.warning("coordinator silent; reconnecting",
+                                   metadata: ["endpoint": "\(configuration.endpoint)",
+                                              "silence": "\(configuration.session.deadAfter)s"])
+                } else {
+                    logger.warning("""
+                        no answer from \(configuration.endpoint) yet; retrying. Check that it is the coordinator's \
+                        --bind endpoint (not its gradient hub) and, with --keys, that this worker's public key is in \
+                        the coordinator's keys/workers/ and coordinator.pub is the coordinator's
+                        """)
+                }
             case let .send(message):
                 send(message)
             case let .startTrial(assignment):

@@ -87,6 +87,8 @@ public struct WorkerSession: Sendable {
     private var sequence: UInt64 = 0
     /// True after `leave`: no new attempts are started.
     public private(set) var isLeaving = false
+    /// True once a coordinator has acknowledged a HELLO (false: nothing at the endpoint has ever answered).
+    public private(set) var hasBeenWelcomed = false
 
     public init(configuration: Configuration) {
         self.configuration = configuration
@@ -160,6 +162,7 @@ public struct WorkerSession: Sendable {
         case .ack(let ack) where ack.kind == .hello:
             guard awaitingWelcome else { return [] }
             awaitingWelcome = false
+            hasBeenWelcomed = true
             return resendAfterWelcome(at: time)
         case .ack(let ack) where ack.kind == .result || ack.kind == .fail:
             unacknowledged.removeAll {
