@@ -182,7 +182,8 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Threads for the engine (default: all cores).") var threads: Int?
     @Option(name: .customLong("data-root"), help: "This machine's copy of the dataset, replacing the coordinator's path.")
     var dataRoot: String?
-    @Option(help: "Folder for the trials' run folders.") var work: String = "ferd-work"
+    @Option(help: "Folder for the trials' run folders and the resume checkpoints fetched for them (downloads/); give each worker on a machine its own.")
+    var work: String = "ferd-work"
     @Option(help: "Worker name (default: host name and process id).") var name: String?
     @Option(name: .customLong("ring-bind"),
             help: "Address this worker binds for ring gradient exchange with its gang (reachable by the others), e.g. tcp://10.0.0.5:*.")
@@ -203,6 +204,8 @@ struct WorkerCommand: ParsableCommand {
         }
         LogSetup.bootstrap(default: .info)
         if let threads { Threading.setCount(threads) }
+        let workFolder = try WorkFolderLock(folder: URL(fileURLWithPath: work))
+        defer { withExtendedLifetime(workFolder) {} }
         let workerName = name ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
         var logger = Logger(label: "ferd.worker")
         logger[metadataKey: "worker"] = "\(workerName)"

@@ -81,4 +81,16 @@ final class RuntimeTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("same ferd version"), "\(error)")
         }
     }
+
+    func testAWorkFolderServesOneWorkerAtATime() throws {
+        let work = try folder().appendingPathComponent("ferd-work")
+        var first: WorkFolderLock? = try WorkFolderLock(folder: work)
+        XCTAssertThrowsError(try WorkFolderLock(folder: work)) { error in
+            XCTAssertTrue("\(error)".contains("another ferd worker is using \(work.path)"), "\(error)")
+            XCTAssertTrue("\(error)".contains("its own --work folder"), "\(error)")
+        }
+        XCTAssertNotNil(first)
+        first = nil
+        XCTAssertNoThrow(try WorkFolderLock(folder: work), "free again once the first worker is gone")
+    }
 }
