@@ -16,15 +16,16 @@ final class CommunicationEngine {
     private let ringEndpoint: String
     private var joinedRanks: [Int] = []
     private var peers: [String]?
-    private var hubQueue: [(FrameHeader, [UInt8])] = []
-    private var ringQueue: [(FrameHeader, [UInt8])] = []
+    private var hubQueue: [(FrameHeader, ZMQMessage)] = []
+    private var ringQueue: [(FrameHeader, ZMQMessage)] = []
     private var lastHeardHub: Double
     private var lastHeardLeft: Double
     private var lastPing = 0.0
     private var counters = GangStatistics.Counters()
-    private var halfScratch: [UInt16] = []
-    /// Float16 ring segments encoded while they were summed, to be sent by the next step.
-    private var ringScratch: [UInt8] = []
+    /// Memory of outgoing float16 payloads, reused once libzmq has sent them.
+    private let wireBuffers: WireBufferPool
+    /// Messages sent from the jobs' float storage without copying that libzmq still reads.
+    private let lentStorage = LentCounter()
 
     private var gangSize: UInt16 { UInt16(spec.size) }
     private var left: Int { (spec.rank + spec.size - 1) % spec.size }
@@ -37,6 +38,7 @@ final class CommunicationEngine {
         self.logger = logger
         self.cancelled = cancelled
         self.context = context
+        wireBuffers = WireBufferPool(minimumCapacity: spec.chunkElements * spec.precision.bytesPerElement)
         dealer = try ZMQSocket(context, type: .dealer)
         try dealer.setLinger(milliseconds: 2000)
         try dealer.setHighWaterMarks(send: 0, receive: 0)
@@ -131,10 +133,14 @@ final class CommunicationEngine {
             if spec.size > 1 {
                 switch spec.topology {
                 case .star:
-                    try starReduce(startStarReduction(values, count: count, average: average, step: step, bucket: bucket,
-                                                      inStep: inStep, start: start))
+                    try starReduce(startStarReduction(storage, values, count: count, average: average, step: step,
+                                                      bucket: bucket, inStep: inStep, start: start))
                     return
-                case .ring: try ringReduce(values, count: count, average: average, step: step, bucket: bucket)
+                case .ring:
+                    try ringReduce(storage, values, count: count, average: average, step: step, bucket: bucket)
+                    // The caller owns the storage again once the job completes: libzmq must be done reading it
+                    // (the last all-gather sends are not followed by anything that depends on them).
+                    try awaitLentStorage()
                 }
             }
             counters.communicationSeconds = monotonicSeconds() - start
@@ -173,15 +179,18 @@ final class CommunicationEngine {
     }
 
     /// Star: sends every chunk of a bucket to the hub.
-    private func startStarReduction(_ values: UnsafeMutablePointer<Float>, count: Int, average: Bool, step: UInt64,
-                                    bucket: UInt32, inStep: Bool, start: Double) throws(GangError) -> StarReduction {
+    /// Float32 chunks go out from the storage without copying: the hub answers a chunk only once it has
+    /// received it from every member, so the results never overwrite bytes that libzmq is still sending.
+    private func startStarReduction(_ storage: FloatStorage, _ values: UnsafeMutablePointer<Float>, count: Int,
+                                    average: Bool, step: UInt64, bucket: UInt32, inStep: Bool,
+                                    start: Double) throws(GangError) -> StarReduction {
         let chunk = spec.chunkElements
         let parts = (count + chunk - 1) / chunk
         let flags = average ? FrameHeader.Flags.average : 0
         for part in 0..<parts {
             let range = (part * chunk)..<min(count, (part + 1) * chunk)
             try sendFloats(dealer, header(.reduce, step: step, bucket: bucket, part: UInt32(part), flags: flags),
-                           values + range.lowerBound, count: range.count, peer: nil)
+                           storage, values + range.lowerBound, count: range.count, peer: nil)
         }
         return StarReduction(values: values, count: count, step: step, bucket: bucket, inStep: inStep, parts: parts,
                              start: start)
@@ -197,7 +206,7 @@ final class CommunicationEngine {
             if inFlight.count < 2,
                case .reduce(let storage, let offset, let count, let average, let step, let bucket, let inStep)? =
                    shared.takeReduction() {
-                inFlight.append(try startStarReduction(storage.pointer + offset, count: count, average: average,
+                inFlight.append(try startStarReduction(storage, storage.pointer + offset, count: count, average: average,
                                                        step: step, bucket: bucket, inStep: inStep,
                                                        start: monotonicSeconds()))
             }
@@ -228,7 +237,7 @@ final class CommunicationEngine {
     private func starGather(_ bytes: [UInt8], step: UInt64) throws(GangError) -> [[UInt8]] {
         try sendBytes(dealer, header(.gather, step: step), bytes, peer: nil)
         let (reply, payload) = try nextFromHub()
-        guard reply.type == .gathered, reply.step == step, let blocks = try? Payload.decodeBlocks(payload),
+        guard reply.type == .gathered, reply.step == step, let blocks = try? Payload.decodeBlocks(payload.bytes),
               blocks.count == spec.size else {
             throw .protocolViolation(gangID: spec.gangID, rank: spec.rank,
                                      detail: "expected the allGather of exchange \(step), got \(reply.type) of \(reply.step)")
@@ -239,8 +248,8 @@ final class CommunicationEngine {
     /// Ring all-reduce of pieces of at most k chunks: reduce-scatter, then all-gather of the final values.
     /// Segment s is summed along s, s+1, …, s−1 (mod k) and finished by rank s−1, which alone computes its
     /// final (averaged, wire-rounded) value; everyone else receives exactly those bytes.
-    private func ringReduce(_ values: UnsafeMutablePointer<Float>, count: Int, average: Bool, step: UInt64,
-                            bucket: UInt32) throws(GangError) {
+    private func ringReduce(_ storage: FloatStorage, _ values: UnsafeMutablePointer<Float>, count: Int, average: Bool,
+                            step: UInt64, bucket: UInt32) throws(GangError) {
         let k = spec.size
         let rank = spec.rank
         let pieceLimit = k * spec.chunkElements
@@ -260,11 +269,10 @@ final class CommunicationEngine {
                     switch next {
                     case .storage:
                         let out = segment(sent)
-                        try sendFloats(push!, frame, piece + out.lowerBound, count: out.count, peer: right)
-                    case .prepared(let bytes):
-                        try sendPrepared(push!, frame, bytes: bytes, peer: right)
-                    case .forward(let payload):
-                        try sendBytes(push!, frame, payload, peer: right)
+                        try sendFloats(push!, frame, storage, piece + out.lowerBound, count: out.count, peer: right,
+                                       tracked: true)
+                    case .message(let payload):
+                        try send(push!, frame, message: payload, peer: right)
                     }
                     let into = segment(received)
                     let payload = try nextFromLeft(step: step, bucket: bucket, part: part, segment: received,
@@ -274,7 +282,7 @@ final class CommunicationEngine {
                                          into: piece + into.lowerBound)
                         // Float16 forwards the bytes rather than encoding them again; float32 sends from the
                         // storage (the same copy), which lets the received buffer go at once.
-                        next = spec.precision == .float16 ? .forward(payload) : .storage
+                        next = spec.precision == .float16 ? .message(payload) : .storage
                     } else {
                         // The last reduce-scatter step completes this member's own segment, (rank + 1) mod k.
                         next = accumulate(payload, count: into.count, into: piece + into.lowerBound,
@@ -287,18 +295,19 @@ final class CommunicationEngine {
         }
     }
 
-    /// How a ring step's segment goes out: encoded from the float storage, as the float16 bytes the previous
-    /// step already wrote into `ringScratch`, or (all-gather) as the bytes received, unchanged.
+    /// How a ring step's segment goes out: from the float storage (float32, without copying; float16 encoded),
+    /// or as a ready message: the float16 bytes the previous step encoded while summing, or (all-gather) the
+    /// message received, forwarded unchanged.
     private enum RingOutgoing {
         case storage
-        case prepared(bytes: Int)
-        case forward([UInt8])
+        case message(ZMQMessage)
     }
 
-    /// Adds a received reduce-scatter segment into `destination`. With `finalDivisor` the sums are complete:
-    /// divided (by 1 for a plain sum, which is exact) and, for float16, rounded to their wire values, which
-    /// every member then uses. Float16 also writes the bytes to send next into `ringScratch` in the same pass.
-    private func accumulate(_ payload: [UInt8], count: Int, into destination: UnsafeMutablePointer<Float>,
+    /// Adds a received reduce-scatter segment into `destination`, reading the message in place. With
+    /// `finalDivisor` the sums are complete: divided (by 1 for a plain sum, which is exact) and, for float16,
+    /// rounded to their wire values, which every member then uses. Float16 also encodes the bytes to send next
+    /// in the same pass, into a pooled buffer sent without copying.
+    private func accumulate(_ payload: ZMQMessage, count: Int, into destination: UnsafeMutablePointer<Float>,
                             finalDivisor: Float?) -> RingOutgoing {
         switch spec.precision {
         case .float32:
@@ -312,34 +321,18 @@ final class CommunicationEngine {
             }
             return .storage
         case .float16:
-            if ringScratch.count < 2 * count { ringScratch = [UInt8](repeating: 0, count: 2 * count) }
-            ringScratch.withUnsafeMutableBytes { encoded in
-                payload.withUnsafeBytes { source in
-                    guard let base = source.baseAddress else { return }
-                    if let finalDivisor {
-                        HalfPrecision.decodeAddingFinal(base, count: count, into: destination, dividingBy: finalDivisor,
-                                                        encodingInto: encoded.baseAddress!)
-                    } else {
-                        HalfPrecision.decodeAdding(base, count: count, into: destination,
-                                                   encodingInto: encoded.baseAddress!)
-                    }
+            let buffer = wireBuffers.take(2 * count)
+            payload.withUnsafeBytes { source in
+                guard let base = source.baseAddress else { return }
+                if let finalDivisor {
+                    HalfPrecision.decodeAddingFinal(base, count: count, into: destination, dividingBy: finalDivisor,
+                                                    encodingInto: buffer.pointer)
+                } else {
+                    HalfPrecision.decodeAdding(base, count: count, into: destination, encodingInto: buffer.pointer)
                 }
             }
-            return .prepared(bytes: 2 * count)
+            return .message(wireBuffers.message(buffer, bytes: 2 * count))
         }
-    }
-
-    private func sendPrepared(_ socket: ZMQSocket, _ header: FrameHeader, bytes: Int, peer: Int) throws(GangError) {
-        let scratch = ringScratch
-        let result: GangError? = scratch.withUnsafeBytes { raw in
-            do throws(GangError) {
-                try send(socket, header, payload: UnsafeRawBufferPointer(rebasing: raw[0..<bytes]), peer: peer)
-                return nil
-            } catch {
-                return error
-            }
-        }
-        if let result { throw result }
     }
 
     private func ringGather(_ bytes: [UInt8], step: UInt64) throws(GangError) -> [[UInt8]] {
@@ -352,14 +345,14 @@ final class CommunicationEngine {
             try sendBytes(push!, header(.ring, step: step, segment: UInt32(sent), flags: FrameHeader.Flags.bytes),
                           blocks[sent], peer: right)
             blocks[received] = try nextFromLeft(step: step, bucket: 0, part: 0, segment: received,
-                                                flags: FrameHeader.Flags.bytes, bytes: nil)
+                                                flags: FrameHeader.Flags.bytes, bytes: nil).bytes
         }
         return blocks
     }
 
     // MARK: waiting and sending
 
-    private func nextFromHub() throws(GangError) -> (FrameHeader, [UInt8]) {
+    private func nextFromHub() throws(GangError) -> (FrameHeader, ZMQMessage) {
         while hubQueue.isEmpty {
             try pumpOnce(milliseconds: 20)
             let silent = monotonicSeconds() - lastHeardHub
@@ -371,7 +364,7 @@ final class CommunicationEngine {
     }
 
     private func nextFromLeft(step: UInt64, bucket: UInt32, part: UInt32, segment: Int, flags: UInt8,
-                              bytes: Int?) throws(GangError) -> [UInt8] {
+                              bytes: Int?) throws(GangError) -> ZMQMessage {
         while ringQueue.isEmpty {
             try pumpOnce(milliseconds: 20)
             let silent = monotonicSeconds() - lastHeardLeft
@@ -392,20 +385,39 @@ final class CommunicationEngine {
         return payload
     }
 
-    private func sendFloats(_ socket: ZMQSocket, _ header: FrameHeader, _ values: UnsafePointer<Float>, count: Int,
-                            peer: Int?) throws(GangError) {
-        var scratch = halfScratch
-        defer { halfScratch = scratch }
-        let result: GangError? = Kernels.withWireBytes(values, count: count, precision: spec.precision,
-                                                       scratch: &scratch) { bytes in
-            do throws(GangError) {
-                try send(socket, header, payload: bytes, peer: peer)
-                return nil
-            } catch {
-                return error
+    /// Sends `count` floats of `storage`: float32 without copying (`tracked`: counted in `lentStorage` until
+    /// libzmq is done), float16 encoded into a pooled buffer, also sent without copying.
+    private func sendFloats(_ socket: ZMQSocket, _ header: FrameHeader, _ storage: FloatStorage,
+                            _ values: UnsafePointer<Float>, count: Int, peer: Int?,
+                            tracked: Bool = false) throws(GangError) {
+        let message: ZMQMessage
+        switch spec.precision {
+        case .float32:
+            if tracked {
+                lentStorage.lend()
+                message = storage.message(values, count: count) { [lentStorage] in lentStorage.giveBack() }
+            } else {
+                message = storage.message(values, count: count) {}
+            }
+        case .float16:
+            let buffer = wireBuffers.take(2 * count)
+            HalfPrecision.encode(values, count: count, into: buffer.pointer)
+            message = wireBuffers.message(buffer, bytes: 2 * count)
+        }
+        try send(socket, header, message: message, peer: peer)
+    }
+
+    /// Waits until libzmq has given back every message sent from a job's storage, taking in input, sending
+    /// heartbeats and checking for cancellation meanwhile; the peer is silent if that takes `timeout`.
+    private func awaitLentStorage() throws(GangError) {
+        let start = monotonicSeconds()
+        while !lentStorage.waitUntilNone(milliseconds: 1) {
+            try pumpOnce(milliseconds: 0)
+            let waited = monotonicSeconds() - start
+            if waited > spec.timeout {
+                throw .peerSilent(gangID: spec.gangID, rank: spec.rank, peer: right, seconds: waited)
             }
         }
-        if let result { throw result }
     }
 
     private func sendBytes(_ socket: ZMQSocket, _ header: FrameHeader, _ bytes: [UInt8], peer: Int?) throws(GangError) {
@@ -445,6 +457,31 @@ final class CommunicationEngine {
         }
     }
 
+    /// Sends one message whose payload libzmq takes without copying, retrying like `send(_:_:payload:peer:)`.
+    private func send(_ socket: ZMQSocket, _ header: FrameHeader, message: ZMQMessage, peer: Int?) throws(GangError) {
+        var header = header
+        header.payloadLength = UInt32(message.count)
+        let encoded = header.encoded()
+        let bytes = encoded.count + message.count
+        let start = monotonicSeconds()
+        while true {
+            do {
+                if try socket.send([encoded], payload: message) {
+                    counters.bytesSent += bytes
+                    return
+                }
+            } catch {
+                throw .transport(gangID: spec.gangID, rank: spec.rank, detail: "sending \(header.type): \(error)")
+            }
+            let waited = monotonicSeconds() - start
+            if waited > spec.timeout {
+                if let peer { throw .peerSilent(gangID: spec.gangID, rank: spec.rank, peer: peer, seconds: waited) }
+                throw .hubSilent(gangID: spec.gangID, rank: spec.rank, hub: spec.hubEndpoint, seconds: waited)
+            }
+            try pumpOnce(milliseconds: 1)
+        }
+    }
+
     private func sendQuietly(_ socket: ZMQSocket?, _ header: FrameHeader, payload: [UInt8]) {
         guard let socket else { return }
         var header = header
@@ -458,7 +495,7 @@ final class CommunicationEngine {
         let sockets = pull.map { [dealer, $0] } ?? [dealer]
         do {
             for index in try ZMQSocket.poll(sockets, timeoutMilliseconds: milliseconds) {
-                while let frames = try sockets[index].receive() { try dispatch(frames, fromHub: index == 0) }
+                while let frames = try sockets[index].receiveMessage() { try dispatch(frames, fromHub: index == 0) }
             }
         } catch let error as GangError {
             throw error
@@ -475,10 +512,11 @@ final class CommunicationEngine {
         if cancelled() { throw .cancelled(gangID: spec.gangID, rank: spec.rank) }
     }
 
-    private func dispatch(_ frames: [[UInt8]], fromHub: Bool) throws(GangError) {
+    private func dispatch(_ frames: [ZMQMessage], fromHub: Bool) throws(GangError) {
         let frame: FrameHeader
-        do {
-            frame = try FrameHeader.decode(frames: frames)
+        do throws(FrameError) {
+            guard frames.count == 2 else { throw .wrongFrameCount(frames.count) }
+            frame = try FrameHeader.decode(frames[0].bytes, payloadCount: frames[1].count)
         } catch {
             logger.warning("gang \(spec.gangID) rank \(spec.rank): dropped a malformed frame: \(error)")
             return
@@ -493,13 +531,13 @@ final class CommunicationEngine {
             lastHeardHub = monotonicSeconds()
             switch frame.type {
             case .ping: break
-            case .joined: joinedRanks = (try? Payload.decodeRanks(payload)) ?? joinedRanks
+            case .joined: joinedRanks = (try? Payload.decodeRanks(payload.bytes)) ?? joinedRanks
             case .peers:
-                do { peers = try Payload.decodeStrings(payload) } catch {
+                do { peers = try Payload.decodeStrings(payload.bytes) } catch {
                     throw .protocolViolation(gangID: spec.gangID, rank: spec.rank, detail: "peer list: \(error)")
                 }
             case .abort:
-                throw .aborted(gangID: spec.gangID, rank: spec.rank, reason: String(decoding: payload, as: UTF8.self))
+                throw .aborted(gangID: spec.gangID, rank: spec.rank, reason: String(decoding: payload.bytes, as: UTF8.self))
             case .reduced, .gathered: hubQueue.append((frame, payload))
             default: logger.warning("gang \(spec.gangID) rank \(spec.rank): unexpected \(frame.type) from the hub")
             }
@@ -514,6 +552,29 @@ final class CommunicationEngine {
             case .ring: ringQueue.append((frame, payload))
             default: logger.warning("gang \(spec.gangID) rank \(spec.rank): unexpected \(frame.type) on the ring")
             }
+        }
+    }
+}
+
+/// Messages lent to libzmq, counted until it gives them back (on its I/O thread).
+final class LentCounter: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var lent = 0
+
+    func lend() { condition.withLock { lent += 1 } }
+
+    func giveBack() {
+        condition.withLock {
+            lent -= 1
+            if lent == 0 { condition.broadcast() }
+        }
+    }
+
+    /// True once nothing is lent; false if something still is after `milliseconds`.
+    func waitUntilNone(milliseconds: Int) -> Bool {
+        condition.withLock {
+            if lent > 0 { _ = condition.wait(until: Date(timeIntervalSinceNow: Double(milliseconds) / 1000)) }
+            return lent == 0
         }
     }
 }

@@ -100,7 +100,8 @@ final class HubLoop {
         var members: [Int: Member] = [:]
         var formed = false
         var lastPing = 0.0
-        var reductions: [ReductionKey: [Int: (FrameHeader, [UInt8])]] = [:]
+        /// Contributions, kept as received messages and summed in place.
+        var reductions: [ReductionKey: [Int: (FrameHeader, ZMQMessage)]] = [:]
         var gathers: [UInt64: [Int: [UInt8]]] = [:]
     }
 
@@ -109,8 +110,9 @@ final class HubLoop {
     var gangs: [UInt64: Gang] = [:]
     /// A block of partial sums.
     var sum: [Float] = []
-    /// The wire bytes of the last reduced chunk, reused while chunks keep their size.
-    var output: [UInt8] = []
+    /// Memory for the reduced chunks' wire bytes, sent to every member without copying (one message shared
+    /// by all of them) and reused once libzmq has sent it to all.
+    let outputs = WireBufferPool(minimumCapacity: 4 << 20)
     /// Peers already told that they are a ferd worker at the wrong endpoint (told once each).
     var misdirectedWorkers: Set<[UInt8]> = []
     /// The first bytes of every control-plane (coordinator ↔ worker) message: ASCII "FERD".
@@ -125,7 +127,7 @@ final class HubLoop {
         while !control.isStopping {
             do {
                 if try router.poll(timeoutMilliseconds: 50) {
-                    while let frames = try router.receive() { handle(frames) }
+                    while let frames = try router.receiveMessage() { handle(frames) }
                 }
             } catch {
                 if error.contextTerminated { break }
@@ -136,13 +138,14 @@ final class HubLoop {
         router.close()
     }
 
-    private func handle(_ frames: [[UInt8]]) {
-        guard let identity = frames.first else { return }
+    private func handle(_ frames: [ZMQMessage]) {
+        guard let identity = frames.first?.bytes else { return }
         let header: FrameHeader
-        do {
-            header = try FrameHeader.decode(frames: Array(frames.dropFirst()))
+        do throws(FrameError) {
+            guard frames.count == 3 else { throw .wrongFrameCount(frames.count - 1) }
+            header = try FrameHeader.decode(frames[1].bytes, payloadCount: frames[2].count)
         } catch {
-            if frames.count == 2, frames[1].starts(with: Self.controlMagic) {
+            if frames.count == 2, frames[1].bytes.starts(with: Self.controlMagic) {
                 if misdirectedWorkers.insert(identity).inserted {
                     let peer = String(decoding: identity, as: UTF8.self)
                     logger.warning("""
@@ -158,7 +161,7 @@ final class HubLoop {
         let payload = frames[2]
         let rank = Int(header.rank)
         if header.type == .join {
-            join(header, payload: payload, identity: identity)
+            join(header, payload: payload.bytes, identity: identity)
             return
         }
         guard var gang = gangs[header.gangID], let member = gang.members[rank], member.identity == identity else {
@@ -185,7 +188,7 @@ final class HubLoop {
             gang.members[rank] = nil
             gangs[header.gangID] = gang.members.isEmpty ? nil : gang
         case .abort:
-            let reason = String(decoding: payload, as: UTF8.self)
+            let reason = String(decoding: payload.bytes, as: UTF8.self)
             abort(header.gangID, gang, reason: "rank \(rank) failed: \(reason)", except: rank)
         case .reduce where gang.members.contains(where: \.value.left),
              .gather where gang.members.contains(where: \.value.left):
@@ -211,7 +214,7 @@ final class HubLoop {
             }
         case .gather:
             var blocks = gang.gathers[header.step] ?? [:]
-            blocks[rank] = payload
+            blocks[rank] = payload.bytes
             if blocks.count == gang.size {
                 gang.gathers[header.step] = nil
                 gangs[header.gangID] = gang
@@ -262,23 +265,29 @@ final class HubLoop {
     }
 
     /// Sums the contributions in rank order in float32, divides for an average, and sends the wire bytes.
-    private func reduce(_ header: FrameHeader, contributions: [Int: (FrameHeader, [UInt8])], gang: Gang) {
+    /// The contributions are read in place from the received messages; the result is written once into a
+    /// pooled buffer and sent to every member without copying.
+    private func reduce(_ header: FrameHeader, contributions: [Int: (FrameHeader, ZMQMessage)], gang: Gang) {
         let bytes = Int(header.payloadLength)
-        if output.count != bytes {
-            output.removeAll(keepingCapacity: true)
-            output.append(contentsOf: repeatElement(0, count: bytes))
-        }
+        let buffer = outputs.take(bytes)
         let inputs = (0..<gang.size).map { contributions[$0]!.1 }
         let divisor = header.flags & FrameHeader.Flags.average != 0 ? Float(gang.size) : nil
-        output.withUnsafeMutableBytes { destination in
-            guard let base = destination.baseAddress else { return }
-            Kernels.reduce(inputs, count: bytes / header.precision.bytesPerElement, precision: header.precision,
-                           divisor: divisor, into: base, scratch: &sum)
-        }
+        Kernels.reduce(inputs, count: bytes / header.precision.bytesPerElement, precision: header.precision,
+                       divisor: divisor, into: buffer.pointer, scratch: &sum)
         var reply = header
         reply.type = .reduced
         reply.rank = 0
-        broadcast(gang, reply, payload: output)
+        reply.payloadLength = UInt32(bytes)
+        let result = outputs.message(buffer, bytes: bytes)
+        let encoded = reply.encoded()
+        for member in gang.members.values where !member.left {
+            do {
+                // Every member gets the same content: a reference-counted copy of one message.
+                _ = try router.send([member.identity, encoded], payload: ZMQMessage(sharing: result))
+            } catch {
+                logger.warning("gradient hub: could not send \(reply.type) of gang \(reply.gangID): \(error)")
+            }
+        }
     }
 
     private func maintain(now: Double) {
