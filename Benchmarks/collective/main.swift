@@ -4,8 +4,9 @@
 // exchange of the paper model's 19,083,527-float gradient (median of --repeats after one warm-up), against two
 // raw ZeroMQ baselines measured in the same run with the same messages (4 MiB by default): one PUSH→PULL stream of the
 // busiest party's bytes, and the exchange's own streams moving the same bytes concurrently (ring: k streams
-// member i → i+1; star: k members → hub and hub → k members, overlapped). Then the projected data-parallel
-// efficiency on 10 and 25 GbE from --compute-ms (the paper train step).
+// member i → i+1; star: k members → hub and hub → k members, overlapped). Like the exchange, the raw streams send
+// and receive payloads without copying them (borrowed messages from one reused buffer, received messages read in
+// place). Then the projected data-parallel efficiency on 10 and 25 GbE from --compute-ms (the paper train step).
 // Prints one JSON line (the last line of output); --markdown FILE also writes the report.
 import ArgumentParser
 import FerdCollective
@@ -119,35 +120,72 @@ func messages(_ bytes: Int, chunk: Int) -> [Int] {
     stride(from: 0, to: bytes, by: chunk).map { min(chunk, bytes - $0) }
 }
 
+/// The payload every raw party sends from: one buffer of `chunk` bytes, allocated once and reused for every
+/// message (as the exchange sends from its step storage and pooled buffers). Never freed: libzmq holds
+/// borrowed messages until it has written them.
+final class RawPayload: @unchecked Sendable {
+    let bytes: UnsafeRawBufferPointer
+    init(count: Int) {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, count), alignment: 64)
+        buffer.initializeMemory(as: UInt8.self, repeating: 7)
+        bytes = UnsafeRawBufferPointer(buffer)
+    }
+}
+
+/// What the raw receivers read of the payloads they received (one byte per page), kept so that the reads are
+/// not optimised away.
+let touched = Box<UInt64>(0)
+
+/// Reads one byte per 4 KiB page of `message` in place (no copy): the receiver looks at what arrived.
+func touch(_ message: ZMQMessage) -> UInt64 {
+    message.withUnsafeBytes { bytes in
+        var sum: UInt64 = 0
+        var offset = 0
+        while offset < bytes.count {
+            sum &+= UInt64(bytes[offset])
+            offset += 4096
+        }
+        return sum
+    }
+}
+
 /// One party of a raw measurement: sends its messages on `output` while taking in whatever arrives on
 /// `input`, until it has sent everything and received `expected` bytes. `forward(received)` may queue more
-/// messages to send (the star hub forwarding a round).
-func pump(output: [ZMQSocket], plan: [Int], input: ZMQSocket?, expected: Int, payload: [UInt8],
+/// messages to send (the star hub forwarding a round). Without copying payloads, as the exchange: each payload
+/// goes out as a `ZMQMessage` borrowing the start of `payload` (no allocation or copy of its bytes), one message
+/// shared (`zmq_msg_copy`) among all outputs when there are several (as the hub sends a reduced chunk to all
+/// members); received payloads are read in place (`receiveMessage`, one byte per page touched), never copied.
+func pump(output: [ZMQSocket], plan: [Int], input: ZMQSocket?, expected: Int, payload: RawPayload,
           forward: (Int) -> [Int] = { _ in [] }) throws {
-    let header = [UInt8](repeating: 0, count: FrameHeader.size)
+    let header = [[UInt8](repeating: 0, count: FrameHeader.size)]
     var queue = plan[...]
+    var message: ZMQMessage?  // the payload of queue.first, until every output has it
     var target = 0
     var received = 0
     var messagesReceived = 0
+    var sum: UInt64 = 0
     while !queue.isEmpty || received < expected {
         var progressed = false
         if let size = queue.first {
-            let socket = output[target]
-            let sent = try payload.withUnsafeBytes {
-                try socket.send(header: header, payload: UnsafeRawBufferPointer(rebasing: $0[0..<size]))
-            }
-            if sent {
+            let source = message ?? ZMQMessage(
+                borrowing: UnsafeRawBufferPointer(rebasing: payload.bytes[0..<size]), release: {})
+            message = source
+            if try output[target].send(header, payload: output.count == 1 ? source : ZMQMessage(sharing: source)) {
                 progressed = true
                 target += 1
                 if target == output.count {
                     target = 0
+                    message = nil
                     queue = queue.dropFirst()
                 }
             }
         }
         if let input {
-            while let frames = try input.receive() {
-                received += frames.last?.count ?? 0
+            while let frames = try input.receiveMessage() {
+                if let last = frames.last {
+                    received += last.count
+                    sum &+= touch(last)
+                }
                 messagesReceived += 1
                 queue.append(contentsOf: forward(messagesReceived))
                 progressed = true
@@ -158,6 +196,7 @@ func pump(output: [ZMQSocket], plan: [Int], input: ZMQSocket?, expected: Int, pa
             if queue.isEmpty, let input { _ = try input.poll(timeoutMilliseconds: 1) } else { usleep(50) }
         }
     }
+    touched.update { $0 &+= sum }
 }
 
 /// Messages a raw stream may queue on each side (ZeroMQ high-water marks): the raw streams move data as
@@ -182,11 +221,13 @@ func pullSocket(_ context: ZMQContext) throws -> (ZMQSocket, String) {
 }
 
 /// Raw ZeroMQ over loopback: PUSH→PULL streams without any gradient work, in the same messages (a 44-byte
-/// header frame and a payload of at most `chunk` bytes) and with the same sockets options as the exchange.
+/// header frame and a payload of at most `chunk` bytes) and with the same sockets options as the exchange,
+/// sending and receiving payloads without copying them (see `pump`).
 struct RawTransport {
     /// The context of one party (a thread standing for a process).
     let context: @Sendable () throws -> ZMQContext
     let chunk: Int
+    let payload: RawPayload
 
     /// One stream moving `bytes`.
     func single(bytes: Int) throws -> Double {
@@ -201,7 +242,6 @@ struct RawTransport {
         let bound = Barrier(parties: parties)
         let ready = Barrier(parties: parties)
         let span = Span()
-        let payload = [UInt8](repeating: 7, count: chunk)
         try runThreads(parties) { party in
             let context = try context()
             let (pull, endpoint) = try pullSocket(context)
@@ -232,7 +272,6 @@ struct RawTransport {
         let bound = Barrier(parties: members + 1)
         let ready = Barrier(parties: members + 1)
         let span = Span()
-        let payload = [UInt8](repeating: 7, count: chunk)
         let plan = messages(bytes, chunk: chunk)
         try runThreads(members + 1) { party in
             let context = try context()
@@ -305,6 +344,7 @@ struct CollectiveBench: ParsableCommand {
         defer { hub.stop() }
         let total = paperSizes.reduce(0, +)
         let gradient = [Float](repeating: 0.001, count: paperSizes.max()!)
+        let rawPayload = RawPayload(count: chunkBytes)
         var rows: [Row] = []
         var gangID: UInt64 = 1
         for precision in precisions.split(separator: ",").compactMap({ GangSpec.Precision(rawValue: String($0)) }) {
@@ -346,7 +386,7 @@ struct CollectiveBench: ParsableCommand {
                     let payload = total * precision.bytesPerElement
                     let perMember = topology == .ring ? 2 * (k - 1) * payload / k : payload
                     let busiest = topology == .ring ? perMember : k * payload
-                    let raw = RawTransport(context: context, chunk: chunkBytes)
+                    let raw = RawTransport(context: context, chunk: chunkBytes, payload: rawPayload)
                     let single = try medianOf(repeats) { try raw.single(bytes: busiest) }
                     var streamsCPU: [Double] = []
                     let streams = try medianOf(repeats) {
@@ -466,7 +506,11 @@ struct CollectiveBench: ParsableCommand {
             "2(k−1)/k·S; for star the hub receives k·S (and sends k·S), S being the gradient's wire bytes.",
             "Bandwidth = busiest bytes / exchange seconds. Two raw ZeroMQ baselines, measured in the same run right",
             "after each configuration (median of \(repeats)), move bytes in the same messages (a \(FrameHeader.size)-byte header frame",
-            "and \(mebibytes(chunkBytes)) payloads) over loopback PUSH→PULL with no gradient work:",
+            "and \(mebibytes(chunkBytes)) payloads) over loopback PUSH→PULL with no gradient work, and without copying payloads, as",
+            "the exchange: each is sent from one reused buffer as a borrowed message (`ZMQMessage(borrowing:)`, no allocation",
+            "or copy of its bytes; the star hub shares one message among all members, `ZMQMessage(sharing:)`) and received in",
+            "place (`receiveMessage()`, one byte per 4 KiB page read, no copy out); each side keeps at most \(rawWindow) messages",
+            "queued per socket (ZeroMQ high-water marks):",
             "",
             "- **one stream**: a single stream carrying the busiest party's bytes (the earlier baseline);",
             "- **same streams**: the exchange's own traffic, concurrently — ring: k streams, member i → i+1, of",
