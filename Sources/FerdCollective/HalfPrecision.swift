@@ -1,8 +1,19 @@
+import CHalfPrecision
+
 /// IEEE 754 binary16 conversion with round-to-nearest-even, in contiguous loops. Written out rather than
 /// using `Float16`, which is unavailable on x86_64 macOS and converts through a library call per value on
 /// x86_64 Linux. Both conversions are branch-free (every case is computed and the right one selected), so
 /// the compiler vectorises the loops with the baseline SIMD instructions.
+///
+/// The buffer loops dispatch to CHalfPrecision's F16C versions (hardware conversions, eight values per
+/// instruction) when the CPU has F16C and AVX; the portable loops below stay the reference and the fallback.
+/// Both give the same bits for every input, NaNs included (the C code canonicalises NaNs to the quiet NaN of
+/// their sign, as `bits` does), except that decoding a signalling-NaN half on the F16C path sets the float's
+/// quiet bit — halves encoded here are never signalling NaNs, so that never happens on the wire.
 public enum HalfPrecision {
+    /// Whether the buffer loops use the F16C conversions.
+    static let usesF16C = ferd_half_f16c_supported() != 0
+
     /// The binary16 bit pattern nearest to `value` (ties to even); infinities stay infinite, overflow
     /// becomes infinity, NaN becomes a quiet NaN with the same sign.
     @inline(__always)
@@ -40,11 +51,21 @@ public enum HalfPrecision {
     /// Writes the binary16 patterns of `source` into `destination` (at least as long).
     public static func encode(_ source: UnsafeBufferPointer<Float>, into destination: UnsafeMutablePointer<UInt16>) {
         guard let input = source.baseAddress else { return }
-        for index in 0..<source.count { destination[index] = bits(input[index]) }
+        encode(input, count: source.count, into: UnsafeMutableRawPointer(destination))
     }
 
     /// Writes the binary16 patterns of `count` floats at `source` into `destination`, which need not be aligned.
     static func encode(_ source: UnsafePointer<Float>, count: Int, into destination: UnsafeMutableRawPointer) {
+        guard count > 0 else { return }
+        if usesF16C {
+            ferd_half_encode(source, count, destination)
+        } else {
+            portableEncode(source, count: count, into: destination)
+        }
+    }
+
+    /// The portable loop of `encode`: the reference and the fallback without F16C.
+    static func portableEncode(_ source: UnsafePointer<Float>, count: Int, into destination: UnsafeMutableRawPointer) {
         for index in 0..<count {
             destination.storeBytes(of: bits(source[index]), toByteOffset: 2 * index, as: UInt16.self)
         }
@@ -52,6 +73,16 @@ public enum HalfPrecision {
 
     /// Writes the floats of `count` binary16 patterns at `source` into `destination`.
     public static func decode(_ source: UnsafeRawPointer, count: Int, into destination: UnsafeMutablePointer<Float>) {
+        guard count > 0 else { return }
+        if usesF16C {
+            ferd_half_decode(source, count, destination)
+        } else {
+            portableDecode(source, count: count, into: destination)
+        }
+    }
+
+    /// The portable loop of `decode`: the reference and the fallback without F16C.
+    static func portableDecode(_ source: UnsafeRawPointer, count: Int, into destination: UnsafeMutablePointer<Float>) {
         for index in 0..<count {
             destination[index] = value(source.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self))
         }
@@ -59,6 +90,16 @@ public enum HalfPrecision {
 
     /// Adds the floats of `count` binary16 patterns at `source` to `destination`.
     public static func decodeAdding(_ source: UnsafeRawPointer, count: Int, into destination: UnsafeMutablePointer<Float>) {
+        guard count > 0 else { return }
+        if usesF16C {
+            ferd_half_decode_add(source, count, destination)
+        } else {
+            portableDecodeAdding(source, count: count, into: destination)
+        }
+    }
+
+    /// The portable loop of `decodeAdding`: the reference and the fallback without F16C.
+    static func portableDecodeAdding(_ source: UnsafeRawPointer, count: Int, into destination: UnsafeMutablePointer<Float>) {
         for index in 0..<count {
             destination[index] += value(source.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self))
         }
@@ -68,6 +109,17 @@ public enum HalfPrecision {
     /// patterns of the sums to `encoded` (unaligned), in one pass.
     static func decodeAdding(_ source: UnsafeRawPointer, count: Int, into destination: UnsafeMutablePointer<Float>,
                              encodingInto encoded: UnsafeMutableRawPointer) {
+        guard count > 0 else { return }
+        if usesF16C {
+            ferd_half_decode_add_encode(source, count, destination, encoded)
+        } else {
+            portableDecodeAdding(source, count: count, into: destination, encodingInto: encoded)
+        }
+    }
+
+    /// The portable loop of `decodeAdding`: the reference and the fallback without F16C.
+    static func portableDecodeAdding(_ source: UnsafeRawPointer, count: Int, into destination: UnsafeMutablePointer<Float>,
+                                     encodingInto encoded: UnsafeMutableRawPointer) {
         for index in 0..<count {
             let sum = destination[index] + value(source.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self))
             destination[index] = sum
@@ -80,6 +132,19 @@ public enum HalfPrecision {
     /// `encoded`, unaligned), in one pass.
     static func decodeAddingFinal(_ source: UnsafeRawPointer, count: Int, into destination: UnsafeMutablePointer<Float>,
                                   dividingBy divisor: Float, encodingInto encoded: UnsafeMutableRawPointer) {
+        guard count > 0 else { return }
+        if usesF16C {
+            ferd_half_decode_add_final(source, count, destination, divisor, encoded)
+        } else {
+            portableDecodeAddingFinal(source, count: count, into: destination, dividingBy: divisor,
+                                      encodingInto: encoded)
+        }
+    }
+
+    /// The portable loop of `decodeAddingFinal`: the reference and the fallback without F16C.
+    static func portableDecodeAddingFinal(_ source: UnsafeRawPointer, count: Int,
+                                          into destination: UnsafeMutablePointer<Float>,
+                                          dividingBy divisor: Float, encodingInto encoded: UnsafeMutableRawPointer) {
         for index in 0..<count {
             let sum = destination[index] + value(source.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self))
             let pattern = bits(sum / divisor)

@@ -1,3 +1,4 @@
+import CHalfPrecision
 @testable import FerdCollective
 import XCTest
 
@@ -165,7 +166,11 @@ final class HalfPrecisionLoopTests: XCTestCase {
             let value = floats[Int(pattern)]
             if pattern & 0x7C00 == 0x7C00, pattern & 0x3FF != 0 {
                 XCTAssertTrue(value.isNaN)
-                XCTAssertEqual(value.bitPattern, UInt32(pattern & 0x8000) << 16 | 0x7F80_0000 | UInt32(pattern & 0x3FF) << 13,
+                // F16C's vcvtph2ps quiets signalling NaNs (sets the float's quiet bit 0x0040_0000) and keeps the
+                // payload; the portable code keeps the bits as they are. Encoded halves are never signalling NaNs.
+                let quiet: UInt32 = HalfPrecision.usesF16C ? 0x0040_0000 : 0
+                XCTAssertEqual(value.bitPattern,
+                               UInt32(pattern & 0x8000) << 16 | 0x7F80_0000 | UInt32(pattern & 0x3FF) << 13 | quiet,
                                "NaN payload kept")
                 continue
             }
@@ -236,5 +241,114 @@ final class HalfPrecisionLoopTests: XCTestCase {
         if exponent == 0x1F { return sign * .infinity }
         if exponent == 0 { return sign * mantissa * 0x1p-24 }
         return sign * (1 + mantissa / 1024) * Double(sign: .plus, exponent: exponent - 15, significand: 1)
+    }
+}
+
+/// The F16C loops (CHalfPrecision) against the portable Swift loops, each called explicitly: the same bits for
+/// every input, NaNs included, except the quiet bit of a decoded signalling-NaN half.
+final class HalfPrecisionF16CTests: XCTestCase {
+    override func setUpWithError() throws {
+        try XCTSkipUnless(HalfPrecision.usesF16C, "no F16C on this CPU")
+    }
+
+    func testEncodeAgreesOnDenseSampleAndEveryHalf() {
+        // Odd count so the scalar tail runs; offset output so the stores are unaligned.
+        let values = HalfPrecisionLoopTests.samples + [1.5, -0.1, 3e-8]
+        var portable = [UInt8](repeating: 0, count: 2 * values.count + 1)
+        var hardware = [UInt8](repeating: 0, count: 2 * values.count + 1)
+        values.withUnsafeBufferPointer { input in
+            portable.withUnsafeMutableBytes {
+                HalfPrecision.portableEncode(input.baseAddress!, count: input.count, into: $0.baseAddress! + 1)
+            }
+            hardware.withUnsafeMutableBytes { ferd_half_encode(input.baseAddress!, input.count, $0.baseAddress! + 1) }
+        }
+        XCTAssertTrue(values.count % 8 != 0)
+        if portable != hardware {
+            for index in values.indices where portable[1 + 2 * index] != hardware[1 + 2 * index]
+                || portable[2 + 2 * index] != hardware[2 + 2 * index] {
+                return XCTFail("\(values[index]) (\(values[index].bitPattern)) differs")
+            }
+        }
+    }
+
+    func testDecodeAgreesOnEveryHalf() {
+        for count in [65536, 65531] {
+            let patterns = Array(0...UInt16.max).prefix(count)
+            var portable = [Float](repeating: 0, count: count)
+            var hardware = [Float](repeating: 0, count: count)
+            var portableSums = [Float](repeating: 0.25, count: count)
+            var hardwareSums = [Float](repeating: 0.25, count: count)
+            Array(patterns).withUnsafeBytes { raw in
+                portable.withUnsafeMutableBufferPointer { HalfPrecision.portableDecode(raw.baseAddress!, count: count, into: $0.baseAddress!) }
+                hardware.withUnsafeMutableBufferPointer { ferd_half_decode(raw.baseAddress!, count, $0.baseAddress!) }
+                portableSums.withUnsafeMutableBufferPointer {
+                    HalfPrecision.portableDecodeAdding(raw.baseAddress!, count: count, into: $0.baseAddress!)
+                }
+                hardwareSums.withUnsafeMutableBufferPointer { ferd_half_decode_add(raw.baseAddress!, count, $0.baseAddress!) }
+            }
+            for pattern in patterns {
+                let index = Int(pattern)
+                let isNaN = pattern & 0x7C00 == 0x7C00 && pattern & 0x3FF != 0
+                // vcvtph2ps sets the quiet bit of signalling NaNs; nothing else differs.
+                let quiet: UInt32 = isNaN ? 0x0040_0000 : 0
+                XCTAssertEqual(hardware[index].bitPattern, portable[index].bitPattern | quiet, "pattern \(pattern)")
+                if isNaN {
+                    XCTAssertTrue(hardwareSums[index].isNaN)
+                } else {
+                    XCTAssertEqual(hardwareSums[index].bitPattern, portableSums[index].bitPattern, "pattern \(pattern)")
+                }
+            }
+        }
+    }
+
+    func testFusedLoopsAgreeOnRandomValues() {
+        let count = 200_003
+        var state: UInt64 = 0x0F16_C0F1_6C0F_16C0
+        func next() -> UInt32 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return UInt32(truncatingIfNeeded: state >> 32)
+        }
+        // Partial sums: random bit patterns (every range, NaNs and infinities too) and gradient-sized values.
+        let partial: [Float] = (0..<count).map { index in
+            let bits = next()
+            return index % 2 == 0 ? Float(bitPattern: bits) : Float(Int32(bitPattern: bits)) * 0x1p-40
+        }
+        let incoming: [UInt16] = (0..<count).map { _ in UInt16(truncatingIfNeeded: next()) }
+        for divisor: Float? in [nil, 2, 3, 7] {
+            var portable = partial, hardware = partial
+            var portableWire = [UInt8](repeating: 0, count: 2 * count + 1)
+            var hardwareWire = [UInt8](repeating: 0, count: 2 * count + 1)
+            incoming.withUnsafeBytes { raw in
+                let source = raw.baseAddress! + 2  // unaligned input, one element fewer
+                portable.withUnsafeMutableBufferPointer { destination in
+                    portableWire.withUnsafeMutableBytes { out in
+                        if let divisor {
+                            HalfPrecision.portableDecodeAddingFinal(source, count: count - 1, into: destination.baseAddress!,
+                                                                    dividingBy: divisor, encodingInto: out.baseAddress! + 1)
+                        } else {
+                            HalfPrecision.portableDecodeAdding(source, count: count - 1, into: destination.baseAddress!,
+                                                               encodingInto: out.baseAddress! + 1)
+                        }
+                    }
+                }
+                hardware.withUnsafeMutableBufferPointer { destination in
+                    hardwareWire.withUnsafeMutableBytes { out in
+                        if let divisor {
+                            ferd_half_decode_add_final(source, count - 1, destination.baseAddress!, divisor, out.baseAddress! + 1)
+                        } else {
+                            ferd_half_decode_add_encode(source, count - 1, destination.baseAddress!, out.baseAddress! + 1)
+                        }
+                    }
+                }
+            }
+            XCTAssertEqual(portableWire, hardwareWire, "wire bytes, divisor \(String(describing: divisor))")
+            var mismatches = 0
+            for index in 0..<count where portable[index].bitPattern != hardware[index].bitPattern {
+                // A NaN sum's payload depends on which operand was NaN; only its NaN-ness matters.
+                if portable[index].isNaN && hardware[index].isNaN { continue }
+                mismatches += 1
+            }
+            XCTAssertEqual(mismatches, 0, "floats, divisor \(String(describing: divisor))")
+        }
     }
 }
