@@ -93,7 +93,9 @@ final class WorkerFleet {
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         for index in 1...count {
             let log = work.appendingPathComponent("worker-\(index).log")
-            FileManager.default.createFile(atPath: log.path, contents: nil)
+            guard FileManager.default.createFile(atPath: log.path, contents: nil) else {
+                throw CommandError("cannot create \(log.path); check that \(work.path) is writable")
+            }
             let output = try FileHandle(forWritingTo: log)
             let process = Process()
             process.standardOutput = output

@@ -167,7 +167,7 @@ final class ZMQSocketTests: XCTestCase {
         var message: ZMQMessage? = ZMQMessage(borrowing: UnsafeRawBufferPointer(buffer.pointer)) { [buffer] in
             buffer.lock.withLock { buffer.releases += 1 }
         }
-        try message!.withUnsafeBytes { bytes in
+        message!.withUnsafeBytes { bytes in
             XCTAssertEqual(bytes.baseAddress, UnsafeRawPointer(buffer.pointer.baseAddress), "not copied")
         }
         try sendWhenConnected(push, [Array("header".utf8)], payload: message!)
