@@ -79,7 +79,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
-        .target(name: "FerdTestSupport", dependencies: ["FerdTensor", "FerdData", "FerdModels", "FerdTraining"],
+        .target(name: "FerdTestSupport", dependencies: ["FerdTensor", "FerdData", "FerdModels", "FerdTraining",
+                                                       .product(name: "Logging", package: "swift-log")],
                 path: "Tests/FerdTestSupport"),
         .testTarget(name: "FerdTensorTests", dependencies: ["FerdTensor", "FerdTestSupport"]),
         .testTarget(name: "FerdTrainingTests",

@@ -1,4 +1,5 @@
 import FerdCollective
+import FerdTestSupport
 import FerdZeroMQ
 import Foundation
 import Logging
@@ -12,7 +13,7 @@ final class GangTests: XCTestCase {
     private func exchange(_ fixture: HubFixture, gang: UInt64, size: Int, topology: GangSpec.Topology,
                           precision: GangSpec.Precision) -> [[[Float]]] {
         let sizes = sizes
-        let results = runMembers(size) { rank -> [[Float]] in
+        let results = runOnThreads(size) { rank -> [[Float]] in
             let member = try fixture.member(fixture.spec(gang: gang, rank: rank, size: size, topology: topology,
                                                          precision: precision))
             defer { member.close() }
@@ -84,7 +85,7 @@ final class GangTests: XCTestCase {
     func testAllReduceAndAllGather() throws {
         let fixture = try HubFixture()
         for topology in [GangSpec.Topology.star, .ring] {
-            let results = runMembers(3) { rank -> ([Float], [Float], [[UInt8]]) in
+            let results = runOnThreads(3) { rank -> ([Float], [Float], [[UInt8]]) in
                 let member = try fixture.member(fixture.spec(gang: topology == .star ? 1 : 2, rank: rank, size: 3,
                                                              topology: topology))
                 defer { member.close() }
@@ -108,7 +109,7 @@ final class GangTests: XCTestCase {
         let fixture = try HubFixture()
         for topology in [GangSpec.Topology.star, .ring] {
             let start = Date()
-            let results = runMembers(2) { rank in
+            let results = runOnThreads(2) { rank in
                 _ = try fixture.member(fixture.spec(gang: topology == .star ? 7 : 8, rank: rank, size: 3,
                                                     topology: topology, timeout: 1))
             }
@@ -129,7 +130,7 @@ final class GangTests: XCTestCase {
         let fixture = try HubFixture()
         for topology in [GangSpec.Topology.star, .ring] {
             let start = Date()
-            let results = runMembers(3) { rank in
+            let results = runOnThreads(3) { rank in
                 let member = try fixture.member(fixture.spec(gang: topology == .star ? 9 : 10, rank: rank, size: 3,
                                                              topology: topology, timeout: 1))
                 defer { member.close() }
@@ -151,7 +152,7 @@ final class GangTests: XCTestCase {
         let fixture = try HubFixture()
         let cancel = Locked(false)
         let start = Date()
-        let results = runMembers(2) { rank in
+        let results = runOnThreads(2) { rank in
             let member = try fixture.member(fixture.spec(gang: 11, rank: rank, size: 2, topology: .ring, timeout: 30),
                                             cancelled: { rank == 0 && cancel.value })
             defer { member.close() }
@@ -185,7 +186,7 @@ final class GangTests: XCTestCase {
             try rogue.send(message)
         }
         rogue.close()
-        let results = runMembers(2) { rank -> [Float] in
+        let results = runOnThreads(2) { rank -> [Float] in
             let member = try fixture.member(fixture.spec(gang: 3, rank: rank, size: 2, topology: .star))
             defer { member.close() }
             var values: [Float] = [Float(rank), 4]

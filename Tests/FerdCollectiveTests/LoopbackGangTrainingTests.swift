@@ -62,57 +62,35 @@ final class LoopbackGangTrainingTests: XCTestCase {
         return reference
     }
 
-    /// What one member ended with.
-    struct MemberRun: Sendable {
-        var stepLosses: [Double]
-        var history: [EpochReport]
-        var completed: Bool
-        var state: [String: [Float]]
-        var counters: [String: Int64]
-        var digest: String?
+    /// What one member ended with (``MemberRun``, FerdTestSupport) and what its `GangMember` counted.
+    @dynamicMemberLookup
+    struct LoopbackRun: Sendable {
+        var member: MemberRun
         var statistics: GangStatistics
+
+        subscript<Value>(dynamicMember path: KeyPath<MemberRun, Value>) -> Value { member[keyPath: path] }
     }
 
-    /// Two members on their own threads (8 MB stacks, as FerdTrainingTests' `runGang` gives), joined through a
-    /// fresh hub on loopback, each training `settings` with its `Trainer`.
-    private func trainGang(topology: GangSpec.Topology, precision: GangSpec.Precision) throws -> [MemberRun] {
+    /// Two members on their own threads, joined through a fresh hub on loopback, each training `settings`
+    /// with its `Trainer`.
+    private func trainGang(topology: GangSpec.Topology, precision: GangSpec.Precision) throws -> [LoopbackRun] {
         let fixture = try HubFixture()
         let folders = [folder(), folder()]
         let settings = Self.settings
         let data = Self.data
-        let results = Locked([Result<MemberRun, Error>?](repeating: nil, count: 2))
-        let group = DispatchGroup()
-        for rank in 0..<2 {
-            group.enter()
-            let thread = Thread {
-                let result = Result { () throws -> MemberRun in
-                    let member = try fixture.member(fixture.spec(gang: 1, rank: rank, size: 2, topology: topology,
-                                                                 precision: precision, bucketBytes: 64_000,
-                                                                 chunkBytes: 16_000, timeout: 60))
-                    defer { member.close() }
-                    let trainer = try Trainer(settings: settings, runDirectory: folders[rank], resume: false,
-                                              logger: fixture.logger, gang: member)
-                    var losses: [Double] = []
-                    let summary = try trainer.run(data: data, observe: { event in
-                        if case let .step(_, _, _, loss) = event { losses.append(loss) }
-                    })
-                    return MemberRun(stepLosses: losses, history: summary.history, completed: summary.completed,
-                                     state: trainer.model.store.tensors.mapValues(\.data),
-                                     counters: trainer.model.store.counters, digest: trainer.stateDigest,
-                                     statistics: member.statistics)
-                }
-                results.update { $0[rank] = result }
-                group.leave()
-            }
-            thread.stackSize = 8 << 20
-            thread.start()
-        }
-        group.wait()
-        return try results.value.map { try $0!.get() }
+        return try runOnThreads(2) { rank in
+            let member = try fixture.member(fixture.spec(gang: 1, rank: rank, size: 2, topology: topology,
+                                                         precision: precision, bucketBytes: 64_000,
+                                                         chunkBytes: 16_000, timeout: 60))
+            defer { member.close() }
+            let run = try MemberRun.train(settings: settings, data: data, runDirectory: folders[rank], gang: member,
+                                          logger: fixture.logger)
+            return LoopbackRun(member: run, statistics: member.statistics)
+        }.map { try $0.get() }
     }
 
     /// The members agree with each other (digests, evaluation) and really exchanged over the wire.
-    private func checkReplicas(_ runs: [MemberRun], _ label: String, file: StaticString = #filePath, line: UInt = #line) {
+    private func checkReplicas(_ runs: [LoopbackRun], _ label: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(runs[0].digest?.count, 64, label, file: file, line: line)
         XCTAssertEqual(runs[0].digest, runs[1].digest, "\(label): final state digests", file: file, line: line)
         XCTAssertEqual(runs[0].history.map(\.gang?.stateDigest), runs[1].history.map(\.gang?.stateDigest),
@@ -132,7 +110,7 @@ final class LoopbackGangTrainingTests: XCTestCase {
 
     /// Every member equals the reference bit for bit: per-step shard losses, epoch losses, every parameter and
     /// buffer (compared as bit patterns, so even the sign of a zero counts) and the counters.
-    private func checkAgainstReference(_ runs: [MemberRun], _ label: String) throws {
+    private func checkAgainstReference(_ runs: [LoopbackRun], _ label: String) throws {
         let expected = try reference()
         XCTAssertEqual(expected.shardLosses.count, 4)
         for (rank, run) in runs.enumerated() {

@@ -4,23 +4,6 @@ import FerdZeroMQ
 import Logging
 import XCTest
 
-/// Runs `body(rank)` for every rank on its own thread (members block until the whole gang has joined) and
-/// returns the results by rank.
-func runMembers<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) throws -> T) -> [Result<T, Error>] {
-    let results = Locked([Result<T, Error>?](repeating: nil, count: count))
-    let group = DispatchGroup()
-    for rank in 0..<count {
-        group.enter()
-        Thread {
-            let result = Result { try body(rank) }
-            results.update { $0[rank] = result }
-            group.leave()
-        }.start()
-    }
-    group.wait()
-    return results.value.map { $0! }
-}
-
 final class Locked<Value>: @unchecked Sendable {
     private let lock = NSLock()
     private var stored: Value

@@ -45,32 +45,15 @@ final class GangTrainingTests: XCTestCase {
         InMemoryBatches.brightnessByLabel(count: 12, frames: 3, imageSize: 32, batchSize: batch)
     }
 
-    /// What one member ended with.
-    struct MemberRun: Sendable {
-        var stepLosses: [Double]
-        var history: [EpochReport]
-        var completed: Bool
-        var state: [String: [Float]]
-        var counters: [String: Int64]
-        var digest: String?
-    }
-
     private func trainGang(size: Int, settings: TrainingSettings, stoppingRank: Int? = nil,
                            perturb: ((Int, Int, inout [Float]) -> Void)? = nil) -> [Result<MemberRun, Error>] {
         let gang = InProcessGang(size: size)
         let members = gang.members(perturb: perturb)
         let folders = (0..<size).map { _ in folder() }
         let data = data(batch: settings.batchSize)
-        return runGang(gang) { rank in
-            let trainer = try Trainer(settings: settings, runDirectory: folders[rank], resume: false,
-                                      logger: Logger(label: "test"), gang: members[rank])
-            var losses: [Double] = []
-            let summary = try trainer.run(data: data, shouldStop: { rank == stoppingRank }, observe: { event in
-                if case let .step(_, _, _, loss) = event { losses.append(loss) }
-            })
-            return MemberRun(stepLosses: losses, history: summary.history, completed: summary.completed,
-                             state: trainer.model.store.tensors.mapValues(\.data),
-                             counters: trainer.model.store.counters, digest: trainer.stateDigest)
+        return runOnThreads(size, onFailure: { rank, error in gang.abandon("rank \(rank) failed: \(error)") }) { rank in
+            try MemberRun.train(settings: settings, data: data, runDirectory: folders[rank], gang: members[rank],
+                                logger: Logger(label: "test"), shouldStop: { rank == stoppingRank })
         }
     }
 

@@ -125,32 +125,3 @@ final class InProcessMember: GangCommunicator, @unchecked Sendable {
         try gang.exchange(rank, bytes)
     }
 }
-
-/// Runs `body` for every member on its own thread and returns each member's result by rank. When a
-/// member throws, the gang is abandoned so the others stop waiting.
-func runGang<T>(_ gang: InProcessGang, _ body: @escaping @Sendable (Int) throws -> T) -> [Result<T, Error>] {
-    let results = UnsafeSendableBox([Result<T, Error>?](repeating: nil, count: gang.size))
-    let group = DispatchGroup()
-    for rank in 0..<gang.size {
-        group.enter()
-        let thread = Thread {
-            let result = Result { try body(rank) }
-            if case let .failure(error) = result { gang.abandon("rank \(rank) failed: \(error)") }
-            results.lock.lock()
-            results.value[rank] = result
-            results.lock.unlock()
-            group.leave()
-        }
-        thread.stackSize = 8 << 20
-        thread.start()
-    }
-    group.wait()
-    return results.value.map { $0! }
-}
-
-/// A value shared by the member threads under a lock.
-final class UnsafeSendableBox<Value>: @unchecked Sendable {
-    let lock = NSLock()
-    var value: Value
-    init(_ value: Value) { self.value = value }
-}
