@@ -26,19 +26,44 @@ static inline F16C_TARGET __m256 decode8(const void *halves) {
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)halves));
 }
 
-/* Each loop handles eight values at a time; the tail (< 8) goes through padded local copies with the same
-   instructions, so every element gets exactly the same arithmetic. */
+/* Each function applies one eight-value step: to every full block in place, and to the tail (< 8) through padded
+   local copies, so every element gets exactly the same arithmetic. */
+
+static inline F16C_TARGET void encode_step(const float *in, unsigned char *out) {
+    _mm_storeu_si128((__m128i *)out, encode8(_mm256_loadu_ps(in)));
+}
+
+static inline F16C_TARGET void decode_step(const unsigned char *in, float *out) {
+    _mm256_storeu_ps(out, decode8(in));
+}
+
+static inline F16C_TARGET void decode_add_step(const unsigned char *in, float *sums) {
+    _mm256_storeu_ps(sums, _mm256_add_ps(_mm256_loadu_ps(sums), decode8(in)));
+}
+
+static inline F16C_TARGET void decode_add_encode_step(const unsigned char *in, float *sums, unsigned char *out) {
+    __m256 sum = _mm256_add_ps(_mm256_loadu_ps(sums), decode8(in));
+    _mm256_storeu_ps(sums, sum);
+    _mm_storeu_si128((__m128i *)out, encode8(sum));
+}
+
+static inline F16C_TARGET void decode_add_final_step(const unsigned char *in, float *sums, __m256 divisor,
+                                                     unsigned char *out) {
+    __m128i h = encode8(_mm256_div_ps(_mm256_add_ps(_mm256_loadu_ps(sums), decode8(in)), divisor));
+    _mm256_storeu_ps(sums, _mm256_cvtph_ps(h));
+    _mm_storeu_si128((__m128i *)out, h);
+}
 
 F16C_TARGET void ferd_half_encode(const float *source, size_t count, void *halves) {
     unsigned char *out = halves;
     size_t i = 0;
-    for (; i + 8 <= count; i += 8) _mm_storeu_si128((__m128i *)(out + 2 * i), encode8(_mm256_loadu_ps(source + i)));
+    for (; i + 8 <= count; i += 8) encode_step(source + i, out + 2 * i);
     if (i < count) {
         size_t rest = count - i;
-        float in[8] = {0};
+        float f[8] = {0};
         unsigned short h[8];
-        memcpy(in, source + i, rest * 4);
-        _mm_storeu_si128((__m128i *)h, encode8(_mm256_loadu_ps(in)));
+        memcpy(f, source + i, rest * 4);
+        encode_step(f, (unsigned char *)h);
         memcpy(out + 2 * i, h, rest * 2);
     }
 }
@@ -46,32 +71,29 @@ F16C_TARGET void ferd_half_encode(const float *source, size_t count, void *halve
 F16C_TARGET void ferd_half_decode(const void *halves, size_t count, float *destination) {
     const unsigned char *in = halves;
     size_t i = 0;
-    for (; i + 8 <= count; i += 8) _mm256_storeu_ps(destination + i, decode8(in + 2 * i));
+    for (; i + 8 <= count; i += 8) decode_step(in + 2 * i, destination + i);
     if (i < count) {
         size_t rest = count - i;
         unsigned short h[8] = {0};
-        float out[8];
+        float f[8];
         memcpy(h, in + 2 * i, rest * 2);
-        _mm256_storeu_ps(out, decode8(h));
-        memcpy(destination + i, out, rest * 4);
+        decode_step((const unsigned char *)h, f);
+        memcpy(destination + i, f, rest * 4);
     }
 }
 
 F16C_TARGET void ferd_half_decode_add(const void *halves, size_t count, float *destination) {
     const unsigned char *in = halves;
     size_t i = 0;
-    for (; i + 8 <= count; i += 8) {
-        __m256 sum = _mm256_add_ps(_mm256_loadu_ps(destination + i), decode8(in + 2 * i));
-        _mm256_storeu_ps(destination + i, sum);
-    }
+    for (; i + 8 <= count; i += 8) decode_add_step(in + 2 * i, destination + i);
     if (i < count) {
         size_t rest = count - i;
         unsigned short h[8] = {0};
-        float d[8] = {0};
+        float f[8] = {0};
         memcpy(h, in + 2 * i, rest * 2);
-        memcpy(d, destination + i, rest * 4);
-        _mm256_storeu_ps(d, _mm256_add_ps(_mm256_loadu_ps(d), decode8(h)));
-        memcpy(destination + i, d, rest * 4);
+        memcpy(f, destination + i, rest * 4);
+        decode_add_step((const unsigned char *)h, f);
+        memcpy(destination + i, f, rest * 4);
     }
 }
 
@@ -79,21 +101,15 @@ F16C_TARGET void ferd_half_decode_add_encode(const void *halves, size_t count, f
     const unsigned char *in = halves;
     unsigned char *out = encoded;
     size_t i = 0;
-    for (; i + 8 <= count; i += 8) {
-        __m256 sum = _mm256_add_ps(_mm256_loadu_ps(destination + i), decode8(in + 2 * i));
-        _mm256_storeu_ps(destination + i, sum);
-        _mm_storeu_si128((__m128i *)(out + 2 * i), encode8(sum));
-    }
+    for (; i + 8 <= count; i += 8) decode_add_encode_step(in + 2 * i, destination + i, out + 2 * i);
     if (i < count) {
         size_t rest = count - i;
         unsigned short h[8] = {0};
-        float d[8] = {0};
+        float f[8] = {0};
         memcpy(h, in + 2 * i, rest * 2);
-        memcpy(d, destination + i, rest * 4);
-        __m256 sum = _mm256_add_ps(_mm256_loadu_ps(d), decode8(h));
-        _mm256_storeu_ps(d, sum);
-        _mm_storeu_si128((__m128i *)h, encode8(sum));
-        memcpy(destination + i, d, rest * 4);
+        memcpy(f, destination + i, rest * 4);
+        decode_add_encode_step((const unsigned char *)h, f, (unsigned char *)h);
+        memcpy(destination + i, f, rest * 4);
         memcpy(out + 2 * i, h, rest * 2);
     }
 }
@@ -104,23 +120,15 @@ F16C_TARGET void ferd_half_decode_add_final(const void *halves, size_t count, fl
     unsigned char *out = encoded;
     const __m256 by = _mm256_set1_ps(divisor);
     size_t i = 0;
-    for (; i + 8 <= count; i += 8) {
-        __m256 sum = _mm256_add_ps(_mm256_loadu_ps(destination + i), decode8(in + 2 * i));
-        __m128i h = encode8(_mm256_div_ps(sum, by));
-        _mm256_storeu_ps(destination + i, _mm256_cvtph_ps(h));
-        _mm_storeu_si128((__m128i *)(out + 2 * i), h);
-    }
+    for (; i + 8 <= count; i += 8) decode_add_final_step(in + 2 * i, destination + i, by, out + 2 * i);
     if (i < count) {
         size_t rest = count - i;
         unsigned short h[8] = {0};
-        float d[8] = {0};
+        float f[8] = {0};
         memcpy(h, in + 2 * i, rest * 2);
-        memcpy(d, destination + i, rest * 4);
-        __m256 sum = _mm256_add_ps(_mm256_loadu_ps(d), decode8(h));
-        __m128i r = encode8(_mm256_div_ps(sum, by));
-        _mm256_storeu_ps(d, _mm256_cvtph_ps(r));
-        _mm_storeu_si128((__m128i *)h, r);
-        memcpy(destination + i, d, rest * 4);
+        memcpy(f, destination + i, rest * 4);
+        decode_add_final_step((const unsigned char *)h, f, by, (unsigned char *)h);
+        memcpy(destination + i, f, rest * 4);
         memcpy(out + 2 * i, h, rest * 2);
     }
 }

@@ -435,39 +435,30 @@ final class CommunicationEngine {
     /// Sends one message, retrying while it cannot be queued (peer not connected yet) up to the timeout.
     private func send(_ socket: ZMQSocket, _ header: FrameHeader, payload: UnsafeRawBufferPointer,
                       peer: Int?) throws(GangError) {
-        var header = header
-        header.payloadLength = UInt32(payload.count)
-        let encoded = header.encoded()
-        let start = monotonicSeconds()
-        while true {
-            do {
-                if try socket.send(header: encoded, payload: payload) {
-                    counters.bytesSent += encoded.count + payload.count
-                    return
-                }
-            } catch {
-                throw .transport(gangID: spec.gangID, rank: spec.rank, detail: "sending \(header.type): \(error)")
-            }
-            let waited = monotonicSeconds() - start
-            if waited > spec.timeout {
-                if let peer { throw .peerSilent(gangID: spec.gangID, rank: spec.rank, peer: peer, seconds: waited) }
-                throw .hubSilent(gangID: spec.gangID, rank: spec.rank, hub: spec.hubEndpoint, seconds: waited)
-            }
-            try pumpOnce(milliseconds: 1)
+        try sendRetrying(header, payloadCount: payload.count, peer: peer) { encoded throws(ZMQError) in
+            try socket.send(header: encoded, payload: payload)
         }
     }
 
     /// Sends one message whose payload libzmq takes without copying, retrying like `send(_:_:payload:peer:)`.
     private func send(_ socket: ZMQSocket, _ header: FrameHeader, message: ZMQMessage, peer: Int?) throws(GangError) {
+        try sendRetrying(header, payloadCount: message.count, peer: peer) { encoded throws(ZMQError) in
+            try socket.send([encoded], payload: message)
+        }
+    }
+
+    /// Calls `attempt` with the encoded header (its payload length set to `payloadCount`) until it has queued
+    /// the message; between tries it keeps receiving and heartbeating, and it gives up after the timeout.
+    private func sendRetrying(_ header: FrameHeader, payloadCount: Int, peer: Int?,
+                              _ attempt: ([UInt8]) throws(ZMQError) -> Bool) throws(GangError) {
         var header = header
-        header.payloadLength = UInt32(message.count)
+        header.payloadLength = UInt32(payloadCount)
         let encoded = header.encoded()
-        let bytes = encoded.count + message.count
         let start = monotonicSeconds()
         while true {
             do {
-                if try socket.send([encoded], payload: message) {
-                    counters.bytesSent += bytes
+                if try attempt(encoded) {
+                    counters.bytesSent += encoded.count + payloadCount
                     return
                 }
             } catch {
