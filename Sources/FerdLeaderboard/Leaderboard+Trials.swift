@@ -52,9 +52,7 @@ extension Leaderboard {
     /// there was none).
     public func replaceResumePoint(trialID: Int, with point: StoredResumePoint) throws -> StoredResumePoint?? {
         try database.transaction {
-            let rows = try database.query("SELECT \(Self.trialColumns) FROM trials WHERE id = ?1", [.int(trialID)])
-            guard let row = rows.first else { throw LeaderboardError.unknownTrial(id: trialID, path: path) }
-            let stored = try trial(row)
+            let stored = try storedTrial(id: trialID)
             let previous = stored.resume
             if stored.state == .done { return nil }
             if let previous, previous.epoch >= point.epoch { return nil }
@@ -69,15 +67,20 @@ extension Leaderboard {
     /// Forgets the trial's resume checkpoint (a DONE trial needs none) and returns the one it had.
     public func clearResumePoint(trialID: Int) throws -> StoredResumePoint? {
         try database.transaction {
-            let rows = try database.query("SELECT \(Self.trialColumns) FROM trials WHERE id = ?1", [.int(trialID)])
-            guard let row = rows.first else { throw LeaderboardError.unknownTrial(id: trialID, path: path) }
-            guard let previous = try trial(row).resume else { return nil }
+            guard let previous = try storedTrial(id: trialID).resume else { return nil }
             try database.run("""
                 UPDATE trials SET resume_epoch = NULL, resume_size = NULL, resume_sha256 = NULL, resume_path = NULL
                 WHERE id = ?1
                 """, [.int(trialID)])
             return previous
         }
+    }
+
+    /// The trial `id` as stored; an unknown id is an error that names the database.
+    private func storedTrial(id: Int) throws -> TrialRecord {
+        let rows = try database.query("SELECT \(Self.trialColumns) FROM trials WHERE id = ?1", [.int(id)])
+        guard let row = rows.first else { throw LeaderboardError.unknownTrial(id: id, path: path) }
+        return try trial(row)
     }
 
     /// The experiment's trials, optionally only those in `state`, by id.

@@ -53,7 +53,6 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
     }
 }
 
-/// Why training could not start or continue.
 extension TrainingSettings {
     /// True when `other` equals these settings except for the batch size and a learning rate scaled with
     /// it (lr / batch the same to float rounding): the linear scaling rule a smaller gang applies.
@@ -68,6 +67,7 @@ extension TrainingSettings {
     }
 }
 
+/// Why training could not start or continue.
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case settings(String)
     case data(String)
