@@ -50,14 +50,10 @@ public struct ClusterStatus: Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// Each trial's last stored epoch of its latest attempt.
+    /// Each trial's last stored epoch of its latest attempt: the last of its metrics, which come ordered by
+    /// trial, attempt and epoch.
     static func latestEpochs(_ metrics: [EpochMetricRecord]) -> [Int: EpochMetricRecord] {
-        var latest: [Int: EpochMetricRecord] = [:]
-        for metric in metrics {
-            if let known = latest[metric.trialID], (known.attempt, known.epoch) >= (metric.attempt, metric.epoch) { continue }
-            latest[metric.trialID] = metric
-        }
-        return latest
+        Dictionary(metrics.map { ($0.trialID, $0) }, uniquingKeysWith: { _, later in later })
     }
 
     static func runningTable(_ state: ExperimentState, latest: [Int: EpochMetricRecord]) -> ReportTable? {
