@@ -13,12 +13,6 @@ public final class ZMQMessage {
     }
 
     /// A message holding a copy of `bytes`.
-    public convenience init(copying bytes: UnsafeRawBufferPointer) {
-        self.init(uninitialized: bytes.count)
-        if let base = bytes.baseAddress, bytes.count > 0 { data.copyMemory(from: base, byteCount: bytes.count) }
-    }
-
-    /// A message holding a copy of `bytes`.
     public convenience init(_ bytes: [UInt8]) {
         self.init(uninitialized: bytes.count)
         bytes.withUnsafeBytes { source in
@@ -26,8 +20,8 @@ public final class ZMQMessage {
         }
     }
 
-    /// A message of `count` bytes allocated by libzmq, to be written through `withUnsafeMutableBytes`.
-    public init(uninitialized count: Int) {
+    /// A message of `count` bytes allocated by libzmq, not yet written.
+    private init(uninitialized count: Int) {
         pointer = .allocate(capacity: 1)
         guard zmq_msg_init_size(pointer, count) == 0 else {
             pointer.deallocate()
@@ -72,12 +66,6 @@ public final class ZMQMessage {
     public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         let count = self.count
         return try body(UnsafeRawBufferPointer(start: count == 0 ? nil : UnsafeRawPointer(data), count: count))
-    }
-
-    /// Calls `body` with the message's bytes, writable (for a message made with `init(uninitialized:)`).
-    public func withUnsafeMutableBytes<R, E: Error>(_ body: (UnsafeMutableRawBufferPointer) throws(E) -> R) throws(E) -> R {
-        let count = self.count
-        return try body(UnsafeMutableRawBufferPointer(start: count == 0 ? nil : data, count: count))
     }
 
     /// A copy of the bytes as an array.
