@@ -36,7 +36,10 @@ def main():
     print(f"- Command: `make bench` (Benchmarks/run-benchmarks.sh, THREADS={args.threads}); "
           f"PyTorch {next(iter(torch.values()))['torch_version'] if torch else 'absent'}, same run")
     print("- Every figure comes from one run of the script, so ratios compare like with like; "
-          "the machine is shared, so absolute times vary between runs.\n")
+          "the machine is shared, so absolute times vary between runs.")
+    print("- The same script also writes [CLUSTER-BENCHMARKS.md](CLUSTER-BENCHMARKS.md) (the coordinator with "
+          "simulated workers) and [COLLECTIVE-BENCHMARKS.md](COLLECTIVE-BENCHMARKS.md) (gradient exchange of "
+          "data-parallel gangs, measured and projected scaling), each with its own date, machine and command.\n")
     print(f"OpenBLAS `sgemm` peak ({sgemm['size']}² matrices, {sgemm['threads']} threads): "
           f"**{peak:.1f} GFLOP/s** (median {sgemm['gflops_median']:.1f}).\n")
     print("## Training step (forward + backward + SGD update), batch of 2 clips\n")

@@ -64,6 +64,7 @@ struct FerdScalingBench: ParsableCommand {
 
             ## Measured scaling on this machine
 
+            Measured \(Self.timestamp()) on this machine (\(ProcessInfo.processInfo.activeProcessorCount) cores) by \
             `FerdScalingBench --preset \(preset) --batch \(batch) --steps \(steps) --members \(members)`: the \
             \(preset) model, global batch \(batch), synthetic clips. k = 1 is one trainer; k members are \
             `Trainer(gang:)`s on threads of one process joined by real `GangMember`s over loopback TCP (hub in \
@@ -86,6 +87,15 @@ struct FerdScalingBench: ParsableCommand {
             handle.write(Data((header + rows.joined(separator: "\n") + "\n").utf8))
             try handle.close()
         }
+    }
+
+    /// The current time as "2026-11-23 21:58 UTC".
+    static func timestamp() -> String {
+        let format = DateFormatter()
+        format.dateFormat = "yyyy-MM-dd HH:mm 'UTC'"
+        format.timeZone = TimeZone(identifier: "UTC")
+        format.locale = Locale(identifier: "en_US_POSIX")
+        return format.string(from: Date())
     }
 
     /// Median seconds per step of one trainer on the whole batch.
