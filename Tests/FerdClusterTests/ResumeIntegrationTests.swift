@@ -5,7 +5,7 @@ import XCTest
 @testable import FerdCluster
 
 /// Writes a resume checkpoint after every epoch (bytes that depend on trial and epoch) and offers it with the
-/// METRIC; continues after the epoch its resume file names. `holdAfterEpoch` makes it stop making progress
+/// METRIC, and returns a small best checkpoint with its result; continues after the epoch its resume file names. `holdAfterEpoch` makes it stop making progress
 /// there (a worker that hangs), so the test can take the worker away.
 final class ResumingRunner: TrialRunner, @unchecked Sendable {
     let directory: URL
@@ -52,9 +52,14 @@ final class ResumingRunner: TrialRunner, @unchecked Sendable {
                 return .failed(reason: "stopped", retryable: true)
             }
         }
+        let best = Data("best weights of trial \(trial.trialID)".utf8)
+        let bestFile = directory.appendingPathComponent("best-\(trial.trialID)-\(trial.attempt).bin")
+        try best.write(to: bestFile)
+        var digest = SHA256()
+        digest.update(best)
         return .completed(TrialScores(bestEpoch: epochs, uar: 0.4, war: 0.5, perClassRecall: Array(repeating: 0.4, count: 7),
-                                      confusion: FakeRunner.confusion, checkpointSHA256: String(repeating: "0", count: 64),
-                                      checkpointSize: 0))
+                                      confusion: FakeRunner.confusion, checkpointSHA256: digest.hexDigest(),
+                                      checkpointSize: best.count, checkpointFile: bestFile))
     }
 }
 
@@ -92,7 +97,10 @@ final class ResumeIntegrationTests: XCTestCase {
                        "the worker got the epoch-2 checkpoint byte for byte")
         let trial = try XCTUnwrap(cluster.leaderboard().trials(experimentID: 1).first)
         XCTAssertEqual(trial.state, .done)
-        XCTAssertNil(trial.resume, "a DONE trial keeps no resume checkpoint")
+        let result = try XCTUnwrap(cluster.leaderboard().results(experimentID: 1).first)
+        let bestPath = try XCTUnwrap(result.checkpointPath, "the best checkpoint was stored")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: bestPath)), Data("best weights of trial \(trialID)".utf8))
+        XCTAssertNil(trial.resume, "a DONE trial whose best checkpoint is stored keeps no resume checkpoint")
         XCTAssertEqual(try resumeFiles(in: artifacts), [], "nor its file, even one that arrived after the result")
         let metrics = try cluster.leaderboard().epochMetrics(experimentID: 1).filter { $0.trialID == trialID }
         XCTAssertEqual(metrics.filter { $0.attempt == 2 }.map(\.epoch), [3], "attempt 2 trained only epoch 3")

@@ -142,7 +142,8 @@ final class CheckpointInbox {
         }
     }
 
-    /// Deletes the resume checkpoint of a trial that is now DONE, which nothing will resume from.
+    /// Deletes the resume checkpoint of a DONE trial, which nothing will resume from, once its best checkpoint
+    /// is stored (until then the bundle's copy of the best weights is the coordinator's only one).
     func discardResumePoint(trialID: Int) throws {
         guard let previous = try leaderboard.clearResumePoint(trialID: trialID) else { return }
         try? FileManager.default.removeItem(atPath: previous.path)
@@ -168,6 +169,7 @@ final class CheckpointInbox {
             try leaderboard.setCheckpointPath(trialID: entry.key.trialID, attempt: entry.key.attempt,
                                               path: destination.path)
             logger.info("checkpoint stored", metadata: metadata)
+            try discardResumePoint(trialID: entry.key.trialID)
             return nil
         case let .resume(epoch):
             let descriptor = CheckpointDescriptor(size: receiver.expectedSize, sha256: receiver.expectedSHA256)

@@ -214,7 +214,7 @@ public final class Coordinator {
                 }
             case let .recordResult(result, worker):
                 try store.perform(action, at: clock())
-                try checkpoints?.discardResumePoint(trialID: result.trialID)
+                if result.checkpointSize == 0 { try checkpoints?.discardResumePoint(trialID: result.trialID) }
                 if let credit = checkpoints?.begin(result, from: worker, at: clock()) {
                     send(credit, to: worker, on: socket)
                 }
