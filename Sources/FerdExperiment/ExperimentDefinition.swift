@@ -70,6 +70,8 @@ public struct ExperimentDefinition: Sendable, Equatable {
     /// Seconds a partial gang waits for its missing workers before it starts smaller (if `min_workers`
     /// allows) or lets its workers go (`gang_wait`, default 60 s).
     public var gangWait: Double
+    /// Which engine trains the trials, and the torch engine's options (`engine:`, `torch:`, `engine_timeout:`).
+    public var engine: EngineSettings = EngineSettings()
     /// The swept and fixed parameters in file order; a fixed parameter has one value.
     public var grid: [(name: String, values: [ParameterValue])]
     /// The file's text, whose hash identifies the experiment.

@@ -5,7 +5,8 @@ import Yams
 extension ExperimentDefinition {
     /// The top-level keys of an experiment file.
     static let topLevelKeys = ["name", "data", "folds", "seeds", "retries", "trial_time_limit", "workers_per_trial",
-                               "min_workers", "gang_wait", "reduction", "gradient_precision", "bucket_mb", "grid"]
+                               "min_workers", "gang_wait", "reduction", "gradient_precision", "bucket_mb", "engine", "torch",
+                               "engine_timeout", "grid"]
 
     /// Reads an experiment from YAML text. Unknown keys, wrong types and empty grids are errors that
     /// name the key and its line.
@@ -52,12 +53,24 @@ extension ExperimentDefinition {
         let bucket = try seen["bucket_mb"].map { node throws(ExperimentError) in try integer(node, "bucket_mb", minimum: 1) } ?? 25
         let limit = try seen["trial_time_limit"].map { node throws(ExperimentError) in try parseDuration(node, "trial_time_limit") }
         let gangWait = try seen["gang_wait"].map { node throws(ExperimentError) in try parseDuration(node, "gang_wait") } ?? 60
+        var engine = try parseEngine(seen["engine"], options: seen["torch"])
+        if let timeout = seen["engine_timeout"] {
+            engine.timeoutSeconds = try parseDuration(timeout, "engine_timeout")
+        }
+        if gang > 1 {
+            // Every member of a gang runs the same engine: ferd's gradient exchange is the Swift engine's.
+            guard engine.choice == .any || engine.choice == .swift else {
+                throw .invalid("workers_per_trial \(gang) gangs train on swift workers; a torch trial spreads over several GPUs of one worker with torch: {gpus_per_trial: \(gang)}",
+                               line: seen["workers_per_trial"].map(line) ?? nil)
+            }
+            engine.choice = .swift
+        }
         guard let gridNode = seen["grid"] else { throw .invalid("'grid' is missing; list the hyper-parameters to sweep", line: nil) }
         let definition = ExperimentDefinition(name: name, dataPath: path, layout: layout, folds: folds, seeds: seeds,
                                               retries: retries, trialTimeLimit: limit, workersPerTrial: gang,
                                               dataParallel: DataParallelSettings(minWorkers: minWorkers, reduction: reduction,
                                                                                  gradientPrecision: precision, bucketMegabytes: bucket),
-                                              gangWait: gangWait,
+                                              gangWait: gangWait, engine: engine,
                                               grid: try parseGrid(gridNode), source: text)
         _ = try definition.trials()
         return definition
@@ -104,6 +117,62 @@ extension ExperimentDefinition {
         }
         guard let path, !path.isEmpty else { throw .invalid("data.path is missing", line: line(node)) }
         return (path, layout)
+    }
+
+    /// `engine: any|swift|torch` or `engine: {command: [program, args…]}`, with the torch engine's options
+    /// from `torch: {precision, channels_last, cudnn_benchmark, compile, gpus_per_trial}`.
+    private static func parseEngine(_ node: Node?, options: Node?) throws(ExperimentError) -> EngineSettings {
+        var settings = EngineSettings()
+        if let node {
+            if let mapping = node.mapping {
+                for (key, value) in mapping {
+                    guard key.string == "command" else {
+                        throw .invalid("unknown key 'engine.\(key.string ?? "?")'; a custom engine is engine: {command: [program, arguments…]}",
+                                       line: line(key))
+                    }
+                    let parts = (value.sequence.map(Array.init) ?? []).compactMap(\.string)
+                    guard !parts.isEmpty, parts.count == value.sequence?.count, !parts[0].isEmpty else {
+                        throw .invalid("engine.command must be a non-empty list of words, e.g. [python3, train.py]", line: line(value))
+                    }
+                    settings.choice = .command
+                    settings.command = parts
+                }
+                guard settings.choice == .command else {
+                    throw .invalid("engine: {command: [...]} is missing its command", line: line(node))
+                }
+            } else {
+                let names = EngineSettings.Choice.allCases.filter { $0 != .command }.map(\.rawValue)
+                settings.choice = try EngineSettings.Choice(rawValue: word(node, "engine", among: names))!
+            }
+        }
+        guard let options else { return settings }
+        guard settings.choice != .swift else {
+            throw .invalid("'torch' options do not apply to engine: swift; remove them or use engine: torch", line: line(options))
+        }
+        guard let mapping = options.mapping else {
+            throw .invalid("'torch' must be a mapping of options (precision, channels_last, cudnn_benchmark, compile, gpus_per_trial)",
+                           line: line(options))
+        }
+        for (key, value) in mapping {
+            switch key.string {
+            case "precision": settings.precision = try word(value, "torch.precision", among: EngineSettings.precisions)
+            case "channels_last": settings.channelsLast = try flag(value, "torch.channels_last")
+            case "cudnn_benchmark": settings.cudnnBenchmark = try flag(value, "torch.cudnn_benchmark")
+            case "compile": settings.compile = try flag(value, "torch.compile")
+            case "gpus_per_trial": settings.gpusPerTrial = try integer(value, "torch.gpus_per_trial", minimum: 1)
+            default:
+                throw .invalid("unknown key 'torch.\(key.string ?? "?")'; torch takes precision, channels_last, cudnn_benchmark, compile, gpus_per_trial",
+                               line: line(key))
+            }
+        }
+        return settings
+    }
+
+    private static func flag(_ node: Node, _ key: String) throws(ExperimentError) -> Bool {
+        guard let value = node.bool else {
+            throw .invalid("'\(key)' must be true or false, got \(node.string ?? "a list or mapping")", line: line(node))
+        }
+        return value
     }
 
     private static func parseFolds(_ node: Node) throws(ExperimentError) -> [Int] {

@@ -40,7 +40,8 @@ public enum ExperimentLauncher {
             let configuration = TrialConfiguration(settings: trial.settings, fold: trial.fold, data: data,
                                                    parameters: ExperimentDefinition.canonical(trial.parameters),
                                                    workersPerTrial: gang > 1 ? gang : nil,
-                                                   dataParallel: gang > 1 ? definition.dataParallel : nil)
+                                                   dataParallel: gang > 1 ? definition.dataParallel : nil,
+                                                   engine: definition.engine == EngineSettings() ? nil : definition.engine)
             let resume = record.resume.flatMap { stored in
                 FileManager.default.fileExists(atPath: stored.path)
                     ? ResumePoint(epoch: stored.epoch, checkpoint: CheckpointDescriptor(size: stored.size, sha256: stored.sha256))
@@ -50,8 +51,18 @@ public enum ExperimentLauncher {
                 ? record.worker.map { Scheduler.Reattachment(worker: $0, attempt: record.attempts) } : nil
             specs.append(Scheduler.TrialSpec(id: id, configJSON: configuration.json(), attemptsSoFar: record.attempts,
                                              resume: resume, workersPerTrial: gang,
-                                             minWorkers: definition.dataParallel.minWorkers, runningOn: runningOn))
+                                             minWorkers: definition.dataParallel.minWorkers, runningOn: runningOn,
+                                             engine: requiredEngine(definition.engine.choice)))
         }
         return Plan(experiment: experiment, created: created, trials: specs, alreadyDone: done)
+    }
+
+    /// The workers' engine that can run trials of `choice` (nil: any).
+    static func requiredEngine(_ choice: EngineSettings.Choice) -> TrainingEngine? {
+        switch choice {
+        case .any: nil
+        case .swift: .swift
+        case .torch, .command: .torch
+        }
     }
 }

@@ -13,15 +13,18 @@ public struct TrialConfiguration: Sendable, Codable, Equatable {
     public var workersPerTrial: Int?
     /// How a gang exchanges gradients, when `workersPerTrial` is above 1.
     public var dataParallel: DataParallelSettings?
+    /// The engine the experiment pinned and the torch engine's options; nil: any engine, defaults.
+    public var engine: EngineSettings?
 
     public init(settings: TrainingSettings, fold: Int, data: DataSource, parameters: String,
-                workersPerTrial: Int? = nil, dataParallel: DataParallelSettings? = nil) {
+                workersPerTrial: Int? = nil, dataParallel: DataParallelSettings? = nil, engine: EngineSettings? = nil) {
         self.settings = settings
         self.fold = fold
         self.data = data
         self.parameters = parameters
         self.workersPerTrial = workersPerTrial
         self.dataParallel = dataParallel
+        self.engine = engine
     }
 
     public func json() -> String {

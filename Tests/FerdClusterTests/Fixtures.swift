@@ -2,7 +2,7 @@
 
 /// One valid instance of every message, with values that exercise every field.
 enum Fixtures {
-    static let hello = Hello(workerID: "gpu-node-3/0", ferdVersion: "0.4.0-dev", cores: 16, backend: "cuda:0",
+    static let hello = Hello(workerID: "gpu-node-3/0", ferdVersion: "0.4.0-dev", cores: 16, backend: "cuda:0", engine: .torch,
                              slots: 2, publicKey: String(repeating: "k", count: 40))
     static let result = ResultReport(
         trialID: 42, attempt: 2, bestEpoch: 37, uar: 0.5731, war: 0.6912,

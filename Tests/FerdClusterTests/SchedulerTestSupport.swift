@@ -11,8 +11,8 @@ extension Scheduler {
 
     /// Registers `worker` with `slots` slots and advertises them all free.
     @discardableResult
-    mutating func join(_ worker: WorkerID, slots: Int = 1, at time: Double = 0) -> [Action] {
-        let hello = Hello(workerID: worker, ferdVersion: "test", cores: 4, backend: "cpu", slots: slots)
+    mutating func join(_ worker: WorkerID, slots: Int = 1, engine: TrainingEngine = .swift, at time: Double = 0) -> [Action] {
+        let hello = Hello(workerID: worker, ferdVersion: "test", cores: 4, backend: "cpu", engine: engine, slots: slots)
         return receive(.hello(hello), from: worker, at: time) + receive(.ready(Ready(credit: slots)), from: worker, at: time)
     }
 

@@ -61,6 +61,34 @@ final class ExperimentDefinitionTests: XCTestCase {
         assertError("[1, 2", contains: "not valid YAML", line: nil)
     }
 
+    func testEngineKeys() throws {
+        XCTAssertEqual(try ExperimentDefinition.parse(example).engine, EngineSettings())
+        let torch = try ExperimentDefinition.parse(example + """
+
+        engine: torch
+        engine_timeout: 5m
+        torch:
+          precision: bf16
+          channels_last: true
+          compile: false
+          gpus_per_trial: 2
+        """)
+        XCTAssertEqual(torch.engine, EngineSettings(choice: .torch, precision: "bf16", channelsLast: true, gpusPerTrial: 2,
+                                                    timeoutSeconds: 300))
+        let custom = try ExperimentDefinition.parse(example + "\nengine: {command: [python3, train.py, --fast]}\n")
+        XCTAssertEqual(custom.engine.choice, .command)
+        XCTAssertEqual(custom.engine.command, ["python3", "train.py", "--fast"])
+        XCTAssertTrue(custom.engine.needsTorch)
+        XCTAssertEqual(try ExperimentDefinition.parse(example + "\nworkers_per_trial: 2\n").engine.choice, .swift,
+                       "a gang runs on swift workers")
+        assertError(example + "\nengine: jax", contains: "'engine' must be one of any, swift, torch", line: 13)
+        assertError(example + "\nengine: {cmd: [x]}", contains: "unknown key 'engine.cmd'", line: 13)
+        assertError(example + "\nengine: {command: []}", contains: "engine.command must be a non-empty list", line: 13)
+        assertError(example + "\nengine: torch\ntorch: {precision: fp8}", contains: "'torch.precision' must be one of fp32, bf16, fp16", line: 14)
+        assertError(example + "\nengine: swift\ntorch: {precision: bf16}", contains: "do not apply to engine: swift", line: 14)
+        assertError(example + "\nengine: torch\nworkers_per_trial: 2", contains: "gangs train on swift workers", line: 14)
+    }
+
     func testDataParallelKeys() throws {
         let plain = try ExperimentDefinition.parse(example)
         XCTAssertEqual(plain.workersPerTrial, 1)

@@ -5,6 +5,11 @@ extension Hello: WireBody {
         ferdVersion = try reader.readString(field: "ferd version")
         cores = try reader.readInt32()
         backend = try reader.readString(field: "backend")
+        let engineName = try reader.readString(field: "engine")
+        guard let engine = TrainingEngine(rawValue: engineName) else {
+            throw .invalidValue(field: "engine", reason: "'\(engineName)' is not an engine this coordinator knows (\(TrainingEngine.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        self.engine = engine
         slots = try reader.readInt32()
         publicKey = try reader.readOptional(field: "public key") { (reader: inout ByteReader) throws(ProtocolError) in
             try reader.readString(field: "public key")
@@ -18,6 +23,7 @@ extension Hello: WireBody {
         try writer.writeString(ferdVersion, field: "ferd version")
         try writer.writeUInt32(cores, field: "cores")
         try writer.writeString(backend, field: "backend")
+        try writer.writeString(engine.rawValue, field: "engine")
         try writer.writeUInt32(slots, field: "slots")
         try writer.writeOptional(publicKey) { (writer: inout ByteWriter, key: String) throws(ProtocolError) in
             try writer.writeString(key, field: "public key")

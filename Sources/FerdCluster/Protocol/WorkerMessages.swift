@@ -1,3 +1,12 @@
+/// The trainers a worker can run trials with (`ferd worker --engine`).
+public enum TrainingEngine: String, Sendable, CaseIterable, Codable {
+    /// ferd's Swift trainer, on the worker's CPUs.
+    case swift
+    /// The PyTorch engine (Engines/torch), one process per trial, on GPUs or CPUs; also runs an experiment's own
+    /// training command.
+    case torch
+}
+
 /// HELLO: the first message a worker sends, describing itself.
 public struct Hello: Equatable, Sendable {
     /// A stable name for the worker (host name plus an index, for instance).
@@ -8,8 +17,10 @@ public struct Hello: Equatable, Sendable {
     public var ferdVersion: String
     /// CPU cores on the worker.
     public var cores: Int
-    /// The compute backend, such as "cpu" or "cuda:0".
+    /// The compute backend in words, such as "cpu" or "cuda:0,1 (NVIDIA H200)".
     public var backend: String
+    /// The engine the worker trains with; the scheduler hands it only trials that engine can run.
+    public var engine: TrainingEngine
     /// How many trials the worker runs at once.
     public var slots: Int
     /// The worker's CURVE public key (Z85), when the connection is authenticated.
@@ -19,13 +30,14 @@ public struct Hello: Equatable, Sendable {
     public var running: [TrialAttemptKey]
 
     public init(workerID: String, protocolVersion: UInt16 = WireFormat.protocolVersion, ferdVersion: String,
-                cores: Int, backend: String, slots: Int, publicKey: String? = nil,
+                cores: Int, backend: String, engine: TrainingEngine = .swift, slots: Int, publicKey: String? = nil,
                 running: [TrialAttemptKey] = []) {
         self.workerID = workerID
         self.protocolVersion = protocolVersion
         self.ferdVersion = ferdVersion
         self.cores = cores
         self.backend = backend
+        self.engine = engine
         self.slots = slots
         self.publicKey = publicKey
         self.running = running

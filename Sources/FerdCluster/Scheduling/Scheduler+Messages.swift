@@ -81,7 +81,7 @@ extension Scheduler {
             && !kept.contains(TrialAttempt(trialID: trial.spec.id, attempt: trial.attempt)) {
             retryOrFail(trial.spec.id, lostState: .lost, reason: "worker \(id) restarted without it", into: &actions)
         }
-        workers[id] = Worker(id: id, slots: hello.slots, credit: 0, lastSeen: time, running: kept)
+        workers[id] = Worker(id: id, engine: hello.engine, slots: hello.slots, credit: 0, lastSeen: time, running: kept)
         registrationOrder.append(id)
         actions.append(.workerJoined(hello, at: time))
         actions.append(.send(.ack(Acknowledgement(kind: .hello)), to: id))

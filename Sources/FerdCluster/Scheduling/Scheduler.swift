@@ -106,7 +106,13 @@ public struct Scheduler: Sendable, Equatable {
                 continue
             }
             if trial.spec.workersPerTrial == 1 {
-                guard let worker = workerWithMostFreeSlots(excluding: formation?.reserved ?? []) else { return }
+                let excluded = formation?.reserved ?? []
+                guard let worker = workerWithMostFreeSlots(excluding: excluded, engine: trial.spec.engine) else {
+                    // Free workers of another engine may still take the trials behind this one.
+                    guard workerWithMostFreeSlots(excluding: excluded) != nil else { return }
+                    index += 1
+                    continue
+                }
                 pending.remove(at: index)
                 start(id, on: [worker], into: &actions)
                 continue
@@ -129,9 +135,9 @@ public struct Scheduler: Sendable, Equatable {
                 }
                 formation = GangFormation(trialID: id, reserved: [], since: time)
             }
-            var reserved = formation!.reserved.filter { (workers[$0]?.available ?? 0) > 0 }
+            var reserved = formation!.reserved.filter { (workers[$0]?.available ?? 0) > 0 && accepts($0, trial.spec.engine) }
             while reserved.count < trial.spec.workersPerTrial,
-                  let worker = workerWithMostFreeSlots(excluding: reserved) {
+                  let worker = workerWithMostFreeSlots(excluding: reserved, engine: trial.spec.engine) {
                 reserved.append(worker)
             }
             formation!.reserved = reserved
@@ -179,15 +185,21 @@ public struct Scheduler: Sendable, Equatable {
         }
     }
 
-    private func workerWithMostFreeSlots(excluding excluded: [WorkerID] = []) -> WorkerID? {
+    /// The registered worker with the most free slots that can run trials of `engine` (nil: any engine).
+    private func workerWithMostFreeSlots(excluding excluded: [WorkerID] = [], engine: TrainingEngine? = nil) -> WorkerID? {
         var best: (id: WorkerID, available: Int)?
-        for id in registrationOrder where !excluded.contains(id) {
+        for id in registrationOrder where !excluded.contains(id) && accepts(id, engine) {
             let available = workers[id]?.available ?? 0
             if available > (best?.available ?? 0) {
                 best = (id, available)
             }
         }
         return best?.id
+    }
+
+    /// Whether worker `id` trains with `engine` (always, when the trial names none).
+    private func accepts(_ id: WorkerID, _ engine: TrainingEngine?) -> Bool {
+        engine == nil || workers[id]?.engine == engine
     }
 
     /// Forgets a worker; the trials it was running are lost.

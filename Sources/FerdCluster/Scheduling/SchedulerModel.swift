@@ -68,9 +68,12 @@ extension Scheduler {
         /// Set for a trial the store says was RUNNING on this worker when the coordinator stopped: the
         /// scheduler waits `reattachGrace` seconds for the worker to come back with it.
         public var runningOn: Reattachment?
+        /// The engine the trial must run on; nil: any worker.
+        public var engine: TrainingEngine?
 
         public init(id: Int, configJSON: String, attemptsSoFar: Int = 0, resume: ResumePoint? = nil,
-                    workersPerTrial: Int = 1, minWorkers: Int? = nil, runningOn: Reattachment? = nil) {
+                    workersPerTrial: Int = 1, minWorkers: Int? = nil, runningOn: Reattachment? = nil,
+                    engine: TrainingEngine? = nil) {
             precondition(workersPerTrial >= 1 && (minWorkers ?? 1) >= 1 && (minWorkers ?? 1) <= workersPerTrial,
                          "a trial needs 1 ≤ min_workers ≤ workers_per_trial")
             self.id = id
@@ -80,6 +83,7 @@ extension Scheduler {
             self.workersPerTrial = workersPerTrial
             self.minWorkers = minWorkers ?? workersPerTrial
             self.runningOn = runningOn
+            self.engine = engine
         }
     }
 
@@ -122,6 +126,8 @@ extension Scheduler {
     /// The scheduler's view of a registered worker.
     public struct Worker: Sendable, Equatable {
         public var id: WorkerID
+        /// The engine it trains with.
+        public var engine: TrainingEngine = .swift
         public var slots: Int
         /// Free slots the worker last advertised with READY, less the trials assigned since.
         public var credit: Int
