@@ -178,7 +178,14 @@ struct WorkerCommand: ParsableCommand {
         commandName: "worker", abstract: "Train the trials a coordinator hands out and stream metrics and results back.")
 
     @Option(help: "The coordinator's endpoint.") var connect: String = "tcp://127.0.0.1:5555"
-    @Option(help: "Trials run at once.") var slots: Int = 1
+    @Option(help: "The engine that trains: swift (this process, CPUs) or torch (the PyTorch engine, one process per trial; GPUs).")
+    var engine: TrainingEngine = .swift
+    @Option(help: "Python with torch for --engine torch (default: $FERD_PYTHON, else the first python3 on PATH that imports torch).")
+    var python: String?
+    @Option(help: ArgumentHelp("GPUs for --engine torch: indices or all; one trial per GPU.", valueName: "0,1,…|all"))
+    var gpus: String = "all"
+    @Option(help: "Where --engine torch trains: cuda or cpu.") var device: TorchWorkerOptions.Device = .cuda
+    @Option(help: "Trials run at once (default: 1; with --engine torch on cuda, the number of GPUs).") var slots: Int?
     @Option(help: "Threads for the engine (default: all cores).") var threads: Int?
     @Option(name: .customLong("data-root"), help: "This machine's copy of the dataset, replacing the coordinator's path.")
     var dataRoot: String?
@@ -196,8 +203,29 @@ struct WorkerCommand: ParsableCommand {
     @Option(name: .customLong("simulate-epochs"), help: "Testing aid: epochs of a simulated trial.") var simulateEpochs: Int = 3
     @Option(help: .hidden) var heartbeat: Double = 1
 
+    func validate() throws {
+        if let slots, slots < 1 { throw ValidationError("--slots must be at least 1") }
+        if engine == .swift && (python != nil || gpus != "all") {
+            throw ValidationError("--python and --gpus apply to --engine torch; add --engine torch or leave them out")
+        }
+        if engine == .torch && simulateTrials != nil {
+            throw ValidationError("--simulate-trials replaces the engine; leave out --engine torch")
+        }
+        _ = try requestedGPUs()
+    }
+
+    /// `--gpus` as indices; nil for all.
+    private func requestedGPUs() throws -> [Int]? {
+        guard gpus != "all" else { return nil }
+        let parts = gpus.split(separator: ",", omittingEmptySubsequences: false)
+        let indices = parts.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard indices.count == parts.count, indices.allSatisfy({ $0 >= 0 }) else {
+            throw ValidationError("--gpus '\(gpus)' must be all or comma-separated GPU indices such as 0,1")
+        }
+        return indices
+    }
+
     func run() throws {
-        guard slots >= 1 else { throw ValidationError("--slots must be at least 1") }
         guard heartbeat > 0 else { throw ValidationError("--heartbeat must be positive") }
         if let simulateTrials, simulateTrials < 0 || simulateEpochs < 1 {
             throw ValidationError("--simulate-trials must not be negative and --simulate-epochs must be at least 1")
@@ -215,11 +243,26 @@ struct WorkerCommand: ParsableCommand {
             return CurveClientKeys(serverKey: server.trimmingCharacters(in: .whitespacesAndNewlines),
                                    keyPair: try KeyFiles.load(name: workerName, in: directory))
         }
+        var backend = "cpu"
+        var slots = self.slots ?? 1
+        let runner: any TrialRunner
+        if let simulateTrials {
+            runner = SimulatedTrialRunner(secondsPerEpoch: simulateTrials, epochs: simulateEpochs)
+        } else if engine == .torch {
+            let options = try TorchWorkerOptions.resolve(python: try TorchPython.locate(python), device: device,
+                                                         requested: try requestedGPUs(), threads: threads ?? 0)
+            if options.device == .cuda {
+                slots = self.slots ?? options.gpus.count
+            }
+            backend = options.backendDescription
+            logger.info("torch engine", metadata: ["python": "\(options.python.executable)", "devices": "\(backend)"])
+            runner = EngineTrialRunner(options: options, workDirectory: URL(fileURLWithPath: work), dataRoot: dataRoot, logger: logger)
+        } else {
+            runner = TrainingTrialRunner(workDirectory: URL(fileURLWithPath: work), dataRoot: dataRoot, logger: logger,
+                                         ringBindAddress: ringBind)
+        }
         let hello = Hello(workerID: workerName, ferdVersion: Ferd.configuration.version, cores: Threading.count,
-                          backend: "cpu", slots: slots, publicKey: curve?.keyPair.publicKey)
-        let runner: any TrialRunner = simulateTrials.map { SimulatedTrialRunner(secondsPerEpoch: $0, epochs: simulateEpochs) }
-            ?? TrainingTrialRunner(workDirectory: URL(fileURLWithPath: work), dataRoot: dataRoot, logger: logger,
-                                   ringBindAddress: ringBind)
+                          backend: backend, engine: engine, slots: slots, publicKey: curve?.keyPair.publicKey)
         let session = WorkerSession.Configuration(hello: hello, heartbeatInterval: heartbeat, reconnectDelay: heartbeat,
                                                   maxReconnectDelay: max(32, heartbeat))
         let downloads = URL(fileURLWithPath: work).appendingPathComponent("downloads")
@@ -274,3 +317,6 @@ struct StatusCommand: ParsableCommand {
         print(status.render(now: Date(), style: .detect()), terminator: "")
     }
 }
+
+extension TrainingEngine: ExpressibleByArgument {}
+extension TorchWorkerOptions.Device: ExpressibleByArgument {}

@@ -1,0 +1,386 @@
+import FerdCluster
+import FerdDigest
+import FerdExperiment
+import FerdModels
+import FerdTensor
+import FerdTraining
+import Foundation
+import Logging
+import Synchronization
+
+/// How a `ferd worker --engine torch` runs trials: which Python, which devices.
+public struct TorchWorkerOptions: Sendable {
+    /// Where the engine trains.
+    public enum Device: String, Sendable, CaseIterable {
+        case cpu, cuda
+    }
+
+    public var python: TorchPython
+    public var device: Device
+    /// The GPU indices this worker hands out, one trial per GPU (or `gpus_per_trial` of them); empty on CPU.
+    public var gpus: [Int]
+    /// Intra-op threads per engine on CPU (0: torch's default).
+    public var threads: Int
+
+    public init(python: TorchPython, device: Device, gpus: [Int], threads: Int = 0) {
+        self.python = python
+        self.device = device
+        self.gpus = gpus
+        self.threads = threads
+    }
+
+    /// Checks the device choice against what torch sees; `requested` is `--gpus` (nil: all, "all" as well).
+    public static func resolve(python: TorchPython, device: Device, requested: [Int]?, threads: Int) throws -> TorchWorkerOptions {
+        guard device == .cuda else { return TorchWorkerOptions(python: python, device: .cpu, gpus: [], threads: threads) }
+        guard python.cudaAvailable, !python.cudaDevices.isEmpty else {
+            throw EngineError.cudaUnavailable(python: python.executable, torchVersion: python.torchVersion)
+        }
+        let available = python.cudaDevices.count
+        let gpus = requested ?? Array(0..<available)
+        for index in gpus where !(0..<available).contains(index) {
+            throw EngineError.noSuchGPU(index: index, available: available)
+        }
+        guard Set(gpus).count == gpus.count, !gpus.isEmpty else {
+            throw EngineError.option("--gpus lists a GPU twice or none; give distinct indices such as 0,1 or all")
+        }
+        return TorchWorkerOptions(python: python, device: .cuda, gpus: gpus, threads: threads)
+    }
+
+    /// The devices in words for HELLO and `ferd status`, e.g. "cuda:0,1 (NVIDIA H200)" or "cpu".
+    public var backendDescription: String {
+        guard device == .cuda else { return "cpu (torch \(python.torchVersion))" }
+        let names = Set(gpus.map { python.cudaDevices[$0] }).sorted().joined(separator: ", ")
+        return "cuda:\(gpus.map(String.init).joined(separator: ",")) (\(names); torch \(python.torchVersion))"
+    }
+}
+
+/// Runs assigned trials in the PyTorch engine (or an experiment's own command), one process per trial
+/// (`gpus_per_trial` processes for a trial over several GPUs), speaking docs/ENGINES.md. The worker keeps
+/// everything the Swift engine guarantees: it computes the metrics, picks the best epoch, writes the run
+/// folder's resume and best checkpoints in the Swift trainer's format and uploads resume bundles, so trials
+/// move freely between Swift and torch workers.
+public struct EngineTrialRunner: TrialRunner {
+    public let options: TorchWorkerOptions
+    public let workDirectory: URL
+    public let dataRoot: String?
+    public let logger: Logger
+    private let freeGPUs: GPUPool
+
+    public init(options: TorchWorkerOptions, workDirectory: URL, dataRoot: String?, logger: Logger) {
+        self.options = options
+        self.workDirectory = workDirectory
+        self.dataRoot = dataRoot
+        self.logger = logger
+        freeGPUs = GPUPool(options.gpus)
+    }
+
+    public func run(trial: Assignment, report: (MetricEvent) -> Void, cancelled: () -> Bool) throws -> TrialOutcome {
+        try run(trial: trial, resumeFile: nil, report: report, cancelled: cancelled, aborted: { false })
+    }
+
+    public func run(trial: Assignment, resumeFile: URL?, report: (MetricEvent) -> Void,
+                    cancelled: () -> Bool, aborted: @escaping @Sendable () -> Bool) throws -> TrialOutcome {
+        var configuration = try TrialConfiguration.decode(trial.configJSON)
+        if let dataRoot { configuration.data.root = dataRoot }
+        let engine = configuration.engine ?? EngineSettings()
+        var trialLogger = logger
+        trialLogger[metadataKey: "trial"] = "\(trial.trialID)"
+        guard trial.gang == nil else {
+            return .failed(reason: "this torch worker was handed a data-parallel gang trial; torch trials spread over GPUs with torch.gpus_per_trial, and workers_per_trial gangs run on swift workers", retryable: false)
+        }
+        guard engine.choice == .command || configuration.data.cache != nil else {
+            return .failed(reason: "the torch engine reads a packed cache: run `ferd prepare --data \(configuration.data.root) --out CACHE` and start the coordinator with --cache CACHE", retryable: false)
+        }
+        let processes = options.device == .cuda ? engine.gpusPerTrial : 1
+        guard options.device == .cpu || processes <= options.gpus.count else {
+            return .failed(reason: "torch.gpus_per_trial is \(processes) but this worker has \(options.gpus.count) GPU(s) (--gpus)", retryable: false)
+        }
+        let folder = workDirectory.appendingPathComponent("trial-\(trial.trialID)/attempt-\(trial.attempt)")
+        try? FileManager.default.removeItem(at: folder)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var history: [EpochReport] = []
+        var resumeFrom: URL?
+        if let resumeFile {
+            try ResumeBundle.unpack(resumeFile, into: folder)
+            try? FileManager.default.removeItem(at: resumeFile)
+            resumeFrom = folder.appendingPathComponent("resume.safetensors")
+            history = try RunFiles.history(in: resumeFrom!, settings: configuration.settings)
+        }
+        let files = RunFiles(folder: folder, settings: configuration.settings)
+        try files.start(history: history)
+        let gpus = options.device == .cuda ? freeGPUs.acquire(processes) : []
+        defer { freeGPUs.release(gpus) }
+        trialLogger.info("training in the torch engine", metadata: [
+            "fold": "\(configuration.fold)", "grid": "\(configuration.parameters)", "from epoch": "\(history.count + 1)",
+            "device": "\(options.device == .cuda ? "cuda:" + gpus.map(String.init).joined(separator: ",") : "cpu")",
+        ])
+        let ranks = try launch(processes: processes, gpus: gpus, configuration: configuration, engine: engine,
+                               trial: trial, folder: folder, resumeFrom: resumeFrom)
+        var run = EngineRun(settings: configuration.settings, history: history, timeout: engine.timeoutSeconds,
+                            at: monotonicSeconds())
+        var signalled = false
+        var killed = false
+        var failure: Error?
+        reading: while true {
+            if !signalled && (cancelled() || aborted()) {
+                signalled = true
+                trialLogger.info("stopping the engine (SIGTERM, then SIGKILL after 10 s)")
+                ranks.forEach { $0.terminate() }
+                let deadline = monotonicSeconds() + 10
+                DispatchQueue.global().async {
+                    while monotonicSeconds() < deadline && ranks.contains(where: \.isRunning) { Thread.sleep(forTimeInterval: 0.1) }
+                    ranks.forEach { $0.kill() }
+                }
+            }
+            var actions: [EngineRun.Action] = []
+            switch ranks[0].nextLine(timeout: 0.5) {
+            case .line(let line): actions = run.receive(line, at: monotonicSeconds())
+            case .timedOut: break
+            case .endOfOutput: break reading
+            }
+            actions += run.tick(at: monotonicSeconds())
+            if ranks.dropFirst().contains(where: { !$0.isRunning }) && ranks[0].isRunning && !killed {
+                trialLogger.warning("an engine rank exited early; stopping the others")
+                actions.append(.kill)
+            }
+            for action in actions {
+                switch action {
+                case let .epoch(epoch, isBest, checkpoint, history):
+                    do {
+                        let bundle = try files.store(epoch: epoch, isBest: isBest, checkpoint: checkpoint, history: history)
+                        report(MetricEvent(epoch: epoch.epoch, trainLoss: epoch.trainLoss, uar: epoch.uar, war: epoch.war,
+                                           learningRate: epoch.learningRate, seconds: epoch.seconds,
+                                           confusion: epoch.confusion, resumeCheckpoint: bundle))
+                    } catch {
+                        failure = error
+                        ranks.forEach { $0.kill() }
+                        killed = true
+                    }
+                case let .progress(epoch, phase, batch, batches, loss):
+                    trialLogger.trace("engine progress", metadata: ["epoch": "\(epoch)", "phase": "\(phase)",
+                                                                    "batch": "\(batch)/\(batches)", "loss": "\(loss.map { "\($0)" } ?? "-")"])
+                case .log(let text):
+                    trialLogger.info("\(text)")
+                case .kill:
+                    ranks.forEach { $0.kill() }
+                    killed = true
+                }
+            }
+        }
+        let statuses = ranks.map { $0.waitForExit() }
+        if let failure { throw failure }
+        switch run.finished(status: statuses[0], stderrTail: ranks[0].logTail()) {
+        case let .completed(_, best):
+            return try files.outcome(best: best)
+        case let .stopped(history):
+            return .failed(reason: "interrupted after \(history.count) epochs", retryable: true)
+        case let .failed(reason, retryable):
+            if signalled { return .failed(reason: "interrupted after \(run.history.count) epochs", retryable: true) }
+            let others = zip(ranks, statuses).dropFirst().filter { $0.1 != 0 }
+                .map { "another rank exited with \($0.1): \($0.0.logTail(5).joined(separator: " | "))" }
+            return .failed(reason: ([reason] + others).joined(separator: "; "), retryable: retryable)
+        }
+    }
+
+    /// Starts the engine processes of one attempt; element 0 is rank 0, whose events the worker follows.
+    private func launch(processes: Int, gpus: [Int], configuration: TrialConfiguration, engine: EngineSettings,
+                        trial: Assignment, folder: URL, resumeFrom: URL?) throws -> [EngineProcess] {
+        let arguments: [String]
+        if engine.choice == .command {
+            arguments = engine.command[0].hasPrefix("/") ? engine.command : ["/usr/bin/env"] + engine.command
+        } else {
+            arguments = [options.python.executable, "-m", "ferd_torch"]
+        }
+        var environment = ProcessInfo.processInfo.environment
+        if let root = TorchPython.packageRoot() {
+            environment["PYTHONPATH"] = ([root.path] + (environment["PYTHONPATH"].map { [$0] } ?? [])).joined(separator: ":")
+        }
+        environment["FERD_RUN_DIR"] = folder.path
+        environment["FERD_TRIAL_ID"] = "\(trial.trialID)"
+        environment["FERD_FOLD"] = "\(configuration.fold)"
+        if options.device == .cuda { environment["CUDA_VISIBLE_DEVICES"] = gpus.map(String.init).joined(separator: ",") }
+        let rendezvous = processes > 1 ? "tcp://127.0.0.1:\(try freeLoopbackPort())" : nil
+        return try (0..<processes).map { rank in
+            let spec = EngineSpec(configuration: configuration, engine: engine, trial: trial, folder: folder,
+                                  resumeFrom: resumeFrom, device: options.device, threads: options.threads,
+                                  distributed: rendezvous.map { EngineSpec.Distributed(rank: rank, worldSize: processes, initMethod: $0,
+                                                                                       backend: options.device == .cuda ? "nccl" : "gloo") })
+            let log = folder.appendingPathComponent(rank == 0 ? "engine.log" : "engine-rank-\(rank).log")
+            return try EngineProcess(arguments: arguments, environment: environment, directory: folder, logFile: log,
+                                     spec: try spec.json())
+        }
+    }
+}
+
+/// The GPUs of a worker not in use by a running trial.
+final class GPUPool: Sendable {
+    private let free: Mutex<[Int]>
+
+    init(_ gpus: [Int]) { free = Mutex(gpus) }
+
+    /// `count` free GPUs (the worker's slots keep at most as many trials running as it has GPUs).
+    func acquire(_ count: Int) -> [Int] {
+        free.withLock { gpus in
+            let taken = Array(gpus.prefix(count))
+            gpus.removeFirst(taken.count)
+            return taken
+        }
+    }
+
+    func release(_ gpus: [Int]) {
+        free.withLock { $0.append(contentsOf: gpus) }
+    }
+}
+
+/// The trial spec written to an engine's stdin (docs/ENGINES.md).
+struct EngineSpec {
+    struct Distributed {
+        var rank: Int
+        var worldSize: Int
+        var initMethod: String
+        var backend: String
+    }
+
+    var configuration: TrialConfiguration
+    var engine: EngineSettings
+    var trial: Assignment
+    var folder: URL
+    var resumeFrom: URL?
+    var device: TorchWorkerOptions.Device
+    var threads: Int
+    var distributed: Distributed?
+
+    func json() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let settings = try JSONSerialization.jsonObject(with: encoder.encode(configuration.settings))
+        let parameters = (try? JSONSerialization.jsonObject(with: Data(configuration.parameters.utf8))) ?? [:]
+        var spec: [String: Any] = [
+            "contract": EngineEvent.contractVersion,
+            "trial": ["id": trial.trialID, "attempt": trial.attempt, "fold": configuration.fold, "parameters": parameters],
+            "settings": settings,
+            "data": ["cache": configuration.data.cache.map { $0 as Any } ?? NSNull(), "root": configuration.data.root,
+                     "reference_quirks": configuration.data.referenceQuirks],
+            "run_dir": folder.path,
+            "resume_from": resumeFrom?.path ?? NSNull(),
+            "init_from": NSNull(),
+            "device": device.rawValue,
+            "options": ["precision": engine.precision, "channels_last": engine.channelsLast,
+                        "cudnn_benchmark": engine.cudnnBenchmark, "compile": engine.compile, "threads": threads,
+                        "prefetch": 4],
+            "progress_seconds": min(10, max(1, engine.timeoutSeconds / 10)),
+        ]
+        if let distributed {
+            spec["distributed"] = ["rank": distributed.rank, "world_size": distributed.worldSize,
+                                   "init_method": distributed.initMethod, "backend": distributed.backend]
+        } else {
+            spec["distributed"] = NSNull()
+        }
+        return try JSONSerialization.data(withJSONObject: spec, options: [.sortedKeys])
+    }
+}
+
+/// The run folder of a torch attempt in the Swift trainer's format: `settings.json`, `metrics.jsonl`,
+/// `resume.safetensors` (weights, momentum, `ferd.history`, `ferd.settings`) and `best.safetensors`.
+struct RunFiles {
+    let folder: URL
+    let settings: TrainingSettings
+
+    private static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+
+    var resumeFile: URL { folder.appendingPathComponent("resume.safetensors") }
+    var bestFile: URL { folder.appendingPathComponent("best.safetensors") }
+
+    /// The history of a resume checkpoint, which must have been written with `settings`.
+    static func history(in file: URL, settings: TrainingSettings) throws -> [EpochReport] {
+        let checkpoint = try SafetensorsFile.read(contentsOf: file)
+        guard let historyJSON = checkpoint.metadata["ferd.history"], let settingsJSON = checkpoint.metadata["ferd.settings"] else {
+            throw TrainingError.resume("\(file.path) is not a ferd resume checkpoint (no ferd.history/ferd.settings metadata)")
+        }
+        let saved = try JSONDecoder().decode(TrainingSettings.self, from: Data(settingsJSON.utf8))
+        guard saved == settings else {
+            throw TrainingError.resume("\(file.path) was written with other settings than this trial's; the coordinator's resume point belongs to another configuration")
+        }
+        return try JSONDecoder().decode([EpochReport].self, from: Data(historyJSON.utf8))
+    }
+
+    /// Writes `settings.json` and the metrics of the epochs already trained.
+    func start(history: [EpochReport]) throws {
+        try Self.encoder().encode(settings).write(to: folder.appendingPathComponent("settings.json"), options: .atomic)
+        let lines = try history.map { String(decoding: try Self.encoder().encode($0), as: UTF8.self) + "\n" }.joined()
+        try Data(lines.utf8).write(to: folder.appendingPathComponent("metrics.jsonl"), options: .atomic)
+    }
+
+    /// Records an epoch: its metrics line, the engine's checkpoint as the resume (and best) checkpoint, and the
+    /// resume bundle for the coordinator (not after the last epoch, which ends with the result).
+    func store(epoch: EpochReport, isBest: Bool, checkpoint: String?, history: [EpochReport]) throws -> CheckpointFile? {
+        let handle = try FileHandle(forWritingTo: folder.appendingPathComponent("metrics.jsonl"))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Self.encoder().encode(epoch) + Data("\n".utf8))
+        try handle.close()
+        guard let checkpoint else { return nil }
+        let engineFile = checkpoint.hasPrefix("/") ? URL(fileURLWithPath: checkpoint) : folder.appendingPathComponent(checkpoint)
+        let written: SafetensorsFile
+        do {
+            written = try SafetensorsFile.read(contentsOf: engineFile)
+        } catch {
+            throw TrainingError.resume("the engine's checkpoint of epoch \(epoch.epoch) cannot be read: \(error)")
+        }
+        let model = String(decoding: try Self.encoder().encode(settings.model), as: UTF8.self)
+        var resume = written
+        resume.metadata["ferd.history"] = String(decoding: try Self.encoder().encode(history), as: UTF8.self)
+        resume.metadata["ferd.settings"] = String(decoding: try Self.encoder().encode(settings), as: UTF8.self)
+        resume.metadata[GCAIALModel.configurationMetadataKey] = model
+        try SafetensorsFile(tensors: resume.tensors, integerTensors: resume.integerTensors, metadata: resume.metadata).write(to: resumeFile)
+        if isBest {
+            let weights = written.tensors.filter { !$0.key.hasPrefix("optimizer.") }
+            try SafetensorsFile(tensors: weights, integerTensors: written.integerTensors,
+                                metadata: ["epoch": "\(epoch.epoch)", GCAIALModel.configurationMetadataKey: model]).write(to: bestFile)
+        }
+        try? FileManager.default.removeItem(at: engineFile)
+        return epoch.epoch < settings.epochs ? try ResumeBundle.write(runFolder: folder, epoch: epoch.epoch) : nil
+    }
+
+    /// The RESULT of a completed attempt: the best epoch's scores and its checkpoint (none when the engine
+    /// writes no checkpoints).
+    func outcome(best: EpochReport) throws -> TrialOutcome {
+        var size = 0, sha = ""
+        var file: URL?
+        if FileManager.default.fileExists(atPath: bestFile.path) {
+            let bytes = try Data(contentsOf: bestFile)
+            var digest = SHA256()
+            digest.update(bytes)
+            size = bytes.count
+            sha = digest.hexDigest()
+            file = bestFile
+        }
+        return .completed(TrialScores(bestEpoch: best.epoch, uar: best.uar, war: best.war,
+                                      perClassRecall: best.recall.map { $0 ?? 0 }, confusion: best.confusion,
+                                      checkpointSHA256: sha, checkpointSize: size, checkpointFile: file))
+    }
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on right now (for a local torch.distributed rendezvous).
+func freeLoopbackPort() throws -> Int {
+    let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard socket >= 0 else { throw EngineError.option("cannot open a socket to find a free port for torch.distributed") }
+    defer { close(socket) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
+    }
+    guard bound else { throw EngineError.option("cannot bind a loopback port for torch.distributed") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+private func monotonicSeconds() -> Double {
+    Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+}
