@@ -58,12 +58,18 @@ extension ExperimentDefinition {
             engine.timeoutSeconds = try parseDuration(timeout, "engine_timeout")
         }
         if gang > 1 {
-            // Every member of a gang runs the same engine: ferd's gradient exchange is the Swift engine's.
-            guard engine.choice == .any || engine.choice == .swift else {
-                throw .invalid("workers_per_trial \(gang) gangs train on swift workers; a torch trial spreads over several GPUs of one worker with torch: {gpus_per_trial: \(gang)}",
+            // Every member of a gang runs the same engine; an experiment that names none trains its gangs in Swift.
+            switch engine.choice {
+            case .any: engine.choice = .swift
+            case .swift, .torch: break
+            case .command:
+                throw .invalid("workers_per_trial \(gang) cannot be used with engine: {command: ...}; a custom engine trains on one worker",
                                line: seen["workers_per_trial"].map(line) ?? nil)
             }
-            engine.choice = .swift
+            if engine.gpusPerTrial > 1 {
+                throw .invalid("use either workers_per_trial (one GPU on each of several workers) or torch.gpus_per_trial (several GPUs of one worker), not both",
+                               line: seen["workers_per_trial"].map(line) ?? nil)
+            }
         }
         guard let gridNode = seen["grid"] else { throw .invalid("'grid' is missing; list the hyper-parameters to sweep", line: nil) }
         let definition = ExperimentDefinition(name: name, dataPath: path, layout: layout, folds: folds, seeds: seeds,

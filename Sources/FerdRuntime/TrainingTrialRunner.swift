@@ -123,10 +123,7 @@ public struct TrainingTrialRunner: TrialRunner {
             throw TrainingError.settings("batch \(configuration.settings.batchSize) cannot be split over "
                                          + "workers_per_trial \(requested); use a multiple of \(requested)")
         }
-        if placement.size != requested {
-            configuration.settings.batchSize = configuration.settings.batchSize / requested * placement.size
-            configuration.settings.learningRate *= Float(placement.size) / Float(requested)
-        }
+        configuration.scale(toGangOf: placement.size)
         let spec = GangSpec(gangID: placement.gangID, rank: placement.rank, size: placement.size,
                             topology: options.reduction == "ring" ? .ring : .star,
                             precision: options.gradientPrecision == "fp16" ? .float16 : .float32,

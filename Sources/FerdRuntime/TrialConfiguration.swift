@@ -27,6 +27,14 @@ public struct TrialConfiguration: Sendable, Codable, Equatable {
         self.engine = engine
     }
 
+    /// A gang smaller than `workersPerTrial` trains a smaller global batch (each member keeps its share) with the
+    /// learning rate scaled by size / workers_per_trial (docs/DATA-PARALLEL.md).
+    mutating func scale(toGangOf size: Int) {
+        guard let requested = workersPerTrial, size != requested else { return }
+        settings.batchSize = settings.batchSize / requested * size
+        settings.learningRate *= Float(size) / Float(requested)
+    }
+
     public func json() -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

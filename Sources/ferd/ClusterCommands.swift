@@ -256,7 +256,8 @@ struct WorkerCommand: ParsableCommand {
             }
             backend = options.backendDescription
             logger.info("torch engine", metadata: ["python": "\(options.python.executable)", "devices": "\(backend)"])
-            runner = EngineTrialRunner(options: options, workDirectory: URL(fileURLWithPath: work), dataRoot: dataRoot, logger: logger)
+            runner = EngineTrialRunner(options: options, workDirectory: URL(fileURLWithPath: work), dataRoot: dataRoot, logger: logger,
+                                       ringBindAddress: ringBind)
         } else {
             runner = TrainingTrialRunner(workDirectory: URL(fileURLWithPath: work), dataRoot: dataRoot, logger: logger,
                                          ringBindAddress: ringBind)

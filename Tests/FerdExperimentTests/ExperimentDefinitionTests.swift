@@ -86,7 +86,9 @@ final class ExperimentDefinitionTests: XCTestCase {
         assertError(example + "\nengine: {command: []}", contains: "engine.command must be a non-empty list", line: 13)
         assertError(example + "\nengine: torch\ntorch: {precision: fp8}", contains: "'torch.precision' must be one of fp32, bf16, fp16", line: 14)
         assertError(example + "\nengine: swift\ntorch: {precision: bf16}", contains: "do not apply to engine: swift", line: 14)
-        assertError(example + "\nengine: torch\nworkers_per_trial: 2", contains: "gangs train on swift workers", line: 14)
+        XCTAssertEqual(try ExperimentDefinition.parse(example + "\nengine: torch\nworkers_per_trial: 2\n").engine.choice, .torch)
+        assertError(example + "\nengine: {command: [x]}\nworkers_per_trial: 2", contains: "cannot be used with engine: {command", line: 14)
+        assertError(example + "\nengine: torch\nworkers_per_trial: 2\ntorch: {gpus_per_trial: 2}", contains: "not both", line: 14)
     }
 
     func testDataParallelKeys() throws {

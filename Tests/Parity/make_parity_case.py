@@ -21,9 +21,9 @@ import time
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reference_model import ATTENTIONS, NUM_CLASSES, PRESETS, GenerateModel, total_loss  # noqa: E402
-from safetensors_io import load_file, save_file  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Engines", "torch"))
+from ferd_torch.model import ATTENTIONS, NUM_CLASSES, PRESETS, GenerateModel, total_loss  # noqa: E402
+from ferd_torch.safetensors_io import load_file, save_file  # noqa: E402
 
 
 def randomise_batchnorm(model):

@@ -1,9 +1,11 @@
 import FerdCluster
+import FerdCollective
 import FerdDigest
 import FerdExperiment
 import FerdModels
 import FerdTensor
 import FerdTraining
+import FerdZeroMQ
 import Foundation
 import Logging
 import Synchronization
@@ -64,13 +66,21 @@ public struct EngineTrialRunner: TrialRunner {
     public let workDirectory: URL
     public let dataRoot: String?
     public let logger: Logger
+    /// The host of `--ring-bind`: where rank 0 of a torch gang serves the torch.distributed rendezvous.
+    public let rendezvousHost: String
+    /// Seconds a gang member waits for the others to join.
+    public let gangTimeout: Double
     private let freeGPUs: GPUPool
 
-    public init(options: TorchWorkerOptions, workDirectory: URL, dataRoot: String?, logger: Logger) {
+    public init(options: TorchWorkerOptions, workDirectory: URL, dataRoot: String?, logger: Logger,
+                ringBindAddress: String = "tcp://127.0.0.1:*", gangTimeout: Double = 60) {
         self.options = options
         self.workDirectory = workDirectory
         self.dataRoot = dataRoot
         self.logger = logger
+        self.gangTimeout = gangTimeout
+        let host = ringBindAddress.replacingOccurrences(of: "tcp://", with: "").split(separator: ":").first.map(String.init) ?? ""
+        rendezvousHost = host.isEmpty || host == "*" || host == "0.0.0.0" ? "127.0.0.1" : host
         freeGPUs = GPUPool(options.gpus)
     }
 
@@ -85,13 +95,11 @@ public struct EngineTrialRunner: TrialRunner {
         let engine = configuration.engine ?? EngineSettings()
         var trialLogger = logger
         trialLogger[metadataKey: "trial"] = "\(trial.trialID)"
-        guard trial.gang == nil else {
-            return .failed(reason: "this torch worker was handed a data-parallel gang trial; torch trials spread over GPUs with torch.gpus_per_trial, and workers_per_trial gangs run on swift workers", retryable: false)
-        }
         guard engine.choice == .command || configuration.data.cache != nil else {
             return .failed(reason: "the torch engine reads a packed cache: run `ferd prepare --data \(configuration.data.root) --out CACHE` and start the coordinator with --cache CACHE", retryable: false)
         }
-        let processes = options.device == .cuda ? engine.gpusPerTrial : 1
+        if let placement = trial.gang { configuration.scale(toGangOf: placement.size) }
+        let processes = options.device == .cuda && trial.gang == nil ? engine.gpusPerTrial : 1
         guard options.device == .cpu || processes <= options.gpus.count else {
             return .failed(reason: "torch.gpus_per_trial is \(processes) but this worker has \(options.gpus.count) GPU(s) (--gpus)", retryable: false)
         }
@@ -114,8 +122,10 @@ public struct EngineTrialRunner: TrialRunner {
             "fold": "\(configuration.fold)", "grid": "\(configuration.parameters)", "from epoch": "\(history.count + 1)",
             "device": "\(options.device == .cuda ? "cuda:" + gpus.map(String.init).joined(separator: ",") : "cpu")",
         ])
+        let gang = try trial.gang.map { try rendezvous($0, logger: trialLogger, aborted: aborted) }
         let ranks = try launch(processes: processes, gpus: gpus, configuration: configuration, engine: engine,
-                               trial: trial, folder: folder, resumeFrom: resumeFrom)
+                               trial: trial, folder: folder, resumeFrom: resumeFrom, gang: gang)
+        let reports = trial.gang.map { $0.rank == 0 } ?? true
         var run = EngineRun(settings: configuration.settings, history: history, timeout: engine.timeoutSeconds,
                             at: monotonicSeconds())
         var signalled = false
@@ -148,6 +158,7 @@ public struct EngineTrialRunner: TrialRunner {
                 case let .epoch(epoch, isBest, checkpoint, history):
                     do {
                         let bundle = try files.store(epoch: epoch, isBest: isBest, checkpoint: checkpoint, history: history)
+                        guard reports else { continue }
                         report(MetricEvent(epoch: epoch.epoch, trainLoss: epoch.trainLoss, uar: epoch.uar, war: epoch.war,
                                            learningRate: epoch.learningRate, seconds: epoch.seconds,
                                            confusion: epoch.confusion, resumeCheckpoint: bundle))
@@ -182,9 +193,25 @@ public struct EngineTrialRunner: TrialRunner {
         }
     }
 
-    /// Starts the engine processes of one attempt; element 0 is rank 0, whose events the worker follows.
+    /// Meets the other members of a torch gang through the coordinator's gradient hub: rank 0 picks the
+    /// torch.distributed rendezvous address on its `--ring-bind` host and every member learns it.
+    private func rendezvous(_ placement: GangPlacement, logger: Logger,
+                            aborted: @escaping @Sendable () -> Bool) throws -> EngineSpec.Distributed {
+        let offered = placement.rank == 0 ? "tcp://\(rendezvousHost):\(try freePort(on: rendezvousHost))" : ""
+        logger.info("joining torch gang", metadata: ["rank": "\(placement.rank)", "size": "\(placement.size)",
+                                                     "hub": "\(placement.hubEndpoint)"])
+        let member = try GangMember(spec: GangSpec(gangID: placement.gangID, rank: placement.rank, size: placement.size,
+                                                   topology: .star, hubEndpoint: placement.hubEndpoint, timeout: gangTimeout),
+                                    context: try ZMQContext(), logger: logger, cancelled: aborted)
+        defer { member.close() }
+        let addresses = try member.allGather(Array(offered.utf8)).map { String(decoding: $0, as: UTF8.self) }
+        return EngineSpec.Distributed(rank: placement.rank, worldSize: placement.size, initMethod: addresses[0],
+                                      backend: options.device == .cuda ? "nccl" : "gloo")
+    }
+
+    /// Starts the engine processes of one attempt; element 0 is this worker's lowest rank, whose events it follows.
     private func launch(processes: Int, gpus: [Int], configuration: TrialConfiguration, engine: EngineSettings,
-                        trial: Assignment, folder: URL, resumeFrom: URL?) throws -> [EngineProcess] {
+                        trial: Assignment, folder: URL, resumeFrom: URL?, gang: EngineSpec.Distributed?) throws -> [EngineProcess] {
         let arguments: [String]
         if engine.choice == .command {
             arguments = engine.command[0].hasPrefix("/") ? engine.command : ["/usr/bin/env"] + engine.command
@@ -199,12 +226,14 @@ public struct EngineTrialRunner: TrialRunner {
         environment["FERD_TRIAL_ID"] = "\(trial.trialID)"
         environment["FERD_FOLD"] = "\(configuration.fold)"
         if options.device == .cuda { environment["CUDA_VISIBLE_DEVICES"] = gpus.map(String.init).joined(separator: ",") }
-        let rendezvous = processes > 1 ? "tcp://127.0.0.1:\(try freeLoopbackPort())" : nil
+        let local = processes > 1 ? "tcp://127.0.0.1:\(try freePort(on: "127.0.0.1"))" : nil
         return try (0..<processes).map { rank in
+            let distributed = gang ?? local.map {
+                EngineSpec.Distributed(rank: rank, worldSize: processes, initMethod: $0, backend: options.device == .cuda ? "nccl" : "gloo")
+            }
             let spec = EngineSpec(configuration: configuration, engine: engine, trial: trial, folder: folder,
                                   resumeFrom: resumeFrom, device: options.device, threads: options.threads,
-                                  distributed: rendezvous.map { EngineSpec.Distributed(rank: rank, worldSize: processes, initMethod: $0,
-                                                                                       backend: options.device == .cuda ? "nccl" : "gloo") })
+                                  distributed: distributed)
             let log = folder.appendingPathComponent(rank == 0 ? "engine.log" : "engine-rank-\(rank).log")
             return try EngineProcess(arguments: arguments, environment: environment, directory: folder, logFile: log,
                                      spec: try spec.json())
@@ -364,20 +393,22 @@ struct RunFiles {
     }
 }
 
-/// A TCP port on 127.0.0.1 that nothing listens on right now (for a local torch.distributed rendezvous).
-func freeLoopbackPort() throws -> Int {
+/// A TCP port on `host` (an IPv4 address) that nothing listens on right now, for a torch.distributed rendezvous.
+func freePort(on host: String) throws -> Int {
     let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard socket >= 0 else { throw EngineError.option("cannot open a socket to find a free port for torch.distributed") }
     defer { close(socket) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_addr.s_addr = inet_addr(host)
     address.sin_port = 0
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafeMutablePointer(to: &address) { pointer in
         pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
     }
-    guard bound else { throw EngineError.option("cannot bind a loopback port for torch.distributed") }
+    guard bound else {
+        throw EngineError.option("cannot bind a port on \(host) for the torch.distributed rendezvous; give --ring-bind an IPv4 address of this machine that the other workers reach")
+    }
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
