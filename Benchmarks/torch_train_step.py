@@ -20,8 +20,8 @@ import time
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Parity"))
-from reference_model import ATTENTIONS, NUM_CLASSES, PRESETS, GenerateModel, total_loss  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Engines", "torch"))
+from ferd_torch.model import ATTENTIONS, NUM_CLASSES, PRESETS, GenerateModel, total_loss  # noqa: E402
 
 ATTENTION_LAYERS = ("layer1", "layer2", "layer3")
 
