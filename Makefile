@@ -1,12 +1,18 @@
 # ferd — build, test, demo and benchmarks. Every target first installs the Debian packages it needs.
+SHELL      := /bin/bash
 SWIFT      ?= swift
 PYTHON     ?= /usr/bin/python3
 PACKAGES   := libopenblas-dev libzmq3-dev libsqlite3-dev libturbojpeg0-dev pkg-config
 BENCH_PKGS := python3-torch
+# The torch engine is tested with Debian's torch (python3-torch, 1.13) and with a current CPU wheel from PyPI in a
+# virtual environment under .build/ (skipped with a notice when PyPI cannot be reached; Debian's always runs).
+TORCH_PKGS    := python3-torch python3-numpy python3-venv
+CURRENT_TORCH ?= torch==2.13.0+cpu
+TORCH_VENV    := .build/venv-torch
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RELEASE    := .build/release/ferd
 
-.PHONY: all deps build release test demo bench parity clean
+.PHONY: all deps build release test test-engine venv-torch demo bench parity clean
 
 all: build
 
@@ -27,8 +33,22 @@ release: deps
 	$(SWIFT) build -c release
 
 test: deps
+	@$(MAKE) --no-print-directory test-engine
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-swift-testing
+
+# The torch engine's own tests (unittest), with each torch.
+test-engine:
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(TORCH_PKGS)"
+	Engines/torch/run-tests.sh $(PYTHON)
+	@if $(MAKE) --no-print-directory venv-torch; then Engines/torch/run-tests.sh $(CURDIR)/$(TORCH_VENV)/bin/python; \
+	else echo "ferd: could not install $(CURRENT_TORCH) from PyPI; the torch engine was tested with Debian's torch only"; fi
+
+# A virtual environment with a current CPU build of torch, for testing and benchmarking the engine against it.
+venv-torch:
+	@[ -x $(TORCH_VENV)/bin/python ] && $(TORCH_VENV)/bin/python -c "import torch, numpy" 2>/dev/null || { \
+	  rm -rf $(TORCH_VENV) && $(PYTHON) -m venv $(TORCH_VENV) && \
+	  $(TORCH_VENV)/bin/pip install -q --disable-pip-version-check "$(CURRENT_TORCH)" numpy; }
 
 demo: release
 	$(RELEASE) demo

@@ -243,7 +243,7 @@ struct WorkerCommand: ParsableCommand {
             return CurveClientKeys(serverKey: server.trimmingCharacters(in: .whitespacesAndNewlines),
                                    keyPair: try KeyFiles.load(name: workerName, in: directory))
         }
-        var backend = "cpu"
+        var backend = "swift on cpu"
         var slots = self.slots ?? 1
         let runner: any TrialRunner
         if let simulateTrials {
@@ -254,7 +254,7 @@ struct WorkerCommand: ParsableCommand {
             if options.device == .cuda {
                 slots = self.slots ?? options.gpus.count
             }
-            backend = options.backendDescription
+            backend = "torch on " + options.backendDescription
             logger.info("torch engine", metadata: ["python": "\(options.python.executable)", "devices": "\(backend)"])
             runner = EngineTrialRunner(options: options, workDirectory: URL(fileURLWithPath: work), dataRoot: dataRoot, logger: logger,
                                        ringBindAddress: ringBind)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FerdCluster
 import FerdData
 import FerdExperiment
 import FerdLeaderboard
@@ -19,6 +20,10 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Local worker processes.") var workers: Int = 2
     @Option(help: "Synthetic clips to generate.") var clips: Int = 700
     @Flag(help: "Run the experiment again instead of reusing finished trials.") var new = false
+    @Option(help: ArgumentHelp("The workers' engines, given to them in turn: swift, torch (the PyTorch engine on CPU) or a list such as swift,torch.",
+                               valueName: "engine[,engine…]"))
+    var engine: DemoEngines = DemoEngines(engines: [.swift])
+    @Option(help: "Python with torch for torch workers (default: the first python3 that imports torch).") var python: String?
 
     func run() throws {
         LogSetup.bootstrap(default: .warning)
@@ -52,7 +57,9 @@ struct DemoCommand: ParsableCommand {
         }
         let database = root.appendingPathComponent("ferd.db").path
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        let fleet = WorkerFleet(executable: executable, count: workers, work: root.appendingPathComponent("work"))
+        if engine.engines.contains(.torch) { _ = try TorchPython.locate(python) }
+        let fleet = WorkerFleet(executable: executable, count: workers, work: root.appendingPathComponent("work"),
+                                engines: engine.engines, python: python)
         defer { fleet.stop() }
         try runCoordinator(definition: definition, data: DataSource(root: dataset.path, cache: cache.path),
                            database: database, endpoint: "tcp://127.0.0.1:*", keys: nil, insecure: false,
@@ -79,12 +86,16 @@ final class WorkerFleet {
     private let executable: URL
     private let count: Int
     private let work: URL
+    private let engines: [TrainingEngine]
+    private let python: String?
     private var processes: [Process] = []
 
-    init(executable: URL, count: Int, work: URL) {
+    init(executable: URL, count: Int, work: URL, engines: [TrainingEngine] = [.swift], python: String? = nil) {
         self.executable = executable
         self.count = count
         self.work = work
+        self.engines = engines
+        self.python = python
     }
 
     /// Starts the workers; each logs to `work/worker-N.log`.
@@ -101,8 +112,13 @@ final class WorkerFleet {
             process.standardOutput = output
             process.standardError = output
             process.executableURL = executable
-            process.arguments = ["worker", "--connect", endpoint, "--threads", "\(threads)", "--name", "demo-worker-\(index)",
-                                 "--work", work.appendingPathComponent("worker-\(index)").path]
+            let engine = engines[(index - 1) % engines.count]
+            var arguments = ["worker", "--connect", endpoint, "--threads", "\(threads)", "--name", "demo-worker-\(index)",
+                             "--work", work.appendingPathComponent("worker-\(index)").path]
+            if engine == .torch {
+                arguments += ["--engine", "torch", "--device", "cpu"] + (python.map { ["--python", $0] } ?? [])
+            }
+            process.arguments = arguments
             try process.run()
             processes.append(process)
         }
@@ -114,4 +130,21 @@ final class WorkerFleet {
         for process in processes { process.waitUntilExit() }
         processes = []
     }
+}
+
+/// `ferd demo --engine`: the engines of the local workers, in turn.
+struct DemoEngines: ExpressibleByArgument {
+    var engines: [TrainingEngine]
+
+    init(engines: [TrainingEngine]) {
+        self.engines = engines
+    }
+
+    init?(argument: String) {
+        let parsed = argument.split(separator: ",").map { TrainingEngine(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
+        guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil }) else { return nil }
+        engines = parsed.compactMap { $0 }
+    }
+
+    var defaultValueDescription: String { engines.map(\.rawValue).joined(separator: ",") }
 }
