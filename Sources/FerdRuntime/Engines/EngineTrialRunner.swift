@@ -275,6 +275,8 @@ struct EngineSpec {
     var trial: Assignment
     var folder: URL
     var resumeFrom: URL?
+    /// Weights to start from instead of a random initialisation.
+    var initFrom: URL? = nil
     var device: TorchWorkerOptions.Device
     var threads: Int
     var distributed: Distributed?
@@ -292,7 +294,7 @@ struct EngineSpec {
                      "reference_quirks": configuration.data.referenceQuirks],
             "run_dir": folder.path,
             "resume_from": resumeFrom?.path ?? NSNull(),
-            "init_from": NSNull(),
+            "init_from": initFrom?.path ?? NSNull(),
             "device": device.rawValue,
             "options": ["precision": engine.precision, "channels_last": engine.channelsLast,
                         "cudnn_benchmark": engine.cudnnBenchmark, "compile": engine.compile, "threads": threads,
