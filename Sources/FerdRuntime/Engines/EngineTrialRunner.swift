@@ -116,7 +116,18 @@ public struct EngineTrialRunner: TrialRunner {
         }
         let files = RunFiles(folder: folder, settings: configuration.settings)
         try files.start(history: history)
-        let gpus = options.device == .cuda ? freeGPUs.acquire(processes) : []
+        var gpus: [Int] = []
+        if options.device == .cuda {
+            // With gpus_per_trial > 1 the worker may hold more trials than free GPUs; they wait here for theirs.
+            while true {
+                if let taken = freeGPUs.acquire(processes) {
+                    gpus = taken
+                    break
+                }
+                if cancelled() || aborted() { return .failed(reason: "interrupted while waiting for a free GPU", retryable: true) }
+                Thread.sleep(forTimeInterval: 0.5)
+            }
+        }
         defer { freeGPUs.release(gpus) }
         trialLogger.info("training in the torch engine", metadata: [
             "fold": "\(configuration.fold)", "grid": "\(configuration.parameters)", "from epoch": "\(history.count + 1)",
@@ -247,11 +258,12 @@ final class GPUPool: Sendable {
 
     init(_ gpus: [Int]) { free = Mutex(gpus) }
 
-    /// `count` free GPUs (the worker's slots keep at most as many trials running as it has GPUs).
-    func acquire(_ count: Int) -> [Int] {
+    /// `count` free GPUs, or nil while fewer are free.
+    func acquire(_ count: Int) -> [Int]? {
         free.withLock { gpus in
+            guard gpus.count >= count else { return nil }
             let taken = Array(gpus.prefix(count))
-            gpus.removeFirst(taken.count)
+            gpus.removeFirst(count)
             return taken
         }
     }

@@ -1,0 +1,199 @@
+import FerdCluster
+import FerdData
+import FerdExperiment
+import FerdModels
+import FerdTensor
+import FerdTraining
+import Foundation
+import Logging
+import XCTest
+@testable import FerdRuntime
+
+/// The PyTorch engine against the Swift engine on the same packed cache: the same training from the same
+/// weights, trials that move between the engines through resume checkpoints, and the worker's torch runner end
+/// to end. Needs a Python with torch (`make test` installs Debian's python3-torch); without one the tests fail.
+final class TorchEngineTests: XCTestCase {
+    /// 50 clips: fold 1 trains on 40 (20 steps of 2) and tests on 10.
+    static let clips = 50
+    nonisolated(unsafe) static var fixture: (python: TorchPython, data: URL, cache: URL)?
+    private var folder: URL!
+    private var logger: Logger = {
+        var logger = Logger(label: "test.torch")
+        logger.logLevel = .warning
+        return logger
+    }()
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("torch-engine-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        if Self.fixture == nil {
+            let python = try TorchPython.locate()
+            let shared = FileManager.default.temporaryDirectory.appendingPathComponent("torch-engine-data-\(UUID().uuidString)")
+            let data = shared.appendingPathComponent("data"), cache = shared.appendingPathComponent("cache")
+            _ = try SyntheticDataset.write(to: data, clips: Self.clips, frames: 10...14, size: 64, seed: 3,
+                                           classBalance: .balanced, logger: logger)
+            _ = try PackedCacheWriter.prepare(dataRoot: data.path, cacheDirectory: cache.path,
+                                              options: PrepareOptions(size: 64), logger: logger)
+            Self.fixture = (python, data, cache)
+        }
+        Threading.setCount(2)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    private var settings: TrainingSettings {
+        TrainingSettings(model: .small, epochs: 1, batchSize: 2, learningRate: 0.01, weightDecay: 1e-4,
+                         loss: LossWeights(intensityAware: 0.1, auxiliary: [0.05, 0]), bestBy: .uar, seed: 11)
+    }
+
+    private func configuration(_ settings: TrainingSettings) -> TrialConfiguration {
+        TrialConfiguration(settings: settings, fold: 1,
+                           data: DataSource(root: Self.fixture!.data.path, cache: Self.fixture!.cache.path),
+                           parameters: #"{"lambda":0.1}"#, engine: EngineSettings(choice: .torch))
+    }
+
+    private func torchRunner() -> EngineTrialRunner {
+        EngineTrialRunner(options: TorchWorkerOptions(python: Self.fixture!.python, device: .cpu, gpus: [], threads: 2),
+                          workDirectory: folder.appendingPathComponent("torch-work"), dataRoot: nil, logger: logger)
+    }
+
+    /// Runs `python -m ferd_torch` on `spec` to its end and returns its events.
+    private func runEngine(_ spec: EngineSpec) throws -> [[String: Any]] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.fixture!.python.executable)
+        process.arguments = ["-m", "ferd_torch"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["PYTHONPATH"] = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../../Engines/torch").standardizedFileURL.path
+        process.environment = environment
+        let input = Pipe(), output = Pipe(), errors = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        try input.fileHandleForWriting.write(contentsOf: try spec.json())
+        try input.fileHandleForWriting.close()
+        let stderr = Thread.detachedData(errors.fileHandleForReading)
+        let stdout = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let log = String(decoding: stderr.wait(), as: UTF8.self)
+        XCTAssertEqual(process.terminationStatus, 0, "engine log:\n\(log.suffix(3000))")
+        return String(decoding: stdout, as: UTF8.self).split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
+    func testSwiftAndTorchTrainTheSameModelFromTheSameWeights() throws {
+        let settings = settings
+        let swiftRun = folder.appendingPathComponent("swift")
+        let data = try FoldBatches(source: configuration(settings).data, fold: 1, settings: settings, logger: logger)
+        XCTAssertEqual(data.trainBatchCount, 20)
+        let trainer = try Trainer(settings: settings, runDirectory: swiftRun, resume: false, logger: logger)
+        let initial = folder.appendingPathComponent("initial.safetensors")
+        try trainer.model.checkpoint().write(to: initial)
+        let summary = try trainer.run(data: data)
+
+        let torchRun = folder.appendingPathComponent("torch")
+        try FileManager.default.createDirectory(at: torchRun, withIntermediateDirectories: true)
+        var spec = EngineSpec(configuration: configuration(settings), engine: EngineSettings(choice: .torch),
+                              trial: Assignment(trialID: 1, attempt: 1, configJSON: "{}"), folder: torchRun,
+                              resumeFrom: nil, device: .cpu, threads: 2, distributed: nil)
+        spec.initFrom = initial
+        let events = try runEngine(spec)
+        let epoch = try XCTUnwrap(events.first { $0["event"] as? String == "epoch" })
+        let torchLoss = try XCTUnwrap(epoch["train_loss"] as? Double)
+        let swiftLoss = summary.history[0].trainLoss
+        print("torch parity: mean loss over 20 steps swift \(swiftLoss), torch \(torchLoss)")
+        XCTAssertEqual(torchLoss, swiftLoss, accuracy: 1e-4 * abs(swiftLoss), "mean training loss over the 20 steps")
+
+        let swiftState = try SafetensorsFile.read(contentsOf: swiftRun.appendingPathComponent("resume.safetensors"))
+        let checkpoint = try XCTUnwrap(events.first { $0["event"] as? String == "checkpoint" }?["file"] as? String)
+        let torchState = try SafetensorsFile.read(contentsOf: URL(fileURLWithPath: checkpoint, relativeTo: torchRun))
+        var worst = (name: "", difference: Float(0))
+        for (name, tensor) in swiftState.tensors where !name.hasPrefix("optimizer.") {
+            let other = try XCTUnwrap(torchState.tensors[name], "torch checkpoint lacks \(name)")
+            XCTAssertEqual(other.shape, tensor.shape, name)
+            for (a, b) in zip(tensor.values, other.values) {
+                let difference = abs(a - b) / max(1, abs(a))
+                if difference > worst.difference { worst = (name, difference) }
+            }
+        }
+        print("torch parity: largest weight difference after 20 steps \(worst.difference) in \(worst.name)")
+        XCTAssertLessThan(worst.difference, 1e-3, "weights after 20 steps (relative to max(1, |w|)), worst \(worst.name)")
+        XCTAssertEqual(Set(torchState.integerTensors.keys), Set(swiftState.integerTensors.keys), "num_batches_tracked buffers")
+    }
+
+    /// Trains epoch 1 with the Swift runner, stopping there, and returns its resume bundle.
+    private func swiftFirstEpoch(_ settings: TrainingSettings) throws -> URL {
+        let runner = TrainingTrialRunner(workDirectory: folder.appendingPathComponent("swift-work"), dataRoot: nil, logger: logger)
+        var bundle: URL?
+        let outcome = try runner.run(trial: Assignment(trialID: 7, attempt: 1, configJSON: configuration(settings).json()),
+                                     report: { bundle = $0.resumeCheckpoint?.file }, cancelled: { bundle != nil })
+        guard case .failed = outcome else { throw XCTSkip("the Swift attempt was meant to stop after epoch 1") }
+        let kept = folder.appendingPathComponent("swift-epoch-1.safetensors")
+        try FileManager.default.copyItem(at: try XCTUnwrap(bundle), to: kept)
+        return kept
+    }
+
+    func testATrialStartedInSwiftFinishesInTorch() throws {
+        var settings = settings
+        settings.epochs = 2
+        let bundle = try swiftFirstEpoch(settings)
+        var reports: [MetricEvent] = []
+        let outcome = try torchRunner().run(trial: Assignment(trialID: 7, attempt: 2, configJSON: configuration(settings).json()),
+                                            resumeFile: bundle, report: { reports.append($0) }, cancelled: { false },
+                                            aborted: { false })
+        XCTAssertEqual(reports.map(\.epoch), [2], "the torch attempt trains only epoch 2")
+        guard case let .completed(scores) = outcome else { return XCTFail("\(outcome)") }
+        let best = try XCTUnwrap(scores.checkpointFile)
+        let model = try GCAIALModel(checkpoint: try SafetensorsFile.read(contentsOf: best))
+        XCTAssertEqual(model.configuration, settings.model, "the Swift engine loads the torch worker's best checkpoint")
+        let metrics = try String(contentsOf: folder.appendingPathComponent("torch-work/trial-7/attempt-2/metrics.jsonl"), encoding: .utf8)
+        XCTAssertEqual(metrics.split(separator: "\n").count, 2, "epoch 1 (Swift) and epoch 2 (torch) in the run's metrics")
+    }
+
+    func testATrialStartedInTorchFinishesInSwift() throws {
+        var settings = settings
+        settings.epochs = 2
+        var bundle: URL?
+        let first = try torchRunner().run(trial: Assignment(trialID: 8, attempt: 1, configJSON: configuration(settings).json()),
+                                          resumeFile: nil, report: { bundle = $0.resumeCheckpoint?.file },
+                                          cancelled: { bundle != nil }, aborted: { false })
+        guard case .failed = first else { return XCTFail("the torch attempt was meant to stop after epoch 1: \(first)") }
+        let kept = folder.appendingPathComponent("torch-epoch-1.safetensors")
+        try FileManager.default.copyItem(at: try XCTUnwrap(bundle, "no resume bundle after epoch 1"), to: kept)
+        let runner = TrainingTrialRunner(workDirectory: folder.appendingPathComponent("swift-work"), dataRoot: nil, logger: logger)
+        var epochs: [Int] = []
+        let outcome = try runner.run(trial: Assignment(trialID: 8, attempt: 2, configJSON: configuration(settings).json()),
+                                     resumeFile: kept, report: { epochs.append($0.epoch) }, cancelled: { false },
+                                     aborted: { false })
+        XCTAssertEqual(epochs, [2], "the Swift attempt trains only epoch 2")
+        guard case .completed = outcome else { return XCTFail("\(outcome)") }
+    }
+}
+
+private extension Thread {
+    /// Reads `handle` to its end on a thread of its own (so a full stderr pipe cannot block the child).
+    static func detachedData(_ handle: FileHandle) -> DataFuture {
+        let future = DataFuture()
+        Thread.detachNewThread { future.set(handle.readDataToEndOfFile()) }
+        return future
+    }
+}
+
+private final class DataFuture: @unchecked Sendable {
+    private var data = Data()
+    private let ready = DispatchSemaphore(value: 0)
+
+    func set(_ data: Data) {
+        self.data = data
+        ready.signal()
+    }
+
+    func wait() -> Data {
+        ready.wait()
+        return data
+    }
+}
