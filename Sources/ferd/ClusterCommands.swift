@@ -18,10 +18,9 @@ struct CoordinatorCommand: ParsableCommand {
         abstract: "Serve an experiment's trials to workers over ZeroMQ and record the results in the leaderboard.")
 
     @Option(help: "Experiment file (YAML, see Configs/).") var config: String
-    @Option(help: "Leaderboard database (SQLite; created if absent).") var db: String = "ferd.db"
+    @OptionGroup var database: DatabaseOption
     @Option(help: "Endpoint to bind.") var bind: String = "tcp://127.0.0.1:5555"
-    @Option(help: "Folder with coordinator.key/.pub (make them with ferd keygen) and workers/*.pub, the allowed workers.")
-    var keys: String?
+    @OptionGroup var cluster: ClusterOptions
     @Flag(help: "Allow a non-loopback bind without CURVE keys (traffic unencrypted, any worker accepted).") var insecure = false
     @Flag(help: "Keep serving after the experiment is complete.") var serve = false
     @Flag(help: "Start a new experiment even if this file was submitted before.") var new = false
@@ -31,10 +30,8 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(name: .customLong("gradient-bind"),
             help: "Endpoint of the gradient hub for experiments with workers_per_trial > 1 (default: the --bind host, a free port). Unencrypted: a non-loopback address needs --insecure.")
     var gradientBind: String?
-    @Option(help: .hidden) var heartbeat: Double = 1
 
     func run() throws {
-        guard heartbeat > 0 else { throw ValidationError("--heartbeat must be positive") }
         LogSetup.bootstrap(default: .info)
         let logger = Logger(label: "ferd.coordinator")
         let text: String
@@ -50,9 +47,9 @@ struct CoordinatorCommand: ParsableCommand {
             throw CommandError("\(config): \(error)")
         }
         let source = DataSource(root: data ?? definition.dataPath, layout: definition.layout?.rawValue, cache: cache)
-        try runCoordinator(definition: definition, data: source, database: db, endpoint: bind, keys: keys,
+        try runCoordinator(definition: definition, data: source, database: database.db, endpoint: bind, keys: cluster.keys,
                            insecure: insecure, untilFinished: !serve, forceNew: new, artifacts: artifacts,
-                           heartbeat: heartbeat, gradientBind: gradientBind, logger: logger)
+                           heartbeat: cluster.heartbeat, gradientBind: gradientBind, logger: logger)
     }
 }
 
@@ -195,16 +192,18 @@ struct WorkerCommand: ParsableCommand {
     @Option(name: .customLong("ring-bind"),
             help: "Address this worker binds for ring gradient exchange with its gang (reachable by the others), e.g. tcp://10.0.0.5:*.")
     var ringBind: String = "tcp://127.0.0.1:*"
-    @Option(help: "Folder with this worker's <name>.key/.pub and coordinator.pub (CURVE).") var keys: String?
+    @OptionGroup var cluster: ClusterOptions
     @Option(name: .customLong("simulate-trials"),
             help: ArgumentHelp("Testing aid: do not train; pretend every trial takes this many seconds per epoch and report fixed scores.",
                                valueName: "seconds-per-epoch"))
     var simulateTrials: Double?
     @Option(name: .customLong("simulate-epochs"), help: "Testing aid: epochs of a simulated trial.") var simulateEpochs: Int = 3
-    @Option(help: .hidden) var heartbeat: Double = 1
 
     func validate() throws {
         if let slots, slots < 1 { throw ValidationError("--slots must be at least 1") }
+        if let simulateTrials, simulateTrials < 0 || simulateEpochs < 1 {
+            throw ValidationError("--simulate-trials must not be negative and --simulate-epochs must be at least 1")
+        }
         if engine == .swift && (python != nil || gpus != "all") {
             throw ValidationError("--python and --gpus apply to --engine torch; add --engine torch or leave them out")
         }
@@ -226,10 +225,6 @@ struct WorkerCommand: ParsableCommand {
     }
 
     func run() throws {
-        guard heartbeat > 0 else { throw ValidationError("--heartbeat must be positive") }
-        if let simulateTrials, simulateTrials < 0 || simulateEpochs < 1 {
-            throw ValidationError("--simulate-trials must not be negative and --simulate-epochs must be at least 1")
-        }
         LogSetup.bootstrap(default: .info)
         if let threads { Threading.setCount(threads) }
         let workFolder = try WorkFolderLock(folder: URL(fileURLWithPath: work))
@@ -237,7 +232,7 @@ struct WorkerCommand: ParsableCommand {
         let workerName = name ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
         var logger = Logger(label: "ferd.worker")
         logger[metadataKey: "worker"] = "\(workerName)"
-        let curve = try keys.map { folder throws -> CurveClientKeys in
+        let curve = try cluster.keys.map { folder throws -> CurveClientKeys in
             let directory = URL(fileURLWithPath: folder)
             let server = try String(contentsOf: directory.appendingPathComponent("coordinator.pub"), encoding: .utf8)
             return CurveClientKeys(serverKey: server.trimmingCharacters(in: .whitespacesAndNewlines),
@@ -264,8 +259,8 @@ struct WorkerCommand: ParsableCommand {
         }
         let hello = Hello(workerID: workerName, ferdVersion: Ferd.configuration.version, cores: Threading.count,
                           backend: backend, engine: engine, slots: slots, publicKey: curve?.keyPair.publicKey)
-        let session = WorkerSession.Configuration(hello: hello, heartbeatInterval: heartbeat, reconnectDelay: heartbeat,
-                                                  maxReconnectDelay: max(32, heartbeat))
+        let session = WorkerSession.Configuration(hello: hello, heartbeatInterval: cluster.heartbeat, reconnectDelay: cluster.heartbeat,
+                                                  maxReconnectDelay: max(32, cluster.heartbeat))
         let downloads = URL(fileURLWithPath: work).appendingPathComponent("downloads")
         let worker = Worker(configuration: Worker.Configuration(endpoint: connect, session: session, curve: curve,
                                                                 downloadDirectory: downloads),
@@ -303,13 +298,13 @@ struct KeygenCommand: ParsableCommand {
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "Experiments, running trials, data-parallel costs and workers.")
 
-    @Option(help: "Leaderboard database.") var db: String = "ferd.db"
+    @OptionGroup var database: DatabaseOption
 
     func run() throws {
-        guard FileManager.default.fileExists(atPath: db) else {
-            throw CommandError("\(db) does not exist; give the coordinator's --db")
+        guard FileManager.default.fileExists(atPath: database.db) else {
+            throw CommandError("\(database.db) does not exist; give the coordinator's --db")
         }
-        let leaderboard = try Leaderboard(path: db, logger: Logger(label: "ferd.status"))
+        let leaderboard = try Leaderboard(path: database.db, logger: Logger(label: "ferd.status"))
         let experiments = try leaderboard.experiments().map { experiment in
             ClusterStatus.ExperimentState(experiment: experiment, trials: try leaderboard.trials(experimentID: experiment.id),
                                           epochMetrics: try leaderboard.epochMetrics(experimentID: experiment.id))
@@ -318,6 +313,3 @@ struct StatusCommand: ParsableCommand {
         print(status.render(now: Date(), style: .detect()), terminator: "")
     }
 }
-
-extension TrainingEngine: ExpressibleByArgument {}
-extension TorchWorkerOptions.Device: ExpressibleByArgument {}

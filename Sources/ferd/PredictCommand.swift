@@ -22,7 +22,7 @@ struct PredictCommand: ParsableCommand {
     var input: String
 
     @Option(help: "Model preset when the checkpoint does not say: paper or small.")
-    var preset: String?
+    var preset: PresetName?
 
     @Option(help: "Attention kind when the checkpoint does not say: gca, se or none.")
     var attention: AttentionKind?
@@ -37,12 +37,7 @@ struct PredictCommand: ParsableCommand {
         LogSetup.bootstrap(default: .warning)
         if let threads { Threading.setCount(threads) }
         let weights = try SafetensorsFile.read(contentsOf: URL(fileURLWithPath: checkpoint))
-        var fallback = try preset.map { name -> ModelConfiguration in
-            guard let configuration = ModelConfiguration.preset(named: name) else {
-                throw ValidationError("unknown preset '\(name)'; use paper or small")
-            }
-            return configuration
-        }
+        var fallback = preset?.configuration
         if let attention {
             fallback = fallback ?? (try? ModelConfiguration.describing(weights, fallback: nil))
             fallback?.attention = attention

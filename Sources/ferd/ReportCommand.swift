@@ -13,26 +13,25 @@ struct ReportCommand: ParsableCommand {
             + "field's protocol, optimistic) or, with --select last-epoch, at the last epoch. See docs/REPORT.md."
     )
 
-    @Option(help: "The leaderboard database file.")
-    var db: String
+    @OptionGroup var database: DatabaseOption
 
     @Option(help: "The experiment's name or id (default: the newest).")
     var experiment: String?
 
     @Option(help: "Output format: text, md, csv, json or html.")
-    var format: String = "text"
+    var format: ReportFormat = .text
 
     @Option(help: "Write to this file instead of standard output.")
     var out: String?
 
     @Option(help: "Which epoch scores a fold: best-epoch or last-epoch.")
-    var select: String = EpochSelection.bestEpoch.rawValue
+    var select: EpochSelection = .bestEpoch
 
     @Option(help: "The metric that picks the best epoch: war (as the reference code) or uar.")
-    var bestBy: String = ReportMetric.war.rawValue
+    var bestBy: ReportMetric = .war
 
     @Option(help: "Order grid points by uar or war.")
-    var sort: String = ReportMetric.uar.rawValue
+    var sort: ReportMetric = .uar
 
     @Option(help: "The pivot's row and column parameters, e.g. λ,r or attention,lambda (default: λ,r if swept).")
     var pivot: String?
@@ -40,10 +39,6 @@ struct ReportCommand: ParsableCommand {
     init() {}
 
     func validate() throws {
-        guard ReportFormat(rawValue: format) != nil else { throw ValidationError("--format must be text, md, csv, json or html") }
-        guard EpochSelection(rawValue: select) != nil else { throw ValidationError("--select must be best-epoch or last-epoch") }
-        guard ReportMetric(rawValue: bestBy) != nil else { throw ValidationError("--best-by must be uar or war") }
-        guard ReportMetric(rawValue: sort) != nil else { throw ValidationError("--sort must be uar or war") }
         if let pivot, pivotPair(pivot) == nil {
             throw ValidationError("--pivot must name two parameters separated by a comma, e.g. --pivot λ,r")
         }
@@ -51,17 +46,17 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         LogSetup.bootstrap(default: .warning)
-        guard FileManager.default.fileExists(atPath: db) else { throw CommandError("no database at \(db)") }
-        let options = ReportOptions(selection: EpochSelection(rawValue: select) ?? .bestEpoch,
-                                    bestEpochMetric: ReportMetric(rawValue: bestBy) ?? .war,
-                                    sortMetric: ReportMetric(rawValue: sort) ?? .uar, pivot: pivot.flatMap(pivotPair))
+        guard FileManager.default.fileExists(atPath: database.db) else {
+            throw CommandError("no database at \(database.db); give the coordinator's --db")
+        }
+        let options = ReportOptions(selection: select, bestEpochMetric: bestBy, sortMetric: sort, pivot: pivot.flatMap(pivotPair))
         let output: String
         do {
-            let leaderboard = try Leaderboard(path: db, logger: Logger(label: "ferd.report"))
+            let leaderboard = try Leaderboard(path: database.db, logger: Logger(label: "ferd.report"))
             let data = try ReportBuilder.build(try ExperimentLookup.load(leaderboard, selector: experiment),
                                                options: options)
             let style = out == nil ? TextStyle.detect() : TextStyle.detect(descriptor: -1)
-            output = (ReportFormat(rawValue: format) ?? .text).render(data, style: style)
+            output = format.render(data, style: style)
         } catch let error as ReportError {
             throw CommandError(error.description)
         }
@@ -78,3 +73,6 @@ struct ReportCommand: ParsableCommand {
         return (parts[0], parts[1])
     }
 }
+
+extension ReportFormat: ExpressibleByArgument {}
+extension EpochSelection: ExpressibleByArgument {}

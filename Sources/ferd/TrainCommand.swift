@@ -15,9 +15,9 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: "Dataset folder (any DFEW layout).") var data: String
     @Option(help: "Packed cache from `ferd prepare` (faster epochs).") var cache: String?
-    @Option(help: "Layout override: official, reorganised or lists.") var layout: String?
+    @Option(help: "Layout override: official, reorganised or lists.") var layout: DatasetLayout?
     @Option(help: "Fold 1…5.") var fold: Int = 1
-    @Option(help: "Model preset: small or paper.") var preset: String = "small"
+    @Option(help: "Model preset: small or paper.") var preset: PresetName = .small
     @Option(help: "Epochs.") var epochs: Int = 10
     @Option(help: "Clips per batch.") var batch: Int = 8
     @Option(help: "Learning rate.") var lr: Float = 0.01
@@ -26,9 +26,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "λ, the weight of the intensity-aware loss.") var lambda: Float = 0.1
     @Option(help: "GCA reduction ratio r.") var r: Int = 16
     @Option(help: "Attention: gca, se or none.") var attention: AttentionKind = .gca
-    @Option(help: "Schedule: step (×0.5 every 7 epochs) or exponential.") var schedule: String = "step"
+    @Option(help: "Schedule: step (×0.5 every 7 epochs), exponential (×gamma every epoch) or constant.") var schedule: ScheduleName = .step
     @Option(help: "Decay factor per epoch of the exponential schedule (UNCONFIRMED in the paper).") var gamma: Float = 0.95
-    @Option(name: .customLong("best-by"), help: "Metric that picks the best epoch: war or uar.") var bestBy: String = "war"
+    @Option(name: .customLong("best-by"), help: "Metric that picks the best epoch: war or uar.") var bestBy: BestEpochMetric = .war
     @Option(help: "Seed for initialisation, sampling and augmentation.") var seed: UInt64 = 0
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Option(help: "Run folder for metrics.jsonl and checkpoints.") var out: String = "runs/train"
@@ -39,32 +39,28 @@ struct TrainCommand: ParsableCommand {
           help: "Sample as the reference code: drop clips under T frames, test 16-frame clips on frame 0 (docs/DATA.md).")
     var referenceQuirks = false
 
-    func settings() throws -> TrainingSettings {
-        guard var model = ModelConfiguration.preset(named: preset) else {
-            throw ValidationError("unknown preset '\(preset)'; use small or paper")
+    func validate() throws {
+        guard (1...5).contains(fold) else { throw ValidationError("--fold must be 1…5") }
+        if schedule != .exponential && gamma != 0.95 {
+            throw ValidationError("--gamma applies to --schedule exponential; add it or leave --gamma out")
         }
+    }
+
+    func settings() -> TrainingSettings {
+        var model = preset.configuration
         model.attention = attention
         model.reduction = r
-        let scheduleValue: LearningRateSchedule
-        switch schedule {
-        case "step": scheduleValue = .reference
-        case "exponential": scheduleValue = .exponential(factor: gamma)
-        case "constant": scheduleValue = .constant
-        default: throw ValidationError("unknown schedule '\(schedule)'; use step, exponential or constant")
-        }
-        guard let best = BestEpochMetric(rawValue: bestBy) else { throw ValidationError("--best-by takes war or uar") }
-        guard (1...5).contains(fold) else { throw ValidationError("--fold must be 1…5") }
         return TrainingSettings(model: model, epochs: epochs, batchSize: batch, learningRate: lr, momentum: momentum,
-                                weightDecay: weightDecay, schedule: scheduleValue,
-                                loss: LossWeights(intensityAware: lambda, auxiliary: [0.05, 0]), bestBy: best, seed: seed)
+                                weightDecay: weightDecay, schedule: schedule.schedule(gamma: gamma),
+                                loss: LossWeights(intensityAware: lambda, auxiliary: [0.05, 0]), bestBy: bestBy, seed: seed)
     }
 
     func run() throws {
         LogSetup.bootstrap(default: .warning)
         if let threads { Threading.setCount(threads) }
         let logger = Logger(label: "ferd.train")
-        let settings = try settings()
-        let source = DataSource(root: self.data, layout: layout, cache: cache, skipBad: skipBad, referenceQuirks: referenceQuirks)
+        let settings = settings()
+        let source = DataSource(root: self.data, layout: layout?.rawValue, cache: cache, skipBad: skipBad, referenceQuirks: referenceQuirks)
         let data = try FoldBatches(source: source, fold: fold,
                                    settings: settings, logger: logger)
         let trainer = try Trainer(settings: settings, runDirectory: URL(fileURLWithPath: out), resume: resume, logger: logger)

@@ -1,0 +1,52 @@
+import ArgumentParser
+import FerdCluster
+import FerdModels
+import FerdReport
+import FerdRuntime
+import FerdTensor
+import FerdTraining
+
+/// A model preset by name, as `--preset` accepts it.
+enum PresetName: String, CaseIterable, ExpressibleByArgument {
+    case paper, small
+
+    var configuration: ModelConfiguration { ModelConfiguration.preset(named: rawValue)! }
+}
+
+/// A learning-rate schedule by name, as `--schedule` accepts it.
+enum ScheduleName: String, CaseIterable, ExpressibleByArgument {
+    /// ×0.5 every 7 epochs (the reference code).
+    case step
+    /// ×γ every epoch (`--gamma`).
+    case exponential
+    case constant
+
+    func schedule(gamma: Float) -> LearningRateSchedule {
+        switch self {
+        case .step: .reference
+        case .exponential: .exponential(factor: gamma)
+        case .constant: .constant
+        }
+    }
+}
+
+extension BestEpochMetric: ExpressibleByArgument {}
+extension ReportMetric: ExpressibleByArgument {}
+extension TrainingEngine: ExpressibleByArgument {}
+extension TorchWorkerOptions.Device: ExpressibleByArgument {}
+
+/// `--db`, shared by the commands that read or write the leaderboard.
+struct DatabaseOption: ParsableArguments {
+    @Option(help: "Leaderboard database (SQLite).") var db: String = "ferd.db"
+}
+
+/// `--keys` and the hidden `--heartbeat`, shared by the coordinator and the worker.
+struct ClusterOptions: ParsableArguments {
+    @Option(help: "Folder with CURVE keys: the coordinator's coordinator.key/.pub and workers/*.pub, or a worker's <name>.key/.pub and coordinator.pub (ferd keygen).")
+    var keys: String?
+    @Option(help: .hidden) var heartbeat: Double = 1
+
+    func validate() throws {
+        guard heartbeat > 0 else { throw ValidationError("--heartbeat must be positive") }
+    }
+}
