@@ -47,81 +47,32 @@ struct CoordinatorCommand: ParsableCommand {
             throw CommandError("\(config): \(error)")
         }
         let source = DataSource(root: data ?? definition.dataPath, layout: definition.layout?.rawValue, cache: cache)
-        try runCoordinator(definition: definition, data: source, database: database.db, endpoint: bind, keys: cluster.keys,
-                           insecure: insecure, untilFinished: !serve, forceNew: new, artifacts: artifacts,
-                           heartbeat: cluster.heartbeat, gradientBind: gradientBind, logger: logger)
+        try serveExperiment(ExperimentServer.Options(definition: definition, data: source, database: database.db, endpoint: bind,
+                                                     keys: cluster.keys, insecure: insecure, untilFinished: !serve,
+                                                     forceNew: new, artifacts: artifacts, heartbeat: cluster.heartbeat,
+                                                     gradientBind: gradientBind),
+                            logger: logger)
     }
 }
 
-/// Plans `definition` into `database` and serves it until it is complete (or stopped), with progress.
-func runCoordinator(definition: ExperimentDefinition, data: DataSource, database: String, endpoint: String, keys: String?,
-                    insecure: Bool, untilFinished: Bool, forceNew: Bool, artifacts: String? = nil, heartbeat: Double = 1,
-                    gradientBind: String? = nil, logger: Logger,
-                    bound: (String) -> Void = { _ in }) throws {
-    let leaderboard = try Leaderboard(path: database, logger: logger)
-    let plan = try ExperimentLauncher.plan(definition, leaderboard: leaderboard, data: data, forceNew: forceNew)
-    print("experiment '\(definition.name)' (#\(plan.experiment.id), \(plan.created ? "new" : "resumed")): "
-          + "\(plan.trials.count) trials to run, \(plan.alreadyDone) already done → \(database)")
-    let curve = try keys.map { folder throws -> CurveServerKeys in
-        let directory = URL(fileURLWithPath: folder)
-        return CurveServerKeys(keyPair: try KeyFiles.load(name: "coordinator", in: directory),
-                               allowListDirectory: directory.appendingPathComponent("workers"))
-    }
-    let artifactsRoot = artifacts.map { URL(fileURLWithPath: $0) }
-        ?? URL(fileURLWithPath: database).deletingLastPathComponent().appendingPathComponent("artifacts")
-    let artifactsDirectory = artifactsRoot.appendingPathComponent("\(definition.name)-\(plan.experiment.id)")
-    try FileManager.default.createDirectory(at: artifactsDirectory, withIntermediateDirectories: true)
-    let hub = try definition.workersPerTrial > 1 ? startGradientHub(gradientBind ?? gradientEndpoint(beside: endpoint),
-                                                                     insecure: insecure, logger: logger) : nil
-    defer { hub?.stop() }
-    let coordinator = Coordinator(
-        configuration: Coordinator.Configuration(
-            endpoint: endpoint,
-            scheduler: Scheduler.Configuration(heartbeatInterval: heartbeat, maxAttempts: definition.retries,
-                                               gangFormationTimeout: definition.gangWait,
-                                               gradientHubEndpoint: hub.map { advertised($0.boundEndpoint) }),
-            curve: curve, insecure: insecure, tickInterval: min(0.25, heartbeat / 2), artifactsDirectory: artifactsDirectory),
-        leaderboard: leaderboard, logger: logger)
+/// Serves `options`' experiment until it is complete (or stopped), printing the plan, progress and a summary;
+/// exits with status 2 when trials failed.
+func serveExperiment(_ options: ExperimentServer.Options, logger: Logger, bound: (String) -> Void = { _ in }) throws {
     let stop = FerdCluster.StopSignal()
     let trap = SignalTrap { stop.stop() }
-    let monitor = ProgressMonitor(database: database, experimentID: plan.experiment.id, logger: logger)
-    monitor.start()
-    defer { monitor.stop() }
-    try coordinator.run(trials: plan.trials, until: stop, untilFinished: untilFinished, bound: bound)
+    var monitor: ProgressMonitor?
+    defer { monitor?.stop() }
+    let summary = try ExperimentServer(options: options, logger: logger).run(until: stop, planned: { plan in
+        print("experiment '\(options.definition.name)' (#\(plan.experiment.id), \(plan.created ? "new" : "resumed")): "
+              + "\(plan.trials.count) trials to run, \(plan.alreadyDone) already done → \(options.database)")
+        monitor = ProgressMonitor(database: options.database, experimentID: plan.experiment.id, logger: logger)
+        monitor?.start()
+    }, bound: bound)
     withExtendedLifetime(trap) {}
-    monitor.stop()
-    let trials = try leaderboard.trials(experimentID: plan.experiment.id)
-    let failed = trials.filter { $0.state == .failed }.count
-    print("experiment '\(definition.name)': \(trials.filter { $0.state == .done }.count) of \(trials.count) trials done"
-          + (failed > 0 ? ", \(failed) failed" : ""))
-    if failed > 0 { throw ExitCode(2) }
-}
-
-/// The gradient hub's default endpoint: the control endpoint's host with a free port.
-func gradientEndpoint(beside endpoint: String) -> String {
-    guard let colon = endpoint.lastIndex(of: ":") else { return "tcp://127.0.0.1:*" }
-    return String(endpoint[..<colon]) + ":*"
-}
-
-/// Binds the gradient hub of data-parallel trials; like the control endpoint, a non-loopback address needs
-/// --insecure (the gradient plane is not encrypted).
-func startGradientHub(_ endpoint: String, insecure: Bool, logger: Logger) throws -> GradientHub {
-    do {
-        try BindPolicy.check(endpoint: endpoint, hasKeys: false, insecure: insecure)
-    } catch {
-        throw CommandError("the gradient hub: \(error) (gradients travel unencrypted; use --insecure on a trusted network)")
-    }
-    let hub = try GradientHub(endpoint: endpoint, context: try ZMQContext(), logger: logger)
-    logger.info("gradient hub listening", metadata: ["endpoint": "\(hub.boundEndpoint)"])
-    return hub
-}
-
-/// The endpoint workers should dial: a wildcard host is replaced by this machine's name.
-func advertised(_ endpoint: String) -> String {
-    for wildcard in ["tcp://0.0.0.0:", "tcp://*:"] where endpoint.hasPrefix(wildcard) {
-        return "tcp://\(ProcessInfo.processInfo.hostName):" + endpoint.dropFirst(wildcard.count)
-    }
-    return endpoint
+    monitor?.stop()
+    print("experiment '\(options.definition.name)': \(summary.done) of \(summary.total) trials done"
+          + (summary.failed > 0 ? ", \(summary.failed) failed" : ""))
+    if summary.failed > 0 { throw ExitCode(2) }
 }
 
 /// Prints the trial counts of an experiment every few seconds from a second, read-only connection.

@@ -61,9 +61,9 @@ struct DemoCommand: ParsableCommand {
         let fleet = WorkerFleet(executable: executable, count: workers, work: root.appendingPathComponent("work"),
                                 engines: engine.engines, python: python)
         defer { fleet.stop() }
-        try runCoordinator(definition: definition, data: DataSource(root: dataset.path, cache: cache.path),
-                           database: database, endpoint: "tcp://127.0.0.1:*", keys: nil, insecure: false,
-                           untilFinished: true, forceNew: new, logger: logger) { endpoint in
+        try serveExperiment(ExperimentServer.Options(definition: definition, data: DataSource(root: dataset.path, cache: cache.path),
+                                                     database: database, endpoint: "tcp://127.0.0.1:*", forceNew: new),
+                            logger: logger) { endpoint in
             do {
                 try fleet.start(connect: endpoint)
                 print("demo: coordinator on \(endpoint), \(workers) worker processes (logs in \(root.path)/work)")

@@ -1,0 +1,136 @@
+import FerdCluster
+import FerdCollective
+import FerdExperiment
+import FerdLeaderboard
+import FerdZeroMQ
+import Foundation
+import Logging
+
+/// Serves one experiment as `ferd coordinator` and `ferd demo` do: plans it into the leaderboard, starts the
+/// gradient hub when its trials are data-parallel, runs the `Coordinator` until every trial is final (or until
+/// stopped) and sums up. The command line only parses options and shows progress.
+public struct ExperimentServer {
+    /// Where and how to serve.
+    public struct Options {
+        public var definition: ExperimentDefinition
+        public var data: DataSource
+        /// The leaderboard database file.
+        public var database: String
+        /// The coordinator's ZeroMQ endpoint to bind ("tcp://127.0.0.1:*" picks a free port).
+        public var endpoint: String
+        /// A folder with coordinator.key/.pub and workers/*.pub; nil: no CURVE.
+        public var keys: String?
+        /// Allow non-loopback binds without keys.
+        public var insecure: Bool
+        /// Return once every trial is final (otherwise serve until stopped).
+        public var untilFinished: Bool
+        /// Start a new experiment even when the same file was submitted before.
+        public var forceNew: Bool
+        /// Folder for best checkpoints (default: artifacts/ beside the database).
+        public var artifacts: String?
+        public var heartbeat: Double
+        /// The gradient hub's endpoint (default: the control endpoint's host, a free port).
+        public var gradientBind: String?
+
+        public init(definition: ExperimentDefinition, data: DataSource, database: String, endpoint: String, keys: String? = nil,
+                    insecure: Bool = false, untilFinished: Bool = true, forceNew: Bool = false, artifacts: String? = nil,
+                    heartbeat: Double = 1, gradientBind: String? = nil) {
+            self.definition = definition
+            self.data = data
+            self.database = database
+            self.endpoint = endpoint
+            self.keys = keys
+            self.insecure = insecure
+            self.untilFinished = untilFinished
+            self.forceNew = forceNew
+            self.artifacts = artifacts
+            self.heartbeat = heartbeat
+            self.gradientBind = gradientBind
+        }
+    }
+
+    /// How the experiment stands when serving ends.
+    public struct Summary: Sendable, Equatable {
+        public var done: Int
+        public var failed: Int
+        public var total: Int
+    }
+
+    public let options: Options
+    public let logger: Logger
+
+    public init(options: Options, logger: Logger) {
+        self.options = options
+        self.logger = logger
+    }
+
+    /// Plans the experiment (`planned` sees the plan before any trial is served), serves it until it is complete or
+    /// `stop` fires (`bound` gets the endpoint workers connect to) and returns the trial counts.
+    public func run(until stop: StopSignal, planned: (ExperimentLauncher.Plan) -> Void = { _ in },
+                    bound: (String) -> Void = { _ in }) throws -> Summary {
+        let definition = options.definition
+        let leaderboard = try Leaderboard(path: options.database, logger: logger)
+        let plan = try ExperimentLauncher.plan(definition, leaderboard: leaderboard, data: options.data, forceNew: options.forceNew)
+        planned(plan)
+        let curve = try options.keys.map { folder throws -> CurveServerKeys in
+            let directory = URL(fileURLWithPath: folder)
+            return CurveServerKeys(keyPair: try KeyFiles.load(name: "coordinator", in: directory),
+                                   allowListDirectory: directory.appendingPathComponent("workers"))
+        }
+        let artifactsRoot = options.artifacts.map { URL(fileURLWithPath: $0) }
+            ?? URL(fileURLWithPath: options.database).deletingLastPathComponent().appendingPathComponent("artifacts")
+        let artifactsDirectory = artifactsRoot.appendingPathComponent("\(definition.name)-\(plan.experiment.id)")
+        try FileManager.default.createDirectory(at: artifactsDirectory, withIntermediateDirectories: true)
+        let hub = try definition.workersPerTrial > 1
+            ? Self.startGradientHub(options.gradientBind ?? Self.gradientEndpoint(beside: options.endpoint),
+                                    insecure: options.insecure, logger: logger)
+            : nil
+        defer { hub?.stop() }
+        let coordinator = Coordinator(
+            configuration: Coordinator.Configuration(
+                endpoint: options.endpoint,
+                scheduler: Scheduler.Configuration(heartbeatInterval: options.heartbeat, maxAttempts: definition.retries,
+                                                   gangFormationTimeout: definition.gangWait,
+                                                   gradientHubEndpoint: hub.map { Self.advertised($0.boundEndpoint) }),
+                curve: curve, insecure: options.insecure, tickInterval: min(0.25, options.heartbeat / 2),
+                artifactsDirectory: artifactsDirectory),
+            leaderboard: leaderboard, logger: logger)
+        try coordinator.run(trials: plan.trials, until: stop, untilFinished: options.untilFinished, bound: bound)
+        let trials = try leaderboard.trials(experimentID: plan.experiment.id)
+        return Summary(done: trials.filter { $0.state == .done }.count, failed: trials.filter { $0.state == .failed }.count,
+                       total: trials.count)
+    }
+
+    /// The gradient hub's default endpoint: the control endpoint's host with a free port.
+    static func gradientEndpoint(beside endpoint: String) -> String {
+        guard let colon = endpoint.lastIndex(of: ":") else { return "tcp://127.0.0.1:*" }
+        return String(endpoint[..<colon]) + ":*"
+    }
+
+    /// Binds the gradient hub of data-parallel trials; like the control endpoint, a non-loopback address needs
+    /// `insecure` (the gradient plane is not encrypted).
+    static func startGradientHub(_ endpoint: String, insecure: Bool, logger: Logger) throws -> GradientHub {
+        do {
+            try BindPolicy.check(endpoint: endpoint, hasKeys: false, insecure: insecure)
+        } catch {
+            throw ServerError("the gradient hub: \(error) (gradients travel unencrypted; use --insecure on a trusted network)")
+        }
+        let hub = try GradientHub(endpoint: endpoint, context: try ZMQContext(), logger: logger)
+        logger.info("gradient hub listening", metadata: ["endpoint": "\(hub.boundEndpoint)"])
+        return hub
+    }
+
+    /// The endpoint workers should dial: a wildcard host is replaced by this machine's name.
+    static func advertised(_ endpoint: String) -> String {
+        for wildcard in ["tcp://0.0.0.0:", "tcp://*:"] where endpoint.hasPrefix(wildcard) {
+            return "tcp://\(ProcessInfo.processInfo.hostName):" + endpoint.dropFirst(wildcard.count)
+        }
+        return endpoint
+    }
+}
+
+/// Why an experiment cannot be served, with the fix.
+public struct ServerError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}
