@@ -4,17 +4,10 @@ import PackageDescription
 let package = Package(
     name: "ferd",
     platforms: [.macOS(.v14)],
+    // Only the command line is a product: the modules are ferd's own layers, built with unsafe speed flags
+    // (-Ounchecked for the tensor engine), which SwiftPM accepts in a root package but not in a dependency.
     products: [
         .executable(name: "ferd", targets: ["ferd"]),
-        .library(name: "FerdTensor", targets: ["FerdTensor"]),
-        .library(name: "FerdModels", targets: ["FerdModels"]),
-        .library(name: "FerdTraining", targets: ["FerdTraining"]),
-        .library(name: "FerdExperiment", targets: ["FerdExperiment"]),
-        .library(name: "FerdCluster", targets: ["FerdCluster"]),
-        .library(name: "FerdZeroMQ", targets: ["FerdZeroMQ"]),
-        .library(name: "FerdLeaderboard", targets: ["FerdLeaderboard"]),
-        .library(name: "FerdData", targets: ["FerdData"]),
-        .library(name: "FerdReport", targets: ["FerdReport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
