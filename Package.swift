@@ -23,8 +23,9 @@ let package = Package(
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg",
                        providers: [.apt(["libturbojpeg0-dev"])]),
 
+        .target(name: "FerdSystem"),
         .target(name: "FerdTensor",
-                dependencies: ["COpenBLAS", "FerdRandom", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["COpenBLAS", "FerdRandom", "FerdSystem", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "FerdRandom"),
         .target(name: "FerdModels", dependencies: ["FerdTensor"]),
@@ -33,14 +34,14 @@ let package = Package(
                                .product(name: "Logging", package: "swift-log")]),
         .target(name: "FerdExperiment", dependencies: ["FerdData", "FerdDigest", "FerdModels", "FerdTensor", "FerdTraining", "Yams"]),
         .target(name: "FerdRuntime", dependencies: [
-            "FerdCluster", "FerdCollective", "FerdZeroMQ", "FerdExperiment", "FerdTraining", "FerdData", "FerdDigest",
+            "FerdSystem", "FerdCluster", "FerdCollective", "FerdZeroMQ", "FerdExperiment", "FerdTraining", "FerdData", "FerdDigest",
             "FerdLeaderboard", "FerdTensor",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "FerdZeroMQ", dependencies: ["CZeroMQ"]),
         .target(name: "CHalfPrecision"),
         .target(name: "FerdCollective",
-                dependencies: ["CHalfPrecision", "FerdZeroMQ", "FerdTraining", .product(name: "Logging", package: "swift-log")]),
+                dependencies: ["CHalfPrecision", "FerdSystem", "FerdZeroMQ", "FerdTraining", .product(name: "Logging", package: "swift-log")]),
         .target(name: "FerdCluster",
                 dependencies: ["FerdZeroMQ", "FerdDigest", "FerdLeaderboard", .product(name: "Logging", package: "swift-log")]),
         .target(name: "FerdLeaderboard",
@@ -48,7 +49,7 @@ let package = Package(
         .target(name: "FerdReport", dependencies: ["FerdLeaderboard", "FerdTraining"]),
         .target(name: "FerdDigest", swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "FerdData",
-                dependencies: ["CTurboJPEG", "FerdDigest", "FerdRandom", .product(name: "Logging", package: "swift-log")]),
+                dependencies: ["CTurboJPEG", "FerdDigest", "FerdRandom", "FerdSystem", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "FerdBench", dependencies: [
             "FerdTensor", "FerdModels", "FerdData", "COpenBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -95,6 +96,9 @@ let package = Package(
         .testTarget(name: "FerdReportTests", dependencies: ["FerdReport", "FerdLeaderboard", "FerdTraining"],
                     exclude: ["Golden"]),
         .testTarget(name: "FerdRandomTests", dependencies: ["FerdRandom"]),
+        .testTarget(name: "FerdSystemTests", dependencies: ["FerdSystem"]),
+        .testTarget(name: "FerdZeroMQTests", dependencies: ["FerdZeroMQ"]),
+        .testTarget(name: "FerdDigestTests", dependencies: ["FerdDigest"]),
         .testTarget(name: "FerdDataTests", dependencies: ["FerdData", "FerdDigest"], exclude: ["Fixtures"]),
     ]
 )

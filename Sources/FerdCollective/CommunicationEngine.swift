@@ -1,3 +1,4 @@
+import FerdSystem
 import Foundation
 import FerdZeroMQ
 import Logging
@@ -54,7 +55,7 @@ final class CommunicationEngine {
             ringEndpoint = ""
             pull = nil
         }
-        lastHeardHub = monotonicSeconds()
+        lastHeardHub = MonotonicClock.seconds()
         lastHeardLeft = lastHeardHub
     }
 
@@ -90,13 +91,13 @@ final class CommunicationEngine {
     // MARK: rendezvous
 
     private func rendezvous() throws(GangError) {
-        let start = monotonicSeconds()
+        let start = MonotonicClock.seconds()
         let join = Payload.join(timeout: spec.timeout, ringEndpoint: ringEndpoint)
         try sendBytes(dealer, FrameHeader(type: .join, gangID: spec.gangID, rank: UInt16(spec.rank), gangSize: gangSize),
                       join, peer: nil)
         while peers == nil {
             try pumpOnce(milliseconds: 20)
-            let waited = monotonicSeconds() - start
+            let waited = MonotonicClock.seconds() - start
             if peers == nil, waited > spec.timeout {
                 let missing = (0..<spec.size).filter { !joinedRanks.contains($0) }
                 throw .rendezvousTimeout(gangID: spec.gangID, rank: spec.rank, missingRanks: missing,
@@ -119,13 +120,13 @@ final class CommunicationEngine {
                                  detail: "cannot connect to rank \(right) at \(peers[right]): \(error)")
             }
         }
-        lastHeardLeft = monotonicSeconds()
+        lastHeardLeft = MonotonicClock.seconds()
     }
 
     // MARK: jobs
 
     private func execute(_ job: GangJob) throws(GangError) {
-        let start = monotonicSeconds()
+        let start = MonotonicClock.seconds()
         counters = GangStatistics.Counters()
         switch job {
         case .reduce(let storage, let offset, let count, let average, let step, let bucket, let inStep):
@@ -143,7 +144,7 @@ final class CommunicationEngine {
                     try awaitLentStorage()
                 }
             }
-            counters.communicationSeconds = monotonicSeconds() - start
+            counters.communicationSeconds = MonotonicClock.seconds() - start
             shared.complete(counters, inStep: inStep)
         case .gather(let bytes, let step):
             let blocks: [[UInt8]]
@@ -155,7 +156,7 @@ final class CommunicationEngine {
                 case .ring: blocks = try ringGather(bytes, step: step)
                 }
             }
-            counters.communicationSeconds = monotonicSeconds() - start
+            counters.communicationSeconds = MonotonicClock.seconds() - start
             shared.complete(counters, inStep: false, gathered: blocks)
         }
     }
@@ -208,7 +209,7 @@ final class CommunicationEngine {
                    shared.takeReduction() {
                 inFlight.append(try startStarReduction(storage, storage.pointer + offset, count: count, average: average,
                                                        step: step, bucket: bucket, inStep: inStep,
-                                                       start: monotonicSeconds()))
+                                                       start: MonotonicClock.seconds()))
             }
             let chunk = spec.chunkElements
             let (reply, payload) = try nextFromHub()
@@ -225,7 +226,7 @@ final class CommunicationEngine {
             inFlight[0].received += 1
             if inFlight[0].received == head.parts {
                 inFlight.removeFirst()
-                let now = monotonicSeconds()
+                let now = MonotonicClock.seconds()
                 counters.communicationSeconds = now - max(head.start, lastCompletion)
                 lastCompletion = now
                 shared.complete(counters, inStep: head.inStep)
@@ -355,7 +356,7 @@ final class CommunicationEngine {
     private func nextFromHub() throws(GangError) -> (FrameHeader, ZMQMessage) {
         while hubQueue.isEmpty {
             try pumpOnce(milliseconds: 20)
-            let silent = monotonicSeconds() - lastHeardHub
+            let silent = MonotonicClock.seconds() - lastHeardHub
             if hubQueue.isEmpty, silent > spec.timeout {
                 throw .hubSilent(gangID: spec.gangID, rank: spec.rank, hub: spec.hubEndpoint, seconds: silent)
             }
@@ -367,7 +368,7 @@ final class CommunicationEngine {
                               bytes: Int?) throws(GangError) -> ZMQMessage {
         while ringQueue.isEmpty {
             try pumpOnce(milliseconds: 20)
-            let silent = monotonicSeconds() - lastHeardLeft
+            let silent = MonotonicClock.seconds() - lastHeardLeft
             if ringQueue.isEmpty, silent > spec.timeout {
                 throw .peerSilent(gangID: spec.gangID, rank: spec.rank, peer: left, seconds: silent)
             }
@@ -410,10 +411,10 @@ final class CommunicationEngine {
     /// Waits until libzmq has given back every message sent from a job's storage, taking in input, sending
     /// heartbeats and checking for cancellation meanwhile; the peer is silent if that takes `timeout`.
     private func awaitLentStorage() throws(GangError) {
-        let start = monotonicSeconds()
+        let start = MonotonicClock.seconds()
         while !lentStorage.waitUntilNone(milliseconds: 1) {
             try pumpOnce(milliseconds: 0)
-            let waited = monotonicSeconds() - start
+            let waited = MonotonicClock.seconds() - start
             if waited > spec.timeout {
                 throw .peerSilent(gangID: spec.gangID, rank: spec.rank, peer: right, seconds: waited)
             }
@@ -454,7 +455,7 @@ final class CommunicationEngine {
         var header = header
         header.payloadLength = UInt32(payloadCount)
         let encoded = header.encoded()
-        let start = monotonicSeconds()
+        let start = MonotonicClock.seconds()
         while true {
             do {
                 if try attempt(encoded) {
@@ -464,7 +465,7 @@ final class CommunicationEngine {
             } catch {
                 throw .transport(gangID: spec.gangID, rank: spec.rank, detail: "sending \(header.type): \(error)")
             }
-            let waited = monotonicSeconds() - start
+            let waited = MonotonicClock.seconds() - start
             if waited > spec.timeout {
                 if let peer { throw .peerSilent(gangID: spec.gangID, rank: spec.rank, peer: peer, seconds: waited) }
                 throw .hubSilent(gangID: spec.gangID, rank: spec.rank, hub: spec.hubEndpoint, seconds: waited)
@@ -493,7 +494,7 @@ final class CommunicationEngine {
         } catch {
             throw .transport(gangID: spec.gangID, rank: spec.rank, detail: "\(error)")
         }
-        let now = monotonicSeconds()
+        let now = MonotonicClock.seconds()
         if now - lastPing >= spec.heartbeatInterval {
             lastPing = now
             let ping = FrameHeader(type: .ping, gangID: spec.gangID, rank: UInt16(spec.rank), gangSize: gangSize)
@@ -519,7 +520,7 @@ final class CommunicationEngine {
         counters.bytesReceived += frames[0].count + frames[1].count
         let payload = frames[1]
         if fromHub {
-            lastHeardHub = monotonicSeconds()
+            lastHeardHub = MonotonicClock.seconds()
             switch frame.type {
             case .ping: break
             case .joined: joinedRanks = (try? Payload.decodeRanks(payload.bytes)) ?? joinedRanks
@@ -537,7 +538,7 @@ final class CommunicationEngine {
                 logger.warning("gang \(spec.gangID) rank \(spec.rank): ring frame from rank \(frame.rank), not \(left)")
                 return
             }
-            lastHeardLeft = monotonicSeconds()
+            lastHeardLeft = MonotonicClock.seconds()
             switch frame.type {
             case .ping: break
             case .ring: ringQueue.append((frame, payload))

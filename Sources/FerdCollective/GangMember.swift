@@ -1,3 +1,4 @@
+import FerdSystem
 import Foundation
 import FerdTraining
 import FerdZeroMQ
@@ -96,7 +97,7 @@ public final class GangMember: GangCommunicator, @unchecked Sendable {
         nextBucket = 0
         stepStorage.reserve(total)
         stepOpen = true
-        stepStart = monotonicSeconds()
+        stepStart = MonotonicClock.seconds()
         shared.condition.withLock { shared.step = GangStatistics.Counters() }
     }
 
@@ -132,9 +133,9 @@ public final class GangMember: GangCommunicator, @unchecked Sendable {
             throw GangError.misuse("finishStep before gradient \(missing) of \(sizes.count) was offered")
         }
         stepOpen = false
-        let waitStart = monotonicSeconds()
+        let waitStart = MonotonicClock.seconds()
         try waitForSubmitted()
-        let exposed = monotonicSeconds() - waitStart
+        let exposed = MonotonicClock.seconds() - waitStart
         shared.condition.withLock {
             shared.step.exposedWaitSeconds = exposed
             shared.statistics.total.exposedWaitSeconds += exposed

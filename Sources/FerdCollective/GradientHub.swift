@@ -1,3 +1,4 @@
+import FerdSystem
 import Foundation
 import FerdZeroMQ
 import Logging
@@ -133,7 +134,7 @@ final class HubLoop {
                 if error.contextTerminated { break }
                 logger.error("gradient hub: \(error)")
             }
-            maintain(now: monotonicSeconds())
+            maintain(now: MonotonicClock.seconds())
         }
         router.close()
     }
@@ -169,7 +170,7 @@ final class HubLoop {
             logger.log(level: header.type == .leave || header.type == .abort ? .debug : .warning, "gradient hub: dropped \(header.type) from rank \(rank) of unknown gang \(header.gangID)")
             return
         }
-        gang.members[rank]?.lastSeen = monotonicSeconds()
+        gang.members[rank]?.lastSeen = MonotonicClock.seconds()
         switch header.type {
         case .ping:
             gangs[header.gangID] = gang
@@ -250,7 +251,7 @@ final class HubLoop {
             return
         }
         gang.members[Int(header.rank)] = Member(identity: identity, endpoint: joinInfo.ringEndpoint,
-                                                lastSeen: monotonicSeconds())
+                                                lastSeen: MonotonicClock.seconds())
         let ranks = gang.members.keys.sorted()
         broadcast(gang, FrameHeader(type: .joined, gangID: header.gangID, rank: 0, gangSize: header.gangSize),
                   payload: Payload.ranks(ranks))
@@ -337,6 +338,3 @@ final class HubLoop {
     }
 }
 
-func monotonicSeconds() -> Double {
-    Double(DispatchTime.now().uptimeNanoseconds) / 1e9
-}

@@ -1,12 +1,17 @@
 import Foundation
 
-/// A trial's state as stored; the same names the scheduler uses.
+/// Where a trial is in its life, in the scheduler and in the database. QUEUED and LOST trials wait for a slot;
+/// FAILED and DONE are final.
 public enum TrialState: String, Sendable, CaseIterable {
     case queued = "QUEUED"
     case running = "RUNNING"
+    /// The worker running the last attempt died or left; the trial waits for another attempt.
     case lost = "LOST"
     case failed = "FAILED"
     case done = "DONE"
+
+    /// True for FAILED and DONE.
+    public var isFinal: Bool { self == .failed || self == .done }
 }
 
 /// One experiment: a configuration file's content, identified by its hash so that re-running the same

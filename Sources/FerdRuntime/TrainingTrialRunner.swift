@@ -6,6 +6,7 @@ import FerdDigest
 import FerdTensor
 import FerdTraining
 import FerdZeroMQ
+import FerdSystem
 import Foundation
 import Logging
 
@@ -69,12 +70,12 @@ public struct TrainingTrialRunner: TrialRunner {
         var traffic = gangMember?.statistics.total
         // The training part of an epoch: from the end of the previous epoch's report to its last step
         // (evaluation, batch-norm averaging and the digest comparison come after it).
-        var epochStart = monotonicSeconds()
+        var epochStart = MonotonicClock.seconds()
         var lastStep = epochStart
         let summary = try trainer.run(data: data, shouldStop: cancelled) { event in
-            if case .step = event { lastStep = monotonicSeconds() }
+            if case .step = event { lastStep = MonotonicClock.seconds() }
             guard case let .epoch(epoch, _) = event, reports else { return }
-            defer { epochStart = monotonicSeconds() }
+            defer { epochStart = MonotonicClock.seconds() }
             var bundle: CheckpointFile?
             do {
                 if epoch.epoch < configuration.settings.epochs {
@@ -135,6 +136,3 @@ public struct TrainingTrialRunner: TrialRunner {
     }
 }
 
-private func monotonicSeconds() -> Double {
-    Double(DispatchTime.now().uptimeNanoseconds) / 1e9
-}

@@ -13,7 +13,7 @@ struct CoordinatorStore {
         guard !changes.isEmpty else { return }
         let date = Date(timeIntervalSince1970: time)
         try leaderboard.applyStateChanges(changes.map { change in
-            TrialStateChange(trialID: change.trialID, state: TrialState(change.state), attempts: change.attempt,
+            TrialStateChange(trialID: change.trialID, state: change.state, attempts: change.attempt,
                              worker: change.worker,
                              gang: change.gang.map { TrialGang(size: $0.size, learningRateScale: $0.learningRateScale) })
         }, at: date)
@@ -85,17 +85,5 @@ struct CoordinatorStore {
 
     func recordHeartbeat(_ worker: Scheduler.WorkerID, at time: Double) throws {
         try leaderboard.recordHeartbeat(workerID: worker, at: Date(timeIntervalSince1970: time))
-    }
-}
-
-extension TrialState {
-    init(_ state: Scheduler.TrialState) {
-        switch state {
-        case .queued: self = .queued
-        case .running: self = .running
-        case .lost: self = .lost
-        case .failed: self = .failed
-        case .done: self = .done
-        }
     }
 }

@@ -1,19 +1,11 @@
+import FerdLeaderboard
+
 extension Scheduler {
     /// The name a worker is known by: its ROUTER identity.
     public typealias WorkerID = String
 
-    /// Where a trial is in its life. QUEUED and LOST trials wait for a slot; FAILED and DONE are final.
-    public enum TrialState: String, Sendable, CaseIterable {
-        case queued = "QUEUED"
-        case running = "RUNNING"
-        /// The worker running the last attempt died or left; the trial waits for another attempt.
-        case lost = "LOST"
-        case failed = "FAILED"
-        case done = "DONE"
-
-        /// True for FAILED and DONE.
-        public var isFinal: Bool { self == .failed || self == .done }
-    }
+    /// Where a trial is in its life: the leaderboard's `TrialState`, one type from the scheduler to the database.
+    public typealias TrialState = FerdLeaderboard.TrialState
 
     /// One attempt of one trial: the key that assignments, metrics and results are matched on.
     public typealias TrialAttempt = TrialAttemptKey

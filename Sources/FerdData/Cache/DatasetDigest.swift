@@ -1,3 +1,4 @@
+import FerdSystem
 import FerdDigest
 import Foundation
 

@@ -1,3 +1,4 @@
+import FerdSystem
 import Dispatch
 import Foundation
 import Logging

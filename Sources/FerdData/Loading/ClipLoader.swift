@@ -1,3 +1,4 @@
+import FerdSystem
 import Dispatch
 import Foundation
 import Logging
@@ -104,12 +105,12 @@ public final class ClipLoader: Sendable {
         let clipFloats = t * 3 * s * s
         let failures = Mutex([Int: DataError]())
         let values = [Float](unsafeUninitializedCapacity: positions.count * clipFloats) { buffer, count in
-            let shared = SharedBuffer(buffer: buffer)
+            let shared = UncheckedSendable(buffer)
             let workers = Parallel.workers(for: positions.count, limit: options.workers)
             DispatchQueue.concurrentPerform(iterations: workers) { worker in
                 let decoder: JPEGDecoder? = if case .jpegFolders = store { JPEGDecoder(logger: logger) } else { nil }
                 for i in stride(from: worker, to: positions.count, by: workers) {
-                    let output = UnsafeMutableBufferPointer(rebasing: shared.buffer[(i * clipFloats)..<((i + 1) * clipFloats)])
+                    let output = UnsafeMutableBufferPointer(rebasing: shared.value[(i * clipFloats)..<((i + 1) * clipFloats)])
                     do {
                         try loadClip(positions[i], epoch: epoch, decoder: decoder, into: output)
                     } catch {

@@ -6,6 +6,7 @@ import FerdModels
 import FerdTensor
 import FerdTraining
 import FerdZeroMQ
+import FerdSystem
 import Foundation
 import Logging
 import Synchronization
@@ -138,7 +139,7 @@ public struct EngineTrialRunner: TrialRunner {
                                trial: trial, folder: folder, resumeFrom: resumeFrom, gang: gang)
         let reports = trial.gang.map { $0.rank == 0 } ?? true
         var run = EngineRun(settings: configuration.settings, history: history, timeout: engine.timeoutSeconds,
-                            at: monotonicSeconds())
+                            at: MonotonicClock.seconds())
         var signalled = false
         var killed = false
         var failure: Error?
@@ -147,19 +148,19 @@ public struct EngineTrialRunner: TrialRunner {
                 signalled = true
                 trialLogger.info("stopping the engine (SIGTERM, then SIGKILL after 10 s)")
                 ranks.forEach { $0.terminate() }
-                let deadline = monotonicSeconds() + 10
+                let deadline = MonotonicClock.seconds() + 10
                 DispatchQueue.global().async {
-                    while monotonicSeconds() < deadline && ranks.contains(where: \.isRunning) { Thread.sleep(forTimeInterval: 0.1) }
+                    while MonotonicClock.seconds() < deadline && ranks.contains(where: \.isRunning) { Thread.sleep(forTimeInterval: 0.1) }
                     ranks.forEach { $0.kill() }
                 }
             }
             var actions: [EngineRun.Action] = []
             switch ranks[0].nextLine(timeout: 0.5) {
-            case .line(let line): actions = run.receive(line, at: monotonicSeconds())
+            case .line(let line): actions = run.receive(line, at: MonotonicClock.seconds())
             case .timedOut: break
             case .endOfOutput: break reading
             }
-            actions += run.tick(at: monotonicSeconds())
+            actions += run.tick(at: MonotonicClock.seconds())
             if ranks.dropFirst().contains(where: { !$0.isRunning }) && ranks[0].isRunning && !killed {
                 trialLogger.warning("an engine rank exited early; stopping the others")
                 actions.append(.kill)
@@ -426,6 +427,3 @@ func freePort(on host: String) throws -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
-private func monotonicSeconds() -> Double {
-    Double(DispatchTime.now().uptimeNanoseconds) / 1e9
-}

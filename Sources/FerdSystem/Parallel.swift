@@ -16,11 +16,11 @@ public enum Threading {
     }
 }
 
-/// Parallel loops over index ranges.
-enum Parallel {
+/// Parallel loops with `DispatchQueue.concurrentPerform`: the one helper every layer uses.
+public enum Parallel {
     /// Calls `body` on disjoint chunks that together cover `0..<count`, in parallel when the work is
     /// large enough (`count × costPerItem` ≳ 32k) and more than one thread is configured.
-    static func forRange(_ count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
+    public static func forRange(_ count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
         guard count > 0 else { return }
         let threads = Threading.count
         let work = count * max(1, costPerItem)
@@ -44,7 +44,7 @@ enum Parallel {
     /// items w, w + workers, w + 2·workers, …. A worker index is only ever used by one thread at a time,
     /// so `body` can keep per-worker scratch buffers, and because the split does not depend on timing,
     /// per-worker partial sums (and so the results) are the same on every run with the same thread count.
-    static func forEachItem(_ count: Int, workers: Int, _ body: (_ worker: Int, _ item: Int) -> Void) {
+    public static func forEachItem(_ count: Int, workers: Int, _ body: (_ worker: Int, _ item: Int) -> Void) {
         guard count > 0 else { return }
         guard workers > 1 else {
             for item in 0..<count { body(0, item) }
@@ -61,9 +61,34 @@ enum Parallel {
     }
 }
 
+extension Parallel {
+    /// The number of workers to use for `count` items (at most one per core, or `limit`; at least one).
+    public static func workers(for count: Int, limit: Int? = nil) -> Int {
+        max(1, min(count, limit ?? ProcessInfo.processInfo.activeProcessorCount))
+    }
+
+    /// `transform(i)` for i in `0..<count`, computed by `workers` threads, in order.
+    public static func map<T>(_ count: Int, workers: Int? = nil, _ transform: @Sendable (Int) -> T) -> [T] {
+        let workerCount = Self.workers(for: count, limit: workers)
+        let results = UnsafeMutableBufferPointer<T?>.allocate(capacity: count)
+        results.initialize(repeating: nil)
+        defer {
+            _ = results.deinitialize()
+            results.deallocate()
+        }
+        let shared = UncheckedSendable(results)
+        DispatchQueue.concurrentPerform(iterations: workerCount) { worker in
+            for i in stride(from: worker, to: count, by: workerCount) {
+                shared.value[i] = transform(i)
+            }
+        }
+        return results.map { $0! }
+    }
+}
+
 /// Carries a loop body or a buffer pointer across `concurrentPerform`: the threads it is shared with
 /// work on disjoint parts, which is what makes sharing it safe.
-struct UncheckedSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
+public struct UncheckedSendable<Value>: @unchecked Sendable {
+    public let value: Value
+    public init(_ value: Value) { self.value = value }
 }
