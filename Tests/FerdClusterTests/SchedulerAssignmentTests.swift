@@ -20,10 +20,12 @@ final class SchedulerAssignmentTests: XCTestCase {
         var scheduler = Scheduler()
         _ = scheduler.handle(.enqueue([Scheduler.TrialSpec(id: 9, configJSON: #"{"lr":1}"#, resume: Self.resumePoint)]))
         let actions = scheduler.join("a")
-        let tail = Array(actions.suffix(2))
+        let tail = Array(actions.suffix(3))
+        let assignment = Assignment(trialID: 9, attempt: 1, configJSON: #"{"lr":1}"#, resume: Self.resumePoint)
         XCTAssertEqual(tail, [
             .trialChanged(Scheduler.TrialChange(trialID: 9, state: .running, attempt: 1, worker: "a")),
-            .send(.assign(Assignment(trialID: 9, attempt: 1, configJSON: #"{"lr":1}"#, resume: Self.resumePoint)), to: "a"),
+            .offerResumeCheckpoint(assignment, to: "a"),
+            .send(.assign(assignment), to: "a"),
         ])
     }
 

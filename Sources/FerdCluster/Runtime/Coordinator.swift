@@ -4,8 +4,9 @@ import FerdLeaderboard
 import Logging
 
 /// The coordinator: binds a ROUTER, feeds the `Scheduler` with the workers' messages and a clock tick,
-/// stores every change in the `Leaderboard` and sends what the scheduler asks for. It decides nothing
-/// itself; undecodable messages and unknown peers are logged and dropped without stopping it.
+/// stores every change in the `Leaderboard`, sends what the scheduler asks for and moves the checkpoints it
+/// asks to fetch, offer or discard (docs/CHECKPOINTS.md). It decides nothing itself; undecodable messages and
+/// unknown peers are logged and dropped without stopping it.
 public final class Coordinator {
     /// Where to listen, how to secure it and the timing.
     public struct Configuration: Sendable {
@@ -199,25 +200,20 @@ public final class Coordinator {
             changes.removeAll()
             switch action {
             case let .send(message, worker):
-                if case let .assign(assignment) = message { offerResumeCheckpoint(of: assignment, to: worker) }
                 send(message, to: worker, on: socket)
                 if case .bye = message { identities[worker] = nil }
             case let .workerGone(worker, reason):
                 identities[worker] = nil
                 downloads[worker] = nil
                 try store.workerGone(worker, reason: reason, at: clock())
-            case let .recordMetric(metric, worker):
-                try store.perform(action, at: clock())
-                let stored = scheduler.trials[metric.trialID]?.spec.resume?.epoch ?? 0
-                if metric.epoch > stored, let credit = checkpoints?.begin(metric, from: worker, at: clock()) {
-                    send(credit, to: worker, on: socket)
-                }
-            case let .recordResult(result, worker):
-                try store.perform(action, at: clock())
-                if result.checkpointSize == 0 { try checkpoints?.discardResumePoint(trialID: result.trialID) }
-                if let credit = checkpoints?.begin(result, from: worker, at: clock()) {
-                    send(credit, to: worker, on: socket)
-                }
+            case let .fetchResumeCheckpoint(metric, worker):
+                if let credit = checkpoints?.begin(metric, from: worker, at: clock()) { send(credit, to: worker, on: socket) }
+            case let .fetchBestCheckpoint(result, worker):
+                if let credit = checkpoints?.begin(result, from: worker, at: clock()) { send(credit, to: worker, on: socket) }
+            case let .discardResumePoint(trialID):
+                try checkpoints?.discardResumePoint(trialID: trialID)
+            case let .offerResumeCheckpoint(assignment, worker):
+                offerResumeCheckpoint(of: assignment, to: worker)
             default:
                 try store.perform(action, at: clock())
             }

@@ -72,7 +72,8 @@ struct CoordinatorStore {
         case let .discarded(message, worker, reason):
             logger.info("discarded message", metadata: ["worker": "\(worker)", "type": "\(message.type.name)",
                                                         "reason": "\(reason)"])
-        case .send, .trialChanged, .workerGone:
+        case .send, .trialChanged, .workerGone, .fetchResumeCheckpoint, .fetchBestCheckpoint, .discardResumePoint,
+             .offerResumeCheckpoint:
             break
         }
     }

@@ -26,6 +26,9 @@ extension Scheduler {
                 actions.append(.send(.cancel(cancellation), to: id))
             } else {
                 actions.append(.recordMetric(metric, worker: id))
+                if metric.resumeCheckpoint != nil, metric.epoch > trials[key.trialID]?.spec.resume?.epoch ?? 0 {
+                    actions.append(.fetchResumeCheckpoint(metric, from: id))
+                }
             }
         case let .result(result):
             let key = TrialAttempt(trialID: result.trialID, attempt: result.attempt)
@@ -37,6 +40,8 @@ extension Scheduler {
             } else {
                 finish(key, on: id)
                 actions.append(.recordResult(result, worker: id))
+                actions.append(result.checkpointSize > 0 ? .fetchBestCheckpoint(result, from: id)
+                                                         : .discardResumePoint(trialID: key.trialID))
                 setState(key.trialID, .done, into: &actions)
             }
             actions.append(.send(.ack(Acknowledgement(kind: .result, trialID: key.trialID, attempt: key.attempt)),

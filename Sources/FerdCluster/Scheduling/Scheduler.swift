@@ -181,6 +181,7 @@ public struct Scheduler: Sendable, Equatable {
                                                    hubEndpoint: configuration.gradientHubEndpoint ?? "") : nil
             let assignment = Assignment(trialID: id, attempt: trial.attempt, configJSON: trial.spec.configJSON,
                                         resume: trial.spec.resume, gang: placement)
+            if assignment.resume != nil { actions.append(.offerResumeCheckpoint(assignment, to: worker)) }
             actions.append(.send(.assign(assignment), to: worker))
         }
     }

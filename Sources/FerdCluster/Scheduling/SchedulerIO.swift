@@ -62,6 +62,14 @@ extension Scheduler {
         case recordMetric(MetricReport, worker: WorkerID)
         /// Store the result of the current attempt; it is emitted once per trial.
         case recordResult(ResultReport, worker: WorkerID)
+        /// Fetch the resume checkpoint a stored METRIC announced: it is newer than the trial's resume point.
+        case fetchResumeCheckpoint(MetricReport, from: WorkerID)
+        /// Fetch the best checkpoint of a stored RESULT.
+        case fetchBestCheckpoint(ResultReport, from: WorkerID)
+        /// Forget the resume checkpoint of a DONE trial that has no best checkpoint to wait for.
+        case discardResumePoint(trialID: Int)
+        /// Let the worker download the resume checkpoint the assignment continues from (before it is sent).
+        case offerResumeCheckpoint(Assignment, to: WorkerID)
         case workerJoined(Hello, at: Double)
         case workerGone(WorkerID, reason: WorkerGoneReason)
         /// A message that changed nothing (stale attempt, duplicate, unknown trial); for the log.
