@@ -2,7 +2,7 @@
 2-GPU data-parallel epoch when two GPUs are visible; writes docs/GPU-BENCHMARKS.md. Run by Benchmarks/gpu/run.sh.
 
 Everything goes through the engine as a worker runs it (`python -m ferd_torch` with a trial spec on stdin, events
-on stdout), on a synthetic cache the size of DFEW's fold 1 (Benchmarks/gpu/synthetic_cache.py). GPU busy is what
+on stdout), on a synthetic cache the size of DFEW's fold 1 (`ferd_torch.synthetic`). GPU busy is what
 `nvidia-smi` reports (sampled every 0.2 s during the epoch's training); data wait is the time the training loop
 waited for batches, as the engine reports it.
 """
@@ -156,9 +156,10 @@ def main():
     model, size, batch = (SMALL, 56, 4) if args.smoke else (PAPER, 112, 40)
     clips = 40 if args.smoke else args.clips
     started = time.monotonic()
-    made = json.loads(subprocess.run([sys.executable, os.path.join(HERE, "synthetic_cache.py"), "--out", args.work,
-                                      "--clips", str(clips), "--frames", "16", "--size", str(size)],
-                                     check=True, capture_output=True, text=True).stdout)
+    made = json.loads(subprocess.run([sys.executable, "-m", "ferd_torch.synthetic", "--out", args.work,
+                                      "--clips", str(clips), "--frames", "16", "--size", str(size)], check=True,
+                                     capture_output=True, text=True,
+                                     env=dict(os.environ, PYTHONPATH=os.path.join(ROOT, "Engines", "torch"))).stdout)
     cache, train_clips = made["cache"], clips - len(range(0, clips, 5))
     rows = []
     for precision, channels_last in (("fp32", False), ("bf16", False), ("bf16", True)):

@@ -146,9 +146,11 @@ public struct EngineTrialRunner: TrialRunner {
         reading: while true {
             if !signalled && (cancelled() || aborted()) {
                 signalled = true
-                trialLogger.info("stopping the engine (SIGTERM, then SIGKILL after 10 s)")
+                // Like the Swift trainer, a stopped attempt drops its unfinished epoch: the engine gets SIGTERM
+                // (a custom script may clean up) and a short grace, then SIGKILL.
+                trialLogger.info("stopping the engine (SIGTERM, then SIGKILL after 2 s)")
                 ranks.forEach { $0.terminate() }
-                let deadline = MonotonicClock.seconds() + 10
+                let deadline = MonotonicClock.seconds() + 2
                 DispatchQueue.global().async {
                     while MonotonicClock.seconds() < deadline && ranks.contains(where: \.isRunning) { Thread.sleep(forTimeInterval: 0.1) }
                     ranks.forEach { $0.kill() }
@@ -293,6 +295,8 @@ struct EngineSpec {
     var device: TorchWorkerOptions.Device
     var threads: Int
     var distributed: Distributed?
+    /// How often the engine reports progress (default: a tenth of the engine timeout, 1…10 s).
+    var progressSeconds: Double? = nil
 
     func json() throws -> Data {
         let encoder = JSONEncoder()
@@ -312,7 +316,7 @@ struct EngineSpec {
             "options": ["precision": engine.precision, "channels_last": engine.channelsLast,
                         "cudnn_benchmark": engine.cudnnBenchmark, "compile": engine.compile, "threads": threads,
                         "prefetch": 4],
-            "progress_seconds": min(10, max(1, engine.timeoutSeconds / 10)),
+            "progress_seconds": progressSeconds ?? min(10, max(1, engine.timeoutSeconds / 10)),
         ]
         if let distributed {
             spec["distributed"] = ["rank": distributed.rank, "world_size": distributed.worldSize,

@@ -40,12 +40,12 @@ final class TorchEngineTests: XCTestCase {
     }
 
     override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: folder)
+        if ProcessInfo.processInfo.environment["FERD_KEEP_TEST_FILES"] == nil { try? FileManager.default.removeItem(at: folder) }
     }
 
+    /// The reference code's optimiser (lr 1e-3, momentum 0.9, weight decay 0.1) on the small preset.
     private var settings: TrainingSettings {
-        TrainingSettings(model: .small, epochs: 1, batchSize: 2, learningRate: 0.01, weightDecay: 1e-4,
-                         loss: LossWeights(intensityAware: 0.1, auxiliary: [0.05, 0]), bestBy: .uar, seed: 11)
+        TrainingSettings(model: .small, epochs: 1, batchSize: 2, bestBy: .uar, seed: 11)
     }
 
     private func configuration(_ settings: TrainingSettings) -> TrialConfiguration {
@@ -85,44 +85,72 @@ final class TorchEngineTests: XCTestCase {
         }
     }
 
-    func testSwiftAndTorchTrainTheSameModelFromTheSameWeights() throws {
-        let settings = settings
-        let swiftRun = folder.appendingPathComponent("swift")
+    /// A Swift run of one epoch (20 steps) with `threads` engine threads: its step losses and final state.
+    private func swiftRun(_ settings: TrainingSettings, threads: Int, name: String) throws
+        -> (steps: [Double], mean: Double, state: SafetensorsFile, initial: URL) {
+        Threading.setCount(threads)
+        defer { Threading.setCount(2) }
+        let run = folder.appendingPathComponent(name)
         let data = try FoldBatches(source: configuration(settings).data, fold: 1, settings: settings, logger: logger)
         XCTAssertEqual(data.trainBatchCount, 20)
-        let trainer = try Trainer(settings: settings, runDirectory: swiftRun, resume: false, logger: logger)
+        let trainer = try Trainer(settings: settings, runDirectory: run, resume: false, logger: logger)
         let initial = folder.appendingPathComponent("initial.safetensors")
         try trainer.model.checkpoint().write(to: initial)
-        let summary = try trainer.run(data: data)
+        var steps: [Double] = []
+        let summary = try trainer.run(data: data, observe: { event in
+            if case let .step(_, _, _, loss) = event { steps.append(loss) }
+        })
+        return (steps, summary.history[0].trainLoss,
+                try SafetensorsFile.read(contentsOf: run.appendingPathComponent("resume.safetensors")), initial)
+    }
 
+    /// The largest difference between two states' weights and buffers, relative to max(1, |w|).
+    private func largestDifference(_ a: SafetensorsFile, _ b: SafetensorsFile) throws -> (name: String, value: Float) {
+        var worst = (name: "", value: Float(0))
+        for (name, tensor) in a.tensors where !name.hasPrefix("optimizer.") {
+            let other = try XCTUnwrap(b.tensors[name], "the other state lacks \(name)")
+            XCTAssertEqual(other.shape, tensor.shape, name)
+            for (x, y) in zip(tensor.values, other.values) where abs(x - y) / max(1, abs(x)) > worst.value {
+                worst = (name, abs(x - y) / max(1, abs(x)))
+            }
+        }
+        return worst
+    }
+
+    /// 20 steps of the small preset from the same weights on the same batches. Training this model on batches of 2
+    /// amplifies float32 rounding (ferd's own run with 1 and with 2 threads drifts apart by ~0.1 % in 20 steps), so
+    /// the first steps must agree to float precision and the end state as closely as the thread count alone allows.
+    func testSwiftAndTorchTrainTheSameModelFromTheSameWeights() throws {
+        let settings = settings
+        let one = try swiftRun(settings, threads: 1, name: "swift-1")
+        let two = try swiftRun(settings, threads: 2, name: "swift-2")
         let torchRun = folder.appendingPathComponent("torch")
         try FileManager.default.createDirectory(at: torchRun, withIntermediateDirectories: true)
         var spec = EngineSpec(configuration: configuration(settings), engine: EngineSettings(choice: .torch),
                               trial: Assignment(trialID: 1, attempt: 1, configJSON: "{}"), folder: torchRun,
-                              resumeFrom: nil, device: .cpu, threads: 2, distributed: nil)
-        spec.initFrom = initial
+                              resumeFrom: nil, device: .cpu, threads: 2, distributed: nil, progressSeconds: 0)
+        spec.initFrom = two.initial
         let events = try runEngine(spec)
-        let epoch = try XCTUnwrap(events.first { $0["event"] as? String == "epoch" })
-        let torchLoss = try XCTUnwrap(epoch["train_loss"] as? Double)
-        let swiftLoss = summary.history[0].trainLoss
-        print("torch parity: mean loss over 20 steps swift \(swiftLoss), torch \(torchLoss)")
-        XCTAssertEqual(torchLoss, swiftLoss, accuracy: 1e-4 * abs(swiftLoss), "mean training loss over the 20 steps")
-
-        let swiftState = try SafetensorsFile.read(contentsOf: swiftRun.appendingPathComponent("resume.safetensors"))
-        let checkpoint = try XCTUnwrap(events.first { $0["event"] as? String == "checkpoint" }?["file"] as? String)
-        let torchState = try SafetensorsFile.read(contentsOf: URL(fileURLWithPath: checkpoint, relativeTo: torchRun))
-        var worst = (name: "", difference: Float(0))
-        for (name, tensor) in swiftState.tensors where !name.hasPrefix("optimizer.") {
-            let other = try XCTUnwrap(torchState.tensors[name], "torch checkpoint lacks \(name)")
-            XCTAssertEqual(other.shape, tensor.shape, name)
-            for (a, b) in zip(tensor.values, other.values) {
-                let difference = abs(a - b) / max(1, abs(a))
-                if difference > worst.difference { worst = (name, difference) }
-            }
+        let torchSteps = events.filter { $0["event"] as? String == "progress" && $0["phase"] as? String == "train" }
+            .compactMap { $0["loss"] as? Double }
+        XCTAssertEqual(torchSteps.count, 20)
+        for step in 0..<3 {
+            XCTAssertEqual(torchSteps[step], two.steps[step], accuracy: 2e-5 * abs(two.steps[step]), "loss of step \(step + 1)")
         }
-        print("torch parity: largest weight difference after 20 steps \(worst.difference) in \(worst.name)")
-        XCTAssertLessThan(worst.difference, 1e-3, "weights after 20 steps (relative to max(1, |w|)), worst \(worst.name)")
-        XCTAssertEqual(Set(torchState.integerTensors.keys), Set(swiftState.integerTensors.keys), "num_batches_tracked buffers")
+        let epoch = try XCTUnwrap(events.first { $0["event"] as? String == "epoch" })
+        let torchMean = try XCTUnwrap(epoch["train_loss"] as? Double)
+        let noise = abs(one.mean - two.mean)
+        print("torch parity: mean loss over 20 steps swift \(two.mean) (1 thread \(one.mean)), torch \(torchMean)")
+        XCTAssertLessThanOrEqual(abs(torchMean - two.mean), 3 * noise + 1e-5, "mean loss vs ferd's own thread noise \(noise)")
+        let checkpoint = try XCTUnwrap(events.first { $0["event"] as? String == "checkpoint" }?["file"] as? String)
+        let torchState = try SafetensorsFile.read(contentsOf: URL(fileURLWithPath: checkpoint))
+        let own = try largestDifference(one.state, two.state)
+        let across = try largestDifference(two.state, torchState)
+        print("torch parity: largest state difference after 20 steps: swift 1 vs 2 threads \(own.value) (\(own.name)), swift vs torch \(across.value) (\(across.name))")
+        XCTAssertLessThanOrEqual(across.value, 3 * own.value + 1e-5, "swift vs torch, worst \(across.name)")
+        XCTAssertEqual(Set(torchState.integerTensors.keys), Set(two.state.integerTensors.keys), "num_batches_tracked buffers")
+        XCTAssertEqual(Set(torchState.tensors.keys.filter { !$0.hasPrefix("optimizer.") }),
+                       Set(two.state.tensors.keys.filter { !$0.hasPrefix("optimizer.") }), "the same state_dict keys")
     }
 
     /// Trains epoch 1 with the Swift runner, stopping there, and returns its resume bundle.
@@ -156,20 +184,25 @@ final class TorchEngineTests: XCTestCase {
 
     func testATrialStartedInTorchFinishesInSwift() throws {
         var settings = settings
-        settings.epochs = 2
-        var bundle: URL?
+        settings.epochs = 3
+        var bundles: [Int: URL] = [:]
         let first = try torchRunner().run(trial: Assignment(trialID: 8, attempt: 1, configJSON: configuration(settings).json()),
-                                          resumeFile: nil, report: { bundle = $0.resumeCheckpoint?.file },
-                                          cancelled: { bundle != nil }, aborted: { false })
-        guard case .failed = first else { return XCTFail("the torch attempt was meant to stop after epoch 1: \(first)") }
-        let kept = folder.appendingPathComponent("torch-epoch-1.safetensors")
-        try FileManager.default.copyItem(at: try XCTUnwrap(bundle, "no resume bundle after epoch 1"), to: kept)
+                                          resumeFile: nil, report: { report in
+                                              guard let file = report.resumeCheckpoint?.file else { return }
+                                              let kept = self.folder.appendingPathComponent("torch-epoch-\(report.epoch).safetensors")
+                                              try? FileManager.default.copyItem(at: file, to: kept)
+                                              bundles[report.epoch] = kept
+                                          }, cancelled: { !bundles.isEmpty }, aborted: { false })
+        guard case let .failed(reason, retryable) = first else { return XCTFail("the torch attempt was meant to stop: \(first)") }
+        XCTAssertTrue(reason.hasPrefix("interrupted after"), reason)
+        XCTAssertTrue(retryable)
+        let last = try XCTUnwrap(bundles.keys.max(), "no resume bundle from the torch attempt")
         let runner = TrainingTrialRunner(workDirectory: folder.appendingPathComponent("swift-work"), dataRoot: nil, logger: logger)
         var epochs: [Int] = []
         let outcome = try runner.run(trial: Assignment(trialID: 8, attempt: 2, configJSON: configuration(settings).json()),
-                                     resumeFile: kept, report: { epochs.append($0.epoch) }, cancelled: { false },
+                                     resumeFile: bundles[last], report: { epochs.append($0.epoch) }, cancelled: { false },
                                      aborted: { false })
-        XCTAssertEqual(epochs, [2], "the Swift attempt trains only epoch 2")
+        XCTAssertEqual(epochs, Array((last + 1)...3), "the Swift attempt trains only the epochs after the torch attempt's")
         guard case .completed = outcome else { return XCTFail("\(outcome)") }
     }
 }

@@ -1,6 +1,6 @@
-"""A DFEW-size synthetic packed cache for benchmarking the torch engine on a box without Swift.
+"""A synthetic packed cache for the engine's tests and for benchmarking on a box without Swift.
 
-    python3 Benchmarks/gpu/synthetic_cache.py --out DIR --clips 11750 --frames 16 --size 112
+    python3 -m ferd_torch.synthetic --out DIR --clips 11750 --frames 16 --size 112
 
 writes DIR/data (DFEW's re-organised layout: `label/single_{train,test}set_1.csv` and one placeholder file per
 frame under `data/<id>/`) and DIR/cache, a packed cache of those clips in ferd's format (`index.json`,
@@ -12,13 +12,11 @@ this cache measures speed, not learning. Fold 1 only, 80 % train / 20 % test.
 import argparse
 import json
 import os
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Engines", "torch"))
-from ferd_torch import data  # noqa: E402
+from . import data
 
 
 def write_dataset(root, clips, frames):
