@@ -1,0 +1,69 @@
+"""What the engine tests share: a tiny model, a tiny packed cache, specs, and the engine run as a worker runs it."""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from ferd_torch import synthetic
+
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENGINE = [sys.executable, "-m", "ferd_torch"]
+
+# The GCA+IAL topology at toy size: 2 frames of 16², widths 8/8/16/16/16, one-block transformers.
+TINY_MODEL = {"frames": 2, "imageSize": 16, "widths": [8, 8, 16, 16, 16], "reduction": 8, "attention": "gca",
+              "classes": 7, "spatialTransformer": {"depth": 1, "heads": 2, "headDimension": 4, "hiddenDimension": 16},
+              "temporalTransformer": {"depth": 1, "heads": 2, "headDimension": 4, "hiddenDimension": 16}}
+
+
+def tiny_cache(folder, clips=20):
+    """A packed cache of `clips` synthetic clips (4 frames of 16²) in `folder`; returns its path."""
+    synthetic.write_dataset(folder + "/data", clips, 4)
+    synthetic.write_cache(folder + "/data", folder + "/cache", 16, 4)
+    return folder + "/cache"
+
+
+def settings(epochs=2, batch=4, learning_rate=0.01, seed=5):
+    """ferd TrainingSettings JSON for the tiny model."""
+    return {"model": dict(TINY_MODEL), "epochs": epochs, "batchSize": batch, "learningRate": learning_rate,
+            "momentum": 0.9, "weightDecay": 0.0001, "schedule": {"step": {"every": 7, "factor": 0.5}},
+            "loss": {"intensityAware": 0.1, "auxiliary": [0.05, 0]}, "bestBy": "war", "seed": seed}
+
+
+def spec(cache, run_dir, **overrides):
+    """A trial spec as a worker writes it, for the tiny model on CPU with one thread."""
+    result = {"contract": 1, "trial": {"id": 1, "attempt": 1, "fold": 1, "parameters": {}}, "settings": settings(),
+              "data": {"cache": cache, "root": "", "reference_quirks": False}, "run_dir": run_dir,
+              "resume_from": None, "init_from": None, "device": "cpu",
+              "options": {"precision": "fp32", "threads": 1, "prefetch": 2}, "distributed": None, "progress_seconds": 0}
+    result.update(overrides)
+    return result
+
+
+def engine_process(spec_value, stdin_text=None):
+    """Starts `python -m ferd_torch` with the spec on stdin (closed); returns the process."""
+    process = subprocess.Popen(ENGINE, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=PACKAGE_ROOT))
+    process.stdin.write(stdin_text if stdin_text is not None else json.dumps(spec_value))
+    process.stdin.close()
+    process.stdin = None
+    return process
+
+
+def run_engine(spec_value, stdin_text=None, timeout=120):
+    """Runs the engine to its end: (exit status, events, stderr)."""
+    done = subprocess.run(ENGINE, input=stdin_text if stdin_text is not None else json.dumps(spec_value), text=True,
+                          capture_output=True, timeout=timeout, env=dict(os.environ, PYTHONPATH=PACKAGE_ROOT))
+    return done.returncode, [json.loads(line) for line in done.stdout.splitlines() if line.strip()], done.stderr
+
+
+class TemporaryFolder:
+    """A temporary folder for one test (`with TemporaryFolder() as folder:`)."""
+
+    def __enter__(self):
+        self._folder = tempfile.TemporaryDirectory(prefix="ferd-torch-test-")
+        return self._folder.name
+
+    def __exit__(self, *_):
+        self._folder.cleanup()
