@@ -84,7 +84,7 @@ let package = Package(
                     dependencies: ["FerdCluster", "FerdZeroMQ", "FerdDigest", "FerdLeaderboard", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "FerdExperimentTests", dependencies: ["FerdExperiment", "FerdTraining"]),
         .testTarget(name: "FerdRuntimeTests", dependencies: [
-            "FerdRuntime", "FerdCluster", "FerdZeroMQ", "FerdExperiment", "FerdLeaderboard", "FerdData", "FerdTraining",
+            "FerdRuntime", "FerdCluster", "FerdCollective", "FerdZeroMQ", "FerdExperiment", "FerdLeaderboard", "FerdData", "FerdTraining",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "FerdCollectiveTests", dependencies: [

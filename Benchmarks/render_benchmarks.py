@@ -38,8 +38,10 @@ def main():
     print("- Every figure comes from one run of the script, so ratios compare like with like; "
           "the machine is shared, so absolute times vary between runs.")
     print("- The same script also writes [CLUSTER-BENCHMARKS.md](CLUSTER-BENCHMARKS.md) (the coordinator with "
-          "simulated workers) and [COLLECTIVE-BENCHMARKS.md](COLLECTIVE-BENCHMARKS.md) (gradient exchange of "
-          "data-parallel gangs, measured and projected scaling), each with its own date, machine and command.\n")
+          "simulated workers), [COLLECTIVE-BENCHMARKS.md](COLLECTIVE-BENCHMARKS.md) (gradient exchange of "
+          "data-parallel gangs, measured and projected scaling) and [ENGINE-BENCHMARKS.md](ENGINE-BENCHMARKS.md) "
+          "(the Swift and PyTorch engines on CPU), each with its own date, machine and command; "
+          "[GPU-BENCHMARKS.md](GPU-BENCHMARKS.md) comes from `Benchmarks/gpu/run.sh` on a GPU box.\n")
     print(f"OpenBLAS `sgemm` peak ({sgemm['size']}² matrices, {sgemm['threads']} threads): "
           f"**{peak:.1f} GFLOP/s** (median {sgemm['gflops_median']:.1f}).\n")
     print("## Training step (forward + backward + SGD update), batch of 2 clips\n")

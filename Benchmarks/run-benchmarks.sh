@@ -75,3 +75,6 @@ cores=$(nproc)
 gang_sizes=$(seq -s, 2 $(( cores < 4 ? cores : 4 )))
 "$scratch/release/FerdScalingBench" --preset paper --batch 12 --steps 4 --members "$gang_sizes" \
   --markdown docs/COLLECTIVE-BENCHMARKS.md | tail -n 4
+# The Swift and torch engines side by side on these CPUs (Debian's torch and a current one): docs/ENGINE-BENCHMARKS.md.
+make --no-print-directory venv-torch >&2 || echo "no current torch from PyPI: the engine benchmark uses Debian's only" >&2
+SCRATCH="$scratch" THREADS="$threads" Benchmarks/engines/run.sh

@@ -27,7 +27,7 @@ for preset in small paper; do
   steps=$([ "$preset" = paper ] && echo 4 || echo 20)
   "$ferd" prepare --data "$work/data" --out "$work/cache-$size" --size "$size" --threads "$threads" > /dev/null
   echo "+ ferd train --preset $preset" >&2
-  "$ferd" train --data "$work/data" --cache "$work/cache-$size" --fold 1 --preset "$preset" --epochs 1 --batch "$batch" \
+  "$ferd" train --data "$work/data" --cache "$work/cache-$size" --fold 1 --preset "$preset" --epochs 1 --batch "$batch" --lr 0.001 --weight-decay 0.1 \
     --threads "$threads" --out "$work/swift-$preset" > /dev/null 2>&1
   "$debian" - "$work/swift-$preset/metrics.jsonl" "$preset" <<'PY' | tee -a "$results"
 import json, sys

@@ -1,11 +1,14 @@
 import FerdCluster
+import FerdCollective
 import FerdData
 import FerdExperiment
 import FerdModels
 import FerdTensor
 import FerdTraining
+import FerdZeroMQ
 import Foundation
 import Logging
+import Synchronization
 import XCTest
 @testable import FerdRuntime
 
@@ -151,6 +154,50 @@ final class TorchEngineTests: XCTestCase {
         XCTAssertEqual(Set(torchState.integerTensors.keys), Set(two.state.integerTensors.keys), "num_batches_tracked buffers")
         XCTAssertEqual(Set(torchState.tensors.keys.filter { !$0.hasPrefix("optimizer.") }),
                        Set(two.state.tensors.keys.filter { !$0.hasPrefix("optimizer.") }), "the same state_dict keys")
+    }
+
+    /// A `workers_per_trial: 2` trial on two torch workers: the members meet through a real gradient hub, train with
+    /// torch.distributed (gloo), and only rank 0 reports epochs; both complete with the same best epoch.
+    func testATorchGangMeetsThroughTheHubAndTrainsTogether() throws {
+        var settings = settings
+        settings.batchSize = 4
+        var configuration = configuration(settings)
+        configuration.workersPerTrial = 2
+        let hub = try GradientHub(endpoint: "tcp://127.0.0.1:*", context: try ZMQContext(), logger: logger)
+        defer { hub.stop() }
+        let outcomes = Mutex([Int: TrialOutcome]())
+        let reports = Mutex([Int: [Int]]())
+        let json = configuration.json()
+        let done = DispatchGroup()
+        for rank in 0..<2 {
+            let runner = EngineTrialRunner(options: TorchWorkerOptions(python: Self.fixture!.python, device: .cpu, gpus: [], threads: 1),
+                                           workDirectory: folder.appendingPathComponent("gang-\(rank)"), dataRoot: nil,
+                                           logger: logger)
+            let assignment = Assignment(trialID: 9, attempt: 1, configJSON: json,
+                                        gang: GangPlacement(gangID: 77, rank: rank, size: 2, hubEndpoint: hub.boundEndpoint))
+            done.enter()
+            Thread.detachNewThread {
+                defer { done.leave() }
+                do {
+                    let outcome = try runner.run(trial: assignment, resumeFile: nil,
+                                                 report: { event in reports.withLock { $0[rank, default: []].append(event.epoch) } },
+                                                 cancelled: { false }, aborted: { false })
+                    outcomes.withLock { $0[rank] = outcome }
+                } catch {
+                    outcomes.withLock { $0[rank] = .failed(reason: "\(error)", retryable: false) }
+                }
+            }
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 300), .success, "the gang finished")
+        XCTAssertEqual(reports.withLock { $0 }, [0: [1]], "rank 0 reports the epoch, rank 1 does not")
+        let finished = outcomes.withLock { $0 }
+        for rank in 0..<2 {
+            guard case let .completed(scores)? = finished[rank] else { return XCTFail("rank \(rank): \(String(describing: finished[rank]))") }
+            XCTAssertEqual(scores.bestEpoch, 1)
+        }
+        guard case let .completed(first)? = finished[0], case let .completed(second)? = finished[1] else { return }
+        XCTAssertEqual(first.confusion, second.confusion, "both members evaluated the whole test set together")
+        XCTAssertGreaterThan(first.checkpointSize, 0, "rank 0 wrote the best checkpoint")
     }
 
     /// Trains epoch 1 with the Swift runner, stopping there, and returns its resume bundle.
