@@ -56,7 +56,7 @@ public enum EngineEvent: Equatable, Sendable {
             }
             return .epoch(EngineEpoch(epoch: try required(fields.epoch, "epoch"), trainLoss: try required(fields.train_loss, "train_loss"),
                                       learningRate: fields.learning_rate ?? 0, seconds: fields.seconds ?? 0,
-                                      confusion: matrix, dataWaitSeconds: fields.data_wait_seconds))
+                                      confusion: matrix))
         case "stopped":
             return .stopped(afterEpoch: try required(fields.after_epoch, "after_epoch"))
         case "done":
@@ -90,7 +90,6 @@ private struct EngineLine: Decodable {
     var learning_rate: Double?
     var seconds: Double?
     var confusion: [[Int]]?
-    var data_wait_seconds: Double?
     var after_epoch: Int?
     var epochs: Int?
     var reason: String?
@@ -105,8 +104,6 @@ public struct EngineEpoch: Equatable, Sendable {
     public var learningRate: Double
     public var seconds: Double
     public var confusion: ConfusionMatrix
-    /// Seconds the training loop waited for batches, when the engine measures it.
-    public var dataWaitSeconds: Double?
 }
 
 /// Why an engine's line was refused.
