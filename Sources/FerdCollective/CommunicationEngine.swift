@@ -3,8 +3,10 @@ import Foundation
 import FerdZeroMQ
 import Logging
 
-/// The communication thread of a gang member: owns its sockets, joins the gang, runs the jobs in order
-/// (star through the hub or ring between members) and keeps heartbeats flowing while it waits.
+/// The communication thread of a gang member, the I/O shell of `GangProtocol`: owns its sockets, joins the gang,
+/// runs the jobs in order (star through the hub or ring between members) moving the floats without copies, and
+/// keeps heartbeats flowing while it waits; every protocol decision (rendezvous, liveness, retries, which frame an
+/// operation accepts, the ring schedule) is the protocol's.
 final class CommunicationEngine {
     private let spec: GangSpec
     private let shared: GangShared
@@ -15,13 +17,9 @@ final class CommunicationEngine {
     private let pull: ZMQSocket?
     private var push: ZMQSocket?
     private let ringEndpoint: String
-    private var joinedRanks: [Int] = []
-    private var peers: [String]?
+    private var state: GangProtocol
     private var hubQueue: [(FrameHeader, ZMQMessage)] = []
     private var ringQueue: [(FrameHeader, ZMQMessage)] = []
-    private var lastHeardHub: Double
-    private var lastHeardLeft: Double
-    private var lastPing = 0.0
     private var counters = GangStatistics.Counters()
     /// Memory of outgoing float16 payloads, reused once libzmq has sent them.
     private let wireBuffers: WireBufferPool
@@ -29,8 +27,7 @@ final class CommunicationEngine {
     private let lentStorage = LentCounter()
 
     private var gangSize: UInt16 { UInt16(spec.size) }
-    private var left: Int { (spec.rank + spec.size - 1) % spec.size }
-    private var right: Int { (spec.rank + 1) % spec.size }
+    private var right: Int { state.right }
 
     init(spec: GangSpec, context: ZMQContext, shared: GangShared, logger: Logger,
          cancelled: @escaping @Sendable () -> Bool) throws(ZMQError) {
@@ -55,8 +52,7 @@ final class CommunicationEngine {
             ringEndpoint = ""
             pull = nil
         }
-        lastHeardHub = MonotonicClock.seconds()
-        lastHeardLeft = lastHeardHub
+        state = GangProtocol(spec: spec, at: MonotonicClock.seconds())
     }
 
     /// Joins, runs jobs until closed, then leaves; a failure is recorded in `shared` and told to the hub.
@@ -95,19 +91,11 @@ final class CommunicationEngine {
         let join = Payload.join(timeout: spec.timeout, ringEndpoint: ringEndpoint)
         try sendBytes(dealer, FrameHeader(type: .join, gangID: spec.gangID, rank: UInt16(spec.rank), gangSize: gangSize),
                       join, peer: nil)
-        while peers == nil {
+        while state.peers == nil {
             try pumpOnce(milliseconds: 20)
-            let waited = MonotonicClock.seconds() - start
-            if peers == nil, waited > spec.timeout {
-                let missing = (0..<spec.size).filter { !joinedRanks.contains($0) }
-                throw .rendezvousTimeout(gangID: spec.gangID, rank: spec.rank, missingRanks: missing,
-                                         seconds: waited, hub: spec.hubEndpoint)
-            }
+            try state.checkRendezvous(startedAt: start, at: MonotonicClock.seconds())
         }
-        guard let peers, peers.count == spec.size else {
-            throw .protocolViolation(gangID: spec.gangID, rank: spec.rank,
-                                     detail: "the hub sent \(peers?.count ?? 0) endpoints for a gang of \(spec.size)")
-        }
+        let peers = state.peers!
         if spec.topology == .ring, spec.size > 1 {
             do {
                 let socket = try ZMQSocket(context, type: .push)
@@ -120,7 +108,7 @@ final class CommunicationEngine {
                                  detail: "cannot connect to rank \(right) at \(peers[right]): \(error)")
             }
         }
-        lastHeardLeft = MonotonicClock.seconds()
+        state.ringConnected(at: MonotonicClock.seconds())
     }
 
     // MARK: jobs
@@ -215,12 +203,8 @@ final class CommunicationEngine {
             let (reply, payload) = try nextFromHub()
             let part = Int(reply.part)
             let elements = part < head.parts ? min(head.count, (part + 1) * chunk) - part * chunk : 0
-            guard reply.type == .reduced, reply.step == head.step, reply.bucket == head.bucket, part < head.parts,
-                  payload.count == elements * spec.precision.bytesPerElement else {
-                throw .protocolViolation(gangID: spec.gangID, rank: spec.rank,
-                                         detail: "expected the result of exchange \(head.step) bucket \(head.bucket), got "
-                                         + "\(reply.type) of exchange \(reply.step) bucket \(reply.bucket) part \(reply.part)")
-            }
+            try state.expectReduced(reply, payloadCount: payload.count, step: head.step, bucket: head.bucket,
+                                    parts: head.parts, bytes: { _ in elements * self.spec.precision.bytesPerElement })
             Kernels.readWire(payload, count: elements, precision: spec.precision, adding: false,
                              into: head.values + part * chunk)
             inFlight[0].received += 1
@@ -264,8 +248,7 @@ final class CommunicationEngine {
             for phase in 0..<2 {
                 let flags = phase == 0 ? 0 : FrameHeader.Flags.gatherPhase
                 for j in 0..<(k - 1) {
-                    let sent = phase == 0 ? (rank - j + 2 * k) % k : (rank + 1 - j + 2 * k) % k
-                    let received = (sent + k - 1) % k
+                    let (sent, received) = state.ringStep(j, phase: phase)
                     let frame = header(.ring, step: step, bucket: bucket, part: part, segment: UInt32(sent), flags: flags)
                     switch next {
                     case .storage:
@@ -341,8 +324,7 @@ final class CommunicationEngine {
         var blocks = [[UInt8]](repeating: [], count: k)
         blocks[spec.rank] = bytes
         for j in 0..<(k - 1) {
-            let sent = (spec.rank - j + k) % k
-            let received = (sent + k - 1) % k
+            let (sent, received) = state.gatherStep(j)
             try sendBytes(push!, header(.ring, step: step, segment: UInt32(sent), flags: FrameHeader.Flags.bytes),
                           blocks[sent], peer: right)
             blocks[received] = try nextFromLeft(step: step, bucket: 0, part: 0, segment: received,
@@ -356,10 +338,7 @@ final class CommunicationEngine {
     private func nextFromHub() throws(GangError) -> (FrameHeader, ZMQMessage) {
         while hubQueue.isEmpty {
             try pumpOnce(milliseconds: 20)
-            let silent = MonotonicClock.seconds() - lastHeardHub
-            if hubQueue.isEmpty, silent > spec.timeout {
-                throw .hubSilent(gangID: spec.gangID, rank: spec.rank, hub: spec.hubEndpoint, seconds: silent)
-            }
+            if hubQueue.isEmpty { try state.checkHub(at: MonotonicClock.seconds()) }
         }
         return hubQueue.removeFirst()
     }
@@ -368,21 +347,11 @@ final class CommunicationEngine {
                               bytes: Int?) throws(GangError) -> ZMQMessage {
         while ringQueue.isEmpty {
             try pumpOnce(milliseconds: 20)
-            let silent = MonotonicClock.seconds() - lastHeardLeft
-            if ringQueue.isEmpty, silent > spec.timeout {
-                throw .peerSilent(gangID: spec.gangID, rank: spec.rank, peer: left, seconds: silent)
-            }
+            if ringQueue.isEmpty { try state.checkLeft(at: MonotonicClock.seconds()) }
         }
         let (frame, payload) = ringQueue.removeFirst()
-        guard frame.rank == left, frame.step == step, frame.bucket == bucket, frame.part == part,
-              frame.segment == segment, frame.flags == flags, frame.precision == spec.precision,
-              bytes == nil || payload.count == bytes else {
-            throw .protocolViolation(gangID: spec.gangID, rank: spec.rank,
-                                     detail: "expected segment \(segment) of exchange \(step) bucket \(bucket) part "
-                                     + "\(part) (\(bytes.map { "\($0) bytes" } ?? "bytes")) from rank \(left), got segment "
-                                     + "\(frame.segment) of exchange \(frame.step) bucket \(frame.bucket) part "
-                                     + "\(frame.part) (\(payload.count) bytes) from rank \(frame.rank)")
-        }
+        try state.expectSegment(frame, payloadCount: payload.count, step: step, bucket: bucket, part: part,
+                                segment: segment, flags: flags, precision: spec.precision, bytes: bytes)
         return payload
     }
 
@@ -465,11 +434,7 @@ final class CommunicationEngine {
             } catch {
                 throw .transport(gangID: spec.gangID, rank: spec.rank, detail: "sending \(header.type): \(error)")
             }
-            let waited = MonotonicClock.seconds() - start
-            if waited > spec.timeout {
-                if let peer { throw .peerSilent(gangID: spec.gangID, rank: spec.rank, peer: peer, seconds: waited) }
-                throw .hubSilent(gangID: spec.gangID, rank: spec.rank, hub: spec.hubEndpoint, seconds: waited)
-            }
+            try state.checkRetry(to: peer, startedAt: start, at: MonotonicClock.seconds())
             try pumpOnce(milliseconds: 1)
         }
     }
@@ -494,9 +459,7 @@ final class CommunicationEngine {
         } catch {
             throw .transport(gangID: spec.gangID, rank: spec.rank, detail: "\(error)")
         }
-        let now = MonotonicClock.seconds()
-        if now - lastPing >= spec.heartbeatInterval {
-            lastPing = now
+        if state.pingDue(at: MonotonicClock.seconds()) {
             let ping = FrameHeader(type: .ping, gangID: spec.gangID, rank: UInt16(spec.rank), gangSize: gangSize)
             sendQuietly(dealer, ping, payload: [])
             sendQuietly(push, ping, payload: [])
@@ -513,37 +476,17 @@ final class CommunicationEngine {
             logger.warning("gang \(spec.gangID) rank \(spec.rank): dropped a malformed frame: \(error)")
             return
         }
-        guard frame.gangID == spec.gangID, Int(frame.gangSize) == spec.size else {
-            logger.warning("gang \(spec.gangID) rank \(spec.rank): dropped a frame of gang \(frame.gangID)")
+        let payload = frames[1]
+        let arrival = try state.receive(frame, controlPayload: { payload.bytes }, fromHub: fromHub, at: MonotonicClock.seconds())
+        if case let .dropped(reason) = arrival {
+            logger.warning("gang \(spec.gangID) rank \(spec.rank): dropped \(reason)")
             return
         }
         counters.bytesReceived += frames[0].count + frames[1].count
-        let payload = frames[1]
-        if fromHub {
-            lastHeardHub = MonotonicClock.seconds()
-            switch frame.type {
-            case .ping: break
-            case .joined: joinedRanks = (try? Payload.decodeRanks(payload.bytes)) ?? joinedRanks
-            case .peers:
-                do { peers = try Payload.decodeStrings(payload.bytes) } catch {
-                    throw .protocolViolation(gangID: spec.gangID, rank: spec.rank, detail: "peer list: \(error)")
-                }
-            case .abort:
-                throw .aborted(gangID: spec.gangID, rank: spec.rank, reason: String(decoding: payload.bytes, as: UTF8.self))
-            case .reduced, .gathered: hubQueue.append((frame, payload))
-            default: logger.warning("gang \(spec.gangID) rank \(spec.rank): unexpected \(frame.type) from the hub")
-            }
-        } else {
-            guard Int(frame.rank) == left else {
-                logger.warning("gang \(spec.gangID) rank \(spec.rank): ring frame from rank \(frame.rank), not \(left)")
-                return
-            }
-            lastHeardLeft = MonotonicClock.seconds()
-            switch frame.type {
-            case .ping: break
-            case .ring: ringQueue.append((frame, payload))
-            default: logger.warning("gang \(spec.gangID) rank \(spec.rank): unexpected \(frame.type) on the ring")
-            }
+        switch arrival {
+        case .hubResult: hubQueue.append((frame, payload))
+        case .ringSegment: ringQueue.append((frame, payload))
+        case .handled, .dropped: break
         }
     }
 }
