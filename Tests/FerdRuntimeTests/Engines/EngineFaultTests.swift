@@ -83,6 +83,34 @@ final class EngineFaultTests: XCTestCase {
         XCTAssertEqual(metrics.split(separator: "\n").count, 2)
     }
 
+    /// docs/ENGINES.md's worked example: a script that uses `ferd_torch.contract.EngineSession` joins a sweep.
+    func testAResearchersScriptWithEngineSessionJoinsASweep() throws {
+        let script = folder.appendingPathComponent("train.py")
+        try """
+            from ferd_torch.contract import EngineSession
+
+            session = EngineSession.from_stdin()
+            settings = session.spec["settings"]
+            session.started(start_epoch=1)
+            for epoch in range(1, settings["epochs"] + 1):
+                loss = 2.0 / epoch * session.learning_rate(epoch) / settings["learningRate"]
+                confusion = [[2 if row == column else 0 for column in range(7)] for row in range(7)]
+                session.epoch(epoch, train_loss=loss, confusion=confusion)
+                if session.stop_requested:
+                    session.stopped(epoch)
+                    break
+            else:
+                session.done()
+            """.write(to: script, atomically: true, encoding: .utf8)
+        let (outcome, reports) = try run(["/usr/bin/python3", script.path])
+        XCTAssertEqual(reports.map(\.epoch), [1, 2])
+        XCTAssertEqual(reports[1].trainLoss, 1.0, accuracy: 1e-6)
+        XCTAssertEqual(reports[0].learningRate, 1e-3, accuracy: 1e-9, "the schedule's rate, as the Swift trainer computes it")
+        guard case let .completed(scores) = outcome else { return XCTFail("\(outcome)") }
+        XCTAssertEqual(scores.uar, 1.0)
+        XCTAssertEqual(scores.bestEpoch, 1, "an equal later epoch is not better")
+    }
+
     func testACrashFailsWithTheExitStatusAndTheLogTail() throws {
         let (outcome, _) = try run(engine("""
             sys.stderr.write("loading the model\\nRuntimeError: boom in layer3\\n")
