@@ -104,6 +104,11 @@ final class EngineProcess: @unchecked Sendable {
 
     var isRunning: Bool { process.isRunning }
 
+    /// True once the process has exited with a non-zero status or by a signal.
+    var exitedWithFailure: Bool {
+        !process.isRunning && (process.terminationReason == .uncaughtSignal || process.terminationStatus != 0)
+    }
+
     /// The last `count` lines of the engine's log.
     func logTail(_ count: Int = 20) -> [String] {
         guard let data = try? Data(contentsOf: logFile) else { return [] }

@@ -163,8 +163,8 @@ public struct EngineTrialRunner: TrialRunner {
             case .endOfOutput: break reading
             }
             actions += run.tick(at: MonotonicClock.seconds())
-            if ranks.dropFirst().contains(where: { !$0.isRunning }) && ranks[0].isRunning && !killed {
-                trialLogger.warning("an engine rank exited early; stopping the others")
+            if ranks.dropFirst().contains(where: \.exitedWithFailure) && ranks[0].isRunning && !killed {
+                trialLogger.warning("an engine rank failed; stopping the others")
                 actions.append(.kill)
             }
             for action in actions {
