@@ -2,17 +2,17 @@ import FerdModels
 import FerdTensor
 import Foundation
 
-/// The files of one training run: `settings.json`, `metrics.jsonl` (one line per epoch),
-/// `best.safetensors` (the best epoch's weights, reference key names) and `resume.safetensors`
-/// (weights, optimizer momentum and history after the last finished epoch).
-struct RunFolder {
-    let directory: URL
+/// The files of one training run, whichever engine trains it: `settings.json`, `metrics.jsonl` (one line per
+/// epoch), `best.safetensors` (the best epoch's weights, reference key names) and `resume.safetensors`
+/// (weights, optimizer momentum, history and settings after the last finished epoch).
+public struct RunFolder {
+    public let directory: URL
     var settingsFile: URL { directory.appendingPathComponent("settings.json") }
     var metricsFile: URL { directory.appendingPathComponent("metrics.jsonl") }
-    var bestFile: URL { directory.appendingPathComponent("best.safetensors") }
-    var resumeFile: URL { directory.appendingPathComponent("resume.safetensors") }
+    public var bestFile: URL { directory.appendingPathComponent("best.safetensors") }
+    public var resumeFile: URL { directory.appendingPathComponent("resume.safetensors") }
 
-    init(directory: URL) throws {
+    public init(directory: URL) throws {
         self.directory = directory
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -28,7 +28,7 @@ struct RunFolder {
     }
 
     /// Begins a fresh run; refuses to overwrite another run's results.
-    func start(settings: TrainingSettings) throws {
+    public func start(settings: TrainingSettings) throws {
         if FileManager.default.fileExists(atPath: resumeFile.path) {
             throw TrainingError.resume("\(directory.path) already holds a run; pass --resume to continue it or choose another --out")
         }
@@ -36,41 +36,50 @@ struct RunFolder {
         try Data().write(to: metricsFile, options: .atomic)
     }
 
-    func appendMetrics(_ report: EpochReport) throws {
+    /// Appends the epoch's line to `metrics.jsonl`.
+    public func appendMetrics(_ report: EpochReport) throws {
         let handle = try FileHandle(forWritingTo: metricsFile)
         defer { try? handle.close() }
         try handle.seekToEnd()
         try handle.write(contentsOf: Self.encoder().encode(report) + Data("\n".utf8))
     }
 
-    func saveBest(_ checkpoint: SafetensorsFile) throws {
+    /// Writes the best epoch's weights.
+    public func saveBest(_ checkpoint: SafetensorsFile) throws {
         try checkpoint.write(to: bestFile)
     }
 
     func saveResumeState(model: GCAIALModel, velocities: [[Float]], history: [EpochReport], settings: TrainingSettings) throws {
         let parameterNames = model.store.names.filter { model.store.roles[$0] == .parameter }
-        var state = model.checkpoint(metadata: [
-            "ferd.history": String(decoding: try Self.encoder().encode(history), as: UTF8.self),
-            "ferd.settings": String(decoding: try Self.encoder().encode(settings), as: UTF8.self),
-        ])
+        var state = model.checkpoint()
         for (name, velocity) in zip(parameterNames, velocities) where !velocity.isEmpty {
             state.tensors["optimizer.momentum." + name] = StoredTensor(shape: [velocity.count], values: velocity)
         }
-        try SafetensorsFile(tensors: state.tensors, integerTensors: state.integerTensors, metadata: state.metadata).write(to: resumeFile)
+        try saveResume(state, history: history, settings: settings)
     }
 
-    struct ResumeState {
-        var model: SafetensorsFile
-        var velocities: [String: [Float]]
-        var history: [EpochReport]
+    /// Writes `resume.safetensors`: `state` (weights and `optimizer.momentum.*`) with the history and the settings
+    /// in its metadata, as `loadResumeState` reads it back.
+    public func saveResume(_ state: SafetensorsFile, history: [EpochReport], settings: TrainingSettings) throws {
+        var metadata = state.metadata
+        metadata["ferd.history"] = String(decoding: try Self.encoder().encode(history), as: UTF8.self)
+        metadata["ferd.settings"] = String(decoding: try Self.encoder().encode(settings), as: UTF8.self)
+        try SafetensorsFile(tensors: state.tensors, integerTensors: state.integerTensors, metadata: metadata).write(to: resumeFile)
+    }
+
+    /// What a resume checkpoint holds.
+    public struct ResumeState {
+        public var model: SafetensorsFile
+        public var velocities: [String: [Float]]
+        public var history: [EpochReport]
         /// The settings the checkpoint was written with.
-        var settings: TrainingSettings
+        public var settings: TrainingSettings
     }
 
     /// The model, optimizer state and history of the resume checkpoint, which must have been written with
     /// `settings` — or, with `acceptRescaledBatch`, with settings that differ from them only in a batch size
     /// and a learning rate scaled in the same proportion.
-    func loadResumeState(settings: TrainingSettings, acceptRescaledBatch: Bool = false) throws -> ResumeState {
+    public func loadResumeState(settings: TrainingSettings, acceptRescaledBatch: Bool = false) throws -> ResumeState {
         guard FileManager.default.fileExists(atPath: resumeFile.path) else {
             throw TrainingError.resume("\(resumeFile.path) does not exist; start without --resume")
         }

@@ -107,16 +107,13 @@ public struct EngineTrialRunner: TrialRunner {
         let folder = workDirectory.appendingPathComponent("trial-\(trial.trialID)/attempt-\(trial.attempt)")
         try? FileManager.default.removeItem(at: folder)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        var history: [EpochReport] = []
-        var resumeFrom: URL?
         if let resumeFile {
             try ResumeBundle.unpack(resumeFile, into: folder)
             try? FileManager.default.removeItem(at: resumeFile)
-            resumeFrom = folder.appendingPathComponent("resume.safetensors")
-            history = try RunFiles.history(in: resumeFrom!, settings: configuration.settings)
         }
-        let files = RunFiles(folder: folder, settings: configuration.settings)
-        try files.start(history: history)
+        let (files, history) = try RunFiles.begin(folder, settings: configuration.settings, resuming: resumeFile != nil,
+                                                  acceptRescaledBatch: trial.gang != nil)
+        let resumeFrom = resumeFile.map { _ in files.folder.resumeFile }
         var gpus: [Int] = []
         if options.device == .cuda {
             // With gpus_per_trial > 1 the worker may hold more trials than free GPUs; they wait here for theirs.
@@ -328,69 +325,50 @@ struct EngineSpec {
     }
 }
 
-/// The run folder of a torch attempt in the Swift trainer's format: `settings.json`, `metrics.jsonl`,
-/// `resume.safetensors` (weights, momentum, `ferd.history`, `ferd.settings`) and `best.safetensors`.
+/// The run folder of a torch attempt, written through the Swift trainer's `RunFolder`: the engine's checkpoints
+/// become its `resume.safetensors` and `best.safetensors`, so either engine can continue the trial.
 struct RunFiles {
-    let folder: URL
+    let folder: RunFolder
     let settings: TrainingSettings
 
-    private static func encoder() -> JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
-    }
-
-    var resumeFile: URL { folder.appendingPathComponent("resume.safetensors") }
-    var bestFile: URL { folder.appendingPathComponent("best.safetensors") }
-
-    /// The history of a resume checkpoint, which must have been written with `settings`.
-    static func history(in file: URL, settings: TrainingSettings) throws -> [EpochReport] {
-        let checkpoint = try SafetensorsFile.read(contentsOf: file)
-        guard let historyJSON = checkpoint.metadata["ferd.history"], let settingsJSON = checkpoint.metadata["ferd.settings"] else {
-            throw TrainingError.resume("\(file.path) is not a ferd resume checkpoint (no ferd.history/ferd.settings metadata)")
+    /// Begins the attempt's run: fresh, or continuing from the `resume.safetensors` already unpacked into it (which
+    /// must have been written with these settings, or — for a gang — with a proportionally rescaled batch); returns
+    /// the epochs trained so far.
+    static func begin(_ directory: URL, settings: TrainingSettings, resuming: Bool, acceptRescaledBatch: Bool) throws
+        -> (files: RunFiles, history: [EpochReport]) {
+        let folder = try RunFolder(directory: directory)
+        guard resuming else {
+            try folder.start(settings: settings)
+            return (RunFiles(folder: folder, settings: settings), [])
         }
-        let saved = try JSONDecoder().decode(TrainingSettings.self, from: Data(settingsJSON.utf8))
-        guard saved == settings else {
-            throw TrainingError.resume("\(file.path) was written with other settings than this trial's; the coordinator's resume point belongs to another configuration")
-        }
-        return try JSONDecoder().decode([EpochReport].self, from: Data(historyJSON.utf8))
-    }
-
-    /// Writes `settings.json` and the metrics of the epochs already trained.
-    func start(history: [EpochReport]) throws {
-        try Self.encoder().encode(settings).write(to: folder.appendingPathComponent("settings.json"), options: .atomic)
-        let lines = try history.map { String(decoding: try Self.encoder().encode($0), as: UTF8.self) + "\n" }.joined()
-        try Data(lines.utf8).write(to: folder.appendingPathComponent("metrics.jsonl"), options: .atomic)
+        let state = try folder.loadResumeState(settings: settings, acceptRescaledBatch: acceptRescaledBatch)
+        return (RunFiles(folder: folder, settings: settings), state.history)
     }
 
     /// Records an epoch: its metrics line, the engine's checkpoint as the resume (and best) checkpoint, and the
     /// resume bundle for the coordinator (not after the last epoch, which ends with the result).
     func store(epoch: EpochReport, isBest: Bool, checkpoint: String?, history: [EpochReport]) throws -> CheckpointFile? {
-        let handle = try FileHandle(forWritingTo: folder.appendingPathComponent("metrics.jsonl"))
-        try handle.seekToEnd()
-        try handle.write(contentsOf: Self.encoder().encode(epoch) + Data("\n".utf8))
-        try handle.close()
+        try folder.appendMetrics(epoch)
         guard let checkpoint else { return nil }
-        let engineFile = checkpoint.hasPrefix("/") ? URL(fileURLWithPath: checkpoint) : folder.appendingPathComponent(checkpoint)
-        let written: SafetensorsFile
+        let engineFile = checkpoint.hasPrefix("/") ? URL(fileURLWithPath: checkpoint) : folder.directory.appendingPathComponent(checkpoint)
+        var written: SafetensorsFile
         do {
             written = try SafetensorsFile.read(contentsOf: engineFile)
         } catch {
             throw TrainingError.resume("the engine's checkpoint of epoch \(epoch.epoch) cannot be read: \(error)")
         }
-        let model = String(decoding: try Self.encoder().encode(settings.model), as: UTF8.self)
-        var resume = written
-        resume.metadata["ferd.history"] = String(decoding: try Self.encoder().encode(history), as: UTF8.self)
-        resume.metadata["ferd.settings"] = String(decoding: try Self.encoder().encode(settings), as: UTF8.self)
-        resume.metadata[GCAIALModel.configurationMetadataKey] = model
-        try SafetensorsFile(tensors: resume.tensors, integerTensors: resume.integerTensors, metadata: resume.metadata).write(to: resumeFile)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let model = String(decoding: try encoder.encode(settings.model), as: UTF8.self)
+        written.metadata = [GCAIALModel.configurationMetadataKey: model]
+        try folder.saveResume(written, history: history, settings: settings)
         if isBest {
-            let weights = written.tensors.filter { !$0.key.hasPrefix("optimizer.") }
-            try SafetensorsFile(tensors: weights, integerTensors: written.integerTensors,
-                                metadata: ["epoch": "\(epoch.epoch)", GCAIALModel.configurationMetadataKey: model]).write(to: bestFile)
+            try folder.saveBest(SafetensorsFile(tensors: written.tensors.filter { !$0.key.hasPrefix("optimizer.") },
+                                                integerTensors: written.integerTensors,
+                                                metadata: ["epoch": "\(epoch.epoch)", GCAIALModel.configurationMetadataKey: model]))
         }
         try? FileManager.default.removeItem(at: engineFile)
-        return epoch.epoch < settings.epochs ? try ResumeBundle.write(runFolder: folder, epoch: epoch.epoch) : nil
+        return epoch.epoch < settings.epochs ? try ResumeBundle.write(runFolder: folder.directory, epoch: epoch.epoch) : nil
     }
 
     /// The RESULT of a completed attempt: the best epoch's scores and its checkpoint (none when the engine
@@ -398,13 +376,13 @@ struct RunFiles {
     func outcome(best: EpochReport) throws -> TrialOutcome {
         var size = 0, sha = ""
         var file: URL?
-        if FileManager.default.fileExists(atPath: bestFile.path) {
-            let bytes = try Data(contentsOf: bestFile)
+        if FileManager.default.fileExists(atPath: folder.bestFile.path) {
+            let bytes = try Data(contentsOf: folder.bestFile)
             var digest = SHA256()
             digest.update(bytes)
             size = bytes.count
             sha = digest.hexDigest()
-            file = bestFile
+            file = folder.bestFile
         }
         return .completed(TrialScores(bestEpoch: best.epoch, uar: best.uar, war: best.war,
                                       perClassRecall: best.recall.map { $0 ?? 0 }, confusion: best.confusion,
