@@ -11,6 +11,9 @@ import torch
 from .safetensors_io import load_file, load_metadata, save_file
 
 MOMENTUM_PREFIX = "optimizer.momentum."
+OPTIMIZER_PREFIX = "optimizer."
+DATA_PARALLEL_PREFIX = "module."
+LISTED = 8
 
 
 class CheckpointError(ValueError):
@@ -18,8 +21,8 @@ class CheckpointError(ValueError):
 
 
 def write(path, model, optimizer, settings, epoch):
-    """Writes the epoch's checkpoint atomically (temporary file, then rename)."""
-    tensors = {name: value.detach().to("cpu", torch.int64 if not value.is_floating_point() else torch.float32)
+    """Writes the epoch's checkpoint atomically: `<path>.partial`, flushed to the disk, then renamed to `path`."""
+    tensors = {name: value.detach().to("cpu", torch.float32 if value.is_floating_point() else torch.int64)
                for name, value in model.state_dict().items()}
     names = {id(parameter): name for name, parameter in model.named_parameters()}
     for group in optimizer.param_groups:
@@ -28,47 +31,69 @@ def write(path, model, optimizer, settings, epoch):
             if buffer is not None:
                 tensors[MOMENTUM_PREFIX + names[id(parameter)]] = buffer.detach().float().cpu().reshape(-1)
     temporary = path + ".partial"
-    save_file(tensors, temporary, metadata={"ferd.settings": json.dumps(settings, sort_keys=True), "ferd.epoch": str(epoch)})
+    save_file(tensors, temporary, metadata={"ferd.settings": json.dumps(settings, sort_keys=True),
+                                            "ferd.epoch": str(epoch)})
+    with open(temporary, "rb") as file:
+        os.fsync(file.fileno())
     os.replace(temporary, path)
 
 
+def _listed(names):
+    """Up to LISTED names, and how many more there are."""
+    shown = ", ".join(names[:LISTED])
+    return shown + (f" and {len(names) - LISTED} more" if len(names) > LISTED else "")
+
+
 def load_weights(path, model):
-    """Loads a weights file (reference `state_dict` keys; `optimizer.*` entries ignored) into `model`; every model
-    key must be present with its shape, and no other key may be there."""
+    """Loads a weights file into `model` strictly, as ferd's `ParameterStore.load` does: reference `state_dict`
+    keys (a DataParallel `module.` prefix is dropped, `optimizer.*` entries are left for `load_resume`), every
+    model key present with its shape and no other key. Returns the file's tensors by their stripped names."""
     try:
         stored = load_file(path)
     except (OSError, ValueError, TypeError) as error:
         raise CheckpointError(f"{path}: cannot read it as safetensors ({error}); give a file written by ferd or "
-                              "the reference code's state_dict") from None
-    weights = {name: value for name, value in stored.items() if not name.startswith("optimizer.")}
+                              "by the reference code's state_dict") from None
+    stored = {name[len(DATA_PARALLEL_PREFIX):] if name.startswith(DATA_PARALLEL_PREFIX) else name: value
+              for name, value in stored.items()}
+    weights = {name: value for name, value in stored.items() if not name.startswith(OPTIMIZER_PREFIX)}
     expected = model.state_dict()
     missing = sorted(set(expected) - set(weights))
     unexpected = sorted(set(weights) - set(expected))
-    misshaped = sorted(name for name in set(expected) & set(weights) if tuple(expected[name].shape) != tuple(weights[name].shape))
-    if missing or unexpected or misshaped:
-        details = "; ".join(part for part in (
-            f"missing {', '.join(missing[:8])}" if missing else "",
-            f"unexpected {', '.join(unexpected[:8])}" if unexpected else "",
-            f"wrong shape {', '.join(f'{n} {tuple(weights[n].shape)} (model {tuple(expected[n].shape)})' for n in misshaped[:8])}"
-            if misshaped else "") if part)
-        raise CheckpointError(f"{path} does not fit the model ({details}); use weights of the same preset and attention")
+    misshaped = [f"{name} {tuple(weights[name].shape)} (the model's {tuple(expected[name].shape)})"
+                 for name in sorted(set(expected) & set(weights))
+                 if tuple(expected[name].shape) != tuple(weights[name].shape)]
+    problems = [f"{label} {_listed(names)}" for label, names in
+                (("missing", missing), ("unexpected", unexpected), ("wrong shape", misshaped)) if names]
+    if problems:
+        raise CheckpointError(f"{path} does not fit the model ({'; '.join(problems)}); use weights of the same model "
+                              "configuration (frames, imageSize, widths, reduction, attention, transformers)")
     model.load_state_dict({name: weights[name].to(expected[name].dtype) for name in expected})
     return stored
 
 
 def load_resume(path, model, optimizer):
-    """Loads a resume checkpoint (weights, momentum, `ferd.history`) and returns the number of epochs it holds."""
+    """Loads a resume checkpoint — weights, the momentum of the parameters that have one, `ferd.history` — into
+    `model` and `optimizer` (an SGD over `model.parameters()`); returns the number of epochs it holds."""
     stored = load_weights(path, model)
-    metadata = load_metadata(path)
-    if "ferd.history" not in metadata:
-        raise CheckpointError(f"{path} is not a ferd resume checkpoint (no ferd.history metadata); "
-                              "resume from the worker's resume.safetensors")
-    history = json.loads(metadata["ferd.history"])
-    for name, parameter in model.named_parameters():
-        momentum = stored.get(MOMENTUM_PREFIX + name)
-        if momentum is not None:
-            if momentum.numel() != parameter.numel():
-                raise CheckpointError(f"{path}: momentum of {name} has {momentum.numel()} values, the parameter "
-                                      f"{parameter.numel()}; the checkpoint belongs to another model")
-            optimizer.state[parameter]["momentum_buffer"] = momentum.reshape(parameter.shape).to(parameter.device).clone()
+    try:
+        history = json.loads(load_metadata(path).get("ferd.history", "null"))
+    except ValueError as error:
+        raise CheckpointError(f"{path}: its ferd.history metadata is not JSON ({error}); resume from a "
+                              "resume.safetensors that ferd wrote") from None
+    if not isinstance(history, list):
+        raise CheckpointError(f"{path} is not a ferd resume checkpoint (no ferd.history list in its metadata); "
+                              "resume from the worker's resume.safetensors, or give the file as init_from")
+    parameters = dict(model.named_parameters())
+    momentum = {name[len(MOMENTUM_PREFIX):]: value for name, value in stored.items() if name.startswith(MOMENTUM_PREFIX)}
+    strangers = sorted(set(momentum) - set(parameters))
+    if strangers:
+        raise CheckpointError(f"{path} holds momentum for {_listed(strangers)}, which the model does not have; the "
+                              "checkpoint belongs to another model")
+    for name, values in momentum.items():
+        parameter = parameters[name]
+        if values.numel() != parameter.numel():
+            raise CheckpointError(f"{path}: the momentum of {name} has {values.numel()} values, the parameter "
+                                  f"{parameter.numel()}; the checkpoint belongs to another model")
+        optimizer.state[parameter]["momentum_buffer"] = (
+            values.to(parameter.device, torch.float32).reshape(parameter.shape).clone())
     return len(history)

@@ -16,6 +16,8 @@ engine itself uses it too, so there is one implementation of the events.
 """
 
 import json
+import math
+import os
 import signal
 import sys
 import time
@@ -26,14 +28,18 @@ from . import CONTRACT_VERSION
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 DEVICES = ("cpu", "cuda")
+ATTENTIONS = ("gca", "se", "none")
+SCHEDULES = ("step", "exponential", "constant")
 FAILURE_KINDS = ("settings", "data", "device", "out_of_memory", "diverged", "distributed", "internal")
+CLASSES = 7
+SPEC_HELP = "send the spec a ferd worker sends (docs/ENGINES.md, \"The trial spec\")"
 
 
 class SpecError(ValueError):
     """A trial spec that cannot be run: names the field and the fix."""
 
     def __init__(self, field, problem, fix):
-        super().__init__(f"spec field '{field}': {problem}; {fix}")
+        super().__init__(f"spec field '{field}' {problem}; {fix}")
         self.field = field
 
 
@@ -42,70 +48,150 @@ def _field(mapping, path):
     value = mapping
     for part in path.split("."):
         if not isinstance(value, dict) or part not in value:
-            raise SpecError(path, "is missing", "send the spec a ferd worker sends (docs/ENGINES.md)")
+            raise SpecError(path, "is missing", SPEC_HELP)
         value = value[part]
     return value
 
 
-def _number(mapping, path, minimum=None, integer=False):
+def _number(mapping, path, minimum=None, below=None, integer=False, positive=False, optional=None):
+    """The number at `path`: finite, a whole number when `integer`, ≥ `minimum`, < `below`, > 0 when `positive`.
+    With `optional` (the default value), a missing or null field gives that default."""
+    if optional is not None and _get(mapping, path) is None:
+        return optional
     value = _field(mapping, path)
-    valid = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not valid or (minimum is not None and value < minimum):
-        kind = "a whole number" if integer else "a number"
-        raise SpecError(path, f"is {value!r}", f"give {kind}" + (f" ≥ {minimum}" if minimum is not None else ""))
+    valid = isinstance(value, int) if integer else isinstance(value, (int, float)) and math.isfinite(value)
+    if isinstance(value, bool) or not valid or (minimum is not None and value < minimum) \
+            or (below is not None and value >= below) or (positive and value <= 0):
+        wanted = ["a whole number" if integer else "a finite number"]
+        if minimum is not None:
+            wanted.append(f"≥ {minimum}")
+        if positive:
+            wanted.append("> 0")
+        if below is not None:
+            wanted.append(f"below {below}")
+        raise SpecError(path, f"is {value!r}", "give " + " ".join(wanted))
     return value
 
 
+def _choice(mapping, path, choices, optional=None):
+    """The string at `path`, one of `choices` (or `optional` when it is missing or null)."""
+    if optional is not None and _get(mapping, path) is None:
+        return optional
+    value = _field(mapping, path)
+    if value not in choices:
+        raise SpecError(path, f"is {value!r}", "use " + ", ".join(choices[:-1]) + " or " + choices[-1])
+    return value
+
+
+def _flag(mapping, path):
+    """The boolean at `path` (missing or null: False)."""
+    value = _get(mapping, path)
+    if value is not None and not isinstance(value, bool):
+        raise SpecError(path, f"is {value!r}", "give true or false")
+    return bool(value)
+
+
+def _get(mapping, path):
+    """The value at `path`, or None when any part of it is missing."""
+    value = mapping
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def validate_settings(spec):
+    """Checks `spec["settings"]` as ferd's `TrainingSettings.validate()` and `ModelConfiguration.validate()` do, so
+    the torch engine accepts exactly the settings the Swift engine accepts; raises SpecError."""
+    for name in ("epochs", "batchSize"):
+        _number(spec, "settings." + name, minimum=1, integer=True)
+    _number(spec, "settings.learningRate", positive=True)
+    _number(spec, "settings.momentum", minimum=0, below=1)
+    _number(spec, "settings.weightDecay", minimum=0)
+    _number(spec, "settings.seed", minimum=0, below=1 << 64, integer=True)
+    _choice(spec, "settings.bestBy", ("war", "uar"))
+    schedule = _field(spec, "settings.schedule")
+    if not (isinstance(schedule, dict) and len(schedule) == 1 and next(iter(schedule)) in SCHEDULES):
+        raise SpecError("settings.schedule", f"is {schedule!r}",
+                        'use {"step": {"every": N, "factor": F}}, {"exponential": {"factor": F}} or {"constant": {}}')
+    kind = next(iter(schedule))
+    if kind == "step":
+        _number(spec, "settings.schedule.step.every", integer=True)
+    if kind != "constant":
+        _number(spec, f"settings.schedule.{kind}.factor")
+    _number(spec, "settings.loss.intensityAware")
+    auxiliary = _field(spec, "settings.loss.auxiliary")
+    if not (isinstance(auxiliary, list) and all(isinstance(w, (int, float)) and not isinstance(w, bool)
+                                                and math.isfinite(w) for w in auxiliary)):
+        raise SpecError("settings.loss.auxiliary", f"is {auxiliary!r}",
+                        "give the weights of the layer2 and layer3 heads, e.g. [0.05, 0]")
+    model = "settings.model"
+    _number(spec, model + ".frames", minimum=2, integer=True)
+    _number(spec, model + ".imageSize", minimum=16, integer=True)
+    widths = _field(spec, model + ".widths")
+    if not (isinstance(widths, list) and len(widths) == 5
+            and all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in widths)):
+        raise SpecError(model + ".widths", f"is {widths!r}", "give 5 positive channel counts (stem, layer1…layer4)")
+    if widths[0] != widths[1]:
+        raise SpecError(model + ".widths", f"has stem {widths[0]} ≠ layer1 {widths[1]}",
+                        "make them equal (layer1 has an identity shortcut)")
+    reduction = _number(spec, model + ".reduction", minimum=1, integer=True)
+    if widths[2] % reduction or widths[3] % reduction:
+        raise SpecError(model + ".reduction", f"is {reduction}, which does not divide the layer2 and layer3 widths "
+                        f"{widths[2]}, {widths[3]}", "choose r dividing both")
+    _choice(spec, model + ".attention", ATTENTIONS)
+    if _number(spec, model + ".classes", integer=True) != CLASSES:
+        raise SpecError(model + ".classes", f"is {spec['settings']['model']['classes']}",
+                        f"the torch engine trains DFEW's {CLASSES} classes")
+    for transformer in ("spatialTransformer", "temporalTransformer"):
+        _number(spec, f"{model}.{transformer}.depth", minimum=0, integer=True)
+        for name in ("heads", "headDimension", "hiddenDimension"):
+            _number(spec, f"{model}.{transformer}.{name}", minimum=1, integer=True)
+
+
 def validate_spec(spec):
-    """Checks what the torch engine needs of a spec; raises SpecError naming the first bad field."""
+    """Checks what the torch engine needs of a spec; raises SpecError naming the first bad field and the fix.
+    Required: `contract`, `trial.fold`, `settings`, `data.cache`, `run_dir` (an existing folder), `device`; the
+    other fields may be missing or null and then take the defaults docs/ENGINES.md gives."""
     if not isinstance(spec, dict):
         raise SpecError("(spec)", "is not a JSON object", "write one JSON object on stdin")
     if spec.get("contract") != CONTRACT_VERSION:
         raise SpecError("contract", f"is {spec.get('contract')!r}, this engine speaks {CONTRACT_VERSION}",
                         "run matching versions of ferd and ferd_torch")
-    for path in ("settings.epochs", "settings.batchSize", "settings.model.frames", "settings.model.imageSize",
-                 "settings.model.reduction", "settings.model.classes", "trial.fold"):
-        _number(spec, path, minimum=1, integer=True)
-    for path in ("settings.learningRate", "settings.momentum", "settings.weightDecay", "settings.loss.intensityAware"):
-        _number(spec, path, minimum=0)
-    _number(spec, "settings.seed", minimum=0, integer=True)
-    widths = _field(spec, "settings.model.widths")
-    if not (isinstance(widths, list) and len(widths) == 5 and all(isinstance(w, int) and w > 0 for w in widths)):
-        raise SpecError("settings.model.widths", f"is {widths!r}", "give 5 positive channel counts (stem, layer1…4)")
-    if widths[0] != widths[1]:
-        raise SpecError("settings.model.widths", f"stem {widths[0]} ≠ layer1 {widths[1]}", "make them equal")
-    if _field(spec, "settings.model.attention") not in ("gca", "se", "none"):
-        raise SpecError("settings.model.attention", f"is {spec['settings']['model']['attention']!r}", "use gca, se or none")
-    if spec["settings"]["model"]["classes"] != 7:
-        raise SpecError("settings.model.classes", f"is {spec['settings']['model']['classes']}", "the model has 7 classes")
-    schedule = _field(spec, "settings.schedule")
-    if not (isinstance(schedule, dict) and len(schedule) == 1 and next(iter(schedule)) in ("step", "exponential", "constant")):
-        raise SpecError("settings.schedule", f"is {schedule!r}",
-                        'use {"step": {"every": N, "factor": F}}, {"exponential": {"factor": F}} or {"constant": {}}')
-    if _field(spec, "settings.bestBy") not in ("war", "uar"):
-        raise SpecError("settings.bestBy", f"is {spec['settings']['bestBy']!r}", "use war or uar")
-    if not isinstance(_field(spec, "run_dir"), str):
-        raise SpecError("run_dir", "is not a path", "give the run folder")
-    if spec.get("device", "cpu") not in DEVICES:
-        raise SpecError("device", f"is {spec.get('device')!r}", "use cpu or cuda")
-    options = spec.get("options") or {}
-    if options.get("precision", "fp32") not in PRECISIONS:
-        raise SpecError("options.precision", f"is {options.get('precision')!r}", "use fp32, bf16 or fp16")
-    distributed = spec.get("distributed")
-    if distributed is not None:
+    _number(spec, "trial.fold", minimum=1, integer=True)
+    validate_settings(spec)
+    cache = _get(spec, "data.cache")
+    if not isinstance(cache, str) or not cache:
+        raise SpecError("data.cache", "is missing", "prepare the dataset with `ferd prepare` and start the "
+                        "coordinator with --cache (the torch engine reads only packed caches)")
+    _flag(spec, "data.reference_quirks")
+    run_dir = _field(spec, "run_dir")
+    if not isinstance(run_dir, str) or not os.path.isdir(run_dir):
+        raise SpecError("run_dir", f"is {run_dir!r}, not an existing folder", "create the run folder first")
+    for path in ("resume_from", "init_from"):
+        value = spec.get(path)
+        if value is not None and not (isinstance(value, str) and os.path.isfile(value)):
+            raise SpecError(path, f"is {value!r}, not a file", "give the path of a safetensors file, or null")
+    _choice(spec, "device", DEVICES)
+    _choice(spec, "options.precision", PRECISIONS, optional="fp32")
+    for name in ("channels_last", "cudnn_benchmark", "compile"):
+        _flag(spec, "options." + name)
+    _number(spec, "options.threads", minimum=0, integer=True, optional=0)
+    _number(spec, "options.prefetch", minimum=1, integer=True, optional=4)
+    _number(spec, "progress_seconds", minimum=0, optional=2.0)
+    if spec.get("distributed") is not None:
         world = _number(spec, "distributed.world_size", minimum=1, integer=True)
         rank = _number(spec, "distributed.rank", minimum=0, integer=True)
         if rank >= world:
             raise SpecError("distributed.rank", f"is {rank} of {world}", "give a rank below world_size")
         if spec["settings"]["batchSize"] % world:
-            raise SpecError("settings.batchSize", f"{spec['settings']['batchSize']} clips cannot be split over {world} members",
-                            f"use a multiple of {world}")
-        _field(spec, "distributed.init_method")
-        if distributed.get("backend") not in ("gloo", "nccl"):
-            raise SpecError("distributed.backend", f"is {distributed.get('backend')!r}", "use gloo or nccl")
-    cache = (spec.get("data") or {}).get("cache")
-    if not isinstance(cache, str):
-        raise SpecError("data.cache", "is missing", "prepare the dataset with `ferd prepare` and give the coordinator --cache")
+            raise SpecError("settings.batchSize", f"is {spec['settings']['batchSize']}, which cannot be split over "
+                            f"{world} members", f"use a multiple of {world}")
+        init_method = _field(spec, "distributed.init_method")
+        if not isinstance(init_method, str) or "://" not in init_method:
+            raise SpecError("distributed.init_method", f"is {init_method!r}", "give tcp://HOST:PORT")
+        _choice(spec, "distributed.backend", ("gloo", "nccl"))
     return spec
 
 
@@ -121,36 +207,48 @@ def learning_rate(settings, epoch):
     return float(base)
 
 
+def _claim_stdout():
+    """A private duplicate of stdout for the events; file descriptor 1 (and with it `print` and native code) is
+    pointed at stderr, so nothing but events reaches the worker's pipe."""
+    sys.stdout.flush()
+    events = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    return events
+
+
 class EngineSession:
-    """One trial's conversation with the worker: the spec, the events, and SIGTERM (finish the epoch, then stop;
-    a second SIGTERM stops at once)."""
+    """One trial's conversation with the worker: the spec, the events, and SIGTERM (the first one sets
+    `stop_requested`, so the script finishes its epoch and stops; a second one ends the process at once)."""
 
     def __init__(self, spec, output=None, handle_signals=True):
         self.spec = spec
         self.stop_requested = False
-        self._output = output or sys.stdout
-        self._last_progress = 0.0
+        self._output = output if output is not None else sys.stdout
+        self._last_progress = None
+        self._epoch_began = time.monotonic()
         progress = spec.get("progress_seconds") if isinstance(spec, dict) else None
         self._progress_seconds = 2.0 if progress is None else float(progress)
         if handle_signals:
             signal.signal(signal.SIGTERM, self._on_sigterm)
 
     @classmethod
-    def from_stdin(cls, **options):
-        """Reads the spec (one JSON document) from stdin."""
+    def from_stdin(cls, handle_signals=True):
+        """Reads the spec (one JSON document) from stdin. Events then go to a private copy of stdout and stdout
+        itself goes to stderr (the trial's log), so a stray `print` cannot break the event stream. A spec that is
+        not JSON ends the process with a `failed` event (kind settings) and exit status 1."""
         text = sys.stdin.read()
+        output = _claim_stdout()
         try:
             spec = json.loads(text)
         except ValueError as error:
-            session = cls({}, **options)
-            session.failed(f"the trial spec on stdin is not JSON ({error})", kind="settings", retryable=False)
+            cls({}, output=output, handle_signals=False).failed(
+                f"the trial spec on stdin is not JSON ({error})", kind="settings", retryable=False)
             raise SystemExit(1) from None
-        return cls(spec, **options)
+        return cls(spec, output=output, handle_signals=handle_signals)
 
     def _on_sigterm(self, *_):
-        if self.stop_requested:
-            raise SystemExit(143)
         self.stop_requested = True
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     def emit(self, event, **fields):
         """Writes one event line and flushes it."""
@@ -158,18 +256,20 @@ class EngineSession:
         self._output.flush()
 
     def started(self, start_epoch=1, **info):
-        """`started`: the model is built and the data opened; training begins with `start_epoch`."""
+        """`started`: the model is built and the data opened; training begins with `start_epoch`. `info` adds
+        fields such as `engine`, `version`, `torch`, `device`, `device_name`, `parameters`."""
+        self._epoch_began = time.monotonic()
         self.emit("started", contract=CONTRACT_VERSION, start_epoch=start_epoch, **info)
 
     def progress(self, epoch, phase, batch, batches, loss=None, force=False):
-        """`progress`, at most every `progress_seconds` unless `force`."""
+        """`progress`, unless the last one is less than `progress_seconds` old (or `force`)."""
         now = time.monotonic()
-        if not force and now - self._last_progress < self._progress_seconds:
+        if not force and self._last_progress is not None and now - self._last_progress < self._progress_seconds:
             return
         self._last_progress = now
         fields = {"epoch": epoch, "phase": phase, "batch": batch, "batches": batches}
         if loss is not None:
-            fields["loss"] = loss
+            fields["loss"] = float(loss)
         self.emit("progress", **fields)
 
     def checkpoint(self, epoch, file):
@@ -177,21 +277,27 @@ class EngineSession:
         self.emit("checkpoint", epoch=epoch, file=file)
 
     def epoch(self, epoch, train_loss, confusion, learning_rate=None, seconds=None, **extra):
-        """`epoch`: the epoch's mean training loss and its test confusion matrix (rows truth, columns prediction)."""
-        self.emit("epoch", epoch=epoch, train_loss=float(train_loss),
-                  learning_rate=float(learning_rate if learning_rate is not None else self.learning_rate(epoch)),
-                  seconds=float(seconds or 0.0), confusion=[[int(count) for count in row] for row in confusion], **extra)
+        """`epoch`: the epoch's mean training loss and its test confusion matrix (rows truth, columns prediction).
+        `learning_rate` defaults to the schedule's, `seconds` to the time since `started` or the previous epoch;
+        `extra` adds optional fields (`steps`, `train_seconds`, `data_wait_seconds`)."""
+        now = time.monotonic()
+        if seconds is None:
+            seconds = now - self._epoch_began
+        self._epoch_began = now
+        rate = self.learning_rate(epoch) if learning_rate is None else learning_rate
+        self.emit("epoch", epoch=epoch, train_loss=float(train_loss), learning_rate=float(rate),
+                  seconds=float(seconds), confusion=[[int(count) for count in row] for row in confusion], **extra)
 
     def stopped(self, after_epoch):
-        """`stopped`: SIGTERM honoured after `after_epoch`."""
+        """`stopped`: SIGTERM honoured after `after_epoch` (the last reported epoch)."""
         self.emit("stopped", after_epoch=after_epoch)
 
     def done(self):
-        """`done`: every epoch is reported."""
+        """`done`: every epoch of `settings.epochs` is reported."""
         self.emit("done", epochs=self.spec["settings"]["epochs"])
 
     def failed(self, reason, kind="internal", retryable=True):
-        """`failed`: the engine gives up; the worker fails the attempt with `reason`."""
+        """`failed`: the engine gives up; the worker fails the attempt with `reason` (say what failed and the fix)."""
         self.emit("failed", reason=reason, kind=kind if kind in FAILURE_KINDS else "internal", retryable=retryable)
 
     def learning_rate(self, epoch):

@@ -1,16 +1,30 @@
 """A trial trained by several processes (docs/ENGINES.md, `distributed`): torch.distributed with the rendezvous
 the worker gives (NCCL on GPUs, gloo on CPUs). Each member trains its shard of every global batch; the helpers here
 make the members agree exactly as ferd's Swift gang does: gradients averaged, batch-norm running statistics
-averaged after each epoch, losses and confusion matrices combined. With one member every helper is a no-op."""
+averaged after each epoch, losses and confusion matrices combined. With one member every helper is a no-op (or
+returns its input). A collective that fails — another member died or the network broke — raises DistributedError."""
 
+import contextlib
 import datetime
 
 import torch
 import torch.distributed as dist
 
+TIMEOUT = datetime.timedelta(seconds=300)
+
 
 class DistributedError(RuntimeError):
     """The members could not meet or lost each other; the worker retries the attempt."""
+
+
+@contextlib.contextmanager
+def _collective(what):
+    """Turns a failed collective into a DistributedError naming `what`."""
+    try:
+        yield
+    except RuntimeError as error:
+        raise DistributedError(f"{what} failed ({str(error).splitlines()[0]}); another member has probably stopped "
+                               "— its engine log says why") from None
 
 
 def rank_and_size(spec):
@@ -26,7 +40,7 @@ def join(spec, device):
         if device.type == "cuda":
             torch.cuda.set_device(device)
         dist.init_process_group(block["backend"], init_method=block["init_method"], rank=int(block["rank"]),
-                                world_size=int(block["world_size"]), timeout=datetime.timedelta(seconds=300))
+                                world_size=int(block["world_size"]), timeout=TIMEOUT)
     except (RuntimeError, ValueError) as error:
         raise DistributedError(f"rank {block['rank']} of {block['world_size']} could not meet the others at "
                                f"{block['init_method']} ({error}); check that the address is reachable from every "
@@ -39,47 +53,42 @@ def leave():
         dist.destroy_process_group()
 
 
-def broadcast_parameters(model):
+def broadcast_state(model):
     """Gives every member rank 0's parameters and buffers, so all replicas start equal."""
-    for tensor in list(model.parameters()) + list(model.buffers()):
-        dist.broadcast(tensor.data, src=0)
+    with _collective("broadcasting rank 0's model"):
+        for tensor in list(model.parameters()) + list(model.buffers()):
+            dist.broadcast(tensor.data, src=0)
 
 
-def average_gradients(model, world):
-    """Replaces each gradient by its mean over the members (one flattened all-reduce)."""
-    if world == 1:
-        return
-    gradients = [p.grad for p in model.parameters() if p.grad is not None]
-    flat = torch.cat([g.reshape(-1) for g in gradients])
+def _all_reduce_mean(tensors, world):
+    """Replaces each tensor of `tensors` (one dtype, one device) by its mean over the members: one all-reduce of
+    their concatenation."""
+    flat = torch.cat([tensor.reshape(-1) for tensor in tensors])
     dist.all_reduce(flat)
     flat /= world
     offset = 0
-    for gradient in gradients:
-        gradient.copy_(flat[offset:offset + gradient.numel()].view_as(gradient))
-        offset += gradient.numel()
+    for tensor in tensors:
+        tensor.copy_(flat[offset:offset + tensor.numel()].view_as(tensor))
+        offset += tensor.numel()
+
+
+def average_gradients(model, world, loss):
+    """Replaces each gradient by its mean over the members and returns the members' mean of the step `loss` (a
+    0-d tensor), reduced together with the gradients, so that every member sees the same loss and a non-finite
+    one on any member stops them all."""
+    if world == 1:
+        return loss.item()
+    gradients = [p.grad for p in model.parameters() if p.grad is not None]
+    step_loss = loss.detach().reshape(1).to(gradients[0].dtype, copy=True)
+    with _collective("averaging the gradients"):
+        _all_reduce_mean([step_loss] + gradients, world)
+    return step_loss.item()
 
 
 def average_batch_norm_statistics(model):
     """Replaces the float buffers (batch-norm running mean and variance) by their mean over the members."""
-    buffers = [buffer for buffer in model.buffers() if buffer.is_floating_point()]
-    flat = torch.cat([b.reshape(-1) for b in buffers])
-    dist.all_reduce(flat)
-    flat /= dist.get_world_size()
-    offset = 0
-    for buffer in buffers:
-        buffer.copy_(flat[offset:offset + buffer.numel()].view_as(buffer))
-        offset += buffer.numel()
-
-
-def mean_over_members(losses, world, device):
-    """The epoch's training loss: per step the members' mean, then the mean over the steps."""
-    if not losses:
-        return 0.0
-    values = torch.tensor(losses, dtype=torch.float64, device=device)
-    if world > 1:
-        dist.all_reduce(values)
-        values /= world
-    return float(values.mean())
+    with _collective("averaging the batch-norm statistics"):
+        _all_reduce_mean([buffer for buffer in model.buffers() if buffer.is_floating_point()], dist.get_world_size())
 
 
 def sum_over_members(counts, world, device):
@@ -87,7 +96,8 @@ def sum_over_members(counts, world, device):
     if world == 1:
         return counts
     total = counts.to(device)
-    dist.all_reduce(total)
+    with _collective("summing the confusion matrices"):
+        dist.all_reduce(total)
     return total.cpu()
 
 
@@ -96,5 +106,6 @@ def any_rank(world, flag, device):
     if world == 1:
         return flag
     vote = torch.tensor([1.0 if flag else 0.0], device=device)
-    dist.all_reduce(vote)
+    with _collective("agreeing whether to stop"):
+        dist.all_reduce(vote)
     return bool(vote.item() > 0)

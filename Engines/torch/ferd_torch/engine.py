@@ -9,6 +9,8 @@ statistics averaged after each epoch's training, sharded evaluation with summed 
 UAR, WAR and the best epoch are computed by the worker from the reported matrices.
 """
 
+import logging
+import math
 import os
 import sys
 import time
@@ -20,7 +22,9 @@ from . import checkpoint
 from . import distributed as parallel
 from .contract import EngineSession, SpecError, validate_spec
 from .data import DataError, FoldData
-from .model import GenerateModel, Preset, TransformerSpec, total_loss
+from .model import GenerateModel, Preset, total_loss
+
+log = logging.getLogger("ferd_torch")
 
 
 class EngineFailure(Exception):
@@ -31,99 +35,133 @@ class EngineFailure(Exception):
         self.kind, self.retryable = kind, retryable
 
 
-def preset_of(model):
-    """ferd's `ModelConfiguration` JSON as the reference model's `Preset` (widths: layer1…layer4)."""
-    def transformer(shape):
-        return TransformerSpec(depth=shape["depth"], heads=shape["heads"], dim_head=shape["headDimension"],
-                               mlp=shape["hiddenDimension"])
-    return Preset(frames=model["frames"], image=model["imageSize"], widths=tuple(model["widths"][1:]),
-                  reduction=model["reduction"], pos=transformer(model["spatialTransformer"]),
-                  temporal=transformer(model["temporalTransformer"]))
-
-
 def choose_device(spec, rank):
     """The torch device of this process: `cuda:<rank % visible GPUs>` or the CPU."""
-    if spec.get("device", "cpu") != "cuda":
+    if spec["device"] != "cuda":
         return torch.device("cpu")
     if not torch.cuda.is_available():
-        raise EngineFailure(f"CUDA was requested but torch {torch.__version__} sees no GPU (no driver, or a CPU-only "
-                            "build); install a CUDA build of torch or start the worker with --device cpu",
+        raise EngineFailure(f"CUDA was requested but torch {torch.__version__} sees no GPU (no driver, no visible "
+                            "device, or a CPU-only build of torch); install a CUDA build of torch "
+                            "(https://pytorch.org/get-started/locally/) or start the worker with --device cpu",
                             "device", retryable=False)
     return torch.device("cuda", rank % torch.cuda.device_count())
 
 
 def is_out_of_memory(error):
-    """Whether `error` is CUDA running out of memory (torch 1.13 raises a plain RuntimeError)."""
-    return isinstance(error, getattr(torch.cuda, "OutOfMemoryError", ())) or "out of memory" in str(error)
+    """Whether `error` is the GPU (or the host) running out of memory; torch 1.13 raises a plain RuntimeError."""
+    out_of_memory = getattr(torch.cuda, "OutOfMemoryError", None)
+    if out_of_memory is not None and isinstance(error, out_of_memory):
+        return True
+    return any(text in str(error) for text in ("out of memory", "can't allocate memory"))
+
+
+def gradient_scaler():
+    """fp16's gradient scaler (`torch.amp.GradScaler` where it exists, torch.cuda.amp's before torch 2.3)."""
+    if hasattr(torch.amp, "GradScaler"):
+        return torch.amp.GradScaler("cuda")
+    return torch.cuda.amp.GradScaler()
 
 
 class Engine:
-    """One trial: model, optimiser, data and the epoch loop, reporting through an `EngineSession`."""
+    """One trial: model, optimiser, data and the epoch loop, reporting through an `EngineSession`. `activity` says
+    what the engine is doing, for the message when memory runs out."""
 
     def __init__(self, spec, session):
         self.spec, self.session = spec, session
         self.settings = spec["settings"]
-        options = spec.get("options") or {}
-        self.precision = options.get("precision", "fp32")
+        self.options = spec.get("options") or {}
+        self.precision = self.options.get("precision") or "fp32"
         self.rank, self.world = parallel.rank_and_size(spec)
-        self.device = choose_device(spec, self.rank)
-        if options.get("threads"):
-            torch.set_num_threads(int(options["threads"]))
-        if self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = bool(options.get("cudnn_benchmark", True))
+        self.device = torch.device("cpu")
+        self.activity = "starting"
+
+    def run(self):
+        """Sets the trial up and trains the remaining epochs; returns after `done` or `stopped`."""
+        try:
+            self.prepare()
+            self.train()
+        except RuntimeError as error:
+            if not is_out_of_memory(error):
+                raise
+            raise EngineFailure(
+                f"{self.device} ran out of memory while {self.activity} (batch {self.settings['batchSize']}, "
+                f"precision {self.precision}): {str(error).splitlines()[0]}; use a smaller batch, precision bf16 or "
+                "fp16, or a device with more memory", "out_of_memory", retryable=False) from None
+
+    def prepare(self):
+        """Builds the model (random, `init_from` or `resume_from`), the optimiser and the data; joins the gang."""
+        self.activity = "building the model"
+        self.device = choose_device(self.spec, self.rank)
+        if self.options.get("threads"):
+            torch.set_num_threads(int(self.options["threads"]))
         if self.precision == "fp16" and self.device.type != "cuda":
-            raise EngineFailure("precision fp16 needs a GPU (gradient scaling is CUDA-only); use fp32 or bf16 on CPUs",
-                                "settings", retryable=False)
-        torch.manual_seed(self.settings["seed"] % (1 << 63))
-        model = self.settings["model"]
-        self.model = GenerateModel(preset_of(model), model["attention"])
-        if spec.get("init_from"):
-            checkpoint.load_weights(spec["init_from"], self.model)
+            raise EngineFailure("precision fp16 needs a GPU (gradient scaling is CUDA-only); use fp32 or bf16 on "
+                                "CPUs", "settings", retryable=False)
+        if self.precision == "bf16" and self.device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            raise EngineFailure(f"{torch.cuda.get_device_name(self.device)} does not support bfloat16; use precision "
+                                "fp16 or fp32", "settings", retryable=False)
+        if self.options.get("compile") and not hasattr(torch, "compile"):
+            raise EngineFailure(f"torch.compile needs torch ≥ 2 (this is {torch.__version__}); set compile: false "
+                                "under torch: in the experiment, or install torch ≥ 2", "settings", retryable=False)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = self.options.get("cudnn_benchmark", True) is not False
+        torch.manual_seed(self.settings["seed"])
+        configuration = self.settings["model"]
+        self.model = GenerateModel(Preset.from_configuration(configuration), configuration["attention"])
+        if self.spec.get("init_from"):
+            checkpoint.load_weights(self.spec["init_from"], self.model)
         self.model.to(self.device)
-        if options.get("channels_last"):
+        if self.options.get("channels_last"):
             self.model.to(memory_format=torch.channels_last)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=self.settings["learningRate"],
                                          momentum=self.settings["momentum"], weight_decay=self.settings["weightDecay"])
-        self.completed = checkpoint.load_resume(spec["resume_from"], self.model, self.optimizer) if spec.get("resume_from") else 0
+        self.completed = 0
+        if self.spec.get("resume_from"):
+            self.completed = checkpoint.load_resume(self.spec["resume_from"], self.model, self.optimizer)
         if self.world > 1:
-            parallel.join(spec, self.device)
-            parallel.broadcast_parameters(self.model)
-        self.forward = self.model
-        if options.get("compile"):
-            if not hasattr(torch, "compile"):
-                raise EngineFailure(f"torch.compile needs torch ≥ 2 (this is {torch.__version__}); set torch.compile: "
-                                    "false or install a newer torch", "settings", retryable=False)
-            self.forward = torch.compile(self.model)
-        self.scaler = torch.cuda.amp.GradScaler() if self.precision == "fp16" else None
-        data = spec["data"]
-        self.data = FoldData(data["cache"], spec["trial"]["fold"], self.settings,
+            self.activity = "joining the other members"
+            parallel.join(self.spec, self.device)
+            parallel.broadcast_state(self.model)
+        self.forward = torch.compile(self.model) if self.options.get("compile") else self.model
+        self.scaler = gradient_scaler() if self.precision == "fp16" else None
+        self.activity = "opening the data"
+        data = self.spec["data"]
+        self.data = FoldData(data["cache"], self.spec["trial"]["fold"], self.settings,
                              reference_quirks=bool(data.get("reference_quirks")), device=self.device, rank=self.rank,
-                             world_size=self.world, prefetch=int(options.get("prefetch", 4)))
+                             world_size=self.world, prefetch=int(self.options.get("prefetch") or 4))
         if self.data.train_batch_count == 0:
-            raise EngineFailure(f"the training split yields no batch of {self.settings['batchSize']} clips; lower the "
-                                "batch or add clips", "data", retryable=False)
+            raise EngineFailure(f"the training split of fold {self.spec['trial']['fold']} yields no batch of "
+                                f"{self.settings['batchSize']} clips; lower the batch size or add clips", "data",
+                                retryable=False)
 
     def autocast(self):
-        """The autocast context of the configured precision (a no-op for fp32)."""
+        """The autocast context of the configured precision (disabled for fp32)."""
         if self.precision == "fp32":
             return torch.autocast(self.device.type, enabled=False)
-        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
-        return torch.autocast(self.device.type, dtype=dtype)
+        return torch.autocast(self.device.type, dtype=torch.bfloat16 if self.precision == "bf16" else torch.float16)
 
-    def run(self):
-        """Trains the remaining epochs; returns normally after `done` or `stopped`."""
+    def train(self):
+        """The epochs after the resumed ones; a stop asked for by any member ends the run before the next epoch."""
         session = self.session
         name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu"
+        parameters = sum(p.numel() for p in self.model.parameters())
+        epochs = self.settings["epochs"]
         session.started(start_epoch=self.completed + 1, engine="ferd-torch", version=__version__,
-                        torch=torch.__version__, device=str(self.device), device_name=name,
-                        parameters=sum(p.numel() for p in self.model.parameters()))
-        for epoch in range(self.completed + 1, self.settings["epochs"] + 1):
-            started = time.monotonic()
+                        torch=torch.__version__, device=str(self.device), device_name=name, parameters=parameters)
+        log.info("torch %s on %s (%s), %d parameters, %s precision; %d training and %d test batches per epoch; "
+                 "epochs %d–%d", torch.__version__, self.device, name, parameters, self.precision,
+                 self.data.train_batch_count, self.data.test_batch_count, self.completed + 1, epochs)
+        for epoch in range(self.completed + 1, epochs + 1):
+            if parallel.any_rank(self.world, session.stop_requested, self.device):
+                log.info("stopping after epoch %d as asked (SIGTERM)", epoch - 1)
+                session.stopped(epoch - 1)
+                return
+            began = time.monotonic()
+            rate = session.learning_rate(epoch)
             for group in self.optimizer.param_groups:
-                group["lr"] = session.learning_rate(epoch)
+                group["lr"] = rate
             loss, steps = self.train_epoch(epoch)
-            train_seconds = time.monotonic() - started
-            data_wait = self.data.data_wait_seconds
+            train_seconds, data_wait = time.monotonic() - began, self.data.data_wait_seconds
             if self.world > 1:
                 parallel.average_batch_norm_statistics(self.model)
             confusion = self.evaluate(epoch)
@@ -131,60 +169,49 @@ class Engine:
                 file = os.path.join(self.spec["run_dir"], f"engine-epoch-{epoch}.safetensors")
                 checkpoint.write(file, self.model, self.optimizer, self.settings, epoch)
                 session.checkpoint(epoch, file)
-            session.epoch(epoch, train_loss=loss, confusion=confusion, learning_rate=session.learning_rate(epoch),
-                          seconds=time.monotonic() - started, steps=steps, train_seconds=train_seconds,
-                          data_wait_seconds=data_wait)
-            if parallel.any_rank(self.world, session.stop_requested, self.device) and epoch < self.settings["epochs"]:
-                session.stopped(epoch)
-                return
+            seconds = time.monotonic() - began
+            session.epoch(epoch, train_loss=loss, confusion=confusion, learning_rate=rate, seconds=seconds,
+                          steps=steps, train_seconds=train_seconds, data_wait_seconds=data_wait)
+            log.info("epoch %d/%d: train loss %.6f, lr %g, %.1f s (training %.1f s, %.1f s of it waiting for data)",
+                     epoch, epochs, loss, rate, seconds, train_seconds, data_wait)
         session.done()
 
     def train_epoch(self, epoch):
-        """One epoch of SGD; returns the mean step loss (over the members) and the number of steps."""
+        """One epoch of SGD; returns the mean over the steps of the members' mean step loss, and the step count."""
         self.model.train()
         losses = []
         batches = self.data.train_batch_count
         weights = self.settings["loss"]
-        auxiliary = tuple(weights.get("auxiliary", [0.05, 0.0]))
         for step, (clips, labels) in enumerate(self.data.train_batches(epoch - 1), start=1):
-            try:
-                self.optimizer.zero_grad(set_to_none=True)
-                with self.autocast():
-                    logits, aux2, aux3 = self.forward(clips)
-                    loss = total_loss(logits.float(), aux2.float(), aux3.float(), labels, lam=weights["intensityAware"],
-                                      aux_weights=auxiliary, use_aux=self.model.has_aux)["total"]
-                value = loss.item()
-                if value != value or value in (float("inf"), float("-inf")):
-                    raise EngineFailure(f"the loss became {value} in epoch {epoch}, batch {step}; lower the learning "
-                                        "rate", "diverged", retryable=False)
-                if self.scaler is not None:
-                    self.scaler.scale(loss).backward()
-                    parallel.average_gradients(self.model, self.world)
-                    self.scaler.step(self.optimizer)
-                    self.scaler.update()
-                else:
-                    loss.backward()
-                    parallel.average_gradients(self.model, self.world)
-                    self.optimizer.step()
-            except RuntimeError as error:
-                if is_out_of_memory(error):
-                    raise EngineFailure(
-                        f"CUDA out of memory with batch {self.settings['batchSize']} ({clips.shape[0]} clips on this "
-                        f"member, {self.precision}) in epoch {epoch}, batch {step}; lower batch, use torch.precision "
-                        f"bf16, or a GPU with more memory", "out_of_memory", retryable=False) from None
-                raise
+            self.activity = f"training epoch {epoch}, batch {step} ({clips.shape[0]} clips on this member)"
+            self.optimizer.zero_grad(set_to_none=True)
+            with self.autocast():
+                logits, aux2, aux3 = self.forward(clips)
+                loss = total_loss(logits.float(), aux2.float(), aux3.float(), labels, lam=weights["intensityAware"],
+                                  aux_weights=weights["auxiliary"], use_aux=self.model.has_aux)["total"]
+            (loss if self.scaler is None else self.scaler.scale(loss)).backward()
+            value = parallel.average_gradients(self.model, self.world, loss.detach())
+            if not math.isfinite(value):
+                raise EngineFailure(f"the loss became {value} in epoch {epoch}, batch {step}; lower the learning rate "
+                                    f"({self.settings['learningRate']})", "diverged", retryable=False)
+            if self.scaler is None:
+                self.optimizer.step()
+            else:
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
             losses.append(value)
             self.session.progress(epoch, "train", step, batches, loss=value, force=step == 1)
-        return parallel.mean_over_members(losses, self.world, self.device), len(losses)
+        return sum(losses) / len(losses), len(losses)
 
     def evaluate(self, epoch):
-        """The confusion matrix of the test set (summed over the members)."""
+        """The confusion matrix of the test set (summed over the members), rows truth, columns prediction."""
         self.model.eval()
         classes = self.settings["model"]["classes"]
         confusion = torch.zeros(classes, classes, dtype=torch.int64)
         batches = self.data.test_batch_count
         with torch.no_grad():
             for index, (clips, labels) in enumerate(self.data.test_batches(), start=1):
+                self.activity = f"evaluating epoch {epoch}, batch {index} ({clips.shape[0]} clips on this member)"
                 if clips.shape[0]:
                     with self.autocast():
                         logits = self.forward(clips)[0]
@@ -198,28 +225,30 @@ class Engine:
 def main():
     """Reads the spec, runs the trial, reports; exit status 0 after `done`/`stopped`, 1 after `failed`."""
     session = EngineSession.from_stdin()
+    member = session.spec.get("distributed") if isinstance(session.spec, dict) else None
+    rank = member.get("rank", 0) if isinstance(member, dict) else 0
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+                        format=f"%(asctime)s ferd_torch[rank {rank}] %(levelname)s: %(message)s")
     try:
         validate_spec(session.spec)
         Engine(session.spec, session).run()
-    except SpecError as error:
-        session.failed(str(error), kind="settings", retryable=False)
-    except DataError as error:
-        session.failed(str(error), kind="data", retryable=False)
-    except checkpoint.CheckpointError as error:
-        session.failed(str(error), kind="settings", retryable=False)
-    except EngineFailure as failure:
-        session.failed(str(failure), kind=failure.kind, retryable=failure.retryable)
-    except parallel.DistributedError as error:
-        session.failed(str(error), kind="distributed", retryable=True)
-    except RuntimeError as error:
-        if is_out_of_memory(error):
-            session.failed(f"CUDA out of memory while setting up the trial ({error}); use a GPU with more memory or a "
-                           "smaller model", kind="out_of_memory", retryable=False)
-        else:
-            session.failed(f"{type(error).__name__}: {error}", kind="internal", retryable=True)
-    else:
-        parallel.leave()
         return 0
-    parallel.leave()
-    sys.stdout.flush()
+    except SpecError as error:
+        failure = EngineFailure(str(error), "settings", retryable=False)
+    except DataError as error:
+        failure = EngineFailure(str(error), "data", retryable=False)
+    except checkpoint.CheckpointError as error:
+        failure = EngineFailure(str(error), "settings", retryable=False)
+    except parallel.DistributedError as error:
+        failure = EngineFailure(str(error), "distributed", retryable=True)
+    except EngineFailure as error:
+        failure = error
+    except Exception as error:  # a bug or an unforeseen torch error: the traceback goes to the log
+        log.exception("internal error")
+        failure = EngineFailure(f"{type(error).__name__}: {error} (traceback in the engine log)", "internal",
+                                retryable=True)
+    finally:
+        parallel.leave()
+    log.error("%s: %s", failure.kind, failure)
+    session.failed(str(failure), kind=failure.kind, retryable=failure.retryable)
     return 1

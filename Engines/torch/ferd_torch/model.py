@@ -12,7 +12,7 @@ Differences from the reference code, none of which change the numbers:
 - ``attention`` selects GCA (reference), SE or no channel attention in layer2/3;
   every variant has the same state_dict, only the forward changes.
 
-Run ``python3 reference_model.py`` to print the parameter counts and check the
+Run ``python3 -m ferd_torch.model`` to print the parameter counts and check the
 paper preset against the spec (19,083,527 total, 18,936,775 used).
 """
 
@@ -64,6 +64,22 @@ class Preset:
     def temporal_dim(self):
         """Per-frame token size after DSF: widths[3] x final_side²."""
         return self.widths[3] * self.sides[3] ** 2
+
+    @classmethod
+    def from_configuration(cls, configuration):
+        """The preset of ferd's ``ModelConfiguration`` JSON (``frames``, ``imageSize``, ``widths``, ``reduction``,
+        ``spatialTransformer``, ``temporalTransformer``). ferd's ``widths`` has 5 entries, stem and layer1..layer4;
+        the stem equals layer1 (an identity shortcut), so the preset keeps layer1..layer4."""
+        def transformer(shape):
+            return TransformerSpec(depth=shape["depth"], heads=shape["heads"], dim_head=shape["headDimension"],
+                                   mlp=shape["hiddenDimension"])
+        stem, *layers = configuration["widths"]
+        if len(layers) != 4 or stem != layers[0]:
+            raise ValueError(f"widths {configuration['widths']} must list 5 channel counts (stem, layer1..layer4) "
+                             "with the stem equal to layer1")
+        return cls(frames=configuration["frames"], image=configuration["imageSize"], widths=tuple(layers),
+                   reduction=configuration["reduction"], pos=transformer(configuration["spatialTransformer"]),
+                   temporal=transformer(configuration["temporalTransformer"]))
 
 
 PRESETS = {
@@ -327,20 +343,21 @@ def intensity_aware_loss(logits, target):
 def total_loss(logits, aux2, aux3, target, lam=0.1, aux_weights=(0.05, 0.0), use_aux=True):
     """Losses of main.py: total = ce + w2*aux2 + w3*aux3 + lam*ial.
 
-    ``aux2``/``aux3`` in the result are the unweighted aux cross-entropies (zero,
-    and left out of the total, when ``use_aux`` is False, i.e. for SE/none).
-    A zero weight still puts its term in the graph, as the reference does.
+    ``aux_weights`` pairs with (aux2, aux3) as ferd's ``LossWeights.auxiliary``
+    does: a head without a weight (a shorter list) has no term. A zero weight
+    still puts its term in the graph, as the reference does. ``aux2``/``aux3``
+    in the result are the unweighted aux cross-entropies (zero, and left out of
+    the total, when ``use_aux`` is False, i.e. for SE/none, or without a weight).
     """
     ce = F.cross_entropy(logits, target)
     ial = intensity_aware_loss(logits, target)
     total = ce + lam * ial
+    terms = [logits.new_zeros(()), logits.new_zeros(())]
     if use_aux:
-        a2 = F.cross_entropy(aux2, target)
-        a3 = F.cross_entropy(aux3, target)
-        total = total + aux_weights[0] * a2 + aux_weights[1] * a3
-    else:
-        a2 = a3 = logits.new_zeros(())
-    return {"ce": ce, "ial": ial, "aux2": a2, "aux3": a3, "total": total}
+        for index, (head, weight) in enumerate(zip((aux2, aux3), aux_weights)):
+            terms[index] = F.cross_entropy(head, target)
+            total = total + weight * terms[index]
+    return {"ce": ce, "ial": ial, "aux2": terms[0], "aux3": terms[1], "total": total}
 
 
 def count_params(model):
