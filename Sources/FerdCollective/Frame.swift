@@ -147,6 +147,16 @@ public struct FrameHeader: Sendable, Equatable {
         return header
     }
 
+    /// Whether the payload is float values (a chunk to reduce, a reduced chunk, a ring segment of a reduction),
+    /// which receivers read in place from the message; other payloads are small and structured.
+    var carriesFloats: Bool {
+        switch type {
+        case .reduce, .reduced: true
+        case .ring: flags & Flags.bytes == 0
+        case .join, .joined, .peers, .leave, .ping, .abort, .gather, .gathered: false
+        }
+    }
+
     /// Decodes a received message of exactly two frames, header and payload.
     public static func decode(frames: [[UInt8]]) throws(FrameError) -> FrameHeader {
         guard frames.count == 2 else { throw .wrongFrameCount(frames.count) }

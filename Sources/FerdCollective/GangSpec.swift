@@ -57,9 +57,15 @@ public struct GangSpec: Sendable, Codable, Equatable {
         self.ringBindAddress = ringBindAddress
     }
 
-    /// Seconds between heartbeats, so that a live peer is never taken for a silent one.
     /// Floats per message.
     var chunkElements: Int { max(1, chunkBytes / 4) }
 
+    /// Seconds between heartbeats, so that a live peer is never taken for a silent one.
     var heartbeatInterval: Double { min(1, timeout / 4) }
+
+    /// The rank this member receives ring segments from.
+    var leftRank: Int { (rank + size - 1) % size }
+
+    /// The rank this member sends ring segments to.
+    var rightRank: Int { (rank + 1) % size }
 }
