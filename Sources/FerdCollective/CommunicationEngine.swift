@@ -3,31 +3,30 @@ import Foundation
 import FerdZeroMQ
 import Logging
 
-/// The communication thread of a gang member, the I/O shell of `GangProtocol`: owns its sockets, joins the gang,
-/// runs the jobs in order (star through the hub or ring between members) moving the floats without copies, and
-/// keeps heartbeats flowing while it waits; every protocol decision (rendezvous, liveness, retries, which frame an
-/// operation accepts, the ring schedule) is the protocol's.
+/// The communication thread of a gang member: the I/O shell of `GangProtocol`, which makes every protocol
+/// decision. It owns the sockets, the clock, the jobs' memory and the float data path; it feeds the protocol
+/// what happens — jobs submitted, frames received, time passing, a send libzmq cannot queue yet, cancellation,
+/// its own socket failures — and carries out the actions it returns, in order. Floats are never copied into
+/// or out of Swift arrays: float32 goes out straight from the jobs' storage, float16 through pooled buffers,
+/// and received payloads are summed, converted or copied into the storage from their messages.
 final class CommunicationEngine {
     private let spec: GangSpec
     private let shared: GangShared
     private let logger: Logger
     private let cancelled: @Sendable () -> Bool
-    private let context: ZMQContext
-    private let dealer: ZMQSocket
-    private let pull: ZMQSocket?
-    private var push: ZMQSocket?
-    private let ringEndpoint: String
+    private var sockets: MemberSockets
     private var state: GangProtocol
-    private var hubQueue: [(FrameHeader, ZMQMessage)] = []
-    private var ringQueue: [(FrameHeader, ZMQMessage)] = []
-    private var counters = GangStatistics.Counters()
+    /// The jobs submitted and not yet completed, by the id the protocol knows them by.
+    private var jobs: [Int: GangJob] = [:]
+    private var nextJobID = 0
+    private var kept = KeptPayloads()
+    /// Float16: the bytes the last `combine` left to send (`GangProtocol.Outgoing.combined`).
+    private var combined: ZMQMessage?
+    private var outbox = Outbox()
     /// Memory of outgoing float16 payloads, reused once libzmq has sent them.
     private let wireBuffers: WireBufferPool
     /// Messages sent from the jobs' float storage without copying that libzmq still reads.
     private let lentStorage = LentCounter()
-
-    private var gangSize: UInt16 { UInt16(spec.size) }
-    private var right: Int { state.right }
 
     init(spec: GangSpec, context: ZMQContext, shared: GangShared, logger: Logger,
          cancelled: @escaping @Sendable () -> Bool) throws(ZMQError) {
@@ -35,264 +34,236 @@ final class CommunicationEngine {
         self.shared = shared
         self.logger = logger
         self.cancelled = cancelled
-        self.context = context
         wireBuffers = WireBufferPool(minimumCapacity: spec.chunkElements * spec.precision.bytesPerElement)
-        dealer = try ZMQSocket(context, type: .dealer)
-        try dealer.setLinger(milliseconds: 2000)
-        try dealer.setHighWaterMarks(send: 0, receive: 0)
-        try dealer.connect(spec.hubEndpoint)
-        if spec.topology == .ring {
-            let socket = try ZMQSocket(context, type: .pull)
-            try socket.setLinger(milliseconds: 0)
-            try socket.setHighWaterMarks(send: 0, receive: 0)
-            try socket.bind(spec.ringBindAddress)
-            ringEndpoint = try socket.lastEndpoint()
-            pull = socket
-        } else {
-            ringEndpoint = ""
-            pull = nil
-        }
-        state = GangProtocol(spec: spec, at: MonotonicClock.seconds())
+        sockets = try MemberSockets(spec: spec, context: context)
+        state = GangProtocol(spec: spec)
     }
 
     /// Joins, runs jobs until closed, then leaves; a failure is recorded in `shared` and told to the hub.
     func run() {
-        do {
-            try rendezvous()
-            shared.setReady()
-            while true {
-                let (job, closing) = shared.take()
-                if closing { break }
-                guard let job else {
-                    try pumpOnce(milliseconds: 1)
-                    continue
+        perform(state.handle(.started(ringEndpoint: sockets.ringEndpoint, at: MonotonicClock.seconds())))
+        while state.isActive {
+            let (submitted, closing) = shared.takeJobs()
+            for job in submitted { submit(job) }
+            if closing { perform(state.handle(.closeRequested)) }
+            turn()
+        }
+        if state.hasFailed {
+            shared.waitForClose()
+            perform(state.handle(.closeRequested))
+        }
+        sockets.close()
+    }
+
+    private func submit(_ job: GangJob) {
+        let id = nextJobID
+        nextJobID += 1
+        jobs[id] = job
+        perform(state.handle(.submitted(job.exchange, id: id, at: MonotonicClock.seconds())))
+    }
+
+    /// One turn of the loop: retries a stalled send, waits as the protocol's state calls for (briefly while a
+    /// send is stalled or nothing runs, so that jobs start at once), takes in every frame that arrived, then
+    /// reports the time, or the stalled send, and cancellation.
+    private func turn() {
+        do throws(GangError) {
+            try flushOutbox()
+            let milliseconds: Int
+            if outbox.stalled != nil {
+                milliseconds = 1
+            } else {
+                switch state.awaiting {
+                case .nothing:
+                    return
+                case .jobs:
+                    milliseconds = 1
+                case .frames:
+                    milliseconds = 20
+                case .lentValues:
+                    if lentStorage.waitUntilNone(milliseconds: 1) {
+                        perform(state.handle(.lentValuesReturned(at: MonotonicClock.seconds())))
+                    }
+                    milliseconds = 0
                 }
-                try execute(job)
+            }
+            try receive(waitingUpTo: milliseconds)
+        } catch {
+            perform(state.handle(.failed(error)))
+        }
+        let now = MonotonicClock.seconds()
+        if let stalled = outbox.stalled {
+            perform(state.handle(.sendStalled(to: stalled.destination, since: stalled.since, at: now)))
+        } else {
+            perform(state.handle(.tick(at: now)))
+        }
+        if cancelled() { perform(state.handle(.cancelled)) }
+    }
+
+    // MARK: receiving
+
+    private func receive(waitingUpTo milliseconds: Int) throws(GangError) {
+        do throws(ZMQError) {
+            for index in try ZMQSocket.poll(sockets.receiving, timeoutMilliseconds: milliseconds) {
+                let source: GangProtocol.Source = index == 0 ? .hub : .left
+                while state.isActive, let frames = try sockets.receiving[index].receiveMessage() {
+                    dispatch(frames, from: source)
+                }
             }
         } catch {
-            shared.fail(error)
-            if case .aborted = error {} else {
-                sendQuietly(dealer, FrameHeader(type: .abort, gangID: spec.gangID, rank: UInt16(spec.rank),
-                                                gangSize: gangSize), payload: Array(error.description.utf8))
-            }
-            shared.waitForClose()
+            throw .transport(gangID: spec.gangID, rank: spec.rank, detail: "\(error)")
         }
-        sendQuietly(dealer, FrameHeader(type: .leave, gangID: spec.gangID, rank: UInt16(spec.rank), gangSize: gangSize),
-                    payload: [])
-        push?.close()
-        pull?.close()
-        dealer.close()
     }
 
-    // MARK: rendezvous
-
-    private func rendezvous() throws(GangError) {
-        let start = MonotonicClock.seconds()
-        let join = Payload.join(timeout: spec.timeout, ringEndpoint: ringEndpoint)
-        try sendBytes(dealer, FrameHeader(type: .join, gangID: spec.gangID, rank: UInt16(spec.rank), gangSize: gangSize),
-                      join, peer: nil)
-        while state.peers == nil {
-            try pumpOnce(milliseconds: 20)
-            try state.checkRendezvous(startedAt: start, at: MonotonicClock.seconds())
+    private func dispatch(_ frames: [ZMQMessage], from source: GangProtocol.Source) {
+        let frame: FrameHeader
+        do throws(FrameError) {
+            guard frames.count == 2 else { throw .wrongFrameCount(frames.count) }
+            frame = try FrameHeader.decode(frames[0].bytes, payloadCount: frames[1].count)
+        } catch {
+            logger.warning("gang \(spec.gangID) rank \(spec.rank): dropped a malformed frame: \(error)")
+            return
         }
-        let peers = state.peers!
-        if spec.topology == .ring, spec.size > 1 {
-            do {
-                let socket = try ZMQSocket(context, type: .push)
-                try socket.setLinger(milliseconds: 2000)
-                try socket.setHighWaterMarks(send: 0, receive: 0)
-                try socket.connect(peers[right])
-                push = socket
+        let payload = frames[1]
+        let event = GangProtocol.Event.received(frame, from: source, bytes: frame.carriesFloats ? [] : payload.bytes,
+                                                at: MonotonicClock.seconds())
+        perform(state.handle(event), arrived: payload)
+    }
+
+    // MARK: actions
+
+    /// Carries out the protocol's actions in order; those that touch the sockets or the jobs wait behind a send
+    /// libzmq could not queue yet. A socket failure is reported back to the protocol.
+    private func perform(_ actions: [GangProtocol.Action], arrived payload: ZMQMessage? = nil) {
+        do throws(GangError) {
+            for action in actions {
+                if outbox.isEmpty || action.takesEffectAtOnce {
+                    try carryOut(action, arrived: payload)
+                } else {
+                    outbox.waiting.append(action)
+                }
+            }
+        } catch {
+            perform(state.handle(.failed(error)))
+        }
+    }
+
+    /// Retries the stalled send and, once libzmq has queued it, carries out the actions that waited behind it.
+    private func flushOutbox() throws(GangError) {
+        if let stalled = outbox.stalled {
+            guard try attempt(stalled.send) else { return }
+            outbox.stalled = nil
+        }
+        while outbox.stalled == nil, !outbox.waiting.isEmpty {
+            try carryOut(outbox.waiting.removeFirst(), arrived: nil)
+        }
+    }
+
+    private func carryOut(_ action: GangProtocol.Action, arrived payload: ZMQMessage?) throws(GangError) {
+        switch action {
+        case let .send(header, outgoing, destination):
+            try send(header, outgoing, to: destination)
+        case let .notify(header, bytes, destination):
+            guard let socket = sockets.socket(to: destination) else { return }
+            _ = bytes.withUnsafeBytes { try? socket.send(header: header.encoded(), payload: $0) }
+        case let .connectRing(rank, endpoint):
+            do throws(ZMQError) {
+                try sockets.connectRing(to: endpoint)
             } catch {
                 throw .transport(gangID: spec.gangID, rank: spec.rank,
-                                 detail: "cannot connect to rank \(right) at \(peers[right]): \(error)")
+                                 detail: "cannot connect to rank \(rank) at \(endpoint): \(error)")
             }
-        }
-        state.ringConnected(at: MonotonicClock.seconds())
-    }
-
-    // MARK: jobs
-
-    private func execute(_ job: GangJob) throws(GangError) {
-        let start = MonotonicClock.seconds()
-        counters = GangStatistics.Counters()
-        switch job {
-        case .reduce(let storage, let offset, let count, let average, let step, let bucket, let inStep):
-            let values = storage.pointer + offset
-            if spec.size > 1 {
-                switch spec.topology {
-                case .star:
-                    try starReduce(startStarReduction(storage, values, count: count, average: average, step: step,
-                                                      bucket: bucket, inStep: inStep, start: start))
-                    return
-                case .ring:
-                    try ringReduce(storage, values, count: count, average: average, step: step, bucket: bucket)
-                    // The caller owns the storage again once the job completes: libzmq must be done reading it
-                    // (the last all-gather sends are not followed by anything that depends on them).
-                    try awaitLentStorage()
-                }
-            }
-            counters.communicationSeconds = MonotonicClock.seconds() - start
-            shared.complete(counters, inStep: inStep)
-        case .gather(let bytes, let step):
-            let blocks: [[UInt8]]
-            if spec.size == 1 {
-                blocks = [bytes]
-            } else {
-                switch spec.topology {
-                case .star: blocks = try starGather(bytes, step: step)
-                case .ring: blocks = try ringGather(bytes, step: step)
-                }
-            }
-            counters.communicationSeconds = MonotonicClock.seconds() - start
-            shared.complete(counters, inStep: false, gathered: blocks)
+        case .ready:
+            shared.setReady()
+        case let .keepPayload(source):
+            if let payload { kept.append(payload, from: source) }
+        case let .storeResult(id, offset, count):
+            Kernels.readWire(kept.next(from: .hub), count: count, precision: spec.precision, adding: false,
+                             into: values(of: id) + offset)
+        case let .combine(id, offset, count, combination):
+            combine(kept.next(from: .left), count: count, into: values(of: id) + offset, combination)
+        case let .complete(id, completion):
+            jobs[id] = nil
+            shared.complete(completion.counters, inStep: completion.inStep, gathered: completion.gathered)
+        case let .drop(reason):
+            logger.warning("gang \(spec.gangID) rank \(spec.rank): dropped \(reason)")
+        case let .fail(error):
+            shared.fail(error)
+            outbox = Outbox()
         }
     }
 
-    private func header(_ type: FrameType, step: UInt64, bucket: UInt32 = 0, part: UInt32 = 0, segment: UInt32 = 0,
-                        flags: UInt8 = 0) -> FrameHeader {
-        FrameHeader(type: type, precision: spec.precision, flags: flags, gangID: spec.gangID, step: step,
-                    bucket: bucket, part: part, segment: segment, rank: UInt16(spec.rank), gangSize: gangSize)
+    /// The values of job `id`: its floats from its offset on.
+    private func values(of id: Int) -> UnsafeMutablePointer<Float> {
+        let job = jobs[id]!
+        return job.storage!.pointer + job.offset
     }
 
-    /// A star reduction whose chunks are with the hub and whose results are awaited.
-    private struct StarReduction {
-        var values: UnsafeMutablePointer<Float>
-        var count: Int
-        var step: UInt64
-        var bucket: UInt32
-        var inStep: Bool
-        var parts: Int
-        var received = 0
-        var start: Double
-    }
+    // MARK: the data path
 
-    /// Star: sends every chunk of a bucket to the hub.
-    /// Float32 chunks go out from the storage without copying: the hub answers a chunk only once it has
-    /// received it from every member, so the results never overwrite bytes that libzmq is still sending.
-    private func startStarReduction(_ storage: FloatStorage, _ values: UnsafeMutablePointer<Float>, count: Int,
-                                    average: Bool, step: UInt64, bucket: UInt32, inStep: Bool,
-                                    start: Double) throws(GangError) -> StarReduction {
-        let chunk = spec.chunkElements
-        let parts = (count + chunk - 1) / chunk
-        let flags = average ? FrameHeader.Flags.average : 0
-        for part in 0..<parts {
-            let range = (part * chunk)..<min(count, (part + 1) * chunk)
-            try sendFloats(dealer, header(.reduce, step: step, bucket: bucket, part: UInt32(part), flags: flags),
-                           storage, values + range.lowerBound, count: range.count, peer: nil)
+    /// Sends a frame, its payload without copying the floats; when libzmq cannot queue it yet, it waits in the
+    /// outbox and is retried on every turn.
+    private func send(_ header: FrameHeader, _ outgoing: GangProtocol.Outgoing,
+                      to destination: GangProtocol.Destination) throws(GangError) {
+        let body: PreparedSend.Body
+        switch outgoing {
+        case .bytes(let bytes):
+            body = .bytes(bytes)
+        case let .values(id, offset, count, tracked):
+            body = .message(wireMessage(values(of: id) + offset, count: count, storage: jobs[id]!.storage!,
+                                        tracked: tracked))
+        case .combined:
+            body = .message(combined!)
+            combined = nil
         }
-        return StarReduction(values: values, count: count, step: step, bucket: bucket, inStep: inStep, parts: parts,
-                             start: start)
+        let prepared = PreparedSend(socket: sockets.socket(to: destination)!, type: header.type,
+                                    header: header.encoded(), body: body)
+        if try !attempt(prepared) {
+            outbox.stalled = (prepared, destination, MonotonicClock.seconds())
+        }
     }
 
-    /// Star: takes in the hub's identical results of `first`, and keeps the hub busy meanwhile: while they
-    /// arrive, the chunks of the next queued bucket already go out (at most two buckets in flight). The hub
-    /// answers in the order the chunks were sent, so results come bucket by bucket; jobs complete in order.
-    private func starReduce(_ first: StarReduction) throws(GangError) {
-        var inFlight = [first]
-        var lastCompletion = first.start
-        while let head = inFlight.first {
-            if inFlight.count < 2,
-               case .reduce(let storage, let offset, let count, let average, let step, let bucket, let inStep)? =
-                   shared.takeReduction() {
-                inFlight.append(try startStarReduction(storage, storage.pointer + offset, count: count, average: average,
-                                                       step: step, bucket: bucket, inStep: inStep,
-                                                       start: MonotonicClock.seconds()))
+    private func attempt(_ send: PreparedSend) throws(GangError) -> Bool {
+        do throws(ZMQError) {
+            return try send.attempt()
+        } catch {
+            throw .transport(gangID: spec.gangID, rank: spec.rank, detail: "sending \(send.type): \(error)")
+        }
+    }
+
+    /// The wire bytes of `count` floats of `storage` as a message libzmq takes without copying: float32 lent
+    /// from the storage (`tracked`: counted in `lentStorage` until libzmq is done), float16 encoded into a
+    /// pooled buffer.
+    private func wireMessage(_ values: UnsafePointer<Float>, count: Int, storage: FloatStorage,
+                             tracked: Bool) -> ZMQMessage {
+        switch spec.precision {
+        case .float32:
+            if tracked {
+                lentStorage.lend()
+                return storage.message(values, count: count) { [lentStorage] in lentStorage.giveBack() }
             }
-            let chunk = spec.chunkElements
-            let (reply, payload) = try nextFromHub()
-            let part = Int(reply.part)
-            let elements = part < head.parts ? min(head.count, (part + 1) * chunk) - part * chunk : 0
-            try state.expectReduced(reply, payloadCount: payload.count, step: head.step, bucket: head.bucket,
-                                    parts: head.parts, bytes: { _ in elements * self.spec.precision.bytesPerElement })
-            Kernels.readWire(payload, count: elements, precision: spec.precision, adding: false,
-                             into: head.values + part * chunk)
-            inFlight[0].received += 1
-            if inFlight[0].received == head.parts {
-                inFlight.removeFirst()
-                let now = MonotonicClock.seconds()
-                counters.communicationSeconds = now - max(head.start, lastCompletion)
-                lastCompletion = now
-                shared.complete(counters, inStep: head.inStep)
-                counters = GangStatistics.Counters()
-            }
+            return storage.message(values, count: count) {}
+        case .float16:
+            let buffer = wireBuffers.take(2 * count)
+            HalfPrecision.encode(values, count: count, into: buffer.pointer)
+            return wireBuffers.message(buffer, bytes: 2 * count)
         }
     }
 
-    private func starGather(_ bytes: [UInt8], step: UInt64) throws(GangError) -> [[UInt8]] {
-        try sendBytes(dealer, header(.gather, step: step), bytes, peer: nil)
-        let (reply, payload) = try nextFromHub()
-        guard reply.type == .gathered, reply.step == step, let blocks = try? Payload.decodeBlocks(payload.bytes),
-              blocks.count == spec.size else {
-            throw .protocolViolation(gangID: spec.gangID, rank: spec.rank,
-                                     detail: "expected the allGather of exchange \(step), got \(reply.type) of \(reply.step)")
+    /// Combines a received ring segment with `count` values at `destination`, reading the message in place.
+    /// Float16 leaves the bytes to send next in `combined`: the sums, encoded in the same pass into a pooled
+    /// buffer (after the last reduce-scatter step divided and rounded to the wire values every member uses), or
+    /// in the all-gather the received message itself, to forward unchanged.
+    private func combine(_ payload: ZMQMessage, count: Int, into destination: UnsafeMutablePointer<Float>,
+                         _ combination: GangProtocol.Combination) {
+        let finalDivisor: Float?
+        switch combination {
+        case .copy:
+            Kernels.readWire(payload, count: count, precision: spec.precision, adding: false, into: destination)
+            if spec.precision == .float16 { combined = payload }
+            return
+        case .add: finalDivisor = nil
+        case .addDividing(let divisor): finalDivisor = divisor
         }
-        return blocks
-    }
-
-    /// Ring all-reduce of pieces of at most k chunks: reduce-scatter, then all-gather of the final values.
-    /// Segment s is summed along s, s+1, …, s−1 (mod k) and finished by rank s−1, which alone computes its
-    /// final (averaged, wire-rounded) value; everyone else receives exactly those bytes.
-    private func ringReduce(_ storage: FloatStorage, _ values: UnsafeMutablePointer<Float>, count: Int, average: Bool,
-                            step: UInt64, bucket: UInt32) throws(GangError) {
-        let k = spec.size
-        let rank = spec.rank
-        let pieceLimit = k * spec.chunkElements
-        var pieceStart = 0
-        var part: UInt32 = 0
-        while pieceStart < count {
-            let length = min(pieceLimit, count - pieceStart)
-            let piece = values + pieceStart
-            func segment(_ index: Int) -> Range<Int> { (index * length / k)..<((index + 1) * length / k) }
-            var next = RingOutgoing.storage
-            for phase in 0..<2 {
-                let flags = phase == 0 ? 0 : FrameHeader.Flags.gatherPhase
-                for j in 0..<(k - 1) {
-                    let (sent, received) = state.ringStep(j, phase: phase)
-                    let frame = header(.ring, step: step, bucket: bucket, part: part, segment: UInt32(sent), flags: flags)
-                    switch next {
-                    case .storage:
-                        let out = segment(sent)
-                        try sendFloats(push!, frame, storage, piece + out.lowerBound, count: out.count, peer: right,
-                                       tracked: true)
-                    case .message(let payload):
-                        try send(push!, frame, message: payload, peer: right)
-                    }
-                    let into = segment(received)
-                    let payload = try nextFromLeft(step: step, bucket: bucket, part: part, segment: received,
-                                                   flags: flags, bytes: into.count * spec.precision.bytesPerElement)
-                    if phase == 1 {
-                        Kernels.readWire(payload, count: into.count, precision: spec.precision, adding: false,
-                                         into: piece + into.lowerBound)
-                        // Float16 forwards the bytes rather than encoding them again; float32 sends from the
-                        // storage (the same copy), which lets the received buffer go at once.
-                        next = spec.precision == .float16 ? .message(payload) : .storage
-                    } else {
-                        // The last reduce-scatter step completes this member's own segment, (rank + 1) mod k.
-                        next = accumulate(payload, count: into.count, into: piece + into.lowerBound,
-                                          finalDivisor: j == k - 2 ? (average ? Float(k) : 1) : nil)
-                    }
-                }
-            }
-            pieceStart += length
-            part += 1
-        }
-    }
-
-    /// How a ring step's segment goes out: from the float storage (float32, without copying; float16 encoded),
-    /// or as a ready message: the float16 bytes the previous step encoded while summing, or (all-gather) the
-    /// message received, forwarded unchanged.
-    private enum RingOutgoing {
-        case storage
-        case message(ZMQMessage)
-    }
-
-    /// Adds a received reduce-scatter segment into `destination`, reading the message in place. With
-    /// `finalDivisor` the sums are complete: divided (by 1 for a plain sum, which is exact) and, for float16,
-    /// rounded to their wire values, which every member then uses. Float16 also encodes the bytes to send next
-    /// in the same pass, into a pooled buffer sent without copying.
-    private func accumulate(_ payload: ZMQMessage, count: Int, into destination: UnsafeMutablePointer<Float>,
-                            finalDivisor: Float?) -> RingOutgoing {
         switch spec.precision {
         case .float32:
             payload.withUnsafeBytes { source in
@@ -303,7 +274,6 @@ final class CommunicationEngine {
                     Kernels.readWire(base, count: count, precision: .float32, adding: true, into: destination)
                 }
             }
-            return .storage
         case .float16:
             let buffer = wireBuffers.take(2 * count)
             payload.withUnsafeBytes { source in
@@ -315,180 +285,132 @@ final class CommunicationEngine {
                     HalfPrecision.decodeAdding(base, count: count, into: destination, encodingInto: buffer.pointer)
                 }
             }
-            return .message(wireBuffers.message(buffer, bytes: 2 * count))
+            combined = wireBuffers.message(buffer, bytes: 2 * count)
+        }
+    }
+}
+
+extension GangProtocol.Action {
+    /// Whether the shell carries the action out even while a send waits: it touches neither a job nor the order
+    /// of frames (bookkeeping, the log, best-effort frames, failure).
+    fileprivate var takesEffectAtOnce: Bool {
+        switch self {
+        case .notify, .keepPayload, .drop, .fail: true
+        case .send, .connectRing, .ready, .storeResult, .combine, .complete: false
+        }
+    }
+}
+
+/// A member's sockets: the DEALER to the hub and, for the ring, the PULL that receives from the left neighbour
+/// and the PUSH to the right one, connected once the peers are known.
+private struct MemberSockets {
+    let context: ZMQContext
+    let dealer: ZMQSocket
+    let pull: ZMQSocket?
+    private(set) var push: ZMQSocket?
+    /// Where `pull` listens ("" in the star).
+    let ringEndpoint: String
+    /// The sockets that receive, the hub's first.
+    let receiving: [ZMQSocket]
+
+    init(spec: GangSpec, context: ZMQContext) throws(ZMQError) {
+        self.context = context
+        dealer = try ZMQSocket(context, type: .dealer)
+        try dealer.setLinger(milliseconds: 2000)
+        try dealer.setHighWaterMarks(send: 0, receive: 0)
+        try dealer.connect(spec.hubEndpoint)
+        if spec.topology == .ring {
+            let socket = try ZMQSocket(context, type: .pull)
+            try socket.setLinger(milliseconds: 0)
+            try socket.setHighWaterMarks(send: 0, receive: 0)
+            try socket.bind(spec.ringBindAddress)
+            ringEndpoint = try socket.lastEndpoint()
+            pull = socket
+            receiving = [dealer, socket]
+        } else {
+            ringEndpoint = ""
+            pull = nil
+            receiving = [dealer]
         }
     }
 
-    private func ringGather(_ bytes: [UInt8], step: UInt64) throws(GangError) -> [[UInt8]] {
-        let k = spec.size
-        var blocks = [[UInt8]](repeating: [], count: k)
-        blocks[spec.rank] = bytes
-        for j in 0..<(k - 1) {
-            let (sent, received) = state.gatherStep(j)
-            try sendBytes(push!, header(.ring, step: step, segment: UInt32(sent), flags: FrameHeader.Flags.bytes),
-                          blocks[sent], peer: right)
-            blocks[received] = try nextFromLeft(step: step, bucket: 0, part: 0, segment: received,
-                                                flags: FrameHeader.Flags.bytes, bytes: nil).bytes
+    func socket(to destination: GangProtocol.Destination) -> ZMQSocket? {
+        switch destination {
+        case .hub: dealer
+        case .right: push
         }
-        return blocks
     }
 
-    // MARK: waiting and sending
-
-    private func nextFromHub() throws(GangError) -> (FrameHeader, ZMQMessage) {
-        while hubQueue.isEmpty {
-            try pumpOnce(milliseconds: 20)
-            if hubQueue.isEmpty { try state.checkHub(at: MonotonicClock.seconds()) }
-        }
-        return hubQueue.removeFirst()
+    mutating func connectRing(to endpoint: String) throws(ZMQError) {
+        let socket = try ZMQSocket(context, type: .push)
+        try socket.setLinger(milliseconds: 2000)
+        try socket.setHighWaterMarks(send: 0, receive: 0)
+        try socket.connect(endpoint)
+        push = socket
     }
 
-    private func nextFromLeft(step: UInt64, bucket: UInt32, part: UInt32, segment: Int, flags: UInt8,
-                              bytes: Int?) throws(GangError) -> ZMQMessage {
-        while ringQueue.isEmpty {
-            try pumpOnce(milliseconds: 20)
-            if ringQueue.isEmpty { try state.checkLeft(at: MonotonicClock.seconds()) }
+    func close() {
+        push?.close()
+        pull?.close()
+        dealer.close()
+    }
+}
+
+/// Float payloads received and kept for the protocol's `storeResult` (from the hub) and `combine` (from the
+/// left neighbour), oldest first.
+private struct KeptPayloads {
+    private var hub: [ZMQMessage] = []
+    private var ring: [ZMQMessage] = []
+
+    mutating func append(_ payload: ZMQMessage, from source: GangProtocol.Source) {
+        switch source {
+        case .hub: hub.append(payload)
+        case .left: ring.append(payload)
         }
-        let (frame, payload) = ringQueue.removeFirst()
-        try state.expectSegment(frame, payloadCount: payload.count, step: step, bucket: bucket, part: part,
-                                segment: segment, flags: flags, precision: spec.precision, bytes: bytes)
-        return payload
     }
 
-    /// Sends `count` floats of `storage`: float32 without copying (`tracked`: counted in `lentStorage` until
-    /// libzmq is done), float16 encoded into a pooled buffer, also sent without copying.
-    private func sendFloats(_ socket: ZMQSocket, _ header: FrameHeader, _ storage: FloatStorage,
-                            _ values: UnsafePointer<Float>, count: Int, peer: Int?,
-                            tracked: Bool = false) throws(GangError) {
-        let message: ZMQMessage
-        switch spec.precision {
-        case .float32:
-            if tracked {
-                lentStorage.lend()
-                message = storage.message(values, count: count) { [lentStorage] in lentStorage.giveBack() }
-            } else {
-                message = storage.message(values, count: count) {}
+    mutating func next(from source: GangProtocol.Source) -> ZMQMessage {
+        switch source {
+        case .hub: hub.removeFirst()
+        case .left: ring.removeFirst()
+        }
+    }
+}
+
+/// A frame ready to go, its header encoded: the payload as bytes (copied by libzmq) or as a message libzmq
+/// takes without copying.
+private struct PreparedSend {
+    enum Body {
+        case bytes([UInt8])
+        case message(ZMQMessage)
+    }
+
+    let socket: ZMQSocket
+    let type: FrameType
+    let header: [UInt8]
+    let body: Body
+
+    /// Queues the frame; false, having queued nothing, while libzmq cannot queue it (its peer is not connected).
+    func attempt() throws(ZMQError) -> Bool {
+        switch body {
+        case .bytes(let bytes):
+            let queued = bytes.withUnsafeBytes { raw in
+                Result { () throws(ZMQError) -> Bool in try socket.send(header: header, payload: raw) }
             }
-        case .float16:
-            let buffer = wireBuffers.take(2 * count)
-            HalfPrecision.encode(values, count: count, into: buffer.pointer)
-            message = wireBuffers.message(buffer, bytes: 2 * count)
+            return try queued.get()
+        case .message(let message):
+            return try socket.send([header], payload: message)
         }
-        try send(socket, header, message: message, peer: peer)
     }
+}
 
-    /// Waits until libzmq has given back every message sent from a job's storage, taking in input, sending
-    /// heartbeats and checking for cancellation meanwhile; the peer is silent if that takes `timeout`.
-    private func awaitLentStorage() throws(GangError) {
-        let start = MonotonicClock.seconds()
-        while !lentStorage.waitUntilNone(milliseconds: 1) {
-            try pumpOnce(milliseconds: 0)
-            let waited = MonotonicClock.seconds() - start
-            if waited > spec.timeout {
-                throw .peerSilent(gangID: spec.gangID, rank: spec.rank, peer: right, seconds: waited)
-            }
-        }
-    }
+/// Sends libzmq could not queue yet: the stalled one, retried on every turn since `since`, and the actions that
+/// wait behind it, in order.
+private struct Outbox {
+    var stalled: (send: PreparedSend, destination: GangProtocol.Destination, since: Double)?
+    var waiting: [GangProtocol.Action] = []
 
-    private func sendBytes(_ socket: ZMQSocket, _ header: FrameHeader, _ bytes: [UInt8], peer: Int?) throws(GangError) {
-        let result: GangError? = bytes.withUnsafeBytes { raw in
-            do throws(GangError) {
-                try send(socket, header, payload: raw, peer: peer)
-                return nil
-            } catch {
-                return error
-            }
-        }
-        if let result { throw result }
-    }
-
-    /// Sends one message, retrying while it cannot be queued (peer not connected yet) up to the timeout.
-    private func send(_ socket: ZMQSocket, _ header: FrameHeader, payload: UnsafeRawBufferPointer,
-                      peer: Int?) throws(GangError) {
-        try sendRetrying(header, payloadCount: payload.count, peer: peer) { encoded throws(ZMQError) in
-            try socket.send(header: encoded, payload: payload)
-        }
-    }
-
-    /// Sends one message whose payload libzmq takes without copying, retrying like `send(_:_:payload:peer:)`.
-    private func send(_ socket: ZMQSocket, _ header: FrameHeader, message: ZMQMessage, peer: Int?) throws(GangError) {
-        try sendRetrying(header, payloadCount: message.count, peer: peer) { encoded throws(ZMQError) in
-            try socket.send([encoded], payload: message)
-        }
-    }
-
-    /// Calls `attempt` with the encoded header (its payload length set to `payloadCount`) until it has queued
-    /// the message; between tries it keeps receiving and heartbeating, and it gives up after the timeout.
-    private func sendRetrying(_ header: FrameHeader, payloadCount: Int, peer: Int?,
-                              _ attempt: ([UInt8]) throws(ZMQError) -> Bool) throws(GangError) {
-        var header = header
-        header.payloadLength = UInt32(payloadCount)
-        let encoded = header.encoded()
-        let start = MonotonicClock.seconds()
-        while true {
-            do {
-                if try attempt(encoded) {
-                    counters.bytesSent += encoded.count + payloadCount
-                    return
-                }
-            } catch {
-                throw .transport(gangID: spec.gangID, rank: spec.rank, detail: "sending \(header.type): \(error)")
-            }
-            try state.checkRetry(to: peer, startedAt: start, at: MonotonicClock.seconds())
-            try pumpOnce(milliseconds: 1)
-        }
-    }
-
-    private func sendQuietly(_ socket: ZMQSocket?, _ header: FrameHeader, payload: [UInt8]) {
-        guard let socket else { return }
-        var header = header
-        header.payloadLength = UInt32(payload.count)
-        _ = payload.withUnsafeBytes { try? socket.send(header: header.encoded(), payload: $0) }
-    }
-
-    /// Waits up to `milliseconds` for input, takes in everything waiting, sends heartbeats when due and
-    /// checks for cancellation.
-    private func pumpOnce(milliseconds: Int) throws(GangError) {
-        let sockets = pull.map { [dealer, $0] } ?? [dealer]
-        do {
-            for index in try ZMQSocket.poll(sockets, timeoutMilliseconds: milliseconds) {
-                while let frames = try sockets[index].receiveMessage() { try dispatch(frames, fromHub: index == 0) }
-            }
-        } catch let error as GangError {
-            throw error
-        } catch {
-            throw .transport(gangID: spec.gangID, rank: spec.rank, detail: "\(error)")
-        }
-        if state.pingDue(at: MonotonicClock.seconds()) {
-            let ping = FrameHeader(type: .ping, gangID: spec.gangID, rank: UInt16(spec.rank), gangSize: gangSize)
-            sendQuietly(dealer, ping, payload: [])
-            sendQuietly(push, ping, payload: [])
-        }
-        if cancelled() { throw .cancelled(gangID: spec.gangID, rank: spec.rank) }
-    }
-
-    private func dispatch(_ frames: [ZMQMessage], fromHub: Bool) throws(GangError) {
-        let frame: FrameHeader
-        do throws(FrameError) {
-            guard frames.count == 2 else { throw .wrongFrameCount(frames.count) }
-            frame = try FrameHeader.decode(frames[0].bytes, payloadCount: frames[1].count)
-        } catch {
-            logger.warning("gang \(spec.gangID) rank \(spec.rank): dropped a malformed frame: \(error)")
-            return
-        }
-        let payload = frames[1]
-        let arrival = try state.receive(frame, controlPayload: { payload.bytes }, fromHub: fromHub, at: MonotonicClock.seconds())
-        if case let .dropped(reason) = arrival {
-            logger.warning("gang \(spec.gangID) rank \(spec.rank): dropped \(reason)")
-            return
-        }
-        counters.bytesReceived += frames[0].count + frames[1].count
-        switch arrival {
-        case .hubResult: hubQueue.append((frame, payload))
-        case .ringSegment: ringQueue.append((frame, payload))
-        case .handled, .dropped: break
-        }
-    }
+    var isEmpty: Bool { stalled == nil && waiting.isEmpty }
 }
 
 /// Messages lent to libzmq, counted until it gives them back (on its I/O thread).

@@ -1,12 +1,23 @@
 import Foundation
 
-/// One unit of work for the communication thread, done in submission order (the same on every member).
-enum GangJob: Sendable {
+/// One unit of work for the communication thread, done in submission order (the same on every member): the
+/// exchange, and for a reduction the floats it sums in place, from `offset` of `storage` on.
+struct GangJob: Sendable {
+    let exchange: GangProtocol.Job
+    let storage: FloatStorage?
+    let offset: Int
+
     /// Sum (or average) `count` floats at `offset` of `storage` over the gang, in place.
-    case reduce(storage: FloatStorage, offset: Int, count: Int, average: Bool, step: UInt64, bucket: UInt32,
-                inStep: Bool)
+    static func reduce(storage: FloatStorage, offset: Int, count: Int, average: Bool, step: UInt64, bucket: UInt32,
+                       inStep: Bool) -> GangJob {
+        GangJob(exchange: .reduce(count: count, average: average, step: step, bucket: bucket, inStep: inStep),
+                storage: storage, offset: offset)
+    }
+
     /// Every member's bytes.
-    case gather(bytes: [UInt8], step: UInt64)
+    static func gather(bytes: [UInt8], step: UInt64) -> GangJob {
+        GangJob(exchange: .gather(bytes: bytes, step: step), storage: nil, offset: 0)
+    }
 }
 
 /// State shared by a member's callers and its communication thread, guarded by `condition`.
@@ -28,19 +39,11 @@ final class GangShared: @unchecked Sendable {
         }
     }
 
-    /// The next job, nil when none is queued, or `.none` with `closing` set.
-    func take() -> (job: GangJob?, closing: Bool) {
+    /// The jobs submitted since the last call, in order, and whether the member is closing.
+    func takeJobs() -> (jobs: [GangJob], closing: Bool) {
         condition.withLock {
-            if jobs.isEmpty { return (nil, closing) }
-            return (jobs.removeFirst(), false)
-        }
-    }
-
-    /// The next job if it is a reduction (the star sends a bucket ahead while awaiting the previous one).
-    func takeReduction() -> GangJob? {
-        condition.withLock {
-            guard case .reduce? = jobs.first else { return nil }
-            return jobs.removeFirst()
+            defer { jobs = [] }
+            return (jobs, closing)
         }
     }
 
