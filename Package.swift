@@ -43,7 +43,8 @@ let package = Package(
         .target(name: "FerdCollective",
                 dependencies: ["CHalfPrecision", "FerdSystem", "FerdZeroMQ", "FerdTraining", .product(name: "Logging", package: "swift-log")]),
         .target(name: "FerdCluster",
-                dependencies: ["FerdZeroMQ", "FerdDigest", "FerdLeaderboard", .product(name: "Logging", package: "swift-log")]),
+                dependencies: ["FerdSystem", "FerdZeroMQ", "FerdDigest", "FerdLeaderboard",
+                               .product(name: "Logging", package: "swift-log")]),
         .target(name: "FerdLeaderboard",
                 dependencies: ["CSQLite", .product(name: "Logging", package: "swift-log")]),
         .target(name: "FerdReport", dependencies: ["FerdLeaderboard", "FerdTraining"]),
@@ -89,6 +90,7 @@ let package = Package(
         ]),
         .testTarget(name: "FerdCollectiveTests", dependencies: [
             "FerdCollective", "FerdZeroMQ", "FerdTraining", "FerdData", "FerdModels", "FerdTensor", "FerdTestSupport",
+            "FerdRandom", "FerdSystem",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "FerdLeaderboardTests",

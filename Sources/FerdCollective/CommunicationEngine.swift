@@ -27,6 +27,17 @@ final class CommunicationEngine {
     private let wireBuffers: WireBufferPool
     /// Messages sent from the jobs' float storage without copying that libzmq still reads.
     private let lentStorage = LentCounter()
+    /// Frames that break the protocol are logged sparingly (anyone may connect to the ring endpoint); the
+    /// member's only peers are never ignored: a gang that cannot exchange fails on its timeouts instead.
+    private var traffic = TrafficGuard(configuration: CommunicationEngine.trafficConfiguration)
+    /// Where the frame being handled came from, for what is dropped of it.
+    private var arrivalSource = GangProtocol.Source.hub
+
+    private static var trafficConfiguration: TrafficGuard.Configuration {
+        var configuration = TrafficGuard.Configuration()
+        configuration.strikeLimit = nil
+        return configuration
+    }
 
     init(spec: GangSpec, context: ZMQContext, shared: GangShared, logger: Logger,
          cancelled: @escaping @Sendable () -> Bool) throws(ZMQError) {
@@ -96,6 +107,7 @@ final class CommunicationEngine {
         } else {
             perform(state.handle(.tick(at: now)))
         }
+        log(traffic.tick(at: now))
         if cancelled() { perform(state.handle(.cancelled)) }
     }
 
@@ -115,13 +127,13 @@ final class CommunicationEngine {
     }
 
     private func dispatch(_ frames: [ZMQMessage], from source: GangProtocol.Source) {
+        arrivalSource = source
         let frame: FrameHeader
         do throws(FrameError) {
             guard frames.count == 2 else { throw .wrongFrameCount(frames.count) }
             frame = try FrameHeader.decode(frames[0].bytes, payloadCount: frames[1].count)
         } catch {
-            logger.warning("gang \(spec.gangID) rank \(spec.rank): dropped a malformed frame: \(error)")
-            return
+            return dropped("malformed", "malformed frame: \(error)")
         }
         let payload = frames[1]
         let event = GangProtocol.Event.received(frame, from: source, bytes: frame.carriesFloats ? [] : payload.bytes,
@@ -185,10 +197,21 @@ final class CommunicationEngine {
             jobs[id] = nil
             shared.complete(completion.counters, inStep: completion.inStep, gathered: completion.gathered)
         case let .drop(reason):
-            logger.warning("gang \(spec.gangID) rank \(spec.rank): dropped \(reason)")
+            dropped("unexpected", reason)
         case let .fail(error):
             shared.fail(error)
             outbox = Outbox()
+        }
+    }
+
+    private func dropped(_ kind: String, _ detail: String) {
+        let peer = arrivalSource == .hub ? "the gradient hub" : "its ring endpoint"
+        log(traffic.dropped(TrafficGuard.Drop(peer: peer, kind: kind, detail: detail), at: MonotonicClock.seconds()))
+    }
+
+    private func log(_ reports: [TrafficGuard.Report]) {
+        for report in reports {
+            logger.warning("gang \(spec.gangID) rank \(spec.rank): \(report.message)")
         }
     }
 

@@ -40,6 +40,12 @@ public final class GradientHub: @unchecked Sendable {
         boundEndpoint = try started.wait().get()
     }
 
+    /// The messages the hub dropped since the last call, by peer and kind (the hub's `TrafficGuard` rules: a peer
+    /// that sends only malformed messages is ignored for a while; docs/PROTOCOL.md, "Bad traffic").
+    public func takeDroppedCounts() -> [TrafficGuard.Count] {
+        control.takeDroppedCounts()
+    }
+
     /// Stops the thread and closes the socket; members still waiting see the hub go silent.
     public func stop() {
         guard control.requestStop() else { return }
@@ -67,7 +73,19 @@ final class StartResult: @unchecked Sendable {
 final class HubControl: @unchecked Sendable {
     private let lock = NSLock()
     private var stopping = false
+    private var droppedCounts: [TrafficGuard.Count] = []
     let finished = DispatchSemaphore(value: 0)
+
+    func addDroppedCounts(_ counts: [TrafficGuard.Count]) {
+        lock.withLock { droppedCounts += counts }
+    }
+
+    func takeDroppedCounts() -> [TrafficGuard.Count] {
+        lock.withLock {
+            defer { droppedCounts.removeAll() }
+            return droppedCounts
+        }
+    }
 
     /// True the first time.
     func requestStop() -> Bool {
@@ -114,8 +132,8 @@ final class HubLoop {
     /// Memory for the reduced chunks' wire bytes, sent to every member without copying (one message shared
     /// by all of them) and reused once libzmq has sent it to all.
     let outputs = WireBufferPool(minimumCapacity: 4 << 20)
-    /// Peers already told that they are a ferd worker at the wrong endpoint (told once each).
-    var misdirectedWorkers: Set<[UInt8]> = []
+    /// What is logged, counted and ignored of malformed or unexpected traffic.
+    var traffic = TrafficGuard()
     /// The first bytes of every control-plane (coordinator ↔ worker) message: ASCII "FERD".
     static let controlMagic: [UInt8] = [0x46, 0x45, 0x52, 0x44]
 
@@ -134,42 +152,51 @@ final class HubLoop {
                 if error.contextTerminated { break }
                 logger.error("gradient hub: \(error)")
             }
-            maintain(now: MonotonicClock.seconds())
+            let now = MonotonicClock.seconds()
+            maintain(now: now)
+            log(traffic.tick(at: now))
+            let counts = traffic.takeCounts()
+            if !counts.isEmpty { control.addDroppedCounts(counts) }
         }
         router.close()
     }
 
     private func handle(_ frames: [ZMQMessage]) {
         guard let identity = frames.first?.bytes else { return }
+        let peer = RoutingIdentity.name(identity)
+        let now = MonotonicClock.seconds()
+        guard traffic.admit(peer, at: now) else { return }
+        func drop(_ kind: String, _ detail: String) {
+            log(traffic.dropped(TrafficGuard.Drop(peer: peer, address: frames.last?.peerAddress, kind: kind,
+                                                  detail: detail), at: now))
+        }
         let header: FrameHeader
         do throws(FrameError) {
             guard frames.count == 3 else { throw .wrongFrameCount(frames.count - 1) }
             header = try FrameHeader.decode(frames[1].bytes, payloadCount: frames[2].count)
         } catch {
             if frames.count == 2, frames[1].bytes.starts(with: Self.controlMagic) {
-                if misdirectedWorkers.insert(identity).inserted {
-                    let peer = String(decoding: identity, as: UTF8.self)
-                    logger.warning("""
-                        gradient hub: a ferd worker (\(peer)) connected here; workers connect to the coordinator's \
-                        --bind endpoint, not to the gradient hub (--gradient-bind)
-                        """)
-                }
-                return
+                return drop("misdirected-worker", """
+                    a ferd worker connected here; workers connect to the coordinator's --bind endpoint, not to the \
+                    gradient hub (--gradient-bind)
+                    """)
             }
-            logger.warning("gradient hub: dropped a malformed message: \(error)")
-            return
+            return drop("malformed", "malformed: \(error)")
         }
         let payload = frames[2]
         let rank = Int(header.rank)
         if header.type == .join {
-            join(header, payload: payload.bytes, identity: identity)
+            join(header, payload: payload.bytes, identity: identity, drop: drop)
             return
         }
         guard var gang = gangs[header.gangID], let member = gang.members[rank], member.identity == identity else {
             // Members of an aborted gang still say goodbye.
-            logger.log(level: header.type == .leave || header.type == .abort ? .debug : .warning, "gradient hub: dropped \(header.type) from rank \(rank) of unknown gang \(header.gangID)")
+            if header.type != .leave, header.type != .abort {
+                drop("unknown-gang", "\(header.type) from rank \(rank) of gang \(header.gangID), which it is not a member of")
+            }
             return
         }
+        traffic.accepted(peer)
         gang.members[rank]?.lastSeen = MonotonicClock.seconds()
         switch header.type {
         case .ping:
@@ -229,29 +256,29 @@ final class HubLoop {
             }
         default:
             gangs[header.gangID] = gang
-            logger.warning("gradient hub: dropped unexpected \(header.type) from gang \(header.gangID) rank \(rank)")
+            drop("unexpected", "unexpected \(header.type) from gang \(header.gangID) rank \(rank)")
         }
     }
 
-    private func join(_ header: FrameHeader, payload: [UInt8], identity: [UInt8]) {
+    private func join(_ header: FrameHeader, payload: [UInt8], identity: [UInt8], drop: (String, String) -> Void) {
         let joinInfo: (timeout: Double, ringEndpoint: String)
         do {
             joinInfo = try Payload.decodeJoin(payload)
         } catch {
-            logger.warning("gradient hub: dropped a JOIN for gang \(header.gangID): \(error)")
-            return
+            return drop("bad-join", "JOIN for gang \(header.gangID): \(error)")
         }
         let size = Int(header.gangSize)
         var gang = gangs[header.gangID] ?? Gang(size: size, timeout: joinInfo.timeout)
         guard gang.size == size, !gang.formed else {
             let reason = gang.formed ? "the gang has already formed" : "gang size \(size), the others said \(gang.size)"
-            logger.warning("gradient hub: refused rank \(header.rank) of gang \(header.gangID): \(reason)")
+            drop("refused-join", "refused rank \(header.rank) of gang \(header.gangID): \(reason)")
             send(to: identity, FrameHeader(type: .abort, gangID: header.gangID, rank: header.rank, gangSize: header.gangSize),
                  payload: Array("the hub refused the join: \(reason)".utf8))
             return
         }
         gang.members[Int(header.rank)] = Member(identity: identity, endpoint: joinInfo.ringEndpoint,
                                                 lastSeen: MonotonicClock.seconds())
+        traffic.accepted(RoutingIdentity.name(identity))
         let ranks = gang.members.keys.sorted()
         broadcast(gang, FrameHeader(type: .joined, gangID: header.gangID, rank: 0, gangSize: header.gangSize),
                   payload: Payload.ranks(ranks))
@@ -288,6 +315,12 @@ final class HubLoop {
             } catch {
                 logger.warning("gradient hub: could not send \(reply.type) of gang \(reply.gangID): \(error)")
             }
+        }
+    }
+
+    private func log(_ reports: [TrafficGuard.Report]) {
+        for report in reports {
+            logger.warning("gradient hub: \(report.message)")
         }
     }
 

@@ -27,6 +27,11 @@ public final class Leaderboard {
         try Migrator.userVersion(database)
     }
 
+    /// SQLite's `PRAGMA integrity_check` of the file: "ok", or the problems it found, one per line.
+    public func integrityCheck() throws -> String {
+        try database.query("PRAGMA integrity_check").compactMap { $0.text(0) }.joined(separator: "\n")
+    }
+
     /// The journal mode in effect; "wal" for every leaderboard.
     public func journalMode() throws -> String {
         try database.journalMode()

@@ -218,14 +218,41 @@ public struct WorkerRecord: Sendable, Equatable {
     public var backend: String
     public var slots: Int
     public var lastHeartbeat: Date
+    /// Messages from this worker the coordinator dropped (malformed or while ignoring it), in all.
+    public var droppedMessages: Int
 
-    public init(id: String, host: String, cores: Int, backend: String, slots: Int, lastHeartbeat: Date) {
+    public init(id: String, host: String, cores: Int, backend: String, slots: Int, lastHeartbeat: Date,
+                droppedMessages: Int = 0) {
         self.id = id
         self.host = host
         self.cores = cores
         self.backend = backend
         self.slots = slots
         self.lastHeartbeat = lastHeartbeat
+        self.droppedMessages = droppedMessages
+    }
+}
+
+/// Messages an endpoint dropped from one peer, of one kind (docs/PROTOCOL.md, "Bad traffic").
+public struct DroppedMessagesRecord: Sendable, Equatable {
+    /// Which endpoint dropped them: `coordinator` or `gradient hub`.
+    public var endpoint: String
+    /// The peer's routing identity as ferd prints it (a worker's id for a worker), or "(other peers)".
+    public var peer: String
+    /// A short stable name of what was wrong, such as `undecodable` or `frame-count`.
+    public var kind: String
+    /// The peer's network address, when known.
+    public var address: String?
+    public var count: Int
+    public var lastTime: Date
+
+    public init(endpoint: String, peer: String, kind: String, address: String?, count: Int, lastTime: Date) {
+        self.endpoint = endpoint
+        self.peer = peer
+        self.kind = kind
+        self.address = address
+        self.count = count
+        self.lastTime = lastTime
     }
 }
 

@@ -80,5 +80,18 @@ enum Schema {
         ALTER TABLE epoch_metrics ADD COLUMN communication_seconds REAL;
         ALTER TABLE epoch_metrics ADD COLUMN bytes_per_step REAL;
         """,
+        // 3: messages dropped by an endpoint (the coordinator, the gradient hub), by peer and kind; a worker's total.
+        """
+        CREATE TABLE dropped_messages (
+            endpoint TEXT NOT NULL,
+            peer TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            address TEXT,
+            count INTEGER NOT NULL,
+            last_time REAL NOT NULL,
+            PRIMARY KEY (endpoint, peer, kind)
+        );
+        ALTER TABLE workers ADD COLUMN dropped_messages INTEGER NOT NULL DEFAULT 0;
+        """,
     ]
 }

@@ -86,15 +86,17 @@ public struct ExperimentServer {
                                     insecure: options.insecure, logger: logger)
             : nil
         defer { hub?.stop() }
-        let coordinator = Coordinator(
-            configuration: Coordinator.Configuration(
-                endpoint: options.endpoint,
-                scheduler: Scheduler.Configuration(heartbeatInterval: options.heartbeat, maxAttempts: definition.retries,
-                                                   gangFormationTimeout: definition.gangWait,
-                                                   gradientHubEndpoint: hub.map { Self.advertised($0.boundEndpoint) }),
-                curve: curve, insecure: options.insecure, tickInterval: min(0.25, options.heartbeat / 2),
-                artifactsDirectory: artifactsDirectory),
-            leaderboard: leaderboard, logger: logger)
+        var configuration = Coordinator.Configuration(
+            endpoint: options.endpoint,
+            scheduler: Scheduler.Configuration(heartbeatInterval: options.heartbeat, maxAttempts: definition.retries,
+                                               gangFormationTimeout: definition.gangWait,
+                                               gradientHubEndpoint: hub.map { Self.advertised($0.boundEndpoint) }),
+            curve: curve, insecure: options.insecure, tickInterval: min(0.25, options.heartbeat / 2),
+            artifactsDirectory: artifactsDirectory)
+        if let hub {
+            configuration.droppedMessageSources = [.init(endpoint: "gradient hub", takeCounts: hub.takeDroppedCounts)]
+        }
+        let coordinator = Coordinator(configuration: configuration, leaderboard: leaderboard, logger: logger)
         try coordinator.run(trials: plan.trials, until: stop, untilFinished: options.untilFinished, bound: bound)
         let trials = try leaderboard.trials(experimentID: plan.experiment.id)
         return Summary(done: trials.filter { $0.state == .done }.count, failed: trials.filter { $0.state == .failed }.count,

@@ -70,6 +70,14 @@ public final class ZMQMessage {
 
     /// A copy of the bytes as an array.
     public var bytes: [UInt8] { withUnsafeBytes { [UInt8]($0) } }
+
+    /// The network address of the peer a received message came from ("Peer-Address" metadata, such as
+    /// `127.0.0.1`); nil for transports without one and for messages not received.
+    public var peerAddress: String? {
+        guard let value = zmq_msg_gets(pointer, "Peer-Address") else { return nil }
+        let address = String(cString: value)
+        return address.isEmpty ? nil : address
+    }
 }
 
 /// The release closure of a borrowed message, retained by libzmq through the free callback's hint.

@@ -247,7 +247,7 @@ struct KeygenCommand: ParsableCommand {
 
 /// `ferd status`: experiments, running trials, the costs of data-parallel trials and the workers of a leaderboard.
 struct StatusCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status", abstract: "Experiments, running trials, data-parallel costs and workers.")
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Experiments, running trials, data-parallel costs, workers and dropped messages.")
 
     @OptionGroup var database: DatabaseOption
 
@@ -260,7 +260,8 @@ struct StatusCommand: ParsableCommand {
             ClusterStatus.ExperimentState(experiment: experiment, trials: try leaderboard.trials(experimentID: experiment.id),
                                           epochMetrics: try leaderboard.epochMetrics(experimentID: experiment.id))
         }
-        let status = ClusterStatus(experiments: experiments, workers: try leaderboard.workers())
+        let status = ClusterStatus(experiments: experiments, workers: try leaderboard.workers(),
+                                   droppedMessages: try leaderboard.droppedMessages())
         print(status.render(now: Date(), style: .detect()), terminator: "")
     }
 }

@@ -88,7 +88,10 @@ final class ClusterIntegrationTests: XCTestCase {
         cluster.startWorker("w1", endpoint: endpoint, runner: FakeRunner())
         XCTAssertEqual(cluster.waitForCoordinator(), .some(nil))
         XCTAssertEqual(try cluster.leaderboard().results(experimentID: 1).count, 2)
-        XCTAssertTrue(cluster.logs.contains("dropped an undecodable message"))
+        XCTAssertTrue(cluster.logs.contains("dropped a message from intruder"))
+        let dropped = try cluster.leaderboard().droppedMessages().filter { $0.peer == "intruder" }
+        XCTAssertEqual(Dictionary(uniqueKeysWithValues: dropped.map { ($0.kind, $0.count) }),
+                       ["undecodable": 4, "frame-count": 1, "unexpected": 1], "\(dropped)")
         intruder.close()
     }
 }

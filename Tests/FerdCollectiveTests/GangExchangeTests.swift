@@ -1,3 +1,4 @@
+import FerdRandom
 import XCTest
 @testable import FerdCollective
 
@@ -229,7 +230,7 @@ final class GangExchangeTests: XCTestCase {
     /// with the values every member must hold bit for bit, and uses exactly the payloads it kept.
     func testSimulatedGangsAgreeWhateverTheOrderOfDelivery() {
         for seed in 1...60 {
-            var random = SplitMix64(state: UInt64(seed))
+            var random = SplitMix64(seed: UInt64(seed))
             let size = 2 + seed % 4
             let topology: GangSpec.Topology = seed % 2 == 0 ? .ring : .star
             let precision: GangSpec.Precision = seed % 3 == 0 ? .float16 : .float32
@@ -522,18 +523,5 @@ private final class SimulatedGang {
                 problems.append("rank \(rank) failed: \(error)")
             }
         }
-    }
-}
-
-/// A small deterministic random number generator, so that a failing seed can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var mixed = state
-        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-        return mixed ^ (mixed >> 31)
     }
 }

@@ -230,19 +230,3 @@ final class GangTests: XCTestCase {
         XCTAssertEqual(result, [2, 2, 2], "a gang of one averages over itself")
     }
 }
-
-/// Keeps the text of every warning a logger emits.
-private struct WarningRecorder: LogHandler {
-    let warnings: Locked<[String]>
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .warning
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        warnings.update { $0.append("\(event.message)") }
-    }
-}

@@ -166,4 +166,25 @@ final class LeaderboardTests: TemporaryDatabaseTestCase {
         }
         XCTAssertEqual(try leaderboard.recentEvents(limit: 2).map(\.text), ["trial 4", "trial 5"])
     }
+
+    func testDroppedMessagesAddUpByEndpointPeerAndKindAndOnTheWorkersRow() throws {
+        let leaderboard = try open()
+        try leaderboard.upsertWorker(WorkerRecord(id: "w1", host: "w1", cores: 2, backend: "cpu", slots: 1,
+                                                  lastHeartbeat: now))
+        func record(_ endpoint: String, _ peer: String, _ kind: String, _ count: Int, address: String? = nil,
+                    at seconds: Double = 0) -> DroppedMessagesRecord {
+            DroppedMessagesRecord(endpoint: endpoint, peer: peer, kind: kind, address: address, count: count,
+                                  lastTime: now.addingTimeInterval(seconds))
+        }
+        try leaderboard.addDroppedMessages([record("coordinator", "w1", "undecodable", 2, address: "10.0.0.5"),
+                                            record("coordinator", "0x00ab", "frame-count", 40, address: "10.0.0.9")])
+        try leaderboard.addDroppedMessages([record("coordinator", "w1", "undecodable", 3, at: 5),
+                                            record("gradient hub", "w1", "malformed", 1, at: 5)])
+        XCTAssertEqual(try leaderboard.droppedMessages(), [
+            record("coordinator", "0x00ab", "frame-count", 40, address: "10.0.0.9"),
+            record("coordinator", "w1", "undecodable", 5, address: "10.0.0.5", at: 5),
+            record("gradient hub", "w1", "malformed", 1, at: 5),
+        ])
+        XCTAssertEqual(try leaderboard.workers().map(\.droppedMessages), [6], "the worker's row holds its total")
+    }
 }

@@ -9,7 +9,7 @@ final class SchemaTests: TemporaryDatabaseTestCase {
         XCTAssertEqual(try leaderboard.schemaVersion(), Schema.migrations.count)
         let tables = try leaderboard.database.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
             .compactMap { $0.text(0) }
-        XCTAssertEqual(tables, ["epoch_metrics", "events", "experiments", "grid_points", "results", "trials", "workers"])
+        XCTAssertEqual(tables, ["dropped_messages", "epoch_metrics", "events", "experiments", "grid_points", "results", "trials", "workers"])
     }
 
     func testReopeningKeepsDataAndSchema() throws {

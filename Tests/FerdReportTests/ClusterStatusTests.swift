@@ -52,6 +52,23 @@ final class ClusterStatusTests: XCTestCase {
         XCTAssertEqual(try row(lines, startingWith: "4 ", after: "Running"), ["4", "4", "1", "box-a,box-b", "2", "35.00", "42.0"])
     }
 
+    func testDroppedMessagesAreListedLargestFirstWithTheWorkersTotals() throws {
+        let records = (0..<12).map { index in
+            DroppedMessagesRecord(endpoint: "coordinator", peer: "0x00\(index)", kind: "frame-count",
+                                  address: "10.0.0.\(index)", count: 100 - index, lastTime: now.addingTimeInterval(-7))
+        }
+        let status = ClusterStatus(experiments: [], workers: [
+            WorkerRecord(id: "box-a", host: "a", cores: 16, backend: "cpu", slots: 1, lastHeartbeat: now, droppedMessages: 4),
+        ], droppedMessages: records)
+        let lines = status.render(now: now, style: TextStyle(width: 120)).components(separatedBy: "\n")
+        XCTAssertTrue(lines.contains("  box-a: 16 cores, 1 slots, cpu, last heartbeat 0 s ago, 4 of its messages dropped"),
+                      lines.joined(separator: "\n"))
+        XCTAssertEqual(try row(lines, startingWith: "coordinator  0x000 ", after: "Dropped messages"),
+                       ["coordinator", "0x000", "10.0.0.0", "frame-count", "100", "7", "s", "ago"])
+        XCTAssertEqual(try row(lines, startingWith: "2 more", after: "Dropped messages"), ["2", "more", "\(90 + 89)"])
+        XCTAssertFalse(lines.contains { $0.contains("0x0010") }, "only the 10 largest are listed")
+    }
+
     func testAnEmptyLeaderboardSaysSo() {
         let status = ClusterStatus(experiments: [], workers: [])
         XCTAssertEqual(status.render(now: now, style: TextStyle()), "no experiments yet\n")

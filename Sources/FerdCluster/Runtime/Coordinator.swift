@@ -1,3 +1,4 @@
+import FerdSystem
 import FerdZeroMQ
 import Foundation
 import FerdLeaderboard
@@ -6,7 +7,8 @@ import Logging
 /// The coordinator: binds a ROUTER, feeds the `Scheduler` with the workers' messages and a clock tick,
 /// stores every change in the `Leaderboard`, sends what the scheduler asks for and moves the checkpoints it
 /// asks to fetch, offer or discard (docs/CHECKPOINTS.md). It decides nothing itself; undecodable messages and
-/// unknown peers are logged and dropped without stopping it.
+/// unknown peers are dropped without stopping it, as its `TrafficGuard` rules: logged sparingly, counted in the
+/// leaderboard, and a peer that sends nothing else is ignored for a while (docs/PROTOCOL.md, "Bad traffic").
 public final class Coordinator {
     /// Where to listen, how to secure it and the timing.
     public struct Configuration: Sendable {
@@ -26,6 +28,13 @@ public final class Coordinator {
         public var artifactsDirectory: URL?
         /// The most messages handled in one leaderboard transaction (one receive burst).
         public var batchLimit: Int = 1_000
+        /// When to log, count and ignore bad traffic.
+        public var traffic = TrafficGuard.Configuration()
+        /// Seconds between writes of the dropped-message counts to the leaderboard.
+        public var droppedCountsInterval: Double = 5
+        /// Other endpoints of this process whose dropped-message counts are stored with the coordinator's (such as
+        /// the gradient hub): the endpoint's name and a function taking its counts since the last call.
+        public var droppedMessageSources: [DroppedMessageSource] = []
 
         public init(endpoint: String, scheduler: Scheduler.Configuration = Scheduler.Configuration(),
                     curve: CurveServerKeys? = nil, insecure: Bool = false, tickInterval: Double = 0.25,
@@ -40,12 +49,27 @@ public final class Coordinator {
         }
     }
 
+    /// An endpoint whose dropped-message counts the coordinator stores: its name and how to take its counts.
+    public struct DroppedMessageSource: Sendable {
+        public var endpoint: String
+        public var takeCounts: @Sendable () -> [TrafficGuard.Count]
+
+        public init(endpoint: String, takeCounts: @escaping @Sendable () -> [TrafficGuard.Count]) {
+            self.endpoint = endpoint
+            self.takeCounts = takeCounts
+        }
+    }
+
+    /// The name under which the coordinator's own dropped messages are stored.
+    public static let endpointName = "coordinator"
+
     private let configuration: Configuration
     private let store: CoordinatorStore
     private let checkpoints: CheckpointInbox?
     private let logger: Logger
     private let clock: @Sendable () -> Double
     private var scheduler: Scheduler
+    private var traffic: TrafficGuard
     /// Routing identities of the peers heard from, by the worker id made of them.
     private var identities: [Scheduler.WorkerID: [UInt8]] = [:]
     private var heartbeatSequence: UInt64 = 0
@@ -61,6 +85,7 @@ public final class Coordinator {
         self.logger = logger
         self.clock = clock
         scheduler = Scheduler(configuration: configuration.scheduler)
+        traffic = TrafficGuard(configuration: configuration.traffic)
         checkpoints = configuration.artifactsDirectory.map {
             CheckpointInbox(directory: $0, leaderboard: leaderboard, logger: logger,
                             stallTimeout: configuration.scheduler.deadAfter)
@@ -93,12 +118,14 @@ public final class Coordinator {
         try apply(scheduler.handle(.enqueue(trials, at: clock())), on: socket)
         var nextTick = clock() + configuration.tickInterval
         var nextBeat = clock() + configuration.scheduler.heartbeatInterval
+        var nextCounts = clock() + configuration.droppedCountsInterval
+        defer { try? storeDroppedCounts() }
         while !stop.isStopRequested, !(untilFinished && scheduler.isFinished && checkpoints?.isEmpty != false) {
             let wait = max(0, min(nextTick, nextBeat) - clock())
             if try socket.poll(timeoutMilliseconds: Int((wait * 1_000).rounded(.up))) {
                 try batched(on: socket) {
                     var count = 0
-                    while count < configuration.batchLimit, let frames = try socket.receive() {
+                    while count < configuration.batchLimit, let frames = try socket.receiveMessage() {
                         try dispatch(frames, on: socket)
                         count += 1
                     }
@@ -109,6 +136,11 @@ public final class Coordinator {
                 nextTick = now + configuration.tickInterval
                 try apply(scheduler.handle(.tick(at: now)), on: socket)
                 checkpoints?.expire(at: now)
+                log(traffic.tick(at: now))
+            }
+            if now >= nextCounts {
+                nextCounts = now + configuration.droppedCountsInterval
+                try storeDroppedCounts()
             }
             if now >= nextBeat {
                 nextBeat = now + configuration.scheduler.heartbeatInterval
@@ -146,31 +178,41 @@ public final class Coordinator {
         return socket
     }
 
-    /// Decodes one ROUTER message (identity, frame) and hands it to the scheduler.
-    private func dispatch(_ frames: [[UInt8]], on socket: ZMQSocket) throws {
-        guard frames.count == 2, let identity = frames.first else {
-            logger.warning("dropped a message with an unexpected frame count", metadata: ["frames": "\(frames.count)"])
-            return
+    /// Decodes one ROUTER message (identity, frame) and hands it to the scheduler; what cannot be used goes to
+    /// the traffic guard.
+    private func dispatch(_ message: [ZMQMessage], on socket: ZMQSocket) throws {
+        let frames = message.map(\.bytes)
+        guard let identity = frames.first else { return }
+        let worker = RoutingIdentity.name(identity)
+        let now = clock()
+        guard traffic.admit(worker, at: now) else { return }
+        func drop(_ kind: String, _ detail: String) {
+            log(traffic.dropped(TrafficGuard.Drop(peer: worker, address: message.last?.peerAddress, kind: kind,
+                                                  detail: detail), at: now))
         }
-        let worker = Self.workerID(identity)
+        guard frames.count == 2 else {
+            return drop("frame-count", "\(frames.count - 1) frames after the routing identity, expected 1")
+        }
         let message: Message
         do {
             message = try Message.decode(frames[1])
         } catch {
-            logger.warning("dropped an undecodable message", metadata: ["peer": "\(worker)", "error": "\(error)"])
-            return
+            return drop("undecodable", "undecodable: \(error)")
         }
         if case let .hello(hello) = message, hello.workerID != worker {
-            logger.warning("dropped a HELLO whose worker id differs from its routing identity",
-                           metadata: ["peer": "\(worker)", "worker": "\(hello.workerID)"])
-            return
+            return drop("identity-mismatch", "HELLO for worker \(hello.workerID) from routing identity \(worker)")
         }
         identities[worker] = identity
-        let now = clock()
         if case .heartbeat = message, scheduler.workers[worker] != nil {
             try store.recordHeartbeat(worker, at: now)
         }
-        try apply(scheduler.handle(.received(message, from: worker, at: now)), on: socket)
+        let actions = scheduler.handle(.received(message, from: worker, at: now))
+        if let reason = actions.lazy.compactMap(\.discardReason).first {
+            drop("unexpected", "\(message.type.name) discarded: \(reason)")
+        } else {
+            traffic.accepted(worker)
+        }
+        try apply(actions, on: socket)
         guard scheduler.workers[worker] != nil else { return }
         switch message {
         case let .chunk(chunk):
@@ -214,6 +256,8 @@ public final class Coordinator {
                 try checkpoints?.discardResumePoint(trialID: trialID)
             case let .offerResumeCheckpoint(assignment, worker):
                 offerResumeCheckpoint(of: assignment, to: worker)
+            case .discarded:
+                break
             default:
                 try store.perform(action, at: clock())
             }
@@ -228,6 +272,30 @@ public final class Coordinator {
         downloads[worker, default: ChunkSender()].offer(
             transferID: CheckpointTransfer.resumeDownloadID(for: key),
             file: checkpoints.resumeFile(trialID: assignment.trialID, epoch: resume.epoch), size: resume.checkpoint.size)
+    }
+
+    /// Logs the traffic guard's reports; messages the scheduler had no use for (kind `unexpected`, such as a
+    /// worker's heartbeat before it re-registers with a restarted coordinator) at info level, the rest as warnings.
+    private func log(_ reports: [TrafficGuard.Report]) {
+        for report in reports {
+            logger.log(level: report.kind == "unexpected" ? .info : .warning, "\(report.message)")
+        }
+    }
+
+    /// Adds the dropped-message counts since the last call, the coordinator's and its other endpoints', to the
+    /// leaderboard, stamped with the time they are stored.
+    private func storeDroppedCounts() throws {
+        let now = Date(timeIntervalSince1970: clock())
+        let counts = [(Self.endpointName, traffic.takeCounts())]
+            + configuration.droppedMessageSources.map { ($0.endpoint, $0.takeCounts()) }
+        let records = counts.flatMap { endpoint, counts in
+            counts.map {
+                DroppedMessagesRecord(endpoint: endpoint, peer: $0.peer, kind: $0.kind, address: $0.address,
+                                      count: $0.count, lastTime: now)
+            }
+        }
+        guard !records.isEmpty else { return }
+        try store.leaderboard.addDroppedMessages(records)
     }
 
     private func sendHeartbeats(at time: Double, on socket: ZMQSocket) {
@@ -256,19 +324,12 @@ public final class Coordinator {
         do {
             try socket.send([identity, try message.encode()])
         } catch let error as ZMQError where error.peerUnreachable {
-            logger.info("worker disconnected", metadata: ["worker": "\(worker)", "type": "\(message.type.name)"])
+            logger.log(level: scheduler.workers[worker] == nil ? .debug : .info, "worker disconnected",
+                       metadata: ["worker": "\(worker)", "type": "\(message.type.name)"])
         } catch {
             logger.error("could not send", metadata: ["worker": "\(worker)", "type": "\(message.type.name)",
                                                       "error": "\(error)"])
         }
-    }
-
-    /// The worker id of a routing identity: its UTF-8 text, or `0x` and hex digits when it is not UTF-8.
-    static func workerID(_ identity: [UInt8]) -> Scheduler.WorkerID {
-        if let text = String(validating: identity, as: UTF8.self), !text.isEmpty, !text.hasPrefix("0x") {
-            return text
-        }
-        return "0x" + identity.map { String(format: "%02x", $0) }.joined()
     }
 }
 

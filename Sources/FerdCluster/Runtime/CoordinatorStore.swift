@@ -69,11 +69,8 @@ struct CoordinatorStore {
             try leaderboard.logEvent(kind: "worker", text: "worker \(hello.workerID) joined with \(hello.slots) slots "
                                          + "(\(hello.backend), ferd \(hello.ferdVersion))", at: date)
             logger.info("worker joined", metadata: ["worker": "\(hello.workerID)", "slots": "\(hello.slots)"])
-        case let .discarded(message, worker, reason):
-            logger.info("discarded message", metadata: ["worker": "\(worker)", "type": "\(message.type.name)",
-                                                        "reason": "\(reason)"])
         case .send, .trialChanged, .workerGone, .fetchResumeCheckpoint, .fetchBestCheckpoint, .discardResumePoint,
-             .offerResumeCheckpoint:
+             .offerResumeCheckpoint, .discarded:
             break
         }
     }

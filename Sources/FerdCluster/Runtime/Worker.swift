@@ -1,3 +1,4 @@
+import FerdSystem
 import FerdZeroMQ
 import Foundation
 import Logging
@@ -50,6 +51,14 @@ public final class Worker {
     private var checkpoints: ChunkSender
     private let downloads: ResumeDownloads
     private var socket: ZMQSocket?
+    /// Bad messages from the coordinator are logged sparingly; the coordinator is never ignored.
+    private var traffic = TrafficGuard(configuration: Worker.trafficConfiguration)
+
+    private static var trafficConfiguration: TrafficGuard.Configuration {
+        var configuration = TrafficGuard.Configuration()
+        configuration.strikeLimit = nil
+        return configuration
+    }
 
     public init(configuration: Configuration, runner: any TrialRunner, logger: Logger,
                 clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
@@ -144,6 +153,7 @@ public final class Worker {
         for ready in downloads.expire(at: clock()) {
             try start(ready, context: context)
         }
+        log(traffic.tick(at: clock()))
         try perform(session.handle(.tick(at: clock())), context: context)
     }
 
@@ -167,7 +177,7 @@ public final class Worker {
     private func receiveAll(from socket: ZMQSocket, context: ZMQContext) throws {
         while let frames = try socket.receive() {
             guard frames.count == 1 else {
-                logger.warning("dropped a message with an unexpected frame count", metadata: ["frames": "\(frames.count)"])
+                dropped("frame-count", "\(frames.count) frames, expected 1")
                 continue
             }
             do {
@@ -184,9 +194,20 @@ public final class Worker {
                 }
                 try perform(session.handle(.received(message, at: clock())), context: context)
             } catch let error as ProtocolError {
-                logger.warning("dropped an undecodable message from the coordinator", metadata: ["error": "\(error)"])
+                dropped("undecodable", "undecodable: \(error)")
             }
             guard self.socket === socket else { return }
+        }
+    }
+
+    private func dropped(_ kind: String, _ detail: String) {
+        let drop = TrafficGuard.Drop(peer: "the coordinator", kind: kind, detail: detail)
+        log(traffic.dropped(drop, at: clock()))
+    }
+
+    private func log(_ reports: [TrafficGuard.Report]) {
+        for report in reports {
+            logger.warning("\(report.message)")
         }
     }
 

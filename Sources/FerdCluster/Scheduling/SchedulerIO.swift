@@ -74,5 +74,10 @@ extension Scheduler {
         case workerGone(WorkerID, reason: WorkerGoneReason)
         /// A message that changed nothing (stale attempt, duplicate, unknown trial); for the log.
         case discarded(Message, from: WorkerID, reason: String)
+
+        /// The reason of a `discarded` action; nil for the others.
+        public var discardReason: String? {
+            if case let .discarded(_, _, reason) = self { reason } else { nil }
+        }
     }
 }

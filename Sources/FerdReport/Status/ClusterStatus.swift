@@ -2,7 +2,8 @@ import FerdLeaderboard
 import Foundation
 
 /// What `ferd status` shows of a leaderboard: per experiment the trial counts, the running trials with their
-/// progress, and what data-parallel trials cost per step; then the workers and how recently each was heard.
+/// progress, and what data-parallel trials cost per step; then the workers and how recently each was heard, and the
+/// messages the coordinator and the gradient hub dropped, by peer and kind.
 public struct ClusterStatus: Sendable {
     /// One experiment's stored state.
     public struct ExperimentState: Sendable {
@@ -20,10 +21,16 @@ public struct ClusterStatus: Sendable {
 
     public var experiments: [ExperimentState]
     public var workers: [WorkerRecord]
+    /// The largest first (as `Leaderboard.droppedMessages` returns them).
+    public var droppedMessages: [DroppedMessagesRecord]
 
-    public init(experiments: [ExperimentState], workers: [WorkerRecord]) {
+    /// The most dropped-message rows shown; the rest are summed in one line.
+    static let droppedRowsShown = 10
+
+    public init(experiments: [ExperimentState], workers: [WorkerRecord], droppedMessages: [DroppedMessagesRecord] = []) {
         self.experiments = experiments
         self.workers = workers
+        self.droppedMessages = droppedMessages
     }
 
     /// The status as text, `now` being the time heartbeats are aged against.
@@ -44,10 +51,31 @@ public struct ClusterStatus: Sendable {
         if !workers.isEmpty { lines.append("workers:") }
         for worker in workers {
             let age = String(format: "%.0f s ago", now.timeIntervalSince(worker.lastHeartbeat))
+            let dropped = worker.droppedMessages > 0 ? ", \(worker.droppedMessages) of its messages dropped" : ""
             lines.append("  \(worker.id): \(worker.cores) cores, \(worker.slots) slots, \(worker.backend), "
-                         + "last heartbeat \(age)")
+                         + "last heartbeat \(age)\(dropped)")
         }
+        if let table = droppedTable(now: now) { lines += [""] + renderer.render(table) }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    func droppedTable(now: Date) -> ReportTable? {
+        guard !droppedMessages.isEmpty else { return nil }
+        var rows: [[ReportTable.Cell]] = droppedMessages.prefix(Self.droppedRowsShown).map { record in
+            [.init(record.endpoint), .init(record.peer), .init(record.address ?? "–"), .init(record.kind),
+             .init("\(record.count)"), .init(String(format: "%.0f s ago", now.timeIntervalSince(record.lastTime)))]
+        }
+        let rest = droppedMessages.dropFirst(Self.droppedRowsShown)
+        if !rest.isEmpty {
+            rows.append([.init("\(rest.count) more"), .init(""), .init(""), .init(""),
+                         .init("\(rest.reduce(0) { $0 + $1.count })"), .init("")])
+        }
+        return ReportTable(id: "dropped", title: "Dropped messages",
+                           columns: [.init("endpoint", .left), .init("peer", .left), .init("address", .left),
+                                     .init("kind", .left), .init("count"), .init("last")],
+                           rows: rows, rulesBefore: [], emptyMessage: "",
+                           notes: ["Messages that broke the protocol, or came from a peer while it was ignored (kind "
+                                   + "ignored), by peer; see \"Bad traffic\" in docs/PROTOCOL.md."])
     }
 
     /// Each trial's last stored epoch of its latest attempt: the last of its metrics, which come ordered by
