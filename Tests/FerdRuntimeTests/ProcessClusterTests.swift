@@ -138,6 +138,67 @@ final class ProcessClusterTests: XCTestCase {
         try stopWorkers([worker])
     }
 
+    /// The project's chaos test: a real sweep (training on synthetic data) while a foreign client written from the
+    /// ZMTP specification (Tests/Chaos/abuser.py, no ferd or libzmq code) abuses the coordinator's port for the whole
+    /// run, the coordinator is SIGKILLed and restarted, and a worker is SIGKILLed and replaced. Every trial must end
+    /// DONE with one result, each attempt's epochs stored once and in order, the database intact, the bad traffic
+    /// counted, and the coordinator's log small.
+    func testASweepSurvivesAbuseAndKilledProcessesAndKeepsItsLogSmall() throws {
+        let abuserScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Chaos/abuser.py")
+        let setup = try trainingExperiment(trials: 4, epochs: 3)
+        let first = try startCoordinator(setup)
+        let endpoint = try waitForEndpoint(of: first)
+        let abuser = try launch(["python3", abuserScript.path, "--endpoint", endpoint, "--seconds", "600", "--seed", "7"],
+                                name: "abuser", executable: URL(fileURLWithPath: "/usr/bin/env"))
+        var workers = try ["a", "b"].map { try startTrainingWorker($0, endpoint: endpoint) }
+        try waitUntil("a trial is done", timeout: 120) { try self.trials(setup).contains { $0.state == .done } }
+        kill(first.process.processIdentifier, SIGKILL)
+        first.process.waitUntilExit()
+
+        let second = try startCoordinator(setup, bind: endpoint)
+        try waitUntil("a trial runs on worker a after the restart", timeout: 60) {
+            try self.trials(setup).contains { $0.state == .running && $0.worker == "a" }
+                && self.metrics(setup).contains { $0.epoch >= 1 }
+        }
+        let victim = workers.removeFirst()
+        kill(victim.process.processIdentifier, SIGKILL)
+        workers.append(try startTrainingWorker("c", endpoint: endpoint))
+        XCTAssertEqual(try waitForExit(second, timeout: 240), 0, second.output())
+        kill(abuser.process.processIdentifier, SIGTERM)
+        _ = try waitForExit(abuser, timeout: 5)
+
+        let leaderboard = try leaderboard(setup)
+        let experiment = try XCTUnwrap(leaderboard.experiments().first)
+        let trials = try leaderboard.trials(experimentID: experiment.id)
+        XCTAssertEqual(trials.count, 4)
+        XCTAssertTrue(trials.allSatisfy { $0.state == .done }, "\(trials.map { "\($0.id): \($0.state)" })")
+        let results = try leaderboard.results(experimentID: experiment.id)
+        XCTAssertEqual(results.map(\.trialID).sorted(), trials.map(\.id).sorted(), "one result per trial")
+        let metrics = try leaderboard.epochMetrics(experimentID: experiment.id)
+        for result in results {
+            let epochs = metrics.filter { $0.trialID == result.trialID }
+            let last = epochs.filter { $0.attempt == result.attempt }.map(\.epoch)
+            XCTAssertEqual(last.last, 3, "trial \(result.trialID): its result's attempt reached the last epoch")
+            XCTAssertEqual(last, Array((last.first ?? 1)...3), "trial \(result.trialID): each epoch once, in order")
+            XCTAssertEqual(Set(epochs.map(\.epoch)), [1, 2, 3], "trial \(result.trialID): no epoch missing")
+        }
+        XCTAssertEqual(try leaderboard.integrityCheck(), "ok")
+        let dropped = try leaderboard.droppedMessages()
+        XCTAssertGreaterThan(dropped.reduce(0) { $0 + $1.count }, 100, "the bad traffic was counted: \(dropped)")
+        let status = try runFerdCapturingOutput(["status", "--db", setup.database.path])
+        XCTAssertTrue(status.contains("Dropped messages"), status)
+
+        let sent = abuser.output()
+        for coordinator in [first, second] {
+            let log = coordinator.output()
+            let warnings = log.split(separator: "\n").filter { $0.contains("dropped") || $0.contains("ignoring") }
+            XCTAssertLessThan(warnings.count, 80, "\(warnings.count) warning lines about bad traffic (the abuser: \(sent))")
+            XCTAssertLessThan(log.utf8.count, 150_000, "the coordinator's log grew to \(log.utf8.count) bytes")
+        }
+        try stopWorkers(workers)
+    }
+
     func testFirstSignalFinishesTheEpochThenLeaves() throws {
         let setup = try experiment(trials: 1)
         let coordinator = try startCoordinator(setup)
@@ -302,12 +363,12 @@ final class ProcessClusterTests: XCTestCase {
         }
     }
 
-    private func launch(_ arguments: [String], name: String) throws -> Child {
+    private func launch(_ arguments: [String], name: String, executable: URL = ProcessClusterTests.ferd) throws -> Child {
         let log = directory.appendingPathComponent("\(name)-\(processes.count).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let output = try FileHandle(forWritingTo: log)
         let process = Process()
-        process.executableURL = Self.ferd
+        process.executableURL = executable
         process.arguments = arguments
         process.currentDirectoryURL = directory
         process.standardOutput = output
@@ -429,6 +490,34 @@ final class ProcessClusterTests: XCTestCase {
         let config = directory.appendingPathComponent("gang.yaml")
         try yaml.write(to: config, atomically: true, encoding: .utf8)
         return Setup(config: config, database: directory.appendingPathComponent("gang.db"))
+    }
+
+    /// An experiment of `trials` trials (λ values × one fold) training the `small` preset for `epochs` epochs on a
+    /// tiny synthetic dataset (`ferd synth`: 40 clips of 8 frames, 64 px).
+    private func trainingExperiment(trials: Int, epochs: Int) throws -> Setup {
+        let data = directory.appendingPathComponent("data")
+        try runFerd(["synth", "--out", data.path, "--clips", "40", "--size", "64", "--frames", "8", "--seed", "1"])
+        let lambdas = (0..<trials).map { String(Double($0) / 10) }.joined(separator: ", ")
+        let yaml = """
+        name: chaos-test
+        data:
+          path: \(data.path)
+          layout: reorganised
+        folds: [1]
+        seeds: 1
+        retries: 5
+        grid:
+          preset: small
+          attention: gca
+          lambda: [\(lambdas)]
+          r: 16
+          lr: 0.01
+          epochs: \(epochs)
+          batch: 4
+        """
+        let config = directory.appendingPathComponent("training.yaml")
+        try yaml.write(to: config, atomically: true, encoding: .utf8)
+        return Setup(config: config, database: directory.appendingPathComponent("training.db"))
     }
 
     /// A worker that trains for real (one thread, so two of them share the machine's cores).
