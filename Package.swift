@@ -85,6 +85,7 @@ let package = Package(
         .testTarget(name: "FerdExperimentTests", dependencies: ["FerdExperiment", "FerdTraining"]),
         .testTarget(name: "FerdRuntimeTests", dependencies: [
             "FerdRuntime", "FerdCluster", "FerdCollective", "FerdZeroMQ", "FerdExperiment", "FerdLeaderboard", "FerdData", "FerdTraining",
+            "FerdTestSupport",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "FerdCollectiveTests", dependencies: [
@@ -99,6 +100,6 @@ let package = Package(
         .testTarget(name: "FerdSystemTests", dependencies: ["FerdSystem"]),
         .testTarget(name: "FerdZeroMQTests", dependencies: ["FerdZeroMQ"]),
         .testTarget(name: "FerdDigestTests", dependencies: ["FerdDigest"]),
-        .testTarget(name: "FerdDataTests", dependencies: ["FerdData", "FerdDigest"], exclude: ["Fixtures"]),
+        .testTarget(name: "FerdDataTests", dependencies: ["FerdData", "FerdDigest", "FerdTestSupport"], exclude: ["Fixtures"]),
     ]
 )
