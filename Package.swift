@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
@@ -47,7 +48,7 @@ let package = Package(
         .target(name: "FerdLeaderboard",
                 dependencies: ["CSQLite", .product(name: "Logging", package: "swift-log")]),
         .target(name: "FerdReport", dependencies: ["FerdLeaderboard", "FerdTraining"]),
-        .target(name: "FerdDigest", swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(name: "FerdDigest", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "FerdData",
                 dependencies: ["CTurboJPEG", "FerdDigest", "FerdRandom", "FerdSystem", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "FerdBench", dependencies: [
