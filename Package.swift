@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
@@ -48,7 +49,7 @@ let package = Package(
         .target(name: "FerdLeaderboard",
                 dependencies: ["CSQLite", .product(name: "Logging", package: "swift-log")]),
         .target(name: "FerdReport", dependencies: ["FerdLeaderboard", "FerdTraining"]),
-        .target(name: "FerdDigest", swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(name: "FerdDigest", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "FerdData",
                 dependencies: ["CTurboJPEG", "FerdDigest", "FerdRandom", "FerdSystem", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "FerdBench", dependencies: [
@@ -86,6 +87,7 @@ let package = Package(
         .testTarget(name: "FerdExperimentTests", dependencies: ["FerdExperiment", "FerdTraining"]),
         .testTarget(name: "FerdRuntimeTests", dependencies: [
             "FerdRuntime", "FerdCluster", "FerdCollective", "FerdZeroMQ", "FerdExperiment", "FerdLeaderboard", "FerdData", "FerdTraining",
+            "FerdTestSupport",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "FerdCollectiveTests", dependencies: [
@@ -101,6 +103,6 @@ let package = Package(
         .testTarget(name: "FerdSystemTests", dependencies: ["FerdSystem"]),
         .testTarget(name: "FerdZeroMQTests", dependencies: ["FerdZeroMQ"]),
         .testTarget(name: "FerdDigestTests", dependencies: ["FerdDigest"]),
-        .testTarget(name: "FerdDataTests", dependencies: ["FerdData", "FerdDigest"], exclude: ["Fixtures"]),
+        .testTarget(name: "FerdDataTests", dependencies: ["FerdData", "FerdDigest", "FerdTestSupport"], exclude: ["Fixtures"]),
     ]
 )

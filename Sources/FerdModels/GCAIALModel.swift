@@ -11,7 +11,7 @@ public struct ModelOutput {
 /// The GCA+IAL model of Li et al. (AAAI 2023), layer for layer the reference `GenerateModel`:
 /// a slimmed ResNet-18 [1,1,1,3] with global-convolution attention in layer2 and layer3, the
 /// dynamic-static fusion module, a temporal transformer, mean pooling and a linear classifier.
-/// Parameter names are the reference `state_dict` keys (model-spec.md §1.5).
+/// Parameter names are the reference `state_dict` keys.
 public final class GCAIALModel {
     public let configuration: ModelConfiguration
     /// Every named parameter and buffer, including the ones the forward pass does not use.

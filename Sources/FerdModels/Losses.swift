@@ -2,7 +2,7 @@ import FerdTensor
 import Foundation
 
 extension Tensor {
-    /// The intensity-aware loss (model-spec.md §1.6): with m the largest non-target logit (a constant,
+    /// The intensity-aware loss of the IAL paper: with m the largest non-target logit (a constant,
     /// first index on ties), mean_b −log(e^{z_y} / (e^{z_y} + e^{z_m})) = mean_b softplus(z_m − z_y),
     /// computed in float64 as the reference does.
     public func intensityAwareLoss(targets: [Int]) -> Tensor {

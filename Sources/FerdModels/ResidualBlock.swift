@@ -72,7 +72,7 @@ struct ResidualBlock {
     }
 
     /// GCA: z = global depthwise conv(u); aux = AUX_fc(mean_t z); s = 2σ(W2 ReLU(W1 z));
-    /// a = √(s ⊙ mean_t s + 1e-5); ũ = u ⊙ a (model-spec.md §1.2).
+    /// a = √(s ⊙ mean_t s + 1e-5); ũ = u ⊙ a (the IAL paper's GCA, as the reference code computes it).
     private func globalConvolutionAttention(_ u: Tensor, _ settings: AttentionSettings) -> (Tensor, Tensor) {
         let frames = u.shape[0], channels = u.shape[1], clips = frames / settings.frames
         let z = globalConvolution!(u)

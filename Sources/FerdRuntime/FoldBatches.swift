@@ -8,7 +8,8 @@ public struct DataSource: Sendable, Codable, Equatable {
     public var layout: String?
     /// A folder written by `ferd prepare`; when set, frames are read from it instead of JPEGs.
     public var cache: String?
-    /// Skip (and list) bad clips instead of stopping at the first.
+    /// Skip bad clips (bad split lines, missing folders, frames that cannot be decoded), each with a
+    /// warning, instead of stopping at the first. For one process only: a gang's members would disagree.
     public var skipBad: Bool
     /// Reproduce the reference code's sampling quirks (see docs/DATA.md).
     public var referenceQuirks: Bool
@@ -58,13 +59,14 @@ public struct FoldBatches: BatchProvider {
             split = loaded
         }
         let sampler = ClipSampler(segments: settings.model.frames, framesPerSegment: 1, referenceQuirks: source.referenceQuirks)
-        let trainOptions = ClipLoaderOptions(mode: .train, sampler: sampler, size: settings.model.imageSize,
+        var trainOptions = ClipLoaderOptions(mode: .train, sampler: sampler, size: settings.model.imageSize,
                                              batchSize: settings.batchSize, seed: settings.seed)
+        var testOptions = ClipLoaderOptions(mode: .test, sampler: sampler, size: settings.model.imageSize,
+                                            batchSize: settings.batchSize, seed: settings.seed)
+        trainOptions.skipBad = source.skipBad
+        testOptions.skipBad = source.skipBad
         train = try ClipLoader(clips: split.train, store: store, options: trainOptions, logger: logger)
-        test = try ClipLoader(clips: split.test, store: store,
-                              options: ClipLoaderOptions(mode: .test, sampler: sampler, size: settings.model.imageSize,
-                                                         batchSize: settings.batchSize, seed: settings.seed),
-                              logger: logger)
+        test = try ClipLoader(clips: split.test, store: store, options: testOptions, logger: logger)
     }
 
     public var trainBatchCount: Int { train.batchCount }

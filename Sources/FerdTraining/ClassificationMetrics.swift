@@ -1,6 +1,6 @@
 /// A confusion matrix over the 7 expression classes and the field's metrics computed from it:
 /// WAR (weighted average recall = overall accuracy) and UAR (unweighted average recall = mean
-/// per-class recall), as model-spec.md §6 and scikit-learn define them.
+/// per-class recall), as DFEW's metric code and scikit-learn define them.
 public struct ConfusionMatrix: Sendable, Equatable, Codable {
     /// counts[true class][predicted class].
     public private(set) var counts: [[Int]]

@@ -3,23 +3,26 @@ import FerdData
 import FerdModels
 import FerdTensor
 import Foundation
+import Logging
 
 /// `ferd predict`: the class probabilities and logits of one clip under a checkpoint.
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "predict",
-        abstract: "Print the 7 class probabilities and logits of one clip.",
+        abstract: "Print the 7 class probabilities and logits of each clip given.",
         discussion: """
         CLIP is a folder of .jpg frames from any DFEW layout (T frames are taken as the test split takes them \
         and resized to the model's frame size), or a safetensors file holding one float tensor of shape \
-        (T, 3, H, W) with values in [0, 1] (16×112×112 for the paper preset, 8×56×56 for small).
+        (T, 3, H, W) with values in [0, 1] (16×112×112 for the paper preset, 8×56×56 for small). \
+        Repeat --input for several clips (with --json, one line per clip). A frame that cannot be decoded \
+        completely stops the command with its file named; --skip-bad skips that clip with a warning instead.
         """)
 
     @Option(help: "Model weights (.safetensors) from ferd or from the reference PyTorch code.")
     var checkpoint: String
 
-    @Option(help: "The clip to classify.")
-    var input: String
+    @Option(help: "The clip to classify; repeat for several clips.")
+    var input: [String]
 
     @Option(help: "Model preset when the checkpoint does not say: paper or small.")
     var preset: PresetName?
@@ -30,11 +33,20 @@ struct PredictCommand: ParsableCommand {
     @Flag(help: "Print JSON for machines.")
     var json = false
 
+    @Flag(name: .customLong("skip-bad"),
+          help: "Skip a clip folder that is missing, empty or has a frame that cannot be decoded, with a warning.")
+    var skipBad = false
+
     @Option(help: "Threads (default: all cores).")
     var threads: Int?
 
+    func validate() throws {
+        guard !input.isEmpty else { throw ValidationError("give the clip to classify with --input CLIP") }
+    }
+
     func run() throws {
         LogSetup.bootstrap(default: .warning)
+        let logger = Logger(label: "ferd.predict")
         if let threads { Threading.setCount(threads) }
         let weights = try SafetensorsFile.read(contentsOf: URL(fileURLWithPath: checkpoint))
         var fallback = preset?.configuration
@@ -43,10 +55,25 @@ struct PredictCommand: ParsableCommand {
             fallback?.attention = attention
         }
         let model = try GCAIALModel(checkpoint: weights, fallback: fallback)
-        let clip = try ClipInput.load(input, for: model.configuration)
-        let logits = try Autograd.withoutGradient { try model(clip, training: false).logits }
-        let probabilities = logits.softmax()
-        try PredictionPrinter(json: json).print(logits: logits.data, probabilities: probabilities.data, source: input)
+        var predicted = 0
+        for path in input {
+            let clip: Tensor
+            do {
+                clip = try ClipInput.load(path, for: model.configuration)
+            } catch let error as DataError where skipBad {
+                logger.warning("skipped clip \(path) (--skip-bad): \(error)")
+                continue
+            } catch let error as DataError {
+                throw CommandError(error.description)
+            }
+            let logits = try Autograd.withoutGradient { try model(clip, training: false).logits }
+            let probabilities = logits.softmax()
+            try PredictionPrinter(json: json).print(logits: logits.data, probabilities: probabilities.data, source: path)
+            predicted += 1
+        }
+        guard predicted > 0 else {
+            throw CommandError("every clip was skipped (see the warnings above); give at least one clip whose frames decode")
+        }
     }
 }
 
@@ -54,19 +81,15 @@ extension AttentionKind: ExpressibleByArgument {}
 
 /// Reads a clip for the model.
 enum ClipInput {
-    /// A (1, T, 3, H, W) batch from a folder of frames or from a safetensors file holding one float
-    /// tensor (T, 3, H, W) in [0, 1].
+    /// A (1, T, 3, H, W) batch from a folder of frames (a missing folder or a frame that cannot be decoded
+    /// throws its `DataError`) or from a safetensors file holding one float tensor (T, 3, H, W) in [0, 1].
     static func load(_ path: String, for configuration: ModelConfiguration) throws -> Tensor {
         let expected = [configuration.frames, 3, configuration.imageSize, configuration.imageSize]
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            do {
-                let values = try ClipFolder.load(path, sampler: ClipSampler(segments: configuration.frames),
-                                                 size: configuration.imageSize)
-                return Tensor(shape: [1] + expected, data: values)
-            } catch let error as DataError {
-                throw CommandError(error.description)
-            }
+            let values = try ClipFolder.load(path, sampler: ClipSampler(segments: configuration.frames),
+                                             size: configuration.imageSize)
+            return Tensor(shape: [1] + expected, data: values)
         }
         let file = try SafetensorsFile.read(contentsOf: URL(fileURLWithPath: path))
         guard file.tensors.count == 1, let (name, stored) = file.tensors.first else {

@@ -33,7 +33,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Option(help: "Run folder for metrics.jsonl and checkpoints.") var out: String = "runs/train"
     @Flag(help: "Continue the run in --out from its last finished epoch.") var resume = false
-    @Flag(name: .customLong("skip-bad"), help: "Skip bad clips (listed as warnings) instead of stopping at the first.")
+    @Flag(name: .customLong("skip-bad"), help: "Skip bad clips (missing, empty, or with a frame that cannot be decoded), each with a warning, instead of stopping at the first.")
     var skipBad = false
     @Flag(name: .customLong("reference-quirks"),
           help: "Sample as the reference code: drop clips under T frames, test 16-frame clips on frame 0 (docs/DATA.md).")

@@ -1,5 +1,7 @@
 @testable import FerdData
+import FerdTestSupport
 import Logging
+import Synchronization
 import XCTest
 
 /// `ClipLoader`: batch shapes and labels, drop_last, shuffling, cache vs JPEG parity, prefetching
@@ -120,6 +122,40 @@ final class ClipLoaderTests: XCTestCase {
         XCTAssertNil(batches.next(), "the epoch ends after an error")
     }
 
+    func testDamagedFrameStopsTheEpochOrItsClipIsSkippedOnceWithAWarning() throws {
+        for damage in DamagedJPEG.allCases {
+            try? FileManager.default.removeItem(atPath: data)
+            _ = try SyntheticDataset(clips: 14, frames: 4...20, size: 16, seed: 8)
+                .write(to: URL(fileURLWithPath: data), logger: quiet)
+            let clips = try allClips()
+            let victim = clips[5]
+            for frame in victim.frames { try damage.apply(to: frame) }
+            let strict = try ClipLoader(clips: clips, store: .jpegFolders, options: options(.test), logger: quiet)
+            let failures = strict.batches(epoch: 0).compactMap { result -> DataError? in
+                if case let .failure(error) = result { return error } else { return nil }
+            }
+            XCTAssertEqual(failures.count, 1, "\(damage)")
+            XCTAssertTrue(victim.frames.contains(failures.first?.file ?? ""), "\(damage): \(failures)")
+
+            let warnings = WarningRecorder()
+            for mode in [SamplingMode.train, .test] {
+                var skipping = options(mode, batch: mode == .test ? 1 : 2)
+                skipping.skipBad = true
+                let loader = try ClipLoader(clips: clips, store: .jpegFolders, options: skipping, logger: warnings.logger)
+                for epoch in 0..<2 {
+                    var seen = [String]()
+                    for result in loader.batches(epoch: epoch) { seen += try result.get().clipIDs }
+                    XCTAssertFalse(seen.contains(victim.id), "\(damage), \(mode), epoch \(epoch)")
+                    XCTAssertEqual(seen.count, 13, "\(damage), \(mode): the other 13 clips are all read")
+                }
+                XCTAssertEqual(loader.skipped.map(\.clip.id), [victim.id], "\(damage), \(mode)")
+            }
+            XCTAssertEqual(warnings.messages.count, 2, "one warning per loader, not per epoch: \(warnings.messages)")
+            XCTAssertTrue(warnings.messages.allSatisfy { $0.contains("skipped clip \(victim.id)") && $0.contains(victim.directory) },
+                          "\(warnings.messages)")
+        }
+    }
+
     func testCacheWithoutClipSaysRerunPrepare() throws {
         _ = try PackedCacheWriter.prepare(dataRoot: data, cacheDirectory: root + "/cache",
                                           options: PrepareOptions(size: 16, workers: 2), logger: quiet)
@@ -138,5 +174,31 @@ final class ClipLoaderTests: XCTestCase {
         XCTAssertNotNil(try batches?.nextBatch())
         batches = nil
         XCTAssertNil(batches)
+    }
+}
+
+/// Collects the warnings logged through `logger`.
+private final class WarningRecorder: Sendable {
+    private let lines = Mutex([String]())
+
+    var messages: [String] { lines.withLock { $0 } }
+
+    var logger: Logger {
+        Logger(label: "test") { _ in Handler(recorder: self) }
+    }
+
+    private struct Handler: LogHandler {
+        let recorder: WarningRecorder
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .warning
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            recorder.lines.withLock { $0.append("\(event.message)") }
+        }
     }
 }

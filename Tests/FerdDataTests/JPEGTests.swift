@@ -1,4 +1,5 @@
 @testable import FerdData
+import FerdTestSupport
 import XCTest
 
 /// JPEG round trips and the handling of damaged files.
@@ -37,6 +38,26 @@ final class JPEGTests: XCTestCase {
             XCTAssertThrowsError(try decoder.decode(Array(bytes.prefix(cut)), name: "clip/00001_00003.jpg")) { error in
                 XCTAssertTrue("\(error)".contains("clip/00001_00003.jpg"), "\(error)")
             }
+        }
+    }
+
+    func testEveryKindOfDamagedFileThrowsNamingTheFileAndTheFix() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ferd-jpeg-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let good = try JPEGEncoder().encode(gradient(width: 96, height: 96), quality: 90)
+        let decoder = JPEGDecoder()
+        for damage in DamagedJPEG.allCases {
+            let path = directory.appendingPathComponent("00001_\(damage).jpg").path
+            try Data(good).write(to: URL(fileURLWithPath: path))
+            XCTAssertNoThrow(try decoder.decodeFile(atPath: path))
+            try damage.apply(to: path)
+            XCTAssertThrowsError(try decoder.decodeFile(atPath: path), "\(damage)") { error in
+                let error = error as? DataError
+                XCTAssertEqual(error?.file, path, "\(damage)")
+                XCTAssertTrue(error?.fix.contains("--skip-bad") == true, "\(damage): \(String(describing: error))")
+            }
+            XCTAssertNoThrow(try decoder.decode(good, name: "good.jpg"), "the decoder is reusable after \(damage)")
         }
     }
 

@@ -1,4 +1,5 @@
 @testable import FerdData
+import FerdTestSupport
 import Logging
 import XCTest
 
@@ -72,20 +73,27 @@ final class PackedCacheTests: XCTestCase {
         }
     }
 
-    func testCorruptFrameNamesTheFileOrIsSkipped() throws {
-        let index = try DatasetIndex.load(root: data, logger: quiet)
-        let victim = try XCTUnwrap(index.fold(1)?.test.first)
-        try Data([0xFF, 0xD8, 0xFF, 0x00, 0x01]).write(to: URL(fileURLWithPath: victim.frames[0]))
-        XCTAssertThrowsError(try prepare()) { error in
-            XCTAssertEqual((error as? DataError)?.file, victim.frames[0])
+    func testEveryKindOfDamagedFrameNamesTheFileOrIsSkipped() throws {
+        for damage in DamagedJPEG.allCases {
+            try? FileManager.default.removeItem(atPath: data)
+            _ = try SyntheticDataset(clips: 12, frames: 3...20, size: 24, seed: 4)
+                .write(to: URL(fileURLWithPath: data), logger: quiet)
+            let index = try DatasetIndex.load(root: data, logger: quiet)
+            let victim = try XCTUnwrap(index.fold(1)?.test.first)
+            try damage.apply(to: victim.frames[0])
+            XCTAssertThrowsError(try prepare(), "\(damage)") { error in
+                XCTAssertEqual((error as? DataError)?.file, victim.frames[0], "\(damage)")
+                XCTAssertTrue("\(error)".contains("--skip-bad"), "\(damage): \(error)")
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: cacheDirectory + "/index.json"))
+            let report = try prepare(skipBad: true)
+            XCTAssertEqual(report.clips, 11, "\(damage): every other clip is prepared")
+            XCTAssertEqual(report.skipped.map(\.id), [victim.id], "\(damage)")
+            let cache = try PackedCache(directory: cacheDirectory, logger: quiet)
+            XCTAssertNil(cache.clip(id: victim.id))
+            XCTAssertEqual(cache.skipped.map(\.id), [victim.id])
+            try FileManager.default.removeItem(atPath: cacheDirectory)
         }
-        XCTAssertFalse(FileManager.default.fileExists(atPath: cacheDirectory + "/index.json"))
-        let report = try prepare(skipBad: true)
-        XCTAssertEqual(report.clips, 11)
-        XCTAssertEqual(report.skipped.map(\.id), [victim.id])
-        let cache = try PackedCache(directory: cacheDirectory, logger: quiet)
-        XCTAssertNil(cache.clip(id: victim.id))
-        XCTAssertEqual(cache.skipped.map(\.id), [victim.id])
     }
 
     func testMissingCacheSaysHowToBuildIt() {

@@ -1,7 +1,7 @@
 import FerdDigest
 import XCTest
 
-/// SHA-256 against the FIPS 180-2 examples, fed whole and in pieces.
+/// SHA-256 against the FIPS 180-2 examples (the million a's too), fed whole, in pieces and as any sequence.
 final class SHA256Tests: XCTestCase {
     private func digest(_ text: String) -> String {
         var hash = SHA256()
@@ -28,6 +28,27 @@ final class SHA256Tests: XCTestCase {
         }
     }
 
+    func testLongMessageAndEveryKindOfSequenceAgree() {
+        var million = SHA256()
+        for _ in 0..<1_000 { million.update([UInt8](repeating: UInt8(ascii: "a"), count: 1_000)) }
+        XCTAssertEqual(million.hexDigest(), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        let bytes = (0..<300).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        var array = SHA256(), slice = SHA256(), lazy = SHA256()
+        array.update(bytes)
+        slice.update(bytes[...])
+        lazy.update(bytes.lazy.map { $0 })
+        XCTAssertEqual(slice.hexDigest(), array.hexDigest())
+        XCTAssertEqual(lazy.hexDigest(), array.hexDigest())
+    }
+
+    func testDigestCanBeReadMidStreamAndTheStreamGoesOn() {
+        var hash = SHA256()
+        hash.update("ab".utf8)
+        XCTAssertEqual(hash.hexDigest(), digest("ab"))
+        hash.update("c".utf8)
+        XCTAssertEqual(hash.hexDigest(), digest("abc"))
+    }
+
     func testFieldsCannotRunTogether() {
         var a = SHA256(), b = SHA256()
         a.update(field: "ab")
@@ -35,5 +56,8 @@ final class SHA256Tests: XCTestCase {
         b.update(field: "a")
         b.update(field: "bc")
         XCTAssertNotEqual(a.hexDigest(), b.hexDigest())
+        var field = SHA256()
+        field.update(field: "ab")
+        XCTAssertEqual(field.hexDigest(), digest("ab\u{0}"), "a field is its UTF-8 bytes and a 0 byte, as caches store it")
     }
 }

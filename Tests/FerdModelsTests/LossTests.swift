@@ -2,7 +2,7 @@
 import FerdTensor
 import XCTest
 
-/// The intensity-aware loss against its closed form (model-spec.md §1.6) on hand-made logits.
+/// The intensity-aware loss against its closed form (the IAL paper's loss, as the reference main.py computes it) on hand-made logits.
 final class LossTests: XCTestCase {
     private func softplus(_ x: Double) -> Double { log(1 + exp(x)) }
 

@@ -2,7 +2,7 @@
 import FerdTensor
 import XCTest
 
-/// The model's parameters, names and shapes against model-spec.md §1.5.
+/// The model's parameters, names and shapes against the reference `state_dict` (muse1998/IAL-for-Facial-Expression-Recognition).
 final class ModelStructureTests: XCTestCase {
     func testPaperModelHasTheReferenceParameterCount() throws {
         let model = try GCAIALModel(configuration: .paper)

@@ -78,6 +78,29 @@ final class ReportBehaviourTests: ReportTestCase {
         }
     }
 
+    func testSelectionRuleIsStatedOncePerReportBeforeTheTables() throws {
+        let data = try fixtureData()
+        for format in [ReportFormat.text, .md, .html] {
+            let output = format.render(data, style: TextStyle(width: 100))
+            XCTAssertEqual(output.components(separatedBy: "Selection:").count - 1, 1, "\(format)")
+            let selection = try XCTUnwrap(output.range(of: "Selection:")), leaderboard = try XCTUnwrap(output.range(of: "Leaderboard"))
+            XCTAssertLessThan(selection.lowerBound, leaderboard.lowerBound, "\(format)")
+        }
+    }
+
+    func testPublishedRowsCiteTheirPapersAndNoInternalFile() throws {
+        let data = try fixtureData()
+        for format in ReportFormat.allCases {
+            let output = format.render(data, style: TextStyle(width: 100))
+            XCTAssertFalse(output.contains(".md"), "\(format) names a file the reader does not have")
+        }
+        let text = ReportFormat.text.render(data, style: TextStyle(width: 1_000))
+        XCTAssertTrue(text.contains("Jiang et al., DFEW"))
+        for result in data.published {
+            XCTAssertTrue(text.contains("\(result.method): \(result.citation)."), result.method)
+        }
+    }
+
     func testTextFitsNarrowWidthsAndBoldsOnlyWhenAllowed() throws {
         let data = try fixtureData()
         let narrow = ReportFormat.text.render(data, style: TextStyle(width: 72))

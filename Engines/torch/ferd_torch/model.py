@@ -1,6 +1,6 @@
-"""PyTorch reference of the GCA+IAL model (``GenerateModel``, model-spec.md §1).
+"""PyTorch reference of the GCA+IAL model (``GenerateModel`` of the IAL paper, AAAI 2023).
 
-Written from the spec; module nesting mirrors muse1998/IAL-for-Facial-Expression-
+Written from the paper and its released code; module nesting mirrors muse1998/IAL-for-Facial-Expression-
 Recognition so that ``state_dict()`` keys and shapes are exactly the reference's,
 including the parameters the forward pass never touches (``s_former.bias``, every
 ``bias1``/``bias2``/``glb`` and layer1's ``AUX_fc``/``gc``/``fc1``/``fc2``).
@@ -30,7 +30,7 @@ ATTENTIONS = ("gca", "se", "none")
 
 @dataclass(frozen=True)
 class TransformerSpec:
-    """Shape of one pre-norm transformer (§1.4)."""
+    """Shape of one pre-norm transformer."""
 
     depth: int
     heads: int
@@ -200,7 +200,7 @@ class AttentionBlock(nn.Module):
 
     ``attend`` is False in layer1 (plain block, GCA params unused). Otherwise
     ``attention`` picks the channel rescaling of the residual branch u:
-    "gca" (§1.2, also yields the (B,7) aux logits), "se" (sigmoid excitation of
+    "gca" (the IAL paper's GCA, also yields the (B,7) aux logits), "se" (sigmoid excitation of
     the global average pool) or "none". ``side`` is the output map side, used as
     the global-convolution kernel size.
     """
@@ -236,7 +236,7 @@ class AttentionBlock(nn.Module):
         return F.relu(out + identity), aux
 
     def _gca(self, u):
-        """Global-convolution attention with clip-level temporal mixing (§1.2)."""
+        """Global-convolution attention with clip-level temporal mixing (the IAL paper's GCA)."""
         n, c = u.shape[:2]
         t = self.frames
         z = self.gc(u)                                        # (N, C, 1, 1)
@@ -284,7 +284,7 @@ class Backbone(nn.Module):
             for blk in layer:
                 x, aux = blk(x)
             auxes.append(aux)
-        # Dynamic-static fusion (§1.3).
+        # Dynamic-static fusion (from NR-DFERNet, as the IAL code uses it).
         n, c, h, w = x.shape
         frames = x.view(n // t, t, c, h, w)
         dynamic = (frames[:, 1:] - frames[:, :-1]).reshape(-1, c, h, w)
@@ -332,7 +332,7 @@ class GenerateModel(nn.Module):
 # --------------------------------------------------------------------------- loss
 
 def intensity_aware_loss(logits, target):
-    """IAL (§1.6): mean softplus(z_m - z_y), m = argmax of the non-target logits."""
+    """The IAL paper's intensity-aware loss: mean softplus(z_m - z_y), m = argmax of the non-target logits."""
     masked = logits.detach().scatter(1, target[:, None], float("-inf"))
     m = masked.argmax(dim=1)
     z_y = logits.gather(1, target[:, None])

@@ -89,7 +89,7 @@ public enum PackedCacheWriter {
         let workers = Parallel.workers(for: clips.count, limit: options.workers)
         let size = options.size
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            let decoder = JPEGDecoder(logger: logger)
+            let decoder = JPEGDecoder()
             var resizers = [Int: BilinearResizer]()
             for i in stride(from: worker, to: clips.count, by: workers) {
                 if state.withLock({ $0.stop }) { return }

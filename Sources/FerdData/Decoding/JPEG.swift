@@ -1,26 +1,33 @@
 import CTurboJPEG
 import Foundation
-import Logging
 
 /// Decodes JPEG bytes to `RGBImage` with libjpeg-turbo (accurate integer DCT and fancy upsampling,
-/// the same defaults PIL uses). One decoder per thread; it reuses its TurboJPEG handle.
+/// the same defaults PIL uses). A frame is either decoded completely or rejected: libjpeg's warnings
+/// (a truncated file, a premature end of a data segment, a bad marker) are errors, because the image it
+/// would return is partly grey. One decoder per thread; it reuses its TurboJPEG handle, and replaces it
+/// after a failure (libjpeg-turbo 2.1 leaves a handle whose header could not be read unusable).
 public final class JPEGDecoder {
-    private let handle: tjhandle
-    private let logger: Logger
+    private var handle: tjhandle
 
-    public init(logger: Logger = Logger(label: "ferd.data.jpeg")) {
-        guard let handle = tjInitDecompress() else {
-            fatalError("tjInitDecompress failed: \(String(cString: tjGetErrorStr2(nil)))")
-        }
-        self.handle = handle
-        self.logger = logger
+    public init() {
+        handle = Self.makeHandle()
     }
 
     deinit { tjDestroy(handle) }
 
-    /// Decodes `bytes`; `name` (usually the file path) is used in errors. A corrupt or truncated
-    /// JPEG throws a `DataError`; other libjpeg warnings are logged and the image is kept.
+    private static func makeHandle() -> tjhandle {
+        guard let handle = tjInitDecompress() else {
+            fatalError("tjInitDecompress failed: \(String(cString: tjGetErrorStr2(nil)))")
+        }
+        return handle
+    }
+
+    /// Decodes `bytes`; `name` (usually the file path) is used in errors. Anything libjpeg-turbo cannot
+    /// decode completely and without a warning throws a `DataError` that names `name` and the fix.
     public func decode(_ bytes: [UInt8], name: String) throws -> RGBImage {
+        guard !bytes.isEmpty else {
+            throw unreadable(name, problem: "empty JPEG file (0 bytes)")
+        }
         var width: Int32 = 0
         var height: Int32 = 0
         var subsampling: Int32 = 0
@@ -30,22 +37,18 @@ public final class JPEGDecoder {
                                 &width, &height, &subsampling, &colorspace)
         }
         guard header == 0, width > 0, height > 0 else {
-            throw corrupt(name, message: lastError)
+            throw unreadable(name, problem: "not a readable JPEG (\(lastError))")
         }
         var pixels = [UInt8](repeating: 0, count: Int(width) * Int(height) * 3)
         let status = bytes.withUnsafeBufferPointer { source in
             pixels.withUnsafeMutableBufferPointer { target in
                 tjDecompress2(handle, source.baseAddress, UInt(source.count), target.baseAddress,
-                              width, 0, height, TJPF_RGB.rawValue, 0)
+                              width, 0, height, TJPF_RGB.rawValue, TJFLAG_STOPONWARNING)
             }
         }
-        if status != 0 {
-            let message = lastError
-            let fatal = tjGetErrorCode(handle) == TJERR_FATAL.rawValue
-            if fatal || message.contains("Premature end") {
-                throw corrupt(name, message: message)
-            }
-            logger.warning("JPEG warning, image kept", metadata: ["file": "\(name)", "warning": "\(message)"])
+        guard status == 0 else {
+            let kind = tjGetErrorCode(handle) == TJERR_WARNING.rawValue ? "damaged or truncated JPEG" : "corrupt JPEG"
+            throw unreadable(name, problem: "\(kind) (\(lastError))")
         }
         return RGBImage(width: Int(width), height: Int(height), pixels: pixels)
     }
@@ -61,9 +64,12 @@ public final class JPEGDecoder {
 
     private var lastError: String { String(cString: tjGetErrorStr2(handle)) }
 
-    private func corrupt(_ name: String, message: String) -> DataError {
-        DataError(file: name, problem: "corrupt or truncated JPEG (\(message))",
-                  fix: "re-extract this frame from the source video or remove the clip (see --skip-bad)")
+    /// The error for `name`, after replacing the handle that failed.
+    private func unreadable(_ name: String, problem: String) -> DataError {
+        tjDestroy(handle)
+        handle = Self.makeHandle()
+        return DataError(file: name, problem: problem,
+                         fix: "re-extract this frame from the source video, or leave the clip out with --skip-bad")
     }
 }
 

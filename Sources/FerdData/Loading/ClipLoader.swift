@@ -17,6 +17,8 @@ public final class ClipLoader: Sendable {
     private let store: FrameStore
     private let cached: [PackedClip]
     private let logger: Logger
+    /// The positions of the clips left out because their frames could not be read (`options.skipBad`).
+    private let bad = Mutex([Int: DataError]())
 
     /// A loader for `clips` read from `store`. With a cache, every clip must be in it with the same
     /// frame count, else this throws with the fix (re-run ferd prepare).
@@ -54,6 +56,11 @@ public final class ClipLoader: Sendable {
         }
     }
 
+    /// The clips left out so far because their frames could not be read (`options.skipBad`), with why.
+    public var skipped: [(clip: ClipRecord, problem: DataError)] {
+        bad.withLock { $0 }.sorted { $0.key < $1.key }.map { (clips[$0.key], $0.value) }
+    }
+
     /// Batches per epoch.
     public var batchCount: Int {
         options.dropLast ? clips.count / options.batchSize : (clips.count + options.batchSize - 1) / options.batchSize
@@ -84,7 +91,9 @@ public final class ClipLoader: Sendable {
                 if queue.isCancelled { break }
                 let result: Result<ClipBatch, DataError>
                 do {
-                    result = .success(try batch(positions, epoch: epoch))
+                    let built = try batch(positions, epoch: epoch)
+                    if built.labels.isEmpty && !positions.isEmpty { continue }
+                    result = .success(built)
                 } catch {
                     result = .failure(error as? DataError ?? DataError(file: "<loader>", problem: "\(error)", fix: "see the error"))
                 }
@@ -99,8 +108,11 @@ public final class ClipLoader: Sendable {
     }
 
     /// Builds the batch of the clips at `positions` (indices into `clips`) for `epoch`, on the calling
-    /// thread and `options.workers` helpers.
+    /// thread and `options.workers` helpers. A clip whose frames cannot be read throws its `DataError`,
+    /// or with `options.skipBad` is left out of this batch and of later ones, with a warning.
     public func batch(_ positions: [Int], epoch: Int) throws -> ClipBatch {
+        let known = options.skipBad ? bad.withLock { $0 } : [:]
+        let positions = positions.filter { known[$0] == nil }
         let t = options.sampler.length, s = options.size
         let clipFloats = t * 3 * s * s
         let failures = Mutex([Int: DataError]())
@@ -108,7 +120,7 @@ public final class ClipLoader: Sendable {
             let shared = UncheckedSendable(buffer)
             let workers = Parallel.workers(for: positions.count, limit: options.workers)
             DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                let decoder: JPEGDecoder? = if case .jpegFolders = store { JPEGDecoder(logger: logger) } else { nil }
+                let decoder: JPEGDecoder? = if case .jpegFolders = store { JPEGDecoder() } else { nil }
                 for i in stride(from: worker, to: positions.count, by: workers) {
                     let output = UnsafeMutableBufferPointer(rebasing: shared.value[(i * clipFloats)..<((i + 1) * clipFloats)])
                     do {
@@ -123,9 +135,22 @@ public final class ClipLoader: Sendable {
             }
             count = positions.count * clipFloats
         }
-        if let first = failures.withLock({ $0.min { $0.key < $1.key } }) { throw first.value }
-        return ClipBatch(shape: [positions.count, t, 3, s, s], values: values,
-                         labels: positions.map { clips[$0].label }, clipIDs: positions.map { clips[$0].id })
+        let failed = failures.withLock { $0 }
+        guard !failed.isEmpty else {
+            return ClipBatch(shape: [positions.count, t, 3, s, s], values: values,
+                             labels: positions.map { clips[$0].label }, clipIDs: positions.map { clips[$0].id })
+        }
+        guard options.skipBad else { throw failed.min { $0.key < $1.key }!.value }
+        for (place, problem) in failed.sorted(by: { $0.key < $1.key }) {
+            bad.withLock { $0[positions[place]] = problem }
+            logger.warning("skipped clip \(clips[positions[place]].id) (--skip-bad): \(problem)")
+        }
+        let kept = positions.indices.filter { failed[$0] == nil }
+        var keptValues = [Float]()
+        keptValues.reserveCapacity(kept.count * clipFloats)
+        for place in kept { keptValues += values[(place * clipFloats)..<((place + 1) * clipFloats)] }
+        return ClipBatch(shape: [kept.count, t, 3, s, s], values: keptValues,
+                         labels: kept.map { clips[positions[$0]].label }, clipIDs: kept.map { clips[positions[$0]].id })
     }
 
     /// Samples, reads and transforms the clip at `position` into `output` (T·3·S·S floats).

@@ -25,6 +25,9 @@ public struct ClipLoaderOptions: Sendable {
     public var prefetch: Int
     /// Threads per batch (nil: one per core).
     public var workers: Int?
+    /// Leave a clip whose frames cannot be read (missing, empty, damaged) out of its batch and of every
+    /// later one, with a warning, instead of ending the epoch with its error. Default off.
+    public var skipBad: Bool
 
     public init(mode: SamplingMode, sampler: ClipSampler = ClipSampler(), size: Int = 112, batchSize: Int = 40,
                 seed: UInt64 = 0) {
@@ -39,5 +42,6 @@ public struct ClipLoaderOptions: Sendable {
         self.seed = seed
         prefetch = 2
         workers = nil
+        skipBad = false
     }
 }

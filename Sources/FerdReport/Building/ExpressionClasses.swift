@@ -1,4 +1,4 @@
-/// The seven DFEW classes in label order (model-spec.md §6), as the papers' per-class tables name them.
+/// The seven DFEW classes in label order (DFEW's, Jiang et al., ACM MM 2020), as the papers' per-class tables name them.
 public enum ExpressionClasses {
     public static let names = ["Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear"]
 

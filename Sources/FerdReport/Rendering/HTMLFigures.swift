@@ -41,8 +41,7 @@ enum HTMLFigures {
         return "<section class=\"card\" id=\"confusion\"><h2>Confusion matrix of the best configuration</h2>"
             + "<p class=\"note\" style=\"margin: 0 0 10px\">\(XMLText.escape(data.label(best))): selected epochs of "
             + "\(best.folds.count) folds summed; cells show the share of the true class (row) and the count.</p>"
-            + map.render(ariaLabel: "confusion matrix")
-            + "<p class=\"note protocol\">\(XMLText.escape(MetricFormat.protocolNote(data.options)))</p></section>"
+            + map.render(ariaLabel: "confusion matrix") + "</section>"
     }
 
     /// Learning curves per trial, grouped by grid point; the best configuration's group starts open.
@@ -63,6 +62,6 @@ enum HTMLFigures {
             html += curves.map { SVGLineChart(title: "fold \($0.fold) · trial \($0.trialID)", curve: $0).render() }.joined()
             html += "</div></details>"
         }
-        return html + "<p class=\"note protocol\">\(XMLText.escape(MetricFormat.protocolNote(data.options)))</p></section>"
+        return html + "</section>"
     }
 }

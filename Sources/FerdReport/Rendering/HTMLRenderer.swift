@@ -43,7 +43,8 @@ public struct HTMLRenderer: Sendable {
 
     private func header(_ data: ReportData) -> String {
         var html = "<header><h1>ferd report · <span class=\"experiment\">\(XMLText.escape(data.experimentName))</span></h1>"
-            + "<p>experiment \(data.experimentID) · \(XMLText.escape(ReportSummary.line(data)))</p></header>"
+            + "<p>experiment \(data.experimentID) · \(XMLText.escape(ReportSummary.line(data)))</p>"
+            + "<p class=\"note protocol\">\(XMLText.escape(MetricFormat.protocolNote(data.options)))</p></header>"
         guard let best = data.best else { return html }
         let status = best.isComplete ? "" : " (incomplete)"
         html += "<div class=\"kpis\">"
@@ -97,10 +98,7 @@ public struct HTMLRenderer: Sendable {
     }
 
     private func notes(_ table: ReportTable) -> String {
-        table.notes.map { note in
-            let isProtocol = note.hasPrefix("Selection:")
-            return "<p class=\"note\(isProtocol ? " protocol" : "")\">\(XMLText.escape(note))</p>"
-        }.joined()
+        table.notes.map { "<p class=\"note\">\(XMLText.escape($0))</p>" }.joined()
     }
 
     private func align(_ column: ReportTable.Column) -> String {

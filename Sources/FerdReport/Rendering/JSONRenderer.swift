@@ -72,7 +72,7 @@ public struct JSONRenderer: Sendable {
     }
 
     private func published(_ result: PublishedResult) -> JSONValue {
-        .object([("method", .string(result.method)), ("venue", .string(result.venue)),
+        .object([("method", .string(result.method)), ("venue", .string(result.venue)), ("citation", .string(result.citation)),
                  ("recall", .array(result.recall.map(JSONValue.number))),
                  ("uar", .number(result.uar)), ("war", .number(result.war))])
     }

@@ -4,7 +4,7 @@ public struct MarkdownRenderer: Sendable {
 
     public func render(_ data: ReportData) -> String {
         var lines = ["# ferd report — experiment \(data.experimentID) “\(escape(data.experimentName))”", "",
-                     escape(ReportSummary.line(data))]
+                     escape(ReportSummary.line(data)), "", "_\(escape(MetricFormat.protocolNote(data.options)))_"]
         for table in ReportTables.tables(data) {
             lines += [""] + render(table)
         }
@@ -27,6 +27,7 @@ public struct MarkdownRenderer: Sendable {
         if table.rows.isEmpty {
             lines += ["", "_\(escape(table.emptyMessage))_"]
         }
+        guard !table.notes.isEmpty else { return lines }
         return lines + [""] + table.notes.map { "_\(escape($0))_" }.joinedAsParagraphs()
     }
 

@@ -22,7 +22,7 @@ enum MetricFormat {
         return value < -0.000_05 ? "−\(text)" : "+\(text)"
     }
 
-    /// The statement of the selection protocol printed under every table.
+    /// The statement of the selection protocol, printed once near the top of every report.
     static func protocolNote(_ options: ReportOptions) -> String {
         let scoring = switch options.selection {
         case .bestEpoch:

@@ -38,6 +38,6 @@ public struct ReportTable: Sendable, Equatable {
     public var mutedRows: Set<Int> = []
     /// Shown instead of rows when there are none.
     public var emptyMessage: String
-    /// Lines printed under the table; the selection protocol is always among them.
+    /// Lines printed under the table (the selection protocol is stated once for the whole report).
     public var notes: [String]
 }

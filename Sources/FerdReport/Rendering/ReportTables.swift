@@ -16,7 +16,7 @@ public enum ReportTables {
         guard !data.incomplete.isEmpty else { return nil }
         var table = table(data, id: "incomplete", title: "Incomplete grid points — folds missing, not comparable",
                           points: data.incomplete, bold: false, empty: "")
-        table.notes.insert("Means over the finished folds only; ranked apart from the complete points above.", at: 0)
+        table.notes.append("Means over the finished folds only; ranked apart from the complete points above.")
         return table
     }
 
@@ -31,8 +31,7 @@ public enum ReportTables {
         }
         return ReportTable(id: id, title: title,
                            columns: [.init("#"), .init("grid point", .left), .init("folds"), .init("UAR %"), .init("WAR %")],
-                           rows: rows, rulesBefore: [], emptyMessage: empty,
-                           notes: [MetricFormat.protocolNote(data.options)])
+                           rows: rows, rulesBefore: [], emptyMessage: empty, notes: [])
     }
 
     static func perFold(_ data: ReportData) -> ReportTable {
@@ -50,8 +49,7 @@ public enum ReportTables {
         return ReportTable(id: "folds", title: "Per fold",
                            columns: [.init("grid point", .left), .init("fold"), .init("trial"), .init(epochTitle),
                                      .init("epochs"), .init("UAR %"), .init("WAR %")],
-                           rows: rows, rulesBefore: rules, emptyMessage: "No fold has finished yet.",
-                           notes: [MetricFormat.protocolNote(data.options)])
+                           rows: rows, rulesBefore: rules, emptyMessage: "No fold has finished yet.", notes: [])
     }
 
     static func perClass(_ data: ReportData) -> ReportTable {
@@ -76,8 +74,9 @@ public enum ReportTables {
                            rows: rows, rulesBefore: firstPublished > 0 ? [firstPublished] : [],
                            mutedRows: Set(firstPublished..<rows.count), emptyMessage: "",
                            notes: ["Ours: the best configuration, per-class recall averaged over the folds whose test set "
-                                   + "holds the class. Published rows: DFEW 5-fold numbers copied from model-spec.md §5, "
-                                   + "for comparison only.", MetricFormat.protocolNote(data.options)])
+                                   + "holds the class. Published rows: the 5-fold results on DFEW (\(PublishedResult.dfewDataset)) "
+                                   + "that these papers report, for comparison only:"]
+                               + data.published.map { "\($0.method): \($0.citation)." })
     }
 
     static func pivot(_ data: ReportData) -> ReportTable? {
@@ -100,7 +99,7 @@ public enum ReportTables {
                            columns: [.init("\(pivot.rowParameter) \\ \(pivot.columnParameter)", .left)]
                                + pivot.columnValues.map { .init($0.display) },
                            rows: rows, rulesBefore: [], emptyMessage: "",
-                           notes: notes + [MetricFormat.protocolNote(data.options)])
+                           notes: notes)
     }
 
     static func ablation(_ data: ReportData) -> ReportTable? {
@@ -127,7 +126,7 @@ public enum ReportTables {
                            columns: [.init("parameter", .left), .init("value", .left), .init("others", .left), .init("folds"),
                                      .init("UAR %"), .init("WAR %"), .init("ΔUAR"), .init("ΔWAR")],
                            rows: rows, rulesBefore: rules, emptyMessage: "",
-                           notes: ["Δ in percentage points against each group's first row.", MetricFormat.protocolNote(data.options)])
+                           notes: ["Δ in percentage points against each group's first row."])
     }
 
     private static func delta(_ value: Spread?, _ baseline: Spread?) -> String {

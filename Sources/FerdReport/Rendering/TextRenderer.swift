@@ -9,6 +9,7 @@ public struct TextRenderer: Sendable {
     public func render(_ data: ReportData) -> String {
         var lines = [bold("ferd report — experiment \(data.experimentID) \"\(data.experimentName)\"")]
         lines += TextLayout.wrap(ReportSummary.line(data), width: style.width)
+        lines += TextLayout.wrap(MetricFormat.protocolNote(data.options), width: style.width)
         for table in ReportTables.tables(data) {
             lines += [""] + render(table)
         }
