@@ -33,12 +33,18 @@ struct DemoCommand: ParsableCommand {
         let dataset = root.appendingPathComponent("data")
         let cache = root.appendingPathComponent("cache")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        if FileManager.default.fileExists(atPath: dataset.appendingPathComponent("label").path) {
+        let synthetic = SyntheticDataset(clips: clips, frames: 16...24, size: 64, seed: 0, classBalance: .balanced,
+                                         variability: .mild)
+        let recipeFile = root.appendingPathComponent("synthetic-recipe.txt")
+        let recipe = "clips \(clips), frames 16-24, size 64, seed 0, balanced, variability mild\n"
+        if FileManager.default.fileExists(atPath: dataset.appendingPathComponent("label").path),
+           (try? String(contentsOf: recipeFile, encoding: .utf8)) == recipe {
             print("demo: reusing the synthetic dataset in \(dataset.path)")
         } else {
             try? FileManager.default.removeItem(at: dataset)
-            let report = try SyntheticDataset.write(to: dataset, clips: clips, frames: 16...24, size: 64, seed: 0,
-                                                    classBalance: .balanced, logger: logger)
+            try? FileManager.default.removeItem(at: cache)
+            let report = try synthetic.write(to: dataset, logger: logger)
+            try recipe.write(to: recipeFile, atomically: true, encoding: .utf8)
             print("demo: wrote \(report.clips) synthetic clips to \(dataset.path)")
         }
         let needsCache = (try? PackedCache(directory: cache.path, logger: logger).verifyDataset(logger: logger)) == nil

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FerdData
 import FerdCluster
 import FerdModels
 import FerdReport
@@ -50,3 +51,5 @@ struct ClusterOptions: ParsableArguments {
         guard heartbeat > 0 else { throw ValidationError("--heartbeat must be positive") }
     }
 }
+
+extension SyntheticDataset.Variability: ExpressibleByArgument {}

@@ -30,6 +30,9 @@ public struct SynthCommand: ParsableCommand {
     @Flag(help: "Make every class equally frequent instead of DFEW's proportions.")
     var balanced = false
 
+    @Option(help: "What varies besides the expression: realistic (low intensities, occluders, talking, pose, blur, noise) or mild (clear expressions; learnable in minutes).")
+    var variability: SyntheticDataset.Variability = .realistic
+
     public init() {}
 
     public func validate() throws {
@@ -50,7 +53,7 @@ public struct SynthCommand: ParsableCommand {
     public func run() throws {
         LogSetup.bootstrap(default: .warning)
         let dataset = SyntheticDataset(clips: clips, frames: frameRange ?? 16...16, size: size, seed: seed,
-                                       classBalance: balanced ? .balanced : .dfew)
+                                       classBalance: balanced ? .balanced : .dfew, variability: variability)
         let report = try dataset.write(to: URL(fileURLWithPath: out), logger: Logger(label: "ferd.synth"))
         let counts = zip(Emotion.allCases, report.classCounts).map { "\($0) \($1)" }.joined(separator: ", ")
         print("wrote \(report.clips) clips, \(report.frames) frames (\(size)×\(size), \(report.bytes / 1_000_000) MB) to \(out)")

@@ -36,10 +36,13 @@ struct SyntheticClipRecipe {
     private let occluders: [Occluder]
     private let frameSeed: UInt64
 
-    init(emotion: Emotion, seed: UInt64, index: Int) {
+    init(emotion: Emotion, seed: UInt64, index: Int, variability: SyntheticDataset.Variability = .realistic) {
         var rng = SplitMix64(seed: seed, index: UInt64(index))
         self.emotion = emotion
-        intensity = rng.chance(0.25) ? rng.uniform(0.15...0.4) : rng.uniform(0.6...1)
+        let drawnIntensity = rng.chance(0.25) ? rng.uniform(0.15...0.4) : rng.uniform(0.6...1)
+        // Mild clips draw the same numbers (so realistic ones stay as they were) and then show less of the nuisance.
+        let mild = variability == .mild
+        intensity = mild ? 0.75 + 0.25 * drawnIntensity : drawnIntensity
         identity = FaceIdentity(using: &rng)
         var actions = FaceActions.apex(emotion)
         for i in 0..<FaceActions.count {
@@ -53,16 +56,31 @@ struct SyntheticClipRecipe {
         idleActions = idle
         idlePhase = rng.uniform(0...6.283)
         course = TimeCourse(using: &rng)
-        talking = rng.chance(0.25)
+        let drawnTalking: (amplitude: Float, frequency: Float, phase: Float) = rng.chance(0.25)
             ? (rng.uniform(0.1...0.25), rng.uniform(2...6), rng.uniform(0...6.283)) : (0, 0, 0)
-        pose = (rng.sumOfUniformsNormal(std: 0.08), max(-0.4, min(0.4, rng.sumOfUniformsNormal(std: 0.15))), rng.sumOfUniformsNormal(std: 0.025), 0.5 + rng.sumOfUniformsNormal(std: 0.02),
-                rng.uniform(0.92...1.08))
-        wobble = (rng.uniform(0...0.04), rng.uniform(0.3...2), rng.uniform(0...6.283))
-        gaze = (rng.sumOfUniformsNormal(std: 0.4), rng.sumOfUniformsNormal(std: 0.4))
-        light = (rng.uniform(0...6.283), rng.uniform(0...0.3), rng.uniform(0.8...1.15), rng.uniform(0.85...1.15))
+        talking = mild ? (0, 0, 0) : drawnTalking
+        let drawnPose = (rng.sumOfUniformsNormal(std: 0.08), max(-0.4, min(0.4, rng.sumOfUniformsNormal(std: 0.15))),
+                         rng.sumOfUniformsNormal(std: 0.025), 0.5 + rng.sumOfUniformsNormal(std: 0.02), rng.uniform(0.92...1.08))
+        let drawnWobble = (rng.uniform(0...0.04), rng.uniform(0.3...2), rng.uniform(0...6.283))
+        let drawnGaze = (rng.sumOfUniformsNormal(std: 0.4), rng.sumOfUniformsNormal(std: 0.4))
+        let drawnLight = (rng.uniform(0...6.283), rng.uniform(0...0.3), rng.uniform(0.8...1.15), rng.uniform(0.85...1.15))
+        if mild {
+            let calm = Self.mildScale
+            pose = (drawnPose.0 * calm, drawnPose.1 * calm, drawnPose.2 * calm, 0.5 + (drawnPose.3 - 0.5) * calm,
+                    1 + (drawnPose.4 - 1) * calm)
+            wobble = (drawnWobble.0 * calm, drawnWobble.1, drawnWobble.2)
+            gaze = (drawnGaze.0 * calm, drawnGaze.1 * calm)
+            light = (drawnLight.0, drawnLight.1 * calm, 1 + (drawnLight.2 - 1) * calm, 1 + (drawnLight.3 - 1) * calm)
+        } else {
+            pose = drawnPose
+            wobble = drawnWobble
+            gaze = drawnGaze
+            light = drawnLight
+        }
         let blur = rng.uniform()
-        blurPasses = blur < 0.65 ? 0 : (blur < 0.93 ? 1 : 2)
-        noise = rng.uniform(0...6)
+        blurPasses = mild || blur < 0.65 ? 0 : (blur < 0.93 ? 1 : 2)
+        let drawnNoise = rng.uniform(0...6)
+        noise = mild ? drawnNoise * Self.mildScale : drawnNoise
         var occluders = [Occluder]()
         if rng.chance(0.2) {
             for _ in 0..<(1 + Int(rng.next() % 2)) {
@@ -77,9 +95,12 @@ struct SyntheticClipRecipe {
                     visible: rng.chance(0.5) ? -1...2 : start...(start + rng.uniform(0.2...0.8))))
             }
         }
-        self.occluders = occluders
+        self.occluders = mild ? [] : occluders
         frameSeed = rng.next()
     }
+
+    /// How much of the drawn pose, gaze, lighting and noise variation mild clips keep.
+    static let mildScale: Float = 0.4
 
     /// The face's half-height as a fraction of the frame side (before the per-clip scale jitter).
     static let faceFraction: Float = 0.44

@@ -16,6 +16,15 @@ public struct SyntheticDataset: Sendable {
         case balanced
     }
 
+    /// How much besides the expression varies between clips (docs/SYNTHETIC-DATA.md).
+    public enum Variability: String, Sendable, CaseIterable {
+        /// Low intensities, occluders, talking, head pose, blur and noise as in the wild (DFEW's difficulty).
+        case realistic
+        /// Every clip clearly expressive, no occluders, talking or blur, and less pose, lighting and noise: learnable
+        /// in minutes on a laptop (the demo).
+        case mild
+    }
+
     public static let foldCount = 5
 
     public var clips: Int
@@ -25,9 +34,10 @@ public struct SyntheticDataset: Sendable {
     public var size: Int
     public var seed: UInt64
     public var classBalance: ClassBalance
+    public var variability: Variability
 
     public init(clips: Int, frames: ClosedRange<Int> = 16...16, size: Int = 112, seed: UInt64 = 0,
-                classBalance: ClassBalance = .dfew) {
+                classBalance: ClassBalance = .dfew, variability: Variability = .realistic) {
         precondition(clips > 0 && clips <= 99_999, "clips must be in 1…99999 (5-digit ids)")
         precondition(frames.lowerBound > 0 && frames.upperBound <= 99_999, "frames must be in 1…99999")
         precondition(size >= 16, "size must be at least 16 pixels")
@@ -36,6 +46,7 @@ public struct SyntheticDataset: Sendable {
         self.size = size
         self.seed = seed
         self.classBalance = classBalance
+        self.variability = variability
     }
 
     /// The emotion of clip `k`: the inverse class CDF of a golden-ratio (low-discrepancy) sequence,
@@ -62,7 +73,7 @@ public struct SyntheticDataset: Sendable {
 
     /// Renders clip `k` in memory.
     public func clip(_ k: Int) -> SyntheticClip {
-        let recipe = SyntheticClipRecipe(emotion: emotion(ofClip: k), seed: seed, index: k)
+        let recipe = SyntheticClipRecipe(emotion: emotion(ofClip: k), seed: seed, index: k, variability: variability)
         let count = frameCount(ofClip: k)
         let images = (0..<count).map { f in
             var pixels = [UInt8](repeating: 0, count: size * size * 3)
@@ -131,7 +142,8 @@ extension SyntheticDataset {
         try fileManager.createDirectory(at: data, withIntermediateDirectories: true)
         try fileManager.createDirectory(at: label, withIntermediateDirectories: true)
         logger.info("writing synthetic clips", metadata: [
-            "clips": "\(clips)", "frames": "\(frames)", "size": "\(size)", "seed": "\(seed)", "to": "\(directory.path)",
+            "clips": "\(clips)", "frames": "\(frames)", "size": "\(size)", "seed": "\(seed)",
+            "variability": "\(variability.rawValue)", "to": "\(directory.path)",
         ])
         let totals = Mutex((frames: 0, bytes: 0, error: DataError?.none))
         let workers = min(clips, ProcessInfo.processInfo.activeProcessorCount * 4)
@@ -179,15 +191,16 @@ extension SyntheticDataset {
 
     /// Writes a dataset with the given settings; see `write(to:quality:logger:)`.
     public static func write(to directory: URL, clips: Int, frames: ClosedRange<Int> = 16...16, size: Int = 112,
-                             seed: UInt64 = 0, classBalance: ClassBalance = .dfew,
+                             seed: UInt64 = 0, classBalance: ClassBalance = .dfew, variability: Variability = .realistic,
                              logger: Logger = Logger(label: "ferd.data.synth")) throws -> SyntheticWriteReport {
-        try SyntheticDataset(clips: clips, frames: frames, size: size, seed: seed, classBalance: classBalance)
+        try SyntheticDataset(clips: clips, frames: frames, size: size, seed: seed, classBalance: classBalance,
+                             variability: variability)
             .write(to: directory, logger: logger)
     }
 
     private func writeClip(_ k: Int, into data: URL, buffer: UnsafeMutableBufferPointer<UInt8>,
                            encoder: JPEGEncoder, quality: Int) throws -> (frames: Int, bytes: Int) {
-        let recipe = SyntheticClipRecipe(emotion: emotion(ofClip: k), seed: seed, index: k)
+        let recipe = SyntheticClipRecipe(emotion: emotion(ofClip: k), seed: seed, index: k, variability: variability)
         let name = Self.clipName(k)
         let folder = data.appendingPathComponent(name)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: false)
