@@ -38,6 +38,12 @@ public struct GridPoint: Sendable, Equatable {
     public var experimentID: Int
     /// The grid point's parameters as JSON text.
     public var paramsJSON: String
+
+    public init(id: Int, experimentID: Int, paramsJSON: String) {
+        self.id = id
+        self.experimentID = experimentID
+        self.paramsJSON = paramsJSON
+    }
 }
 
 /// A trial to create: one fold of one grid point with one seed.

@@ -26,14 +26,17 @@ public struct TrainingTrialRunner: TrialRunner {
     public let ringBindAddress: String
     /// Seconds a gang member waits for a silent peer before the attempt fails.
     public let gangTimeout: Double
+    /// Told every training and evaluation step of every attempt (from the attempts' threads).
+    public let progress: (@Sendable (TrialProgress) -> Void)?
 
     public init(workDirectory: URL, dataRoot: String?, logger: Logger, ringBindAddress: String = "tcp://127.0.0.1:*",
-                gangTimeout: Double = 60) {
+                gangTimeout: Double = 60, progress: (@Sendable (TrialProgress) -> Void)? = nil) {
         self.workDirectory = workDirectory
         self.dataRoot = dataRoot
         self.logger = logger
         self.ringBindAddress = ringBindAddress
         self.gangTimeout = gangTimeout
+        self.progress = progress
     }
 
     public func run(trial: Assignment, report: (MetricEvent) -> Void, cancelled: () -> Bool) throws -> TrialOutcome {
@@ -72,8 +75,19 @@ public struct TrainingTrialRunner: TrialRunner {
         // (evaluation, batch-norm averaging and the digest comparison come after it).
         var epochStart = MonotonicClock.seconds()
         var lastStep = epochStart
+        let epochs = configuration.settings.epochs
         let summary = try trainer.run(data: data, shouldStop: cancelled) { event in
-            if case .step = event { lastStep = MonotonicClock.seconds() }
+            switch event {
+            case let .step(epoch, batch, batches, loss):
+                lastStep = MonotonicClock.seconds()
+                progress?(TrialProgress(trialID: trial.trialID, attempt: trial.attempt, epoch: epoch, epochs: epochs,
+                                        phase: .training, batch: batch, batches: batches, loss: loss))
+            case let .evaluating(epoch, batch, batches):
+                progress?(TrialProgress(trialID: trial.trialID, attempt: trial.attempt, epoch: epoch, epochs: epochs,
+                                        phase: .evaluating, batch: batch, batches: batches, loss: nil))
+            case .epoch:
+                break
+            }
             guard case let .epoch(epoch, _) = event, reports else { return }
             defer { epochStart = MonotonicClock.seconds() }
             var bundle: CheckpointFile?

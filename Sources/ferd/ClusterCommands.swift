@@ -75,7 +75,9 @@ func serveExperiment(_ options: ExperimentServer.Options, logger: Logger, bound:
     if summary.failed > 0 { throw ExitCode(2) }
 }
 
-/// Prints the trial counts of an experiment every few seconds from a second, read-only connection.
+/// Shows a running sweep from a second connection to its leaderboard: a bar of the epochs done with the pace and
+/// ETA measured from the stored epochs (`SweepProgress`), a line for each epoch a trial stores (trial, fold,
+/// grid point, epoch k/n, loss, UAR so far) and one for each trial that ends.
 final class ProgressMonitor: @unchecked Sendable {
     private let database: String
     private let experimentID: Int
@@ -98,14 +100,30 @@ final class ProgressMonitor: @unchecked Sendable {
                 finished.signal()
                 return
             }
+            var announced: [Int: Int] = [:]
+            var ended: Set<Int>?
             repeat {
-                if let trials = try? leaderboard.trials(experimentID: experimentID) {
-                    let count = { (state: TrialState) in trials.filter { $0.state == state }.count }
-                    let workers = Set(trials.compactMap { $0.state == .running ? $0.worker : nil }).count
-                    progress.update("trials", done: count(.done), total: trials.count, unit: "trials",
-                                    status: "running \(count(.running)) on \(workers) workers, queued \(count(.queued) + count(.lost)), failed \(count(.failed))")
+                if let report = try? leaderboard.report(experimentID: experimentID) {
+                    let sweep = SweepProgress(trials: report.trials, gridPoints: report.gridPoints,
+                                              epochMetrics: report.epochMetrics, results: report.results)
+                    for trial in sweep.runningTrials {
+                        guard let epoch = trial.epoch, announced[trial.trialID] != epoch else { continue }
+                        announced[trial.trialID] = epoch
+                        progress.log(SweepProgress.describe(trial))
+                    }
+                    // Trials that finish while this runs (not those a resumed sweep had finished before).
+                    for trial in sweep.finishedTrials where ended?.contains(trial.trialID) == false {
+                        progress.log(SweepProgress.describe(trial))
+                    }
+                    ended = Set(sweep.finishedTrials.map(\.trialID))
+                    let estimate = sweep.secondsPerEpoch.map { pace in
+                        ProgressReporter.Estimate(pace: String(format: "%.1f s/epoch", pace),
+                                                  remainingSeconds: sweep.remainingSeconds ?? 0)
+                    }
+                    progress.update("sweep", done: sweep.epochsDone, total: sweep.epochsTotal, unit: "epochs",
+                                    status: sweep.trialSummary, estimate: estimate)
                 }
-            } while done.wait(timeout: .now() + 2) == .timedOut
+            } while done.wait(timeout: .now() + 1) == .timedOut
             progress.finishLine()
             finished.signal()
         }
@@ -191,6 +209,13 @@ struct WorkerCommand: ParsableCommand {
         }
         var backend = "swift on cpu"
         var slots = self.slots ?? 1
+        let display = ProgressReporter()
+        let progress: @Sendable (TrialProgress) -> Void = { step in
+            if step.batch == 1 { display.restart() }
+            let phase = step.phase == .evaluating ? " test" : ""
+            display.update("trial \(step.trialID) epoch \(step.epoch)/\(step.epochs)\(phase)", done: step.batch,
+                           total: step.batches, unit: "batches", status: step.loss.map { String(format: "loss %.4f", $0) } ?? "")
+        }
         let runner: any TrialRunner
         if let simulateTrials {
             runner = SimulatedTrialRunner(secondsPerEpoch: simulateTrials, epochs: simulateEpochs)
@@ -203,10 +228,10 @@ struct WorkerCommand: ParsableCommand {
             backend = "torch on " + options.backendDescription
             logger.info("torch engine", metadata: ["python": "\(options.python.executable)", "devices": "\(backend)"])
             runner = EngineTrialRunner(options: options, workDirectory: URL(fileURLWithPath: work), dataRoot: dataRoot, logger: logger,
-                                       ringBindAddress: ringBind)
+                                       ringBindAddress: ringBind, progress: progress)
         } else {
             runner = TrainingTrialRunner(workDirectory: URL(fileURLWithPath: work), dataRoot: dataRoot, logger: logger,
-                                         ringBindAddress: ringBind)
+                                         ringBindAddress: ringBind, progress: progress)
         }
         let hello = Hello(workerID: workerName, ferdVersion: Ferd.configuration.version, cores: Threading.count,
                           backend: backend, engine: engine, slots: slots, publicKey: curve?.keyPair.publicKey)
@@ -223,6 +248,7 @@ struct WorkerCommand: ParsableCommand {
                               secondMessage: "stopping the running trials now (signal again to exit at once)",
                               onSecond: { stop.stop() })
         try worker.run(until: stop)
+        display.finishLine()
         withExtendedLifetime(trap) {}
     }
 }
@@ -245,23 +271,46 @@ struct KeygenCommand: ParsableCommand {
     }
 }
 
-/// `ferd status`: experiments, running trials, the costs of data-parallel trials and the workers of a leaderboard.
+/// `ferd status`: experiments, running trials, the costs of data-parallel trials and the workers of a leaderboard;
+/// with `--watch`, again every few seconds (redrawn in place on a terminal) until interrupted.
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "Experiments, running trials, data-parallel costs, workers and dropped messages.")
 
     @OptionGroup var database: DatabaseOption
+    @Flag(help: "Show the status again every --interval seconds, in place on a terminal, until interrupted (Ctrl-C).")
+    var watch = false
+    @Option(help: "Seconds between refreshes with --watch.") var interval: Double = 2
+
+    func validate() throws {
+        guard interval >= 0.2 else { throw ValidationError("--interval must be at least 0.2 seconds") }
+    }
 
     func run() throws {
         guard FileManager.default.fileExists(atPath: database.db) else {
             throw CommandError("\(database.db) does not exist; give the coordinator's --db")
         }
         let leaderboard = try Leaderboard(path: database.db, logger: Logger(label: "ferd.status"))
+        guard watch else { return print(try render(leaderboard), terminator: "") }
+        let stop = DispatchSemaphore(value: 0)
+        let trap = SignalTrap(firstMessage: "stopped watching", onStop: { stop.signal() })
+        let terminal = isatty(STDOUT_FILENO) != 0
+        repeat {
+            let text = try render(leaderboard)
+            let screen = terminal
+                ? "\u{1B}[H\u{1B}[2J" + "ferd status — \(database.db), every \(interval) s (Ctrl-C to stop)\n\n" + text
+                : "--- \(ISO8601DateFormatter().string(from: Date()))\n" + text
+            FileHandle.standardOutput.write(Data(screen.utf8))
+        } while stop.wait(timeout: .now() + interval) == .timedOut
+        withExtendedLifetime(trap) {}
+    }
+
+    private func render(_ leaderboard: Leaderboard) throws -> String {
         let experiments = try leaderboard.experiments().map { experiment in
             ClusterStatus.ExperimentState(experiment: experiment, trials: try leaderboard.trials(experimentID: experiment.id),
                                           epochMetrics: try leaderboard.epochMetrics(experimentID: experiment.id))
         }
         let status = ClusterStatus(experiments: experiments, workers: try leaderboard.workers(),
                                    droppedMessages: try leaderboard.droppedMessages())
-        print(status.render(now: Date(), style: .detect()), terminator: "")
+        return status.render(now: Date(), style: .detect())
     }
 }

@@ -126,11 +126,16 @@ public enum ReportTables {
                            columns: [.init("parameter", .left), .init("value", .left), .init("others", .left), .init("folds"),
                                      .init("UAR %"), .init("WAR %"), .init("ΔUAR"), .init("ΔWAR")],
                            rows: rows, rulesBefore: rules, emptyMessage: "",
-                           notes: ["Δ in percentage points against each group's first row."])
+                           notes: ["Δ in percentage points against each group's first row; ~ marks a Δ no larger than "
+                                   + "the fold-to-fold standard deviation of either row (or measured on one fold): "
+                                   + "not a difference these folds can show."])
     }
 
     private static func delta(_ value: Spread?, _ baseline: Spread?) -> String {
         guard let value, let baseline else { return "–" }
-        return MetricFormat.delta(value.mean - baseline.mean)
+        let difference = value.mean - baseline.mean
+        let spread = max(value.standardDeviation, baseline.standardDeviation)
+        let shown = value.count > 1 && baseline.count > 1 && abs(difference) > spread
+        return MetricFormat.delta(difference) + (shown ? "" : " ~")
     }
 }

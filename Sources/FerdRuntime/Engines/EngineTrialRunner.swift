@@ -71,10 +71,14 @@ public struct EngineTrialRunner: TrialRunner {
     public let rendezvousHost: String
     /// Seconds a gang member waits for the others to join.
     public let gangTimeout: Double
+    /// Told the engine's progress events (from the attempts' threads).
+    public let progress: (@Sendable (TrialProgress) -> Void)?
     private let freeGPUs: GPUPool
 
     public init(options: TorchWorkerOptions, workDirectory: URL, dataRoot: String?, logger: Logger,
-                ringBindAddress: String = "tcp://127.0.0.1:*", gangTimeout: Double = 60) {
+                ringBindAddress: String = "tcp://127.0.0.1:*", gangTimeout: Double = 60,
+                progress: (@Sendable (TrialProgress) -> Void)? = nil) {
+        self.progress = progress
         self.options = options
         self.workDirectory = workDirectory
         self.dataRoot = dataRoot
@@ -179,8 +183,10 @@ public struct EngineTrialRunner: TrialRunner {
                         killed = true
                     }
                 case let .progress(epoch, phase, batch, batches, loss):
-                    trialLogger.trace("engine progress", metadata: ["epoch": "\(epoch)", "phase": "\(phase)",
-                                                                    "batch": "\(batch)/\(batches)", "loss": "\(loss.map { "\($0)" } ?? "-")"])
+                    progress?(TrialProgress(trialID: trial.trialID, attempt: trial.attempt, epoch: epoch,
+                                            epochs: configuration.settings.epochs,
+                                            phase: phase == "evaluate" ? .evaluating : .training, batch: batch,
+                                            batches: batches, loss: loss))
                 case .log(let text):
                     trialLogger.info("\(text)")
                 case .kill:
