@@ -72,6 +72,8 @@ public struct ExperimentDefinition: Sendable, Equatable {
     public var gangWait: Double
     /// Which engine trains the trials, and the torch engine's options (`engine:`, `torch:`, `engine_timeout:`).
     public var engine: EngineSettings = EngineSettings()
+    /// Early stopping, budget and concurrency (`stopping:`, `budget:`, `max_concurrent:`).
+    public var policy = SweepPolicy()
     /// The swept and fixed parameters in file order; a fixed parameter has one value.
     public var grid: [(name: String, values: [ParameterValue])]
     /// The file's text, whose hash identifies the experiment.

@@ -6,7 +6,7 @@ extension ExperimentDefinition {
     /// The top-level keys of an experiment file.
     static let topLevelKeys = ["name", "data", "folds", "seeds", "retries", "trial_time_limit", "workers_per_trial",
                                "min_workers", "gang_wait", "reduction", "gradient_precision", "bucket_mb", "engine", "torch",
-                               "engine_timeout", "grid"]
+                               "engine_timeout", "stopping", "budget", "max_concurrent", "grid"]
 
     /// Reads an experiment from YAML text. Unknown keys, wrong types and empty grids are errors that
     /// name the key and its line.
@@ -71,12 +71,15 @@ extension ExperimentDefinition {
                                line: seen["workers_per_trial"].map(line) ?? nil)
             }
         }
+        let policy = SweepPolicy(stopping: try seen["stopping"].map(SweepPolicy.parseStopping),
+                                 budget: try seen["budget"].map(SweepPolicy.parseBudget),
+                                 maxConcurrent: try seen["max_concurrent"].map(SweepPolicy.parseMaxConcurrent))
         guard let gridNode = seen["grid"] else { throw .invalid("'grid' is missing; list the hyper-parameters to sweep", line: nil) }
         let definition = ExperimentDefinition(name: name, dataPath: path, layout: layout, folds: folds, seeds: seeds,
                                               retries: retries, trialTimeLimit: limit, workersPerTrial: gang,
                                               dataParallel: DataParallelSettings(minWorkers: minWorkers, reduction: reduction,
                                                                                  gradientPrecision: precision, bucketMegabytes: bucket),
-                                              gangWait: gangWait, engine: engine,
+                                              gangWait: gangWait, engine: engine, policy: policy,
                                               grid: try parseGrid(gridNode), source: text)
         _ = try definition.trials()
         return definition

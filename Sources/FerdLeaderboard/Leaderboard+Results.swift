@@ -100,7 +100,14 @@ extension Leaderboard {
             return ExperimentReport(experiment: experiment, gridPoints: try gridPoints(experimentID: experimentID),
                                     trials: try trials(experimentID: experimentID),
                                     results: try results(experimentID: experimentID),
-                                    epochMetrics: try epochMetrics(experimentID: experimentID))
+                                    epochMetrics: try epochMetrics(experimentID: experimentID),
+                                    budgetNotice: try budgetNotice(since: experiment.created))
         }
+    }
+
+    /// The last "budget spent" event logged since `date` (an experiment's creation); nil if none.
+    public func budgetNotice(since date: Date) throws -> String? {
+        try database.query("SELECT text FROM events WHERE kind = 'budget' AND time >= ?1 ORDER BY id DESC LIMIT 1",
+                           [.real(date.timeIntervalSince1970)]).first?.text(0)
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 extension Leaderboard {
     private static let trialColumns = """
         id, experiment, grid_point, fold, seed, state, attempts, worker, updated, resume_epoch, resume_size, \
-        resume_sha256, resume_path, gang_size, lr_scale
+        resume_sha256, resume_path, gang_size, lr_scale, stop_epoch, stop_reason
         """
 
     /// Creates the trials of `plans` (and their grid points) in one transaction and returns their ids in
@@ -42,6 +42,10 @@ extension Leaderboard {
                 if let gang = change.gang {
                     try database.run("UPDATE trials SET gang_size = ?1, lr_scale = ?2 WHERE id = ?3",
                                      [.int(gang.size), .real(gang.learningRateScale), .int(change.trialID)], cached: true)
+                }
+                if let stop = change.stop {
+                    try database.run("UPDATE trials SET stop_epoch = ?1, stop_reason = ?2 WHERE id = ?3",
+                                     [.int(stop.epoch), .text(stop.reason), .int(change.trialID)], cached: true)
                 }
             }
         }
@@ -113,7 +117,8 @@ extension Leaderboard {
                            seed: UInt64(bitPattern: Int64(try columns.int(row, 4, "seed"))),
                            state: try columns.state(row, 5, "state"), attempts: try columns.int(row, 6, "attempts"),
                            worker: row.text(7), updated: try columns.date(row, 8, "updated"),
-                           resume: try resumePoint(row, columns), gangSize: row.int(13), learningRateScale: row.double(14))
+                           resume: try resumePoint(row, columns), gangSize: row.int(13), learningRateScale: row.double(14),
+                           stop: row.int(15).map { TrialStop(epoch: $0, reason: row.text(16) ?? "") })
     }
 
     private func resumePoint(_ row: SQLRow, _ columns: RowDecoder) throws -> StoredResumePoint? {

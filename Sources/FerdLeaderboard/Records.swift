@@ -9,9 +9,11 @@ public enum TrialState: String, Sendable, CaseIterable {
     case lost = "LOST"
     case failed = "FAILED"
     case done = "DONE"
+    /// Early stopping ended its grid point (docs/SWEEPS.md): not started, or cancelled while it ran.
+    case stopped = "STOPPED"
 
-    /// True for FAILED and DONE.
-    public var isFinal: Bool { self == .failed || self == .done }
+    /// True for FAILED, DONE and STOPPED.
+    public var isFinal: Bool { self == .failed || self == .done || self == .stopped }
 }
 
 /// One experiment: a configuration file's content, identified by its hash so that re-running the same
@@ -78,10 +80,13 @@ public struct TrialRecord: Sendable, Equatable {
     public var gangSize: Int?
     /// The factor applied to the learning rate because the gang is smaller than asked for; nil: none.
     public var learningRateScale: Double?
+    /// For a STOPPED trial: when and why early stopping stopped its grid point.
+    public var stop: TrialStop?
 
     public init(id: Int, experimentID: Int, gridPointID: Int, fold: Int, seed: UInt64, state: TrialState,
                 attempts: Int, worker: String?, updated: Date, resume: StoredResumePoint? = nil,
-                gangSize: Int? = nil, learningRateScale: Double? = nil) {
+                gangSize: Int? = nil, learningRateScale: Double? = nil, stop: TrialStop? = nil) {
+        self.stop = stop
         self.id = id
         self.experimentID = experimentID
         self.gridPointID = gridPointID
@@ -146,16 +151,31 @@ public struct TrialStateChange: Sendable, Equatable {
     public var worker: String?
     /// For a RUNNING gang: its size and the learning-rate factor (stored; other changes leave them).
     public var gang: TrialGang?
+    /// For STOPPED: the epoch whose metrics stopped the grid point and why.
+    public var stop: TrialStop?
 
     public init(trialID: Int, state: TrialState, attempts: Int, worker: String? = nil,
-                gang: TrialGang? = nil) {
+                gang: TrialGang? = nil, stop: TrialStop? = nil) {
         self.trialID = trialID
         self.state = state
         self.attempts = attempts
         self.worker = worker
         self.gang = gang
+        self.stop = stop
     }
 
+}
+
+/// Why and when early stopping stopped a trial's grid point.
+public struct TrialStop: Sendable, Equatable {
+    /// The epoch whose metrics decided.
+    public var epoch: Int
+    public var reason: String
+
+    public init(epoch: Int, reason: String) {
+        self.epoch = epoch
+        self.reason = reason
+    }
 }
 
 /// The metrics of one epoch of one attempt.
@@ -277,4 +297,6 @@ public struct ExperimentReport: Sendable, Equatable {
     public var results: [ResultRecord]
     /// Ordered by trial, attempt, epoch.
     public var epochMetrics: [EpochMetricRecord]
+    /// What the coordinator said when the experiment's budget was spent; nil while it lasts.
+    public var budgetNotice: String? = nil
 }

@@ -93,5 +93,10 @@ enum Schema {
         );
         ALTER TABLE workers ADD COLUMN dropped_messages INTEGER NOT NULL DEFAULT 0;
         """,
+        // 4: early stopping: the epoch and the reason a STOPPED trial's grid point was stopped.
+        """
+        ALTER TABLE trials ADD COLUMN stop_epoch INTEGER;
+        ALTER TABLE trials ADD COLUMN stop_reason TEXT;
+        """,
     ]
 }

@@ -12,7 +12,11 @@ public enum ExperimentLauncher {
         public var experiment: Experiment
         public var created: Bool
         public var trials: [Scheduler.TrialSpec]
+        /// Trials DONE or STOPPED before (a resumed experiment).
         public var alreadyDone: Int
+        /// What the scheduler must know before the trials of a resumed experiment: the stored curves of the current
+        /// attempts, early-stopping decisions and the epochs and training time spent.
+        public var restore: Scheduler.Event
     }
 
     /// Stores `definition`'s trials (all of them, before any is handed out) and returns those to run.
@@ -28,11 +32,13 @@ public enum ExperimentLauncher {
         }
         let ids = try leaderboard.insertTrials(experimentID: experiment.id, plans: plans, at: now)
         let records = Dictionary(uniqueKeysWithValues: try leaderboard.trials(experimentID: experiment.id).map { ($0.id, $0) })
+        let restore = try history(of: experiment.id, records: records, leaderboard: leaderboard, planned: zip(ids, planned),
+                                  byWAR: definition.policy.stopping?.metric == "war")
         var specs: [Scheduler.TrialSpec] = []
         var done = 0
         for (id, trial) in zip(ids, planned) {
             guard let record = records[id] else { continue }
-            if record.state == .done {
+            if record.state == .done || record.state == .stopped {
                 done += 1
                 continue
             }
@@ -52,9 +58,33 @@ public enum ExperimentLauncher {
             specs.append(Scheduler.TrialSpec(id: id, configJSON: configuration.json(), attemptsSoFar: record.attempts,
                                              resume: resume, workersPerTrial: gang,
                                              minWorkers: definition.dataParallel.minWorkers, runningOn: runningOn,
-                                             engine: requiredEngine(definition.engine.choice)))
+                                             engine: requiredEngine(definition.engine.choice),
+                                             slot: slot(record, trial)))
         }
-        return Plan(experiment: experiment, created: created, trials: specs, alreadyDone: done)
+        return Plan(experiment: experiment, created: created, trials: specs, alreadyDone: done, restore: restore)
+    }
+
+    /// The early-stopping unit of a trial: its grid point (the stored id), fold and seed.
+    static func slot(_ record: TrialRecord, _ trial: PlannedTrial) -> EarlyStopping.Slot {
+        EarlyStopping.Slot(point: record.gridPointID, fold: trial.fold, seed: trial.seedIndex)
+    }
+
+    /// The stored curves of the trials' current attempts, the stored stop decisions and what was spent.
+    static func history(of experimentID: Int, records: [Int: TrialRecord], leaderboard: Leaderboard,
+                        planned: some Sequence<(Int, PlannedTrial)>, byWAR: Bool) throws -> Scheduler.Event {
+        let metrics = try leaderboard.epochMetrics(experimentID: experimentID)
+        var curves: [EarlyStopping.Slot: [Double]] = [:]
+        var decisions: [EarlyStopping.Decision] = []
+        for (id, trial) in planned {
+            guard let record = records[id] else { continue }
+            let current = metrics.filter { $0.trialID == id && $0.attempt == record.attempts }.sorted { $0.epoch < $1.epoch }
+            if !current.isEmpty { curves[slot(record, trial)] = current.map { byWAR ? $0.war : $0.uar } }
+            if let stop = record.stop, !decisions.contains(where: { $0.point == record.gridPointID }) {
+                decisions.append(EarlyStopping.Decision(point: record.gridPointID, epoch: stop.epoch, reason: stop.reason))
+            }
+        }
+        let spent = Scheduler.Spending(epochs: metrics.count, trialSeconds: metrics.reduce(0) { $0 + $1.seconds })
+        return .restore(curves: curves, decisions: decisions, spent: spent)
     }
 
     /// The workers' engine that can run trials of `choice` (nil: any).

@@ -90,17 +90,42 @@ public struct ExperimentServer {
             endpoint: options.endpoint,
             scheduler: Scheduler.Configuration(heartbeatInterval: options.heartbeat, maxAttempts: definition.retries,
                                                gangFormationTimeout: definition.gangWait,
-                                               gradientHubEndpoint: hub.map { Self.advertised($0.boundEndpoint) }),
+                                               gradientHubEndpoint: hub.map { Self.advertised($0.boundEndpoint) },
+                                               stopping: Self.stopping(definition.policy.stopping),
+                                               budget: Self.budget(definition.policy.budget, experiment: plan.experiment),
+                                               maxConcurrent: definition.policy.maxConcurrent),
             curve: curve, insecure: options.insecure, tickInterval: min(0.25, options.heartbeat / 2),
             artifactsDirectory: artifactsDirectory)
         if let hub {
             configuration.droppedMessageSources = [.init(endpoint: "gradient hub", takeCounts: hub.takeDroppedCounts)]
         }
         let coordinator = Coordinator(configuration: configuration, leaderboard: leaderboard, logger: logger)
-        try coordinator.run(trials: plan.trials, until: stop, untilFinished: options.untilFinished, bound: bound)
+        try coordinator.run(trials: plan.trials, restoring: plan.restore, until: stop, untilFinished: options.untilFinished,
+                            bound: bound)
         let trials = try leaderboard.trials(experimentID: plan.experiment.id)
         return Summary(done: trials.filter { $0.state == .done }.count, failed: trials.filter { $0.state == .failed }.count,
                        total: trials.count)
+    }
+
+    /// The scheduler's early-stopping rule for the experiment file's `stopping:`.
+    static func stopping(_ settings: SweepPolicy.Stopping?) -> EarlyStopping.Configuration? {
+        settings.map { settings in
+            EarlyStopping.Configuration(rule: EarlyStopping.Rule(rawValue: settings.rule) ?? .median,
+                                        minEpochs: settings.minEpochs, grace: settings.grace,
+                                        reductionFactor: settings.reductionFactor,
+                                        metric: EarlyStopping.Metric(rawValue: settings.metric) ?? .uar)
+        }
+    }
+
+    /// The scheduler's budget for the experiment file's `budget:`; wall-clock hours count from the experiment's
+    /// creation.
+    static func budget(_ budget: SweepPolicy.Budget?, experiment: Experiment) -> Scheduler.Budget? {
+        switch budget {
+        case let .epochs(count): .epochs(count)
+        case let .trialHours(hours): .trialSeconds(hours * 3600)
+        case let .wallHours(hours): .wallSeconds(hours * 3600, startedAt: experiment.created.timeIntervalSince1970)
+        case nil: nil
+        }
     }
 
     /// The gradient hub's default endpoint: the control endpoint's host with a free port.

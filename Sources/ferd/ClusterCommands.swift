@@ -307,7 +307,8 @@ struct StatusCommand: ParsableCommand {
     private func render(_ leaderboard: Leaderboard) throws -> String {
         let experiments = try leaderboard.experiments().map { experiment in
             ClusterStatus.ExperimentState(experiment: experiment, trials: try leaderboard.trials(experimentID: experiment.id),
-                                          epochMetrics: try leaderboard.epochMetrics(experimentID: experiment.id))
+                                          epochMetrics: try leaderboard.epochMetrics(experimentID: experiment.id),
+                                          budgetNotice: try leaderboard.budgetNotice(since: experiment.created))
         }
         let status = ClusterStatus(experiments: experiments, workers: try leaderboard.workers(),
                                    droppedMessages: try leaderboard.droppedMessages())

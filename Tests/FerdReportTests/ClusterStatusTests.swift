@@ -35,7 +35,7 @@ final class ClusterStatusTests: XCTestCase {
     func testRunningTrialsShowTheLastEpochOfTheirCurrentAttempt() throws {
         let lines = rendered([trial(1, .running, attempts: 2, worker: "box-a"), trial(2, .queued), trial(3, .done)],
                              [epoch(1, attempt: 1, 5, uar: 0.9), epoch(1, attempt: 2, 2, uar: 0.4), epoch(1, attempt: 2, 3, uar: 0.5)])
-        XCTAssertEqual(lines[0], "#1 dp: 3 trials — QUEUED 1, RUNNING 1, LOST 0, FAILED 0, DONE 1")
+        XCTAssertEqual(lines[0], "#1 dp: 3 trials — QUEUED 1, RUNNING 1, LOST 0, FAILED 0, DONE 1, STOPPED 0")
         XCTAssertEqual(try row(lines, startingWith: "1 ", after: "Running"), ["1", "1", "2", "box-a", "3", "50.00", "42.0"])
         XCTAssertFalse(lines.contains { $0.hasPrefix("Data-parallel") }, "no gang trials, no gang table")
         XCTAssertTrue(lines.contains("  box-a: 16 cores, 1 slots, cpu, last heartbeat 3 s ago"))

@@ -188,6 +188,12 @@ final class ProcessClusterTests: XCTestCase {
         XCTAssertGreaterThan(dropped.reduce(0) { $0 + $1.count }, 100, "the bad traffic was counted: \(dropped)")
         let status = try runFerdCapturingOutput(["status", "--db", setup.database.path])
         XCTAssertTrue(status.contains("Dropped messages"), status)
+        let watch = try launch(["status", "--db", setup.database.path, "--watch", "--interval", "0.2"], name: "watch")
+        Thread.sleep(forTimeInterval: 1)
+        kill(watch.process.processIdentifier, SIGINT)
+        XCTAssertEqual(try waitForExit(watch, timeout: 5), 0, watch.output())
+        XCTAssertGreaterThanOrEqual(watch.output().components(separatedBy: "\n--- ").count, 3,
+                                    "--watch printed the status again and again: \(watch.output())")
 
         let sent = abuser.output()
         for coordinator in [first, second] {

@@ -60,12 +60,20 @@ final class RuntimeTests: XCTestCase {
         _ = try SyntheticDataset.write(to: dataset, clips: 30, frames: 16...18, size: 56, seed: 1, classBalance: .balanced)
         let settings = TrainingSettings(model: .small, epochs: 2, batchSize: 4, learningRate: 0.01, weightDecay: 1e-4, seed: 5)
         let configuration = TrialConfiguration(settings: settings, fold: 1, data: DataSource(root: dataset.path), parameters: "{}")
+        let steps = StepLog()
         let runner = TrainingTrialRunner(workDirectory: directory.appendingPathComponent("work"), dataRoot: nil,
-                                         logger: Logger(label: "test"))
+                                         logger: Logger(label: "test"), progress: { steps.append($0) })
         var epochs: [MetricEvent] = []
         let outcome = try runner.run(trial: Assignment(trialID: 7, attempt: 1, configJSON: configuration.json()),
                                      report: { epochs.append($0) }, cancelled: { false })
         XCTAssertEqual(epochs.map(\.epoch), [1, 2])
+        let training = steps.all.filter { $0.phase == .training }
+        XCTAssertEqual(Set(training.map(\.epoch)), [1, 2], "the worker's display hears every epoch's steps")
+        XCTAssertEqual(training.first, TrialProgress(trialID: 7, attempt: 1, epoch: 1, epochs: 2, phase: .training,
+                                                     batch: 1, batches: 6, loss: training.first?.loss))
+        XCTAssertNotNil(training.first?.loss)
+        XCTAssertEqual(training.filter { $0.epoch == 1 }.map(\.batch), Array(1...6), "24 training clips, batch 4")
+        XCTAssertTrue(steps.all.contains { $0.phase == .evaluating && $0.loss == nil })
         guard case let .completed(scores) = outcome else { return XCTFail("trial did not complete: \(outcome)") }
         XCTAssertEqual(scores.confusion.count, 7)
         XCTAssertEqual(scores.confusion.joined().reduce(0, +), 6, "fold 1 tests a fifth of the 30 clips")
@@ -93,4 +101,14 @@ final class RuntimeTests: XCTestCase {
         first = nil
         XCTAssertNoThrow(try WorkFolderLock(folder: work), "free again once the first worker is gone")
     }
+}
+
+/// The progress a runner reported, from whichever thread.
+private final class StepLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var steps: [TrialProgress] = []
+
+    func append(_ step: TrialProgress) { lock.withLock { steps.append(step) } }
+
+    var all: [TrialProgress] { lock.withLock { steps } }
 }

@@ -95,12 +95,12 @@ public final class Coordinator {
     /// The scheduler's current view of trials and workers.
     public var state: Scheduler { scheduler }
 
-    /// Binds, schedules `trials`, and serves until `stop` is raised (in any of its ways) or, with
-    /// `untilFinished`, every trial is DONE or FAILED. `bound` receives the endpoint actually bound (with the
+    /// Binds, hands the scheduler `restore` (what a resumed experiment had stored) and `trials`, and serves until
+    /// `stop` is raised (in any of its ways) or, with `untilFinished`, the scheduler is finished. `bound` receives the endpoint actually bound (with the
     /// port the system chose for `tcp://…:*`). Throws if binding is refused or fails, or if the leaderboard
     /// cannot be written.
-    public func run(trials: [Scheduler.TrialSpec], until stop: StopSignal, untilFinished: Bool = false,
-                    bound: (String) -> Void = { _ in }) throws {
+    public func run(trials: [Scheduler.TrialSpec], restoring restore: Scheduler.Event? = nil, until stop: StopSignal,
+                    untilFinished: Bool = false, bound: (String) -> Void = { _ in }) throws {
         try BindPolicy.check(endpoint: configuration.endpoint, hasKeys: configuration.curve != nil,
                              insecure: configuration.insecure)
         let context = try ZMQContext()
@@ -115,6 +115,7 @@ public final class Coordinator {
         logger.info("coordinator listening", metadata: ["endpoint": "\(endpoint)", "trials": "\(trials.count)",
                                                         "curve": "\(configuration.curve != nil)"])
         bound(endpoint)
+        if let restore { try apply(scheduler.handle(restore), on: socket) }
         try apply(scheduler.handle(.enqueue(trials, at: clock())), on: socket)
         var nextTick = clock() + configuration.tickInterval
         var nextBeat = clock() + configuration.scheduler.heartbeatInterval

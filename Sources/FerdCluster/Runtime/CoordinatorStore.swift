@@ -15,7 +15,8 @@ struct CoordinatorStore {
         try leaderboard.applyStateChanges(changes.map { change in
             TrialStateChange(trialID: change.trialID, state: change.state, attempts: change.attempt,
                              worker: change.worker,
-                             gang: change.gang.map { TrialGang(size: $0.size, learningRateScale: $0.learningRateScale) })
+                             gang: change.gang.map { TrialGang(size: $0.size, learningRateScale: $0.learningRateScale) },
+                             stop: change.stop)
         }, at: date)
         for change in changes {
             let metadata: Logger.Metadata = ["trial": "\(change.trialID)", "attempt": "\(change.attempt)",
@@ -38,6 +39,10 @@ struct CoordinatorStore {
                 logger.info("trial \(change.reason!)", metadata: metadata)
                 try leaderboard.logEvent(kind: "trial", text: "trial \(change.trialID) attempt \(change.attempt) "
                                              + "\(change.reason!) to worker \(change.worker ?? "-")", at: date)
+            case .stopped:
+                logger.notice("trial STOPPED", metadata: metadata)
+                try leaderboard.logEvent(kind: "trial", text: "trial \(change.trialID) STOPPED: \(change.reason ?? "")",
+                                         at: date)
             case .queued, .running, .done:
                 logger.debug("trial \(change.state.rawValue)", metadata: metadata)
             }
@@ -69,6 +74,9 @@ struct CoordinatorStore {
             try leaderboard.logEvent(kind: "worker", text: "worker \(hello.workerID) joined with \(hello.slots) slots "
                                          + "(\(hello.backend), ferd \(hello.ferdVersion))", at: date)
             logger.info("worker joined", metadata: ["worker": "\(hello.workerID)", "slots": "\(hello.slots)"])
+        case let .budgetSpent(text):
+            logger.warning("\(text)")
+            try leaderboard.logEvent(kind: "budget", text: text, at: date)
         case .send, .trialChanged, .workerGone, .fetchResumeCheckpoint, .fetchBestCheckpoint, .discardResumePoint,
              .offerResumeCheckpoint, .discarded:
             break

@@ -29,6 +29,7 @@ extension Scheduler {
                 if metric.resumeCheckpoint != nil, metric.epoch > trials[key.trialID]?.spec.resume?.epoch ?? 0 {
                     actions.append(.fetchResumeCheckpoint(metric, from: id))
                 }
+                judge(metric, into: &actions)
             }
         case let .result(result):
             let key = TrialAttempt(trialID: result.trialID, attempt: result.attempt)

@@ -19,18 +19,25 @@ public struct Scheduler: Sendable, Equatable {
     public internal(set) var formation: GangFormation?
     /// Gang trials that let their partial gang go, and until when they let other trials pass.
     var gangBackoff: [Int: Double] = [:]
+    /// The early-stopping rule and what it has seen, when the experiment has one.
+    public internal(set) var stopping: EarlyStopping?
+    /// Epochs and training seconds reported so far (all attempts), for the budget.
+    public internal(set) var spent = Spending()
+    /// Set once the budget is spent; from then on no attempt starts.
+    public internal(set) var budgetSpent = false
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
+        stopping = configuration.stopping.map(EarlyStopping.init(configuration:))
     }
 
-    /// Trials neither DONE nor FAILED, kept by `enqueue` and `setState` so `isFinished` (asked on every turn of
+    /// Trials not yet DONE, FAILED or STOPPED, kept by `enqueue` and `setState` so `isFinished` (asked on every turn of
     /// the coordinator's loop) does not scan every trial.
     private var unfinishedCount = 0
 
-    /// True when every trial is DONE or FAILED.
+    /// True when every trial is DONE, FAILED or STOPPED, or the budget is spent and nothing runs any more.
     public var isFinished: Bool {
-        unfinishedCount == 0
+        unfinishedCount == 0 || (budgetSpent && !trials.values.contains { $0.state == .running })
     }
 
     /// The trials in `state`, by id.
@@ -67,8 +74,81 @@ public struct Scheduler: Sendable, Equatable {
                 }
             }
             dispatch(at: time, into: &actions)
+        case let .restore(curves, decisions, spent):
+            for (slot, curve) in curves {
+                stopping?.seed(slot, curve: curve)
+            }
+            for decision in decisions {
+                stopping?.restore(decision)
+            }
+            self.spent = spent
         }
         return actions
+    }
+
+    /// Marks the budget spent the first time it is, and says so.
+    private mutating func checkBudget(at time: Double, into actions: inout [Action]) {
+        guard !budgetSpent, let budget = configuration.budget else { return }
+        let text: String? = switch budget {
+        case let .epochs(limit) where spent.epochs >= limit:
+            "budget of \(limit) epochs spent (\(spent.epochs) epochs reported)"
+        case let .trialSeconds(limit) where spent.trialSeconds >= limit:
+            String(format: "budget of %.2f trial hours spent (%.2f h of training reported)", limit / 3600, spent.trialSeconds / 3600)
+        case let .wallSeconds(limit, startedAt) where time - startedAt >= limit:
+            String(format: "budget of %.2f wall-clock hours spent", limit / 3600)
+        default:
+            nil
+        }
+        guard let text else { return }
+        budgetSpent = true
+        actions.append(.budgetSpent(text + "; running trials finish, no new trial starts"))
+    }
+
+    /// Orders the waiting trials: first those whose grid point has started (retries and the other folds of points
+    /// under way) unless early stopping ranks the point below the median, then the rest, each group in the order
+    /// it had, so that partial results are complete grid points early (docs/SWEEPS.md).
+    private mutating func prioritisePending() {
+        guard configuration.stopping != nil, pending.count > 1 else { return }
+        var started: [Int: Bool] = [:]
+        for trial in trials.values where trial.state != .queued || trial.attempt > 0 {
+            if let point = trial.spec.slot?.point { started[point] = true }
+        }
+        func rank(_ id: Int) -> Int {
+            guard let point = trials[id]?.spec.slot?.point, started[point] == true else { return 1 }
+            guard let rule = stopping, let epoch = rule.latestEpoch(of: point),
+                  let score = rule.score(of: point, at: epoch) else { return 0 }
+            return score.value >= 0.5 ? 0 : 1
+        }
+        let ranks = Dictionary(uniqueKeysWithValues: pending.map { ($0, rank($0)) })
+        let order = Dictionary(uniqueKeysWithValues: pending.enumerated().map { ($1, $0) })
+        pending.sort { (ranks[$0]!, order[$0]!) < (ranks[$1]!, order[$1]!) }
+    }
+
+    /// Gives an accepted epoch metric to the early-stopping rule; a grid point it stops has its waiting trials
+    /// STOPPED and its running ones cancelled on every worker (every member of a gang) and STOPPED.
+    mutating func judge(_ metric: MetricReport, into actions: inout [Action]) {
+        spent.epochs += 1
+        spent.trialSeconds += metric.seconds
+        guard stopping != nil, let slot = trials[metric.trialID]?.spec.slot else { return }
+        let value = stopping!.configuration.metric == .war ? metric.war : metric.uar
+        for decision in stopping!.record(slot, epoch: metric.epoch, metric: value) {
+            let stop = TrialStop(epoch: decision.epoch, reason: decision.reason)
+            let members = trials.values.filter { $0.spec.slot?.point == decision.point && !$0.state.isFinal }
+            for trial in members.sorted(by: { $0.spec.id < $1.spec.id }) {
+                if trial.state == .running {
+                    let key = TrialAttempt(trialID: trial.spec.id, attempt: trial.attempt)
+                    for worker in trial.workers where workers[worker]?.running.contains(key) == true {
+                        workers[worker]?.running.removeAll { $0 == key }
+                        let cancellation = Cancellation(trialID: key.trialID, attempt: key.attempt,
+                                                        reason: "early stopping: \(decision.reason)")
+                        actions.append(.send(.cancel(cancellation), to: worker))
+                    }
+                }
+                pending.removeAll { $0 == trial.spec.id }
+                if formation?.trialID == trial.spec.id { formation = nil }
+                setState(trial.spec.id, .stopped, reason: decision.reason, stop: stop, into: &actions)
+            }
+        }
     }
 
     private mutating func enqueue(_ spec: TrialSpec, at time: Double, into actions: inout [Action]) {
@@ -98,12 +178,18 @@ public struct Scheduler: Sendable, Equatable {
     /// starts with those it holds if they are at least its minimum, and otherwise lets them go and lets
     /// other trials pass for as long again.
     private mutating func dispatch(at time: Double, into actions: inout [Action]) {
+        checkBudget(at: time, into: &actions)
+        guard !budgetSpent else { return }
+        prioritisePending()
         var index = 0
         while index < pending.count {
             let id = pending[index]
             guard let trial = trials[id] else {
                 pending.remove(at: index)
                 continue
+            }
+            if let limit = configuration.maxConcurrent, trials.values.filter({ $0.state == .running }).count >= limit {
+                return
             }
             if trial.spec.workersPerTrial == 1 {
                 let excluded = formation?.reserved ?? []
@@ -253,7 +339,8 @@ public struct Scheduler: Sendable, Equatable {
         }
     }
 
-    mutating func setState(_ trialID: Int, _ state: TrialState, reason: String? = nil, into actions: inout [Action]) {
+    mutating func setState(_ trialID: Int, _ state: TrialState, reason: String? = nil, stop: TrialStop? = nil,
+                           into actions: inout [Action]) {
         guard var trial = trials[trialID] else { return }
         if trial.state.isFinal != state.isFinal { unfinishedCount += state.isFinal ? -1 : 1 }
         trial.state = state
@@ -262,7 +349,7 @@ public struct Scheduler: Sendable, Equatable {
         trial.reattachDeadline = nil
         trials[trialID] = trial
         actions.append(.trialChanged(TrialChange(trialID: trialID, state: state, attempt: trial.attempt,
-                                                 reason: reason)))
+                                                 reason: reason, stop: stop)))
     }
 
     private func describe(_ reason: WorkerGoneReason) -> String {

@@ -9,6 +9,9 @@ extension Scheduler {
         case received(Message, from: WorkerID, at: Double)
         /// Time passed; checks heartbeats.
         case tick(at: Double)
+        /// After a coordinator restart, before `enqueue`: the stored curves (each slot's metric per epoch of its
+        /// current attempt), early-stopping decisions and what the sweep has spent, restored without deciding.
+        case restore(curves: [EarlyStopping.Slot: [Double]], decisions: [EarlyStopping.Decision], spent: Spending)
     }
 
     /// Why a worker stopped being registered.
@@ -33,15 +36,18 @@ extension Scheduler {
         public var reason: String?
         /// A gang's size and learning-rate factor (RUNNING gangs only).
         public var gang: GangStart?
+        /// The early-stopping decision (STOPPED only).
+        public var stop: TrialStop?
 
         public init(trialID: Int, state: TrialState, attempt: Int, worker: WorkerID? = nil, reason: String? = nil,
-                    gang: GangStart? = nil) {
+                    gang: GangStart? = nil, stop: TrialStop? = nil) {
             self.trialID = trialID
             self.state = state
             self.attempt = attempt
             self.worker = worker
             self.reason = reason
             self.gang = gang
+            self.stop = stop
         }
     }
 
@@ -74,6 +80,8 @@ extension Scheduler {
         case workerGone(WorkerID, reason: WorkerGoneReason)
         /// A message that changed nothing (stale attempt, duplicate, unknown trial); for the log.
         case discarded(Message, from: WorkerID, reason: String)
+        /// The budget is spent: no new attempt starts (emitted once).
+        case budgetSpent(String)
 
         /// The reason of a `discarded` action; nil for the others.
         public var discardReason: String? {

@@ -7,6 +7,9 @@ extension Scheduler {
     /// Where a trial is in its life: the leaderboard's `TrialState`, one type from the scheduler to the database.
     public typealias TrialState = FerdLeaderboard.TrialState
 
+    /// When and why early stopping stopped a trial's grid point: the leaderboard's `TrialStop`.
+    public typealias TrialStop = FerdLeaderboard.TrialStop
+
     /// One attempt of one trial: the key that assignments, metrics and results are matched on.
     public typealias TrialAttempt = TrialAttemptKey
 
@@ -26,9 +29,19 @@ extension Scheduler {
         public var gangFormationTimeout: Double
         /// The coordinator's gradient hub, as workers reach it; nil: gang trials cannot run.
         public var gradientHubEndpoint: String?
+        /// Fold-aware early stopping of grid points (trials with a `slot`); nil: every trial runs to its end.
+        public var stopping: EarlyStopping.Configuration?
+        /// When no new attempt starts any more; nil: no limit.
+        public var budget: Budget?
+        /// The most trials running at once; nil: as many as the workers take.
+        public var maxConcurrent: Int?
 
         public init(heartbeatInterval: Double = 1, missedHeartbeatsBeforeDead: Int = 5, maxAttempts: Int = 3,
-                    reattachGrace: Double = 45, gangFormationTimeout: Double = 60, gradientHubEndpoint: String? = nil) {
+                    reattachGrace: Double = 45, gangFormationTimeout: Double = 60, gradientHubEndpoint: String? = nil,
+                    stopping: EarlyStopping.Configuration? = nil, budget: Budget? = nil, maxConcurrent: Int? = nil) {
+            self.stopping = stopping
+            self.budget = budget
+            self.maxConcurrent = maxConcurrent
             precondition(heartbeatInterval > 0 && missedHeartbeatsBeforeDead > 0 && maxAttempts > 0
                          && reattachGrace >= 0 && gangFormationTimeout >= 0,
                          "scheduler configuration values must be positive")
@@ -62,10 +75,13 @@ extension Scheduler {
         public var runningOn: Reattachment?
         /// The engine the trial must run on; nil: any worker.
         public var engine: TrainingEngine?
+        /// Which grid point, fold and seed the trial is, for early stopping; nil: never stopped early.
+        public var slot: EarlyStopping.Slot?
 
         public init(id: Int, configJSON: String, attemptsSoFar: Int = 0, resume: ResumePoint? = nil,
                     workersPerTrial: Int = 1, minWorkers: Int? = nil, runningOn: Reattachment? = nil,
-                    engine: TrainingEngine? = nil) {
+                    engine: TrainingEngine? = nil, slot: EarlyStopping.Slot? = nil) {
+            self.slot = slot
             precondition(workersPerTrial >= 1 && (minWorkers ?? 1) >= 1 && (minWorkers ?? 1) <= workersPerTrial,
                          "a trial needs 1 ≤ min_workers ≤ workers_per_trial")
             self.id = id
@@ -76,6 +92,27 @@ extension Scheduler {
             self.minWorkers = minWorkers ?? workersPerTrial
             self.runningOn = runningOn
             self.engine = engine
+        }
+    }
+
+    /// A sweep's limit on work: once spent, running attempts finish and no new one starts.
+    public enum Budget: Sendable, Equatable {
+        /// Epochs reported by all trials together.
+        case epochs(Int)
+        /// Seconds of training summed over the reported epochs.
+        case trialSeconds(Double)
+        /// Seconds on the coordinator's clock since `startedAt` (the experiment's creation).
+        case wallSeconds(Double, startedAt: Double)
+    }
+
+    /// What a sweep has spent so far: epochs and the seconds they took.
+    public struct Spending: Sendable, Equatable {
+        public var epochs = 0
+        public var trialSeconds = 0.0
+
+        public init(epochs: Int = 0, trialSeconds: Double = 0) {
+            self.epochs = epochs
+            self.trialSeconds = trialSeconds
         }
     }
 

@@ -1,3 +1,4 @@
+import FerdLeaderboard
 import FerdTraining
 
 /// One grid point aggregated over its scored folds.
@@ -14,9 +15,12 @@ public struct GridPointSummary: Sendable, Equatable, Identifiable {
     public var recall: [Spread?]
     /// The selected epochs' confusion matrices summed over the folds.
     public var pooledConfusion: ConfusionMatrix?
+    /// Early stopping ended the point: when and why (its folds scored before that still count).
+    public var stop: TrialStop?
 
-    public init(id: Int, parameters: GridParameters, folds: [FoldScore], plannedFolds: Int) {
+    public init(id: Int, parameters: GridParameters, folds: [FoldScore], plannedFolds: Int, stop: TrialStop? = nil) {
         self.id = id
+        self.stop = stop
         self.parameters = parameters
         self.folds = folds
         self.plannedFolds = plannedFolds

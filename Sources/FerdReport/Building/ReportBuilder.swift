@@ -27,18 +27,20 @@ public enum ReportBuilder {
                                  epoch: chosen.epoch, epochsTrained: attemptEpochs.count, confusion: chosen.confusion)
             }
             return GridPointSummary(id: point.id, parameters: GridParameters(json: point.paramsJSON), folds: folds,
-                                    plannedFolds: trials.count)
+                                    plannedFolds: trials.count, stop: trials.lazy.compactMap(\.stop).first)
         }
         let ordered = summaries.sorted { isRankedBefore($0, $1, by: options.sortMetric) }
-        let complete = ordered.filter(\.isComplete)
-        let incomplete = ordered.filter { !$0.isComplete }
+        let complete = ordered.filter { $0.isComplete && $0.stop == nil }
+        let incomplete = ordered.filter { !$0.isComplete && $0.stop == nil }
+        let stopped = ordered.filter { $0.stop != nil }
         let best = complete.first ?? incomplete.first { !$0.folds.isEmpty }
         let names = Set(summaries.flatMap { $0.parameters.names }).sorted()
         let swept = names.filter { name in Set(summaries.map { $0.parameters.values[name] }).count > 1 }
         let views = GridViews(points: summaries, names: names, swept: swept, best: best, metric: options.sortMetric)
         return ReportData(
             experimentID: records.experiment.id, experimentName: records.experiment.name, options: options,
-            parameterNames: names, sweptParameters: swept, complete: complete, incomplete: incomplete,
+            parameterNames: names, sweptParameters: swept, complete: complete, incomplete: incomplete, stopped: stopped,
+            budgetNotice: records.budgetNotice,
             bestPointID: best?.id, pivot: try views.pivot(requested: options.pivot), ablations: views.ablations(),
             curves: curves(records, epochs: epochs, results: results, points: ordered),
             published: PublishedResult.dfew, trialStates: stateCounts(records.trials), warnings: warnings)

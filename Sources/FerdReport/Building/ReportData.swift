@@ -11,6 +11,10 @@ public struct ReportData: Sendable, Equatable {
     public var complete: [GridPointSummary]
     /// Grid points with folds still missing (including none scored), best first; kept apart from `complete`.
     public var incomplete: [GridPointSummary]
+    /// Grid points early stopping ended, best first; never ranked with the others.
+    public var stopped: [GridPointSummary] = []
+    /// What the coordinator said when the budget was spent; nil while it lasts.
+    public var budgetNotice: String?
     /// The best complete grid point, else the best incomplete one with a scored fold.
     public var bestPointID: Int?
     /// Nil when fewer than two parameters are swept.

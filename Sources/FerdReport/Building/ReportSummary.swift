@@ -6,8 +6,9 @@ enum ReportSummary {
         let states = data.trialStates.map { "\($0.count) \($0.state)" }.joined(separator: ", ")
         let selection = data.options.selection == .bestEpoch
             ? "best epoch by \(data.options.bestEpochMetric.label)" : "last epoch"
-        return "\(count(data.points.count, "grid point")) · \(count(trials, "trial"))\(states.isEmpty ? "" : ": \(states)") · "
+        return "\(count(data.points.count + data.stopped.count, "grid point")) · \(count(trials, "trial"))\(states.isEmpty ? "" : ": \(states)") · "
             + "\(count(data.scoredFolds, "fold")) scored · \(selection) · sorted by \(data.options.sortMetric.label)"
+            + (data.budgetNotice.map { " · \($0)" } ?? "")
     }
 
     private static func count(_ number: Int, _ noun: String) -> String {

@@ -6,7 +6,7 @@ public struct HTMLRenderer: Sendable {
     public func render(_ data: ReportData) -> String {
         let tables = Dictionary(uniqueKeysWithValues: ReportTables.tables(data).map { ($0.id, $0) })
         var body = header(data)
-        for id in ["leaderboard", "incomplete", "per-class"] {
+        for id in ["leaderboard", "incomplete", "stopped", "per-class"] {
             if let table = tables[id] { body += card(table) }
         }
         if let table = tables["pivot"] { body += pivotCard(table, data) }

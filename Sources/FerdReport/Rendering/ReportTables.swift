@@ -2,7 +2,7 @@
 /// per class, pivot, ablation.
 public enum ReportTables {
     public static func tables(_ data: ReportData) -> [ReportTable] {
-        [leaderboard(data), incomplete(data), perFold(data), perClass(data), pivot(data), ablation(data)]
+        [leaderboard(data), incomplete(data), stopped(data), perFold(data), perClass(data), pivot(data), ablation(data)]
             .compactMap { $0 }
     }
 
@@ -18,6 +18,21 @@ public enum ReportTables {
                           points: data.incomplete, bold: false, empty: "")
         table.notes.append("Means over the finished folds only; ranked apart from the complete points above.")
         return table
+    }
+
+    static func stopped(_ data: ReportData) -> ReportTable? {
+        guard !data.stopped.isEmpty else { return nil }
+        let rows = data.stopped.map { point in
+            [ReportTable.Cell(data.label(point)), ReportTable.Cell(point.foldsDone),
+             ReportTable.Cell(point.stop.map { "\($0.epoch)" } ?? "–"), ReportTable.Cell(MetricFormat.spread(point.uar)),
+             ReportTable.Cell(point.stop?.reason ?? "")]
+        }
+        return ReportTable(id: "stopped", title: "Stopped early — grid points early stopping ended, not ranked",
+                           columns: [.init("grid point", .left), .init("folds done"), .init("at epoch"),
+                                     .init("UAR %"), .init("why", .left)],
+                           rows: rows, rulesBefore: [], emptyMessage: "",
+                           notes: ["UAR over the folds that finished before the stop, if any; a stopped point is never "
+                                   + "ranked above a finished one (docs/SWEEPS.md)."])
     }
 
     private static func table(_ data: ReportData, id: String, title: String, points: [GridPointSummary],

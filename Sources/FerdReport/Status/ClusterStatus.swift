@@ -11,11 +11,15 @@ public struct ClusterStatus: Sendable {
         public var trials: [TrialRecord]
         /// Ordered by trial, attempt and epoch (as `Leaderboard.epochMetrics` returns them).
         public var epochMetrics: [EpochMetricRecord]
+        /// What the coordinator said when the budget was spent; nil while it lasts.
+        public var budgetNotice: String?
 
-        public init(experiment: Experiment, trials: [TrialRecord], epochMetrics: [EpochMetricRecord]) {
+        public init(experiment: Experiment, trials: [TrialRecord], epochMetrics: [EpochMetricRecord],
+                    budgetNotice: String? = nil) {
             self.experiment = experiment
             self.trials = trials
             self.epochMetrics = epochMetrics
+            self.budgetNotice = budgetNotice
         }
     }
 
@@ -42,6 +46,7 @@ public struct ClusterStatus: Sendable {
             let counts = TrialState.allCases.map { kind in "\(kind.rawValue) \(trials.filter { $0.state == kind }.count)" }
             lines.append("#\(state.experiment.id) \(state.experiment.name): \(trials.count) trials — "
                          + counts.joined(separator: ", "))
+            if let notice = state.budgetNotice { lines.append("  \(notice)") }
             let latest = Self.latestEpochs(state.epochMetrics)
             for table in [Self.runningTable(state, latest: latest), Self.gangTable(state, latest: latest)] {
                 if let table { lines += [""] + renderer.render(table) + [""] }
