@@ -298,5 +298,15 @@ public struct ExperimentReport: Sendable, Equatable {
     /// Ordered by trial, attempt, epoch.
     public var epochMetrics: [EpochMetricRecord]
     /// What the coordinator said when the experiment's budget was spent; nil while it lasts.
-    public var budgetNotice: String? = nil
+    public var budgetNotice: String?
+
+    public init(experiment: Experiment, gridPoints: [GridPoint], trials: [TrialRecord], results: [ResultRecord],
+                epochMetrics: [EpochMetricRecord], budgetNotice: String? = nil) {
+        self.experiment = experiment
+        self.gridPoints = gridPoints
+        self.trials = trials
+        self.results = results
+        self.epochMetrics = epochMetrics
+        self.budgetNotice = budgetNotice
+    }
 }

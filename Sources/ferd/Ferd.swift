@@ -10,7 +10,7 @@ struct Ferd: ParsableCommand {
         subcommands: [
             SynthCommand.self, PrepareCommand.self, TrainCommand.self, PredictCommand.self,
             CoordinatorCommand.self, WorkerCommand.self, StatusCommand.self, ReportCommand.self, KeygenCommand.self,
-            DemoCommand.self,
+            DemoCommand.self, ReplayCommand.self,
         ]
     )
 }

@@ -114,6 +114,11 @@ public struct SweepProgress: Sendable, Equatable {
         return "trial \(trial.trialID) (\(point)): \(trial.state.rawValue)\(best)"
     }
 
+    /// Each grid point's label: the values that differ between the grid points, such as `lambda=0.1, lr=0.01`.
+    public static func labels(of gridPoints: [GridPoint]) -> [Int: String] {
+        parameters(gridPoints).mapValues(\.text)
+    }
+
     /// Each grid point's planned epochs and the text of the values that differ between the grid points.
     private static func parameters(_ gridPoints: [GridPoint]) -> [Int: (epochs: Int, text: String)] {
         let decoded = gridPoints.map { point in
