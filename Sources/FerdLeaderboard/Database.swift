@@ -22,11 +22,17 @@ public final class Database {
     /// How many SQL texts the statement cache holds.
     var cachedStatementCount: Int { statements.count }
 
-    /// Opens (creating if needed) the file at `path`. `busyTimeoutMilliseconds` is how long a statement
-    /// waits for another connection's lock before failing with `SQLITE_BUSY`.
-    public init(path: String, busyTimeoutMilliseconds: Int32 = 5_000, logger: Logger) throws(SQLiteError) {
+    /// Whether the connection was opened read-only (every write fails with `SQLITE_READONLY`).
+    public let isReadOnly: Bool
+
+    /// Opens (creating if needed) the file at `path`, or with `readOnly` an existing file for reading only.
+    /// `busyTimeoutMilliseconds` is how long a statement waits for another connection's lock before failing
+    /// with `SQLITE_BUSY`.
+    public init(path: String, readOnly: Bool = false, busyTimeoutMilliseconds: Int32 = 5_000,
+                logger: Logger) throws(SQLiteError) {
         var opened: OpaquePointer?
-        let code = sqlite3_open_v2(path, &opened, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nil)
+        let flags = readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+        let code = sqlite3_open_v2(path, &opened, flags, nil)
         guard code == SQLITE_OK, let opened else {
             let message = opened.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(code))
             sqlite3_close_v2(opened)
@@ -35,10 +41,15 @@ public final class Database {
         self.path = path
         self.handle = opened
         self.logger = logger
+        self.isReadOnly = readOnly
         sqlite3_extended_result_codes(handle, 1)
         sqlite3_busy_timeout(handle, busyTimeoutMilliseconds)
-        try configure()
-        logger.debug("opened database", metadata: ["path": "\(path)"])
+        if readOnly {
+            try execute("PRAGMA query_only=ON")
+        } else {
+            try configure()
+        }
+        logger.debug("opened database", metadata: ["path": "\(path)", "read-only": "\(readOnly)"])
     }
 
     deinit {
@@ -54,6 +65,12 @@ public final class Database {
                               sql: "PRAGMA journal_mode=WAL", path: path)
         }
         try execute("PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;")
+    }
+
+    /// A number that changes whenever another connection commits a change to the file (`PRAGMA data_version`);
+    /// it stays the same across this connection's own writes.
+    public func dataVersion() throws(SQLiteError) -> Int {
+        try query("PRAGMA data_version").first?.int(0) ?? 0
     }
 
     /// The journal mode in effect ("wal" once opened).

@@ -2,18 +2,51 @@ import Foundation
 import Logging
 
 /// The experiment store: one SQLite file written only by the coordinator and read by `ferd report`.
-/// Opening it creates the file if needed and migrates it to the latest schema.
+/// Opening it for writing creates the file if needed and migrates it to the latest schema; opening it
+/// read-only (`ferd dashboard`) changes nothing and needs a file already at the latest schema.
 public final class Leaderboard {
+    /// How a leaderboard is opened.
+    public enum Access: Sendable {
+        /// Created if missing and migrated; the coordinator's (and the tools that write) mode.
+        case readWrite
+        /// An existing file at the latest schema, never written: every write throws `SQLITE_READONLY`.
+        case readOnly
+    }
+
     let database: Database
     let logger: Logger
 
     /// The database file.
     public var path: String { database.path }
 
-    public init(path: String, logger: Logger) throws {
-        database = try Database(path: path, logger: logger)
+    /// Whether this leaderboard was opened read-only.
+    public var isReadOnly: Bool { database.isReadOnly }
+
+    public init(path: String, access: Access = .readWrite, logger: Logger) throws {
+        database = try Database(path: path, readOnly: access == .readOnly, logger: logger)
         self.logger = logger
-        try Migrator.migrate(database, logger: logger)
+        switch access {
+        case .readWrite:
+            try Migrator.migrate(database, logger: logger)
+        case .readOnly:
+            let version = try Migrator.userVersion(database)
+            guard version == Migrator.latestVersion else {
+                throw version > Migrator.latestVersion
+                    ? LeaderboardError.schemaTooNew(found: version, supported: Migrator.latestVersion, path: path)
+                    : LeaderboardError.schemaTooOld(found: version, expected: Migrator.latestVersion, path: path)
+            }
+        }
+    }
+
+    /// Runs `body` in one read transaction: everything it reads comes from the same committed state of the file,
+    /// however the coordinator writes meanwhile.
+    public func snapshot<T>(_ body: () throws -> T) throws -> T {
+        try database.transaction(.read, body)
+    }
+
+    /// A number that changes whenever another connection (the coordinator) commits a change to the file.
+    public func dataVersion() throws -> Int {
+        try database.dataVersion()
     }
 
     /// Runs `body` in one write transaction: every change it makes through this leaderboard commits together
