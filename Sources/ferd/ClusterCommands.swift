@@ -308,6 +308,7 @@ struct StatusCommand: ParsableCommand {
         let experiments = try leaderboard.experiments().map { experiment in
             ClusterStatus.ExperimentState(experiment: experiment, trials: try leaderboard.trials(experimentID: experiment.id),
                                           epochMetrics: try leaderboard.epochMetrics(experimentID: experiment.id),
+                                          gridPoints: try leaderboard.gridPoints(experimentID: experiment.id),
                                           budgetNotice: try leaderboard.budgetNotice(since: experiment.created))
         }
         let status = ClusterStatus(experiments: experiments, workers: try leaderboard.workers(),

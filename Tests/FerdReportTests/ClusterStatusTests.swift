@@ -36,9 +36,21 @@ final class ClusterStatusTests: XCTestCase {
         let lines = rendered([trial(1, .running, attempts: 2, worker: "box-a"), trial(2, .queued), trial(3, .done)],
                              [epoch(1, attempt: 1, 5, uar: 0.9), epoch(1, attempt: 2, 2, uar: 0.4), epoch(1, attempt: 2, 3, uar: 0.5)])
         XCTAssertEqual(lines[0], "#1 dp: 3 trials — QUEUED 1, RUNNING 1, LOST 0, FAILED 0, DONE 1, STOPPED 0")
-        XCTAssertEqual(try row(lines, startingWith: "1 ", after: "Running"), ["1", "1", "2", "box-a", "3", "50.00", "42.0"])
+        XCTAssertEqual(try row(lines, startingWith: "1 ", after: "Running"), ["1", "1", "2", "box-a", "3", "1.000", "50.00", "42.0"])
         XCTAssertFalse(lines.contains { $0.hasPrefix("Data-parallel") }, "no gang trials, no gang table")
         XCTAssertTrue(lines.contains("  box-a: 16 cores, 1 slots, cpu, last heartbeat 3 s ago"))
+    }
+
+    func testARunningTrialShowsItsEpochOutOfTheEpochsItsGridPointTrains() throws {
+        let experiment = Experiment(id: 1, name: "dp", contentHash: "h", config: "", created: now)
+        let state = ClusterStatus.ExperimentState(
+            experiment: experiment, trials: [trial(1, .running, worker: "box-a")],
+            epochMetrics: [EpochMetricRecord(trialID: 1, attempt: 1, epoch: 4, trainLoss: 0.8125, uar: 0.25, war: 0.5,
+                                             learningRate: 0.01, seconds: 12)],
+            gridPoints: [GridPoint(id: 1, experimentID: 1, paramsJSON: #"{"epochs":6,"lambda":0.1}"#)])
+        let lines = ClusterStatus(experiments: [state], workers: []).render(now: now, style: TextStyle(width: 120))
+            .components(separatedBy: "\n")
+        XCTAssertEqual(try row(lines, startingWith: "1 ", after: "Running"), ["1", "1", "1", "box-a", "4/6", "0.812", "25.00", "12.0"])
     }
 
     func testGangTrialsShowTheirCostsPerStep() throws {
@@ -49,7 +61,7 @@ final class ClusterStatusTests: XCTestCase {
                        ["4", "RUNNING", "2", "×0.5", "2", "0.500", "0.125", "25%", "38.17"])
         XCTAssertEqual(try row(lines, startingWith: "5 ", after: "Data-parallel"),
                        ["5", "QUEUED", "4", "×1", "–", "–", "–", "–", "–"])
-        XCTAssertEqual(try row(lines, startingWith: "4 ", after: "Running"), ["4", "4", "1", "box-a,box-b", "2", "35.00", "42.0"])
+        XCTAssertEqual(try row(lines, startingWith: "4 ", after: "Running"), ["4", "4", "1", "box-a,box-b", "2", "1.000", "35.00", "42.0"])
     }
 
     func testDroppedMessagesAreListedLargestFirstWithTheWorkersTotals() throws {

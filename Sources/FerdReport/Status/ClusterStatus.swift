@@ -13,13 +13,23 @@ public struct ClusterStatus: Sendable {
         public var epochMetrics: [EpochMetricRecord]
         /// What the coordinator said when the budget was spent; nil while it lasts.
         public var budgetNotice: String?
+        /// The grid points, for the epochs each trial trains (`epochs` in its parameters); may be left empty.
+        public var gridPoints: [GridPoint]
 
         public init(experiment: Experiment, trials: [TrialRecord], epochMetrics: [EpochMetricRecord],
-                    budgetNotice: String? = nil) {
+                    gridPoints: [GridPoint] = [], budgetNotice: String? = nil) {
             self.experiment = experiment
             self.trials = trials
             self.epochMetrics = epochMetrics
+            self.gridPoints = gridPoints
             self.budgetNotice = budgetNotice
+        }
+
+        /// The epochs a trial trains, when its grid point's parameters name them.
+        func plannedEpochs(_ trial: TrialRecord) -> Int? {
+            guard let point = gridPoints.first(where: { $0.id == trial.gridPointID }),
+                  case let .number(epochs)? = GridParameters(json: point.paramsJSON).values["epochs"] else { return nil }
+            return Int(epochs)
         }
     }
 
@@ -64,6 +74,21 @@ public struct ClusterStatus: Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// The workers as a table: their devices (the engine and its devices as the worker reported them), slots and
+    /// how recently each was heard.
+    func workersTable(now: Date) -> ReportTable {
+        let rows: [[ReportTable.Cell]] = workers.map { worker in
+            [.init(worker.id), .init(worker.host), .init(worker.backend), .init("\(worker.cores)"), .init("\(worker.slots)"),
+             .init(String(format: "%.0f s ago", now.timeIntervalSince(worker.lastHeartbeat))),
+             .init("\(worker.droppedMessages)")]
+        }
+        return ReportTable(id: "workers", title: "Workers",
+                           columns: [.init("worker", .left), .init("host", .left), .init("engine and devices", .left),
+                                     .init("cores"), .init("slots"), .init("last heartbeat"), .init("dropped")],
+                           rows: rows, rulesBefore: [], emptyMessage: "no worker has connected yet",
+                           notes: ["dropped: messages from the worker the coordinator dropped (docs/PROTOCOL.md)."])
+    }
+
     func droppedTable(now: Date) -> ReportTable? {
         guard !droppedMessages.isEmpty else { return nil }
         var rows: [[ReportTable.Cell]] = droppedMessages.prefix(Self.droppedRowsShown).map { record in
@@ -94,15 +119,18 @@ public struct ClusterStatus: Sendable {
         guard !running.isEmpty else { return nil }
         let rows: [[ReportTable.Cell]] = running.map { trial in
             let epoch = latest[trial.id].flatMap { $0.attempt == trial.attempts ? $0 : nil }
+            let planned = state.plannedEpochs(trial).map { "/\($0)" } ?? ""
             return [.init("\(trial.id)"), .init("\(trial.fold)"), .init("\(trial.attempts)"),
-                    .init(trial.worker ?? "–"), .init(epoch.map { "\($0.epoch)" } ?? "–"),
+                    .init(trial.worker ?? "–"), .init(epoch.map { "\($0.epoch)\(planned)" } ?? "–"),
+                    .init(epoch.map { String(format: "%.3f", $0.trainLoss) } ?? "–"),
                     .init(MetricFormat.percent(epoch?.uar)), .init(epoch.map { String(format: "%.1f", $0.seconds) } ?? "–")]
         }
         return ReportTable(id: "running-\(state.experiment.id)", title: "Running",
                            columns: [.init("trial"), .init("fold"), .init("attempt"), .init("worker(s)", .left),
-                                     .init("epoch"), .init("UAR %"), .init("s/epoch")],
+                                     .init("epoch"), .init("loss"), .init("UAR %"), .init("s/epoch")],
                            rows: rows, rulesBefore: [], emptyMessage: "",
-                           notes: ["epoch: the last epoch the attempt reported; UAR of that epoch on the test fold."])
+                           notes: ["epoch: the last epoch the attempt reported (of the epochs it trains, when its grid "
+                                   + "point says); loss: its training loss; UAR of that epoch on the test fold."])
     }
 
     static func gangTable(_ state: ExperimentState, latest: [Int: EpochMetricRecord]) -> ReportTable? {
