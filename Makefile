@@ -4,6 +4,8 @@ SWIFT      ?= swift
 PYTHON     ?= /usr/bin/python3
 PACKAGES   := libopenblas-dev libzmq3-dev libsqlite3-dev libturbojpeg0-dev pkg-config
 BENCH_PKGS := python3-torch
+# The dashboard's browser tests load its page in Debian's headless chromium.
+TEST_PKGS  := chromium
 # The torch engine is tested with Debian's torch (python3-torch, 1.13) and with a current CPU wheel from PyPI in a
 # virtual environment under .build/ (skipped with a notice when PyPI cannot be reached; Debian's always runs).
 TORCH_PKGS    := python3-torch python3-numpy python3-venv
@@ -33,6 +35,7 @@ release: deps
 	$(SWIFT) build -c release
 
 test: deps
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(TEST_PKGS)"
 	@$(MAKE) --no-print-directory test-engine
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-swift-testing

@@ -9,8 +9,8 @@ struct Ferd: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             SynthCommand.self, PrepareCommand.self, TrainCommand.self, PredictCommand.self,
-            CoordinatorCommand.self, WorkerCommand.self, StatusCommand.self, ReportCommand.self, KeygenCommand.self,
-            DemoCommand.self, ReplayCommand.self,
+            CoordinatorCommand.self, WorkerCommand.self, StatusCommand.self, ReportCommand.self, DashboardCommand.self,
+            KeygenCommand.self, DemoCommand.self, ReplayCommand.self,
         ]
     )
 }
