@@ -103,6 +103,10 @@ final class DashboardSiteTests: DashboardTestCase {
         XCTAssertTrue(html.contains("<td class=\"right\">1.000</td>"), "its loss")
         XCTAssertTrue(html.contains("<td class=\"right\">20.00</td>"), "its UAR so far")
         XCTAssertTrue(html.contains("Learning curves so far"), "the running trial's curve")
+        XCTAssertTrue(html.contains("<div class=\"label\">epochs</div><div class=\"value\">8/24</div>"),
+                      "epochs done of planned: 6 of the DONE trial, 2 of the running one")
+        XCTAssertTrue(html.contains("<div class=\"label\">time left</div><div class=\"value\">8 min</div>"),
+                      "16 epochs left at 30 s each, one trial running")
         XCTAssertTrue(html.contains("id=\"workers\""), "the workers")
         XCTAssertTrue(html.contains("id=\"leaderboard\"") && html.contains("id=\"curves\""), "the report's cards")
     }

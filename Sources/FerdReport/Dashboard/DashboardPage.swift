@@ -58,6 +58,13 @@ public struct DashboardPage: Sendable {
         for kind in TrialState.allCases {
             card += html.kpi(kind.rawValue.lowercased(), "\(state.trials.filter { $0.state == kind }.count)")
         }
+        let progress = state.progress
+        if progress.epochsTotal > 0 {
+            card += html.kpi("epochs", "\(progress.epochsDone)/\(progress.epochsTotal)")
+        }
+        if progress.running > 0, let seconds = progress.remainingSeconds {
+            card += html.kpi("time left", Self.duration(seconds))
+        }
         card += "</div>"
         let latest = ClusterStatus.latestEpochs(state.epochMetrics)
         for table in [ClusterStatus.runningTable(state, latest: latest), ClusterStatus.gangTable(state, latest: latest)] {
@@ -67,6 +74,14 @@ public struct DashboardPage: Sendable {
         }
         card += runningCurves(state, snapshot)
         return card + "</section>"
+    }
+
+    /// A rough duration: `45 s`, `12 min`, `3 h 05 min`.
+    static func duration(_ seconds: Double) -> String {
+        let total = Int(seconds.rounded())
+        if total < 60 { return "\(total) s" }
+        if total < 3600 { return "\(total / 60) min" }
+        return "\(total / 3600) h " + String(format: "%02d min", total % 3600 / 60)
     }
 
     /// The learning curves of the experiment's running trials, when it is the reported one.

@@ -16,6 +16,11 @@ public struct ClusterStatus: Sendable {
         /// The grid points, for the epochs each trial trains (`epochs` in its parameters); may be left empty.
         public var gridPoints: [GridPoint]
 
+        /// The sweep's progress as the coordinator shows it (epochs done of planned, each running trial's epoch k/n).
+        public var progress: SweepProgress {
+            SweepProgress(trials: trials, gridPoints: gridPoints, epochMetrics: epochMetrics)
+        }
+
         public init(experiment: Experiment, trials: [TrialRecord], epochMetrics: [EpochMetricRecord],
                     gridPoints: [GridPoint] = [], budgetNotice: String? = nil) {
             self.experiment = experiment
@@ -25,12 +30,6 @@ public struct ClusterStatus: Sendable {
             self.budgetNotice = budgetNotice
         }
 
-        /// The epochs a trial trains, when its grid point's parameters name them.
-        func plannedEpochs(_ trial: TrialRecord) -> Int? {
-            guard let point = gridPoints.first(where: { $0.id == trial.gridPointID }),
-                  case let .number(epochs)? = GridParameters(json: point.paramsJSON).values["epochs"] else { return nil }
-            return Int(epochs)
-        }
     }
 
     public var experiments: [ExperimentState]
@@ -117,11 +116,12 @@ public struct ClusterStatus: Sendable {
     static func runningTable(_ state: ExperimentState, latest: [Int: EpochMetricRecord]) -> ReportTable? {
         let running = state.trials.filter { $0.state == .running }
         guard !running.isEmpty else { return nil }
+        let planned = Dictionary(state.progress.runningTrials.map { ($0.trialID, $0.epochs) }, uniquingKeysWith: { a, _ in a })
         let rows: [[ReportTable.Cell]] = running.map { trial in
             let epoch = latest[trial.id].flatMap { $0.attempt == trial.attempts ? $0 : nil }
-            let planned = state.plannedEpochs(trial).map { "/\($0)" } ?? ""
+            let of = planned[trial.id].flatMap { $0 > 0 ? "/\($0)" : nil } ?? ""
             return [.init("\(trial.id)"), .init("\(trial.fold)"), .init("\(trial.attempts)"),
-                    .init(trial.worker ?? "–"), .init(epoch.map { "\($0.epoch)\(planned)" } ?? "–"),
+                    .init(trial.worker ?? "–"), .init(epoch.map { "\($0.epoch)\(of)" } ?? "–"),
                     .init(epoch.map { String(format: "%.3f", $0.trainLoss) } ?? "–"),
                     .init(MetricFormat.percent(epoch?.uar)), .init(epoch.map { String(format: "%.1f", $0.seconds) } ?? "–")]
         }
