@@ -177,9 +177,9 @@ final class CommunicationEngine {
         case let .notify(header, bytes, destination):
             guard let socket = sockets.socket(to: destination) else { return }
             _ = bytes.withUnsafeBytes { try? socket.send(header: header.encoded(), payload: $0) }
-        case let .connectRing(rank, endpoint):
+        case let .connectRing(rank, endpoint, serverKey):
             do throws(ZMQError) {
-                try sockets.connectRing(to: endpoint)
+                try sockets.connectRing(to: endpoint, serverKey: serverKey)
             } catch {
                 throw .transport(gangID: spec.gangID, rank: spec.rank,
                                  detail: "cannot connect to rank \(rank) at \(endpoint): \(error)")
@@ -333,19 +333,28 @@ private struct MemberSockets {
     private(set) var push: ZMQSocket?
     /// Where `pull` listens ("" in the star).
     let ringEndpoint: String
+    /// The member's CURVE keys, for the ring's PUSH; nil without CURVE.
+    let keyPair: CurveKeyPair?
     /// The sockets that receive, the hub's first.
     let receiving: [ZMQSocket]
 
     init(spec: GangSpec, context: ZMQContext) throws(ZMQError) {
         self.context = context
+        keyPair = spec.curve?.keyPair
         dealer = try ZMQSocket(context, type: .dealer)
         try dealer.setLinger(milliseconds: 2000)
         try dealer.setHighWaterMarks(send: 0, receive: 0)
+        if let curve = spec.curve {
+            try dealer.setCurveClient(serverKey: curve.hubPublicKey, keyPair: curve.keyPair)
+        }
         try dealer.connect(spec.hubEndpoint)
         if spec.topology == .ring {
             let socket = try ZMQSocket(context, type: .pull)
             try socket.setLinger(milliseconds: 0)
             try socket.setHighWaterMarks(send: 0, receive: 0)
+            if let curve = spec.curve {
+                try socket.setCurveServer(secretKey: curve.keyPair.secretKey)
+            }
             try socket.bind(spec.ringBindAddress)
             ringEndpoint = try socket.lastEndpoint()
             pull = socket
@@ -364,10 +373,13 @@ private struct MemberSockets {
         }
     }
 
-    mutating func connectRing(to endpoint: String) throws(ZMQError) {
+    mutating func connectRing(to endpoint: String, serverKey: String?) throws(ZMQError) {
         let socket = try ZMQSocket(context, type: .push)
         try socket.setLinger(milliseconds: 2000)
         try socket.setHighWaterMarks(send: 0, receive: 0)
+        if let serverKey, let keyPair {
+            try socket.setCurveClient(serverKey: serverKey, keyPair: keyPair)
+        }
         try socket.connect(endpoint)
         push = socket
     }

@@ -4,7 +4,7 @@ public enum FrameType: UInt8, Sendable, CaseIterable {
     case join = 1
     /// hub → members: the ranks joined so far (UInt16 each).
     case joined
-    /// hub → members: every rank's ring endpoint (`Payload.strings`).
+    /// hub → members: every rank's ring endpoint and CURVE public key (`Payload.peers`).
     case peers
     /// member → hub: this member is done.
     case leave
@@ -58,7 +58,7 @@ public enum FrameError: Error, Equatable, Sendable, CustomStringConvertible {
 /// gangID (8), step (8), bucket (4), part (4), segment (4), rank (2), gang size (2), payload length (4).
 public struct FrameHeader: Sendable, Equatable {
     public static let magic: [UInt8] = [0x46, 0x47, 0x58, 0x21]
-    public static let version: UInt8 = 1
+    public static let version: UInt8 = 2
     public static let size = 44
 
     /// Bits of `flags`.
@@ -166,19 +166,47 @@ public struct FrameHeader: Sendable, Equatable {
 
 /// Encoders and decoders of the structured payloads.
 public enum Payload {
-    /// JOIN: the member's timeout in milliseconds (UInt32) and its ring endpoint (UTF-8).
-    public static func join(timeout: Double, ringEndpoint: String) -> [UInt8] {
+    /// JOIN: the member's timeout in milliseconds (UInt32), then its ring endpoint and its CURVE public key (Z85,
+    /// empty without CURVE) as `strings`.
+    public static func join(timeout: Double, ringEndpoint: String, publicKey: String = "") -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.appendLittleEndian(UInt32(clamping: Int((timeout * 1000).rounded())))
-        return bytes + Array(ringEndpoint.utf8)
+        return bytes + strings([ringEndpoint, publicKey])
     }
 
-    public static func decodeJoin(_ bytes: [UInt8]) throws(FrameError) -> (timeout: Double, ringEndpoint: String) {
+    public static func decodeJoin(_ bytes: [UInt8]) throws(FrameError)
+        -> (timeout: Double, ringEndpoint: String, publicKey: String) {
         guard bytes.count >= 4 else { throw .malformedPayload("join of \(bytes.count) bytes") }
         var reader = LittleEndianReader(bytes: bytes, offset: 0)
         let milliseconds: UInt32 = reader.read()
         guard milliseconds > 0 else { throw .malformedPayload("join with a zero timeout") }
-        return (Double(milliseconds) / 1000, String(decoding: bytes[4...], as: UTF8.self))
+        let fields = try decodeStrings(Array(bytes[4...]))
+        guard fields.count == 2 else { throw .malformedPayload("join with \(fields.count) fields, expected endpoint and key") }
+        return (Double(milliseconds) / 1000, fields[0], fields[1])
+    }
+
+    /// One member as PEERS lists it.
+    public struct Peer: Sendable, Equatable {
+        public var endpoint: String
+        /// Its CURVE public key (Z85); empty without CURVE.
+        public var publicKey: String
+
+        public init(endpoint: String, publicKey: String = "") {
+            self.endpoint = endpoint
+            self.publicKey = publicKey
+        }
+    }
+
+    /// PEERS: every rank's ring endpoint, then every rank's public key, as `strings`.
+    public static func peers(_ peers: [Peer]) -> [UInt8] {
+        strings(peers.map(\.endpoint) + peers.map(\.publicKey))
+    }
+
+    public static func decodePeers(_ bytes: [UInt8]) throws(FrameError) -> [Peer] {
+        let fields = try decodeStrings(bytes)
+        guard fields.count % 2 == 0 else { throw .malformedPayload("peer list of \(fields.count) fields, expected pairs") }
+        let count = fields.count / 2
+        return (0..<count).map { Peer(endpoint: fields[$0], publicKey: fields[count + $0]) }
     }
 
     /// A list of byte blocks: count (UInt32), then per block its length (UInt32) and bytes.

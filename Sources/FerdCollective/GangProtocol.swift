@@ -104,7 +104,8 @@ struct GangProtocol: Sendable {
         /// Send a frame once if possible, ignoring failure: heartbeats, ABORT, LEAVE.
         case notify(FrameHeader, [UInt8], to: Destination)
         /// Connect the ring's sending socket to the right neighbour, `rank`, at `endpoint`.
-        case connectRing(rank: Int, endpoint: String)
+        /// Connect the ring to the right neighbour; `serverKey` is its CURVE public key (nil: unencrypted).
+        case connectRing(rank: Int, endpoint: String, serverKey: String?)
         /// Every member has joined: the member's callers may go on.
         case ready
         /// Keep the float payload of the frame just received, after the others from `source`; `storeResult` and
@@ -192,7 +193,8 @@ struct GangProtocol: Sendable {
             stage = .joining(since: time)
             lastHeardHub = time
             lastHeardLeft = time
-            let join = Payload.join(timeout: spec.timeout, ringEndpoint: ringEndpoint)
+            let join = Payload.join(timeout: spec.timeout, ringEndpoint: ringEndpoint,
+                                    publicKey: spec.curve?.keyPair.publicKey ?? "")
             actions.append(.send(controlHeader(.join, payloadLength: join.count), .bytes(join), to: .hub))
         case let .received(frame, source, bytes, time):
             receive(frame, from: source, bytes: bytes, at: time, into: &actions)
@@ -273,9 +275,9 @@ struct GangProtocol: Sendable {
     /// The hub's peer list: checked, and once the rendezvous is complete, the ring is connected and the member is
     /// ready.
     private mutating func rendezvous(_ bytes: [UInt8], at time: Double, into actions: inout [Action]) {
-        let list: [String]
+        let list: [Payload.Peer]
         do {
-            list = try Payload.decodeStrings(bytes)
+            list = try Payload.decodePeers(bytes)
         } catch {
             return fail(.protocolViolation(gangID: spec.gangID, rank: spec.rank, detail: "peer list: \(error)"),
                         into: &actions)
@@ -286,11 +288,18 @@ struct GangProtocol: Sendable {
                         into: &actions)
         }
         guard case .joining = stage else { return }
-        peers = list
+        peers = list.map(\.endpoint)
         stage = .ready
         lastHeardLeft = time
         if spec.topology == .ring, spec.size > 1 {
-            actions.append(.connectRing(rank: spec.rightRank, endpoint: list[spec.rightRank]))
+            let right = list[spec.rightRank]
+            guard spec.curve == nil || !right.publicKey.isEmpty else {
+                return fail(.protocolViolation(gangID: spec.gangID, rank: spec.rank,
+                                               detail: "rank \(spec.rightRank) joined without a CURVE key; every member of an encrypted gang needs keys"),
+                            into: &actions)
+            }
+            actions.append(.connectRing(rank: spec.rightRank, endpoint: right.endpoint,
+                                        serverKey: spec.curve == nil ? nil : right.publicKey))
             ringConnected = true
         }
         actions.append(.ready)

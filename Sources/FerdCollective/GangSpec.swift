@@ -1,3 +1,5 @@
+import FerdZeroMQ
+
 /// Who a gang member is and how the gang exchanges gradients (docs/DATA-PARALLEL.md, "Gradient exchange").
 /// Every member of a gang gets the same spec except `rank` (and, on a real cluster, `ringBindAddress`).
 public struct GangSpec: Sendable, Codable, Equatable {
@@ -41,10 +43,18 @@ public struct GangSpec: Sendable, Codable, Equatable {
     /// Where this member binds its ring receiving socket; other members connect to the endpoint it gets.
     /// Must be an address the previous rank can reach: "tcp://10.0.0.5:*" on a cluster.
     public var ringBindAddress: String
+    /// CURVE on every link of the member (the hub and the ring); nil: unencrypted (loopback or a trusted network).
+    /// Never encoded: a spec written anywhere carries no secret key.
+    public var curve: GangCurve?
+
+    private enum CodingKeys: String, CodingKey {
+        case gangID, rank, size, topology, precision, hubEndpoint, bucketBytes, chunkBytes, timeout, ringBindAddress
+    }
 
     public init(gangID: UInt64, rank: Int, size: Int, topology: Topology = .ring, precision: Precision = .float32,
                 hubEndpoint: String, bucketBytes: Int = GangSpec.defaultBucketBytes, chunkBytes: Int = 4 << 20, timeout: Double = 60,
-                ringBindAddress: String = "tcp://127.0.0.1:*") {
+                ringBindAddress: String = "tcp://127.0.0.1:*", curve: GangCurve? = nil) {
+        self.curve = curve
         self.gangID = gangID
         self.rank = rank
         self.size = size
@@ -68,4 +78,18 @@ public struct GangSpec: Sendable, Codable, Equatable {
 
     /// The rank this member sends ring segments to.
     var rightRank: Int { (rank + 1) % size }
+}
+
+/// A gang member's CURVE keys: its own pair (the worker's, whose public key the coordinator's allow-list holds) and
+/// the hub's public key (the coordinator's). The hub admits only allow-listed members (its ZAP handler); each
+/// member's ring socket is a CURVE server whose public key only the gang learns (in PEERS, over the encrypted hub
+/// link), and its left neighbour connects to it with that key, so gradients are encrypted on every link.
+public struct GangCurve: Sendable, Equatable {
+    public var keyPair: CurveKeyPair
+    public var hubPublicKey: String
+
+    public init(keyPair: CurveKeyPair, hubPublicKey: String) {
+        self.keyPair = keyPair
+        self.hubPublicKey = hubPublicKey
+    }
 }

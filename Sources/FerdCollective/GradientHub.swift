@@ -12,8 +12,9 @@ public final class GradientHub: @unchecked Sendable {
     public let boundEndpoint: String
     private let control: HubControl
 
-    /// Binds `endpoint` and starts the hub's thread.
-    public init(endpoint: String, context: ZMQContext, logger: Logger) throws {
+    /// Binds `endpoint` and starts the hub's thread. With `curveSecretKey` (the coordinator's) the hub is a CURVE
+    /// server: give `context` a ZAP handler with the workers' allow-list first, or it admits anyone with the public key.
+    public init(endpoint: String, context: ZMQContext, logger: Logger, curveSecretKey: String? = nil) throws {
         let control = HubControl()
         self.control = control
         let started = StartResult()
@@ -24,6 +25,7 @@ public final class GradientHub: @unchecked Sendable {
                 try socket.setLinger(milliseconds: 0)
                 try socket.setHighWaterMarks(send: 0, receive: 0)
                 try socket.setMaxMessageSize(256 << 20)
+                if let curveSecretKey { try socket.setCurveServer(secretKey: curveSecretKey) }
                 try socket.bind(endpoint)
                 loop = HubLoop(router: socket, logger: logger)
                 started.finish(.success(try socket.lastEndpoint()))
@@ -103,6 +105,7 @@ final class HubLoop {
     struct Member {
         var identity: [UInt8]
         var endpoint: String
+        var publicKey: String
         var lastSeen: Double
         var left = false
     }
@@ -261,7 +264,7 @@ final class HubLoop {
     }
 
     private func join(_ header: FrameHeader, payload: [UInt8], identity: [UInt8], drop: (String, String) -> Void) {
-        let joinInfo: (timeout: Double, ringEndpoint: String)
+        let joinInfo: (timeout: Double, ringEndpoint: String, publicKey: String)
         do {
             joinInfo = try Payload.decodeJoin(payload)
         } catch {
@@ -277,16 +280,16 @@ final class HubLoop {
             return
         }
         gang.members[Int(header.rank)] = Member(identity: identity, endpoint: joinInfo.ringEndpoint,
-                                                lastSeen: MonotonicClock.seconds())
+                                                publicKey: joinInfo.publicKey, lastSeen: MonotonicClock.seconds())
         traffic.accepted(RoutingIdentity.name(identity))
         let ranks = gang.members.keys.sorted()
         broadcast(gang, FrameHeader(type: .joined, gangID: header.gangID, rank: 0, gangSize: header.gangSize),
                   payload: Payload.ranks(ranks))
         if ranks.count == size {
             gang.formed = true
-            let endpoints = (0..<size).map { gang.members[$0]!.endpoint }
+            let peers = (0..<size).map { Payload.Peer(endpoint: gang.members[$0]!.endpoint, publicKey: gang.members[$0]!.publicKey) }
             broadcast(gang, FrameHeader(type: .peers, gangID: header.gangID, rank: 0, gangSize: header.gangSize),
-                      payload: Payload.strings(endpoints))
+                      payload: Payload.peers(peers))
             logger.debug("gradient hub: gang \(header.gangID) of \(size) formed")
         }
         gangs[header.gangID] = gang

@@ -81,11 +81,12 @@ public struct ExperimentServer {
             ?? URL(fileURLWithPath: options.database).deletingLastPathComponent().appendingPathComponent("artifacts")
         let artifactsDirectory = artifactsRoot.appendingPathComponent("\(definition.name)-\(plan.experiment.id)")
         try FileManager.default.createDirectory(at: artifactsDirectory, withIntermediateDirectories: true)
-        let hub = try definition.workersPerTrial > 1
+        let plane = try definition.workersPerTrial > 1
             ? Self.startGradientHub(options.gradientBind ?? Self.gradientEndpoint(beside: options.endpoint),
-                                    insecure: options.insecure, logger: logger)
+                                    curve: curve, insecure: options.insecure, logger: logger)
             : nil
-        defer { hub?.stop() }
+        defer { plane?.stop() }
+        let hub = plane?.hub
         var configuration = Coordinator.Configuration(
             endpoint: options.endpoint,
             scheduler: Scheduler.Configuration(heartbeatInterval: options.heartbeat, maxAttempts: definition.retries,
@@ -136,15 +137,33 @@ public struct ExperimentServer {
 
     /// Binds the gradient hub of data-parallel trials; like the control endpoint, a non-loopback address needs
     /// `insecure` (the gradient plane is not encrypted).
-    static func startGradientHub(_ endpoint: String, insecure: Bool, logger: Logger) throws -> GradientHub {
+    static func startGradientHub(_ endpoint: String, curve: CurveServerKeys?, insecure: Bool,
+                                 logger: Logger) throws -> GradientPlane {
         do {
-            try BindPolicy.check(endpoint: endpoint, hasKeys: false, insecure: insecure)
+            try BindPolicy.check(endpoint: endpoint, hasKeys: curve != nil, insecure: insecure)
         } catch {
-            throw ServerError("the gradient hub: \(error) (gradients travel unencrypted; use --insecure on a trusted network)")
+            throw ServerError("the gradient hub: \(error) (give the coordinator --keys to encrypt gradients with CURVE, or "
+                              + "--insecure on a trusted network)")
         }
-        let hub = try GradientHub(endpoint: endpoint, context: try ZMQContext(), logger: logger)
-        logger.info("gradient hub listening", metadata: ["endpoint": "\(hub.boundEndpoint)"])
-        return hub
+        let context = try ZMQContext()
+        let zap = try curve.map { keys throws(ZMQError) in
+            try ZAPHandler(context: context, allowListDirectory: keys.allowListDirectory, logger: logger)
+        }
+        let hub = try GradientHub(endpoint: endpoint, context: context, logger: logger,
+                                  curveSecretKey: curve?.keyPair.secretKey)
+        logger.info("gradient hub listening", metadata: ["endpoint": "\(hub.boundEndpoint)", "curve": "\(curve != nil)"])
+        return GradientPlane(hub: hub, zap: zap)
+    }
+
+    /// The gradient hub and, with keys, the ZAP handler on its context that admits only allow-listed workers.
+    struct GradientPlane {
+        let hub: GradientHub
+        let zap: ZAPHandler?
+
+        func stop() {
+            hub.stop()
+            zap?.stop()
+        }
     }
 
     /// The endpoint workers should dial: a wildcard host is replaced by this machine's name.

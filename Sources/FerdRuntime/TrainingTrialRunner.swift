@@ -28,9 +28,13 @@ public struct TrainingTrialRunner: TrialRunner {
     public let gangTimeout: Double
     /// Told every training and evaluation step of every attempt (from the attempts' threads).
     public let progress: (@Sendable (TrialProgress) -> Void)?
+    /// The worker's CURVE keys: a gang member encrypts its hub and ring links with them; nil: unencrypted.
+    public let curve: CurveClientKeys?
 
     public init(workDirectory: URL, dataRoot: String?, logger: Logger, ringBindAddress: String = "tcp://127.0.0.1:*",
-                gangTimeout: Double = 60, progress: (@Sendable (TrialProgress) -> Void)? = nil) {
+                gangTimeout: Double = 60, progress: (@Sendable (TrialProgress) -> Void)? = nil,
+                curve: CurveClientKeys? = nil) {
+        self.curve = curve
         self.workDirectory = workDirectory
         self.dataRoot = dataRoot
         self.logger = logger
@@ -143,7 +147,8 @@ public struct TrainingTrialRunner: TrialRunner {
                             topology: options.reduction == "ring" ? .ring : .star,
                             precision: options.gradientPrecision == "fp16" ? .float16 : .float32,
                             hubEndpoint: placement.hubEndpoint, bucketBytes: options.bucketMegabytes << 20,
-                            timeout: gangTimeout, ringBindAddress: ringBindAddress)
+                            timeout: gangTimeout, ringBindAddress: ringBindAddress,
+                            curve: curve.map { GangCurve(keyPair: $0.keyPair, hubPublicKey: $0.serverKey) })
         logger.info("joining gang", metadata: ["rank": "\(placement.rank)", "size": "\(placement.size)",
                                                "hub": "\(placement.hubEndpoint)", "reduction": "\(options.reduction)"])
         return try GangMember(spec: spec, context: try ZMQContext(), logger: logger, cancelled: aborted)

@@ -28,7 +28,7 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: "Packed cache (ferd prepare) the workers read instead of JPEGs.") var cache: String?
     @Option(help: "Folder for the trials' best checkpoints (default: artifacts/ beside the database).") var artifacts: String?
     @Option(name: .customLong("gradient-bind"),
-            help: "Endpoint of the gradient hub for experiments with workers_per_trial > 1 (default: the --bind host, a free port). Unencrypted: a non-loopback address needs --insecure.")
+            help: "Endpoint of the gradient hub for experiments with workers_per_trial > 1 (default: the --bind host, a free port). With --keys it is encrypted and admits only the allow-listed workers; without, a non-loopback address needs --insecure.")
     var gradientBind: String?
 
     func run() throws {
@@ -159,7 +159,7 @@ struct WorkerCommand: ParsableCommand {
     var work: String = "ferd-work"
     @Option(help: "Worker name (default: host name and process id).") var name: String?
     @Option(name: .customLong("ring-bind"),
-            help: "Address this worker binds for ring gradient exchange with its gang (reachable by the others), e.g. tcp://10.0.0.5:*.")
+            help: "Address this worker binds for ring gradient exchange with its gang (reachable by the others), e.g. tcp://10.0.0.5:*; with --keys the ring is encrypted with CURVE.")
     var ringBind: String = "tcp://127.0.0.1:*"
     @OptionGroup var cluster: ClusterOptions
     @Option(name: .customLong("simulate-trials"),
@@ -231,7 +231,7 @@ struct WorkerCommand: ParsableCommand {
                                        ringBindAddress: ringBind, progress: progress)
         } else {
             runner = TrainingTrialRunner(workDirectory: URL(fileURLWithPath: work), dataRoot: dataRoot, logger: logger,
-                                         ringBindAddress: ringBind, progress: progress)
+                                         ringBindAddress: ringBind, progress: progress, curve: curve)
         }
         let hello = Hello(workerID: workerName, ferdVersion: Ferd.configuration.version, cores: Threading.count,
                           backend: backend, engine: engine, slots: slots, publicKey: curve?.keyPair.publicKey)

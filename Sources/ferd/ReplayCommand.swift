@@ -22,11 +22,15 @@ struct ReplayCommand: ParsableCommand {
     var grace: Int = 2
     @Option(name: .customLong("reduction-factor"), help: "ASHA's η: the top 1/η continue at each rung.")
     var reductionFactor: Int = 3
+    @Option(help: "Orders of the grid points to replay: the sweep's own, then shuffled ones (a rule can only stop a point worse than those run before it).")
+    var orders: Int = 20
+    @Option(help: "Seed of the shuffled orders.") var seed: UInt64 = 0
 
     func validate() throws {
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
         guard minEpochs >= 1, grace >= 1 else { throw ValidationError("--min-epochs and --grace must be at least 1") }
         guard reductionFactor >= 2 else { throw ValidationError("--reduction-factor must be at least 2") }
+        guard orders >= 1 else { throw ValidationError("--orders must be at least 1") }
     }
 
     func run() throws {
@@ -39,23 +43,26 @@ struct ReplayCommand: ParsableCommand {
             (rule.rawValue, EarlyStopping.Configuration(rule: rule, minEpochs: minEpochs, grace: grace,
                                                         reductionFactor: reductionFactor))
         }
-        let comparison = try SweepComparison(report, workers: workers, rules: rules)
+        let comparison = try SweepComparison(report, workers: workers, rules: rules, orders: orders, seed: seed)
         guard comparison.trials > 0 else { throw CommandError("experiment \(report.experiment.id) has no stored epochs to replay") }
         let labels = SweepProgress.labels(of: report.gridPoints)
         print("experiment \(report.experiment.id) \"\(report.experiment.name)\": \(comparison.points) grid points, "
-              + "\(comparison.trials) trials replayed on \(workers) workers (min_epochs \(minEpochs), grace \(grace), η \(reductionFactor))")
+              + "\(comparison.trials) trials replayed on \(workers) workers in \(orders) orders of the points "
+              + "(min_epochs \(minEpochs), grace \(grace), η \(reductionFactor)); the full sweep's best: "
+              + "\(comparison.best.flatMap { labels[$0] } ?? "–")")
         let full = comparison.rows[0]
-        let rows = [["rule", "epochs", "share", "time", "stopped", "same best", "rank ρ", "best point"]]
+        let rows = [["rule", "epochs", "share", "time", "points stopped", "best kept", "regret (pp)", "rank ρ"]]
             + comparison.rows.map { row in
-                [row.name, "\(row.epochs)", String(format: "%.0f%%", 100 * Double(row.epochs) / Double(max(1, full.epochs))),
-                 ProgressReporter.duration(row.wallSeconds), "\(row.stoppedPoints)", row.sameBest ? "yes" : "no",
-                 String(format: "%.3f", row.rankCorrelation), row.best.flatMap { labels[$0] } ?? "–"]
+                [row.name, String(format: "%.1f", row.epochs), String(format: "%.0f%%", 100 * row.epochs / max(1, full.epochs)),
+                 ProgressReporter.duration(row.wallSeconds), String(format: "%.1f", row.stoppedPoints),
+                 String(format: "%.0f%%", 100 * row.sameBest), String(format: "%.2f", 100 * row.regret),
+                 String(format: "%.3f", row.rankCorrelation)]
             }
         let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
         for row in rows {
             print(zip(row, widths).enumerated().map { index, cell in
                 let padding = String(repeating: " ", count: cell.1 - cell.0.count)
-                return index == 0 || index == row.count - 1 ? cell.0 + padding : padding + cell.0
+                return index == 0 ? cell.0 + padding : padding + cell.0
             }.joined(separator: "  "))
         }
     }

@@ -31,8 +31,8 @@ final class FrameTests: XCTestCase {
         garbage[0] = 0
         rejects(garbage, .badMagic)
         garbage = bytes
-        garbage[4] = 2
-        rejects(garbage, .unsupportedVersion(2))
+        garbage[4] = 1
+        rejects(garbage, .unsupportedVersion(1))
         garbage = bytes
         garbage[5] = 200
         rejects(garbage, .unknownType(200))
@@ -64,6 +64,12 @@ final class FrameTests: XCTestCase {
         let join = try Payload.decodeJoin(Payload.join(timeout: 1.5, ringEndpoint: "tcp://10.0.0.5:4000"))
         XCTAssertEqual(join.timeout, 1.5)
         XCTAssertEqual(join.ringEndpoint, "tcp://10.0.0.5:4000")
+        XCTAssertEqual(join.publicKey, "")
+        let keyed = try Payload.decodeJoin(Payload.join(timeout: 2, ringEndpoint: "tcp://b:1", publicKey: "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"))
+        XCTAssertEqual(keyed.publicKey, "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7")
+        let peers = [Payload.Peer(endpoint: "tcp://a:1", publicKey: "A"), Payload.Peer(endpoint: "tcp://b:1", publicKey: "B")]
+        XCTAssertEqual(try Payload.decodePeers(Payload.peers(peers)), peers)
+        XCTAssertThrowsError(try Payload.decodePeers(Payload.strings(["tcp://a:1", "A", "tcp://b:1"])), "pairs only")
         let encoded = Payload.blocks(blocks)
         for length in 0..<encoded.count {
             XCTAssertThrowsError(try Payload.decodeBlocks(Array(encoded.prefix(length))), "prefix \(length)")

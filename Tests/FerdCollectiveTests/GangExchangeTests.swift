@@ -19,7 +19,7 @@ final class GangExchangeTests: XCTestCase {
         var state = GangProtocol(spec: spec)
         _ = state.handle(.started(ringEndpoint: "tcp://me:1", at: 0))
         let peers = FrameHeader(type: .peers, gangID: 7, rank: 0, gangSize: UInt16(spec.size))
-        let endpoints = Payload.strings((0..<spec.size).map { "tcp://member-\($0):1" })
+        let endpoints = Payload.peers((0..<spec.size).map { Payload.Peer(endpoint: "tcp://member-\($0):1") })
         _ = state.handle(.received(peers, from: .hub, bytes: endpoints, at: 0))
         return state
     }
@@ -431,7 +431,7 @@ private final class SimulatedGang {
         case .join:
             endpoints[rank] = (try? Payload.decodeJoin(message.bytes))?.ringEndpoint
             guard endpoints.count == size else { return }
-            let list = Payload.strings((0..<size).map { endpoints[$0]! })
+            let list = Payload.peers((0..<size).map { Payload.Peer(endpoint: endpoints[$0]!) })
             reply.type = .peers
             reply.payloadLength = UInt32(list.count)
             broadcast(Message(header: reply, values: nil, bytes: list))
@@ -488,7 +488,7 @@ private final class SimulatedGang {
                     .append(message)
             case let .notify(header, _, _):
                 if header.type == .abort { problems.append("rank \(rank) aborted") }
-            case let .connectRing(right, endpoint):
+            case let .connectRing(right, endpoint, _):
                 if right != (rank + 1) % size || endpoint != "tcp://member-\(right):1" {
                     problems.append("rank \(rank) connects to rank \(right) at \(endpoint)")
                 }

@@ -23,7 +23,7 @@ final class GangProtocolTests: XCTestCase {
     private func joined(_ spec: GangSpec) -> GangProtocol {
         var state = GangProtocol(spec: spec)
         _ = state.handle(.started(ringEndpoint: "tcp://b:1", at: 0))
-        _ = state.handle(fromHub(.peers, Payload.strings(endpoints), at: 0))
+        _ = state.handle(fromHub(.peers, Payload.peers(endpoints.map { Payload.Peer(endpoint: $0) }), at: 0))
         return state
     }
 
@@ -54,8 +54,8 @@ final class GangProtocolTests: XCTestCase {
         XCTAssertEqual(state.awaiting, .frames)
         XCTAssertEqual(state.handle(fromHub(.joined, Payload.ranks([0, 1]), at: 1)), [])
         XCTAssertEqual(state.joinedRanks, [0, 1])
-        XCTAssertEqual(state.handle(fromHub(.peers, Payload.strings(endpoints), at: 2)),
-                       [.connectRing(rank: 2, endpoint: "tcp://c:1"), .ready])
+        XCTAssertEqual(state.handle(fromHub(.peers, Payload.peers(endpoints.map { Payload.Peer(endpoint: $0) }), at: 2)),
+                       [.connectRing(rank: 2, endpoint: "tcp://c:1", serverKey: nil), .ready])
         XCTAssertEqual(state.peers, endpoints)
         XCTAssertEqual(state.awaiting, .jobs)
         XCTAssertEqual(state.handle(.tick(at: 100)), [ping(to: .hub), ping(to: .right)], "an idle member never times out")
@@ -64,7 +64,7 @@ final class GangProtocolTests: XCTestCase {
     func testTheStarNeedsNoRingConnection() {
         var state = GangProtocol(spec: star)
         _ = state.handle(.started(ringEndpoint: "", at: 0))
-        XCTAssertEqual(state.handle(fromHub(.peers, Payload.strings(["", "", ""]), at: 1)), [.ready])
+        XCTAssertEqual(state.handle(fromHub(.peers, Payload.peers(["", "", ""].map { Payload.Peer(endpoint: $0) }), at: 1)), [.ready])
     }
 
     func testTheRendezvousTimeoutNamesTheRanksThatDidNotJoin() {
@@ -77,7 +77,7 @@ final class GangProtocolTests: XCTestCase {
         XCTAssertEqual(state.handle(.tick(at: 10.5)), failure(timeout))
         XCTAssertTrue(timeout.description.contains("rank(s) 2 did not join at the hub tcp://hub:1"), timeout.description)
         XCTAssertFalse(state.isActive)
-        XCTAssertEqual(state.handle(fromHub(.peers, Payload.strings(endpoints), at: 11)), [], "too late")
+        XCTAssertEqual(state.handle(fromHub(.peers, Payload.peers(endpoints.map { Payload.Peer(endpoint: $0) }), at: 11)), [], "too late")
     }
 
     func testAMalformedPeerListFailsTheRendezvous() {
@@ -93,7 +93,7 @@ final class GangProtocolTests: XCTestCase {
     func testAPeerListOfTheWrongSizeFailsTheRendezvous() {
         var state = GangProtocol(spec: ring)
         _ = state.handle(.started(ringEndpoint: "tcp://b:1", at: 0))
-        XCTAssertEqual(state.handle(fromHub(.peers, Payload.strings(["tcp://a:1"]), at: 1)),
+        XCTAssertEqual(state.handle(fromHub(.peers, Payload.peers([Payload.Peer(endpoint: "tcp://a:1")]), at: 1)),
                        failure(.protocolViolation(gangID: 7, rank: 1, detail: "the hub sent 1 endpoints for a gang of 3")))
     }
 

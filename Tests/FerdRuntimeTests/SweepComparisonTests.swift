@@ -40,11 +40,18 @@ final class SweepComparisonTests: XCTestCase {
         let full = comparison.rows[0], median = comparison.rows[1]
         XCTAssertEqual(full.epochs, 48, "the last attempt of each trial, 6 epochs")
         XCTAssertEqual(full.wallSeconds, 48 * 10 / 2)
-        XCTAssertEqual(full.best, 1)
+        XCTAssertEqual(comparison.best, 1)
         XCTAssertEqual(full.rankCorrelation, 1)
         XCTAssertLessThan(median.epochs, full.epochs)
-        XCTAssertTrue(median.sameBest)
+        XCTAssertEqual(median.sameBest, 1)
         XCTAssertGreaterThan(median.stoppedPoints, 0)
         XCTAssertGreaterThan(median.rankCorrelation, 0.5)
+
+        let shuffled = try SweepComparison(report, workers: 2, rules: [("median", .init(rule: .median, minEpochs: 2, grace: 2))],
+                                           orders: 10, seed: 3)
+        XCTAssertEqual(shuffled.orders, 10)
+        XCTAssertEqual(shuffled.rows[0].epochs, 48, "the full sweep spends the same in every order")
+        XCTAssertLessThan(shuffled.rows[1].epochs, 48, "the rule saves epochs on average over the orders")
+        XCTAssertGreaterThanOrEqual(shuffled.rows[1].sameBest, 0.8)
     }
 }
