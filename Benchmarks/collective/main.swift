@@ -330,6 +330,8 @@ struct CollectiveBench: ParsableCommand {
     var beforeJSON: String?
     @Option(help: "What the \"before\" run measured, for the report.") var beforeLabel = "an earlier build"
     @Option(help: "Markdown appended to the report's exchange section (notes on this run).") var notes: String?
+    @Option(help: "Topologies whose k=2 float32 exchange is also timed with CURVE on every link, alternating with the same exchange without it (empty: none).")
+    var encryption = "ring,star"
 
     func run() throws {
         let logger = {
@@ -411,8 +413,9 @@ struct CollectiveBench: ParsableCommand {
             }
         }
         let projection = project(floats: total)
+        let costs = try encryptionCosts(logger: logger, context: context, gradient: gradient, startID: gangID + 1)
         if let markdown {
-            try report(rows: rows, projection: projection, floats: total, before: loadBefore())
+            try (report(rows: rows, projection: projection, floats: total, before: loadBefore()) + encryptionReport(costs))
                 .write(toFile: markdown, atomically: true, encoding: .utf8)
         }
         let json: [String: Any] = [
@@ -424,9 +427,86 @@ struct CollectiveBench: ParsableCommand {
                                 "raw_streams_cpu_seconds": $0.rawStreamsCPUSeconds, "bandwidth_gb_s": $0.bandwidthGBs] },
             "projection": projection.map { ["network": $0.network, "topology": $0.topology, "precision": $0.precision,
                                             "k": $0.k, "efficiency": $0.efficiency] },
+            "encryption": costs.map { ["topology": $0.topology, "plain_seconds": $0.plainSeconds, "curve_seconds": $0.curveSeconds,
+                                       "plain_gb_s": $0.plainGBs, "curve_gb_s": $0.curveGBs] },
         ]
         let data = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))
+    }
+
+    /// The paper gradient's k=2 float32 exchange with and without CURVE, timed alternately in one run.
+    struct EncryptionCost {
+        var topology: String
+        var plainSeconds: Double
+        var curveSeconds: Double
+        var plainGBs: Double
+        var curveGBs: Double
+    }
+
+    func encryptionCosts(logger: Logger, context: @escaping @Sendable () throws -> ZMQContext, gradient: [Float],
+                         startID: UInt64) throws -> [EncryptionCost] {
+        let serverKeys = try CurveKeyPair.generate()
+        let memberKeys = try (0..<2).map { _ in try CurveKeyPair.generate() }
+        let plainHub = try GradientHub(endpoint: "tcp://127.0.0.1:*", context: context(), logger: logger)
+        let curveHub = try GradientHub(endpoint: "tcp://127.0.0.1:*", context: context(), logger: logger,
+                                       curveSecretKey: serverKeys.secretKey)
+        defer {
+            plainHub.stop()
+            curveHub.stop()
+        }
+        var gangID = startID
+        var costs: [EncryptionCost] = []
+        let sizes = paperSizes
+        for topology in encryption.split(separator: ",").compactMap({ GangSpec.Topology(rawValue: String($0)) }) {
+            var plain: [Double] = [], encrypted: [Double] = []
+            for round in 0..<(2 * repeats) {
+                let curve = round % 2 == 1
+                gangID += 1
+                let id = gangID
+                let times = Box<[Double]>([])
+                let hubEndpoint = curve ? curveHub.boundEndpoint : plainHub.boundEndpoint
+                try runThreads(2) { rank in
+                    let keys = curve ? GangCurve(keyPair: memberKeys[rank], hubPublicKey: serverKeys.publicKey) : nil
+                    let spec = GangSpec(gangID: id, rank: rank, size: 2, topology: topology, precision: .float32,
+                                        hubEndpoint: hubEndpoint, chunkBytes: chunkBytes, timeout: 60, curve: keys)
+                    let member = try GangMember(spec: spec, context: context(), logger: logger, cancelled: { false })
+                    defer { member.close() }
+                    for iteration in 0...1 {
+                        var barrier: [Float] = [0]
+                        try member.allReduce(&barrier, average: false)
+                        let start = Date()
+                        try member.beginStep(sizes: sizes)
+                        for (index, size) in sizes.enumerated() {
+                            try gradient.withUnsafeBufferPointer { try member.offer(index, UnsafeBufferPointer(rebasing: $0[0..<size])) }
+                        }
+                        try member.finishStep { _, _ in }
+                        if rank == 0, iteration == 1 { times.update { $0.append(Date().timeIntervalSince(start)) } }
+                    }
+                }
+                if curve { encrypted += times.value } else { plain += times.value }
+            }
+            let payload = Double(sizes.reduce(0, +) * 4)
+            let busiest = topology == .ring ? payload : 2 * payload
+            let plainMedian = plain.sorted()[plain.count / 2], curveMedian = encrypted.sorted()[encrypted.count / 2]
+            costs.append(EncryptionCost(topology: topology.rawValue, plainSeconds: plainMedian, curveSeconds: curveMedian,
+                                        plainGBs: busiest / plainMedian / 1e9, curveGBs: busiest / curveMedian / 1e9))
+            FileHandle.standardError.write(Data(String(format: "%@ float32 k=2: plain %.3f s, CURVE %.3f s\n",
+                                                       topology.rawValue, plainMedian, curveMedian).utf8))
+        }
+        return costs
+    }
+
+    func encryptionReport(_ costs: [EncryptionCost]) -> String {
+        guard !costs.isEmpty else { return "" }
+        var lines = ["", "## The cost of encryption", "",
+                     "The paper gradient exchanged by k = 2 members in float32, without and with CURVE on every link (hub and ring), "
+                         + "\(repeats) exchanges each, alternating, in the same run; medians. GB/s: what the busiest party moved per second.",
+                     "", "| topology | plain s | CURVE s | plain GB/s | CURVE GB/s | CURVE ÷ plain |", "|---|---|---|---|---|---|"]
+        for cost in costs {
+            lines.append(String(format: "| %@ | %.3f | %.3f | %.2f | %.2f | %.2f× |", cost.topology, cost.plainSeconds,
+                                cost.curveSeconds, cost.plainGBs, cost.curveGBs, cost.curveSeconds / cost.plainSeconds))
+        }
+        return lines.joined(separator: "\n") + "\n"
     }
 
     struct Projection {
