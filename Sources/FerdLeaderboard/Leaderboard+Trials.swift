@@ -3,7 +3,7 @@ import Foundation
 extension Leaderboard {
     private static let trialColumns = """
         id, experiment, grid_point, fold, seed, state, attempts, worker, updated, resume_epoch, resume_size, \
-        resume_sha256, resume_path, gang_size, lr_scale, stop_epoch, stop_reason
+        resume_sha256, resume_path, gang_size, lr_scale, stop_epoch, stop_reason, retry_after, retry_reason
         """
 
     /// Creates the trials of `plans` (and their grid points) in one transaction and returns their ids in
@@ -42,6 +42,14 @@ extension Leaderboard {
                 if let gang = change.gang {
                     try database.run("UPDATE trials SET gang_size = ?1, lr_scale = ?2 WHERE id = ?3",
                                      [.int(gang.size), .real(gang.learningRateScale), .int(change.trialID)], cached: true)
+                }
+                if let retry = change.retry {
+                    try database.run("UPDATE trials SET retry_after = ?1, retry_reason = ?2 WHERE id = ?3",
+                                     [.real(retry.after.timeIntervalSince1970), .text(retry.reason), .int(change.trialID)],
+                                     cached: true)
+                } else if change.state == .running || change.state.isFinal {
+                    try database.run("UPDATE trials SET retry_after = NULL, retry_reason = NULL WHERE id = ?1",
+                                     [.int(change.trialID)], cached: true)
                 }
                 if let stop = change.stop {
                     try database.run("UPDATE trials SET stop_epoch = ?1, stop_reason = ?2 WHERE id = ?3",
@@ -118,7 +126,8 @@ extension Leaderboard {
                            state: try columns.state(row, 5, "state"), attempts: try columns.int(row, 6, "attempts"),
                            worker: row.text(7), updated: try columns.date(row, 8, "updated"),
                            resume: try resumePoint(row, columns), gangSize: row.int(13), learningRateScale: row.double(14),
-                           stop: row.int(15).map { TrialStop(epoch: $0, reason: row.text(16) ?? "") })
+                           stop: row.int(15).map { TrialStop(epoch: $0, reason: row.text(16) ?? "") },
+                           retry: row.double(17).map { TrialRetry(after: Date(timeIntervalSince1970: $0), reason: row.text(18) ?? "") })
     }
 
     private func resumePoint(_ row: SQLRow, _ columns: RowDecoder) throws -> StoredResumePoint? {

@@ -82,10 +82,13 @@ public struct TrialRecord: Sendable, Equatable {
     public var learningRateScale: Double?
     /// For a STOPPED trial: when and why early stopping stopped its grid point.
     public var stop: TrialStop?
+    /// A trial waiting out a back-off (a gang that failed to form or broke): until when and why.
+    public var retry: TrialRetry?
 
     public init(id: Int, experimentID: Int, gridPointID: Int, fold: Int, seed: UInt64, state: TrialState,
                 attempts: Int, worker: String?, updated: Date, resume: StoredResumePoint? = nil,
-                gangSize: Int? = nil, learningRateScale: Double? = nil, stop: TrialStop? = nil) {
+                gangSize: Int? = nil, learningRateScale: Double? = nil, stop: TrialStop? = nil, retry: TrialRetry? = nil) {
+        self.retry = retry
         self.stop = stop
         self.id = id
         self.experimentID = experimentID
@@ -153,9 +156,12 @@ public struct TrialStateChange: Sendable, Equatable {
     public var gang: TrialGang?
     /// For STOPPED: the epoch whose metrics stopped the grid point and why.
     public var stop: TrialStop?
+    /// A trial waiting out a back-off: until when and why (cleared when it runs or ends).
+    public var retry: TrialRetry?
 
     public init(trialID: Int, state: TrialState, attempts: Int, worker: String? = nil,
-                gang: TrialGang? = nil, stop: TrialStop? = nil) {
+                gang: TrialGang? = nil, stop: TrialStop? = nil, retry: TrialRetry? = nil) {
+        self.retry = retry
         self.trialID = trialID
         self.state = state
         self.attempts = attempts
@@ -164,6 +170,17 @@ public struct TrialStateChange: Sendable, Equatable {
         self.stop = stop
     }
 
+}
+
+/// Until when a trial waits before its next try, and why.
+public struct TrialRetry: Sendable, Equatable {
+    public var after: Date
+    public var reason: String
+
+    public init(after: Date, reason: String) {
+        self.after = after
+        self.reason = reason
+    }
 }
 
 /// Why and when early stopping stopped a trial's grid point.

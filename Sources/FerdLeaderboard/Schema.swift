@@ -98,5 +98,10 @@ enum Schema {
         ALTER TABLE trials ADD COLUMN stop_epoch INTEGER;
         ALTER TABLE trials ADD COLUMN stop_reason TEXT;
         """,
+        // 5: a gang trial waiting out its back-off: until when and why.
+        """
+        ALTER TABLE trials ADD COLUMN retry_after REAL;
+        ALTER TABLE trials ADD COLUMN retry_reason TEXT;
+        """,
     ]
 }

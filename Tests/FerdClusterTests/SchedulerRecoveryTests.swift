@@ -119,9 +119,38 @@ final class SchedulerRecoveryTests: XCTestCase {
             if case .send(.cancel(let cancel), "a") = action { cancel.trialID == 1 } else { false }
         })
         XCTAssertEqual(scheduler.workers["a"]?.running, [], "a's gang slot is free again")
-        XCTAssertTrue(assignments(scheduler.receive(.ready(Ready(credit: 1)), from: "a", at: 7)).isEmpty)
+        let lost = stateChanges(actions).first { $0.state == .lost }
+        XCTAssertEqual(lost?.retryAfter, 6.5 + 5, "the broken gang waits gangRetryDelay before its next try")
+        XCTAssertTrue(lost?.reason?.contains("gang failure 1 in a row, next try in 5 s") == true, "\(stateChanges(actions))")
+        XCTAssertEqual(assignments(scheduler.receive(.ready(Ready(credit: 1)), from: "a", at: 7)).map(\.key.trialID), [2],
+                       "while the gang trial backs off, the trial behind it passes")
+        XCTAssertNil(scheduler.formation, "still backing off")
+        _ = scheduler.receive(result(2, attempt: 1), from: "a", at: 12)
+        _ = scheduler.receive(.ready(Ready(credit: 1)), from: "a", at: 12)
         XCTAssertEqual(scheduler.formation?.trialID, 1, "the lost gang trial is first in line again and holds a")
         XCTAssertEqual(scheduler.formation?.reserved, ["a"])
+    }
+
+    func testAGangThatKeepsFailingWaitsTwiceAsLongEachTimeUpToTheCap() {
+        var configuration = Scheduler.Configuration(maxAttempts: 10, gradientHubEndpoint: "tcp://hub:1")
+        configuration.gangRetryDelay = 2
+        configuration.gangRetryDelayCap = 10
+        var scheduler = Scheduler(configuration: configuration)
+        _ = scheduler.handle(.enqueue([Scheduler.TrialSpec(id: 1, configJSON: "{}", workersPerTrial: 2)], at: 0))
+        var time = 0.0
+        var delays: [Double] = []
+        for round in 0..<5 {
+            scheduler.join("a\(round)", at: time)
+            scheduler.join("b\(round)", at: time)
+            XCTAssertEqual(scheduler.trials[1]?.state, .running, "round \(round)")
+            let failure = FailureReport(trialID: 1, attempt: round + 1, error: "the ring broke", retryable: true)
+            let actions = scheduler.receive(.fail(failure), from: "a\(round)", at: time)
+            let change = stateChanges(actions).first { $0.state == .queued }
+            delays.append((change?.retryAfter ?? time) - time)
+            time += delays.last! + 0.5
+            _ = scheduler.handle(.tick(at: time))
+        }
+        XCTAssertEqual(delays, [2, 4, 8, 10, 10])
     }
 
     func testAGangTrialFailsClearlyWithoutAGradientHub() {

@@ -81,6 +81,18 @@ final class ClusterStatusTests: XCTestCase {
         XCTAssertFalse(lines.contains { $0.contains("0x0010") }, "only the 10 largest are listed")
     }
 
+    func testGangTrialsBackingOffSayWhenAndWhy() throws {
+        var waiting = trial(6, .queued, gangSize: 2)
+        waiting.retry = TrialRetry(after: now.addingTimeInterval(40), reason: "gang 2 broke; gang failure 3 in a row, next try in 40 s")
+        var over = trial(7, .queued, gangSize: 2)
+        over.retry = TrialRetry(after: now.addingTimeInterval(-1), reason: "old")
+        let lines = rendered([waiting, over], [])
+        XCTAssertEqual(try row(lines, startingWith: "6 ", after: "Waiting to retry").prefix(5).map(String.init),
+                       ["6", "QUEUED", "in", "40", "s"])
+        XCTAssertTrue(lines.contains { $0.contains("gang failure 3 in a row") })
+        XCTAssertFalse(lines.contains { $0.contains("old") }, "a back-off that is over is not shown")
+    }
+
     func testAnEmptyLeaderboardSaysSo() {
         let status = ClusterStatus(experiments: [], workers: [])
         XCTAssertEqual(status.render(now: now, style: TextStyle()), "no experiments yet\n")

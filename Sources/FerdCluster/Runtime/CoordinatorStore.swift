@@ -16,7 +16,9 @@ struct CoordinatorStore {
             TrialStateChange(trialID: change.trialID, state: change.state, attempts: change.attempt,
                              worker: change.worker,
                              gang: change.gang.map { TrialGang(size: $0.size, learningRateScale: $0.learningRateScale) },
-                             stop: change.stop)
+                             stop: change.stop,
+                             retry: change.retryAfter.map { TrialRetry(after: Date(timeIntervalSince1970: $0),
+                                                                       reason: change.reason ?? "") })
         }, at: date)
         for change in changes {
             let metadata: Logger.Metadata = ["trial": "\(change.trialID)", "attempt": "\(change.attempt)",

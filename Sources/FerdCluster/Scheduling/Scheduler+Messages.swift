@@ -29,6 +29,7 @@ extension Scheduler {
                 if metric.resumeCheckpoint != nil, metric.epoch > trials[key.trialID]?.spec.resume?.epoch ?? 0 {
                     actions.append(.fetchResumeCheckpoint(metric, from: id))
                 }
+                gangFailures[key.trialID] = nil
                 judge(metric, into: &actions)
             }
         case let .result(result):

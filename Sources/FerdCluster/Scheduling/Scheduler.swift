@@ -25,6 +25,10 @@ public struct Scheduler: Sendable, Equatable {
     public internal(set) var spent = Spending()
     /// Set once the budget is spent; from then on no attempt starts.
     public internal(set) var budgetSpent = false
+    /// The time of the event being handled.
+    var now = 0.0
+    /// Gang trials' failures to form or to finish in a row, for their back-off.
+    var gangFailures: [Int: Int] = [:]
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -50,6 +54,7 @@ public struct Scheduler: Sendable, Equatable {
         var actions: [Action] = []
         switch event {
         case let .enqueue(specs, time):
+            now = time
             for spec in specs {
                 enqueue(spec, at: time, into: &actions)
             }
@@ -58,9 +63,11 @@ public struct Scheduler: Sendable, Equatable {
             if let current = trials[trialID]?.spec.resume?.epoch, current >= point.epoch { break }
             trials[trialID]?.spec.resume = point
         case let .received(message, worker, time):
+            now = time
             receive(message, from: worker, at: time, into: &actions)
             dispatch(at: time, into: &actions)
         case let .tick(time):
+            now = time
             for id in registrationOrder {
                 if let worker = workers[id], time - worker.lastSeen > configuration.deadAfter {
                     unregister(id, reason: .timedOut(lastSeen: worker.lastSeen), into: &actions)
@@ -237,7 +244,12 @@ public struct Scheduler: Sendable, Equatable {
             }
             if timedOut {
                 formation = nil
-                gangBackoff[id] = time + configuration.gangFormationTimeout
+                let reason = "its gang of \(trial.spec.workersPerTrial) did not form within "
+                    + "\(Int(configuration.gangFormationTimeout)) s (\(reserved.count) free worker(s) of the engine, at least "
+                    + "\(trial.spec.minWorkers) needed)"
+                let wait = backOff(id, base: configuration.gangFormationTimeout)
+                actions.append(.trialChanged(TrialChange(trialID: id, state: trial.state, attempt: trial.attempt,
+                                                         reason: reason + wait.text, retryAfter: wait.until)))
                 index += 1
                 continue
             }
@@ -331,7 +343,8 @@ public struct Scheduler: Sendable, Equatable {
     mutating func retryOrFail(_ trialID: Int, lostState: TrialState, reason: String, into actions: inout [Action]) {
         guard let trial = trials[trialID], trial.state == .running else { return }
         if trial.attempt < configuration.maxAttempts {
-            setState(trialID, lostState, reason: reason, into: &actions)
+            let wait = trial.spec.workersPerTrial > 1 ? backOff(trialID, base: configuration.gangRetryDelay) : nil
+            setState(trialID, lostState, reason: reason + (wait?.text ?? ""), retryAfter: wait?.until, into: &actions)
             pending.insert(trialID, at: 0)
         } else {
             let budget = "retry budget of \(configuration.maxAttempts) attempts spent"
@@ -339,8 +352,19 @@ public struct Scheduler: Sendable, Equatable {
         }
     }
 
+    /// Holds a gang trial back for its next delay (`base` doubling per failure in a row, at most `gangRetryDelayCap`):
+    /// until when, and the words for the reason. `base` is `gangFormationTimeout` after a gang that did not form
+    /// (other trials pass for as long again) and `gangRetryDelay` after one that broke.
+    mutating func backOff(_ trialID: Int, base: Double) -> (until: Double, text: String) {
+        let failures = (gangFailures[trialID] ?? 0) + 1
+        gangFailures[trialID] = failures
+        let delay = min(base * Double(1 << min(failures - 1, 20)), max(base, configuration.gangRetryDelayCap))
+        gangBackoff[trialID] = now + delay
+        return (now + delay, "; gang failure \(failures) in a row, next try in \(Int(delay.rounded())) s")
+    }
+
     mutating func setState(_ trialID: Int, _ state: TrialState, reason: String? = nil, stop: TrialStop? = nil,
-                           into actions: inout [Action]) {
+                           retryAfter: Double? = nil, into actions: inout [Action]) {
         guard var trial = trials[trialID] else { return }
         if trial.state.isFinal != state.isFinal { unfinishedCount += state.isFinal ? -1 : 1 }
         trial.state = state
@@ -349,7 +373,7 @@ public struct Scheduler: Sendable, Equatable {
         trial.reattachDeadline = nil
         trials[trialID] = trial
         actions.append(.trialChanged(TrialChange(trialID: trialID, state: state, attempt: trial.attempt,
-                                                 reason: reason, stop: stop)))
+                                                 reason: reason, stop: stop, retryAfter: retryAfter)))
     }
 
     private func describe(_ reason: WorkerGoneReason) -> String {

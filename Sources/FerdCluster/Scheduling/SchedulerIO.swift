@@ -38,9 +38,12 @@ extension Scheduler {
         public var gang: GangStart?
         /// The early-stopping decision (STOPPED only).
         public var stop: TrialStop?
+        /// A gang trial waiting out its back-off: from when it may start again (the coordinator's clock).
+        public var retryAfter: Double?
 
         public init(trialID: Int, state: TrialState, attempt: Int, worker: WorkerID? = nil, reason: String? = nil,
-                    gang: GangStart? = nil, stop: TrialStop? = nil) {
+                    gang: GangStart? = nil, stop: TrialStop? = nil, retryAfter: Double? = nil) {
+            self.retryAfter = retryAfter
             self.trialID = trialID
             self.state = state
             self.attempt = attempt

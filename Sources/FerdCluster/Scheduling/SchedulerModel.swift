@@ -35,6 +35,11 @@ extension Scheduler {
         public var budget: Budget?
         /// The most trials running at once; nil: as many as the workers take.
         public var maxConcurrent: Int?
+        /// Seconds a gang trial waits before its next try after its gang broke, doubling with each failure in a row
+        /// (a gang that did not form waits `gangFormationTimeout`, doubling the same way); at most `gangRetryDelayCap`;
+        /// an epoch the gang completes resets the count.
+        public var gangRetryDelay: Double = 5
+        public var gangRetryDelayCap: Double = 300
 
         public init(heartbeatInterval: Double = 1, missedHeartbeatsBeforeDead: Int = 5, maxAttempts: Int = 3,
                     reattachGrace: Double = 45, gangFormationTimeout: Double = 60, gradientHubEndpoint: String? = nil,

@@ -57,7 +57,8 @@ public struct ClusterStatus: Sendable {
                          + counts.joined(separator: ", "))
             if let notice = state.budgetNotice { lines.append("  \(notice)") }
             let latest = Self.latestEpochs(state.epochMetrics)
-            for table in [Self.runningTable(state, latest: latest), Self.gangTable(state, latest: latest)] {
+            for table in [Self.runningTable(state, latest: latest), Self.gangTable(state, latest: latest),
+                          Self.backOffTable(state, now: now)] {
                 if let table { lines += [""] + renderer.render(table) + [""] }
             }
         }
@@ -131,6 +132,23 @@ public struct ClusterStatus: Sendable {
                            rows: rows, rulesBefore: [], emptyMessage: "",
                            notes: ["epoch: the last epoch the attempt reported (of the epochs it trains, when its grid "
                                    + "point says); loss: its training loss; UAR of that epoch on the test fold."])
+    }
+
+    /// Trials waiting out a back-off (a gang that did not form or broke), with when they try again and why.
+    static func backOffTable(_ state: ExperimentState, now: Date) -> ReportTable? {
+        let waiting = state.trials.filter { trial in
+            !trial.state.isFinal && trial.state != .running && (trial.retry.map { $0.after > now } ?? false)
+        }
+        guard !waiting.isEmpty else { return nil }
+        let rows: [[ReportTable.Cell]] = waiting.map { trial in
+            [.init("\(trial.id)"), .init(trial.state.rawValue),
+             .init(String(format: "in %.0f s", trial.retry!.after.timeIntervalSince(now))), .init(trial.retry!.reason)]
+        }
+        return ReportTable(id: "backoff-\(state.experiment.id)", title: "Waiting to retry",
+                           columns: [.init("trial"), .init("state", .left), .init("next try"), .init("why", .left)],
+                           rows: rows, rulesBefore: [], emptyMessage: "",
+                           notes: ["A gang trial whose gang did not form or broke waits before its next try, twice as long "
+                                   + "after each failure in a row (docs/DATA-PARALLEL.md)."])
     }
 
     static func gangTable(_ state: ExperimentState, latest: [Int: EpochMetricRecord]) -> ReportTable? {
