@@ -88,7 +88,7 @@ let package = Package(
                     dependencies: ["FerdCluster", "FerdZeroMQ", "FerdDigest", "FerdLeaderboard", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "FerdExperimentTests", dependencies: ["FerdExperiment", "FerdTraining"]),
         .testTarget(name: "FerdRuntimeTests", dependencies: [
-            "FerdRuntime", "FerdCluster", "FerdCollective", "FerdZeroMQ", "FerdExperiment", "FerdLeaderboard", "FerdData", "FerdTraining",
+            "FerdRuntime", "FerdCluster", "FerdCollective", "FerdZeroMQ", "FerdExperiment", "FerdLeaderboard", "FerdData", "FerdTraining", "FerdReport",
             "FerdTestSupport",
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -93,10 +93,36 @@ enum Schema {
         );
         ALTER TABLE workers ADD COLUMN dropped_messages INTEGER NOT NULL DEFAULT 0;
         """,
-        // 4: early stopping: the epoch and the reason a STOPPED trial's grid point was stopped.
+        // 4: early stopping: the state STOPPED (the state's CHECK changes, so the table is rebuilt; the migrator runs
+        // with foreign keys off and checks them afterwards) and the epoch and reason a trial's point was stopped.
         """
-        ALTER TABLE trials ADD COLUMN stop_epoch INTEGER;
-        ALTER TABLE trials ADD COLUMN stop_reason TEXT;
+        CREATE TABLE trials_rebuilt (
+            id INTEGER PRIMARY KEY,
+            experiment INTEGER NOT NULL REFERENCES experiments(id),
+            grid_point INTEGER NOT NULL REFERENCES grid_points(id),
+            fold INTEGER NOT NULL,
+            seed INTEGER NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('QUEUED', 'RUNNING', 'LOST', 'FAILED', 'DONE', 'STOPPED')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            worker TEXT,
+            updated REAL NOT NULL,
+            resume_epoch INTEGER,
+            resume_size INTEGER,
+            resume_sha256 TEXT,
+            resume_path TEXT,
+            gang_size INTEGER,
+            lr_scale REAL,
+            stop_epoch INTEGER,
+            stop_reason TEXT,
+            UNIQUE (grid_point, fold, seed)
+        );
+        INSERT INTO trials_rebuilt (id, experiment, grid_point, fold, seed, state, attempts, worker, updated, resume_epoch,
+                                    resume_size, resume_sha256, resume_path, gang_size, lr_scale)
+            SELECT id, experiment, grid_point, fold, seed, state, attempts, worker, updated, resume_epoch, resume_size,
+                   resume_sha256, resume_path, gang_size, lr_scale FROM trials;
+        DROP TABLE trials;
+        ALTER TABLE trials_rebuilt RENAME TO trials;
+        CREATE INDEX trials_by_experiment_state ON trials (experiment, state);
         """,
         // 5: a gang trial waiting out its back-off: until when and why.
         """

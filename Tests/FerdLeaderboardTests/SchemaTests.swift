@@ -20,6 +20,35 @@ final class SchemaTests: TemporaryDatabaseTestCase {
         XCTAssertEqual(try reopened.trials(experimentID: experimentID).count, 4)
     }
 
+    func testALeaderboardOfTheReleasedSchemaIsUpgradedWithItsRows() throws {
+        // Version 2 (the schema before dropped messages and early stopping), with a trial, an epoch and a result.
+        let database = try Database(path: path(), logger: logger)
+        for migration in Schema.migrations.prefix(2) { try database.execute(migration) }
+        try database.execute("PRAGMA user_version = 2")
+        try database.execute("""
+            INSERT INTO experiments (id, name, content_hash, config, created) VALUES (1, 'old', 'h', '', 0);
+            INSERT INTO grid_points (id, experiment, params) VALUES (1, 1, '{}');
+            INSERT INTO trials (id, experiment, grid_point, fold, seed, state, attempts, updated, resume_epoch, resume_size,
+                                resume_sha256, resume_path, gang_size)
+                VALUES (1, 1, 1, 1, 7, 'DONE', 1, 0, 3, 10, 'ab', '/r', 2), (2, 1, 1, 2, 8, 'QUEUED', 0, 0, NULL, NULL, NULL, NULL, NULL);
+            INSERT INTO epoch_metrics (trial, attempt, epoch, train_loss, uar, war, lr, seconds) VALUES (1, 1, 1, 1, 0.5, 0.5, 0.1, 3);
+            """)
+        let leaderboard = try open()
+        XCTAssertEqual(try leaderboard.schemaVersion(), Schema.migrations.count)
+        let trials = try leaderboard.trials(experimentID: 1)
+        XCTAssertEqual(trials.map(\.state), [.done, .queued])
+        XCTAssertEqual(trials.first?.resume?.epoch, 3)
+        XCTAssertEqual(trials.first?.gangSize, 2)
+        XCTAssertEqual(try leaderboard.epochMetrics(experimentID: 1).count, 1)
+        try leaderboard.applyStateChanges([TrialStateChange(trialID: 2, state: .stopped, attempts: 0,
+                                                            stop: TrialStop(epoch: 4, reason: "median"))], at: Date())
+        XCTAssertEqual(try leaderboard.trials(experimentID: 1).last?.stop, TrialStop(epoch: 4, reason: "median"))
+        XCTAssertTrue(try leaderboard.database.query("PRAGMA foreign_key_check").isEmpty)
+        XCTAssertThrowsError(try leaderboard.database.run(
+            "INSERT INTO epoch_metrics (trial, attempt, epoch, train_loss, uar, war, lr, seconds) VALUES (99, 1, 1, 1, 1, 1, 1, 1)"),
+            "foreign keys are on again")
+    }
+
     func testWriteAheadLogIsOn() throws {
         XCTAssertEqual(try open().journalMode(), "wal")
         XCTAssertEqual(try open().journalMode(), "wal")
