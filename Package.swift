@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "FerdTraining",
                 dependencies: ["FerdModels", "FerdTensor", "FerdData", "FerdDigest",
                                .product(name: "Logging", package: "swift-log")]),
-        .target(name: "FerdExperiment", dependencies: ["FerdData", "FerdDigest", "FerdModels", "FerdTensor", "FerdTraining", "Yams"]),
+        .target(name: "FerdExperiment", dependencies: ["FerdData", "FerdDigest", "FerdModels", "FerdRandom", "FerdTensor", "FerdTraining", "Yams"]),
         .target(name: "FerdRuntime", dependencies: [
             "FerdSystem", "FerdCluster", "FerdCollective", "FerdZeroMQ", "FerdExperiment", "FerdTraining", "FerdData", "FerdDigest",
             "FerdLeaderboard", "FerdTensor",

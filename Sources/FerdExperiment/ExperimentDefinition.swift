@@ -38,8 +38,9 @@ public struct DataParallelSettings: Sendable, Equatable, Codable {
     }
 }
 
-/// An experiment as written in a YAML file under Configs/: the dataset, the folds, and a grid over
-/// hyper-parameters. Expanding it gives one trial per (grid point, seed, fold).
+/// An experiment as written in a YAML file under Configs/: the dataset, the folds, and a search over
+/// hyper-parameters (a grid, or random or Sobol samples of ranges). Expanding it gives one trial per
+/// (grid point, seed, fold); every point, drawn or not, is called a grid point.
 public struct ExperimentDefinition: Sendable, Equatable {
     /// The gradient reductions `reduction` may name.
     public static let reductions = ["star", "ring"]
@@ -74,8 +75,9 @@ public struct ExperimentDefinition: Sendable, Equatable {
     public var engine: EngineSettings = EngineSettings()
     /// Early stopping, budget and concurrency (`stopping:`, `budget:`, `max_concurrent:`).
     public var policy = SweepPolicy()
-    /// The swept and fixed parameters in file order; a fixed parameter has one value.
-    public var grid: [(name: String, values: [ParameterValue])]
+    /// The swept and fixed parameters in file order (a fixed parameter has one value) and how points are
+    /// chosen from them (`grid:`, `search:`, `samples:`, `search_seed:`).
+    public var search: SearchSpace
     /// The file's text, whose hash identifies the experiment.
     public var source: String
 
@@ -88,13 +90,10 @@ public struct ExperimentDefinition: Sendable, Equatable {
         return hash.hexDigest()
     }
 
-    /// Every combination of the grid's values, in file order (the last parameter varies fastest).
+    /// The experiment's points: every combination of a grid (the last parameter varies fastest) or the random or
+    /// Sobol samples in the order drawn; duplicates dropped.
     public var gridPoints: [[String: ParameterValue]] {
-        var points: [[String: ParameterValue]] = [[:]]
-        for (name, values) in grid {
-            points = points.flatMap { point in values.map { point.merging([name: $0]) { _, new in new } } }
-        }
-        return points
+        search.expand().points
     }
 
     /// The trials of the experiment: grid point × seed × fold, each with a seed derived from
@@ -110,8 +109,16 @@ public struct ExperimentDefinition: Sendable, Equatable {
                     hash.update(field: "\(seedIndex)")
                     hash.update(field: "\(fold)")
                     let seed = UInt64(hash.hexDigest().prefix(16), radix: 16)!
+                    let settings: TrainingSettings
+                    do {
+                        settings = try Self.settings(point, seed: seed)
+                    } catch let .invalid(reason, _) {
+                        let drawn = search.strategy == .grid ? ""
+                            : " (drawn by search: \(search.strategy.name); ferd does not resample: narrow the ranges so that every combination of their values is valid)"
+                        throw .invalid("grid point \(Self.canonical(point)): \(reason)\(drawn)", line: nil)
+                    }
                     result.append(PlannedTrial(gridIndex: index, parameters: point, fold: fold, seedIndex: seedIndex,
-                                               settings: try Self.settings(point, seed: seed)))
+                                               settings: settings))
                 }
             }
         }
@@ -126,6 +133,26 @@ public struct ExperimentDefinition: Sendable, Equatable {
             case .word(let word): "\"\(key)\":\"\(word)\""
             }
         }.joined(separator: ",") + "}"
+    }
+
+    /// Checks every value a random or Sobol search can draw for each varying parameter (all values of an int range
+    /// or a choice, both ends of a uniform or loguniform range, rounded as drawn), with the other parameters at
+    /// their first value, before any point is drawn: a range that can give an invalid value is an error naming its
+    /// key and line. Points are never resampled, so that they depend on the file alone.
+    func checkRanges() throws(ExperimentError) {
+        guard search.strategy != .grid else { return }
+        let base = Dictionary(uniqueKeysWithValues: search.dimensions.map { ($0.name, $0.domain.checkedValues()[0]) })
+        for dimension in search.varying {
+            for value in dimension.domain.checkedValues() {
+                do {
+                    _ = try Self.settings(base.merging([dimension.name: value]) { _, new in new }, seed: 0)
+                } catch let .invalid(reason, _) {
+                    throw .invalid("grid.\(dimension.name) can give \(value), which is not valid: \(reason); narrow the range or "
+                                   + "list the valid values with {choice: [a, b, …]} (ferd does not resample invalid points)",
+                                   line: dimension.line)
+                }
+            }
+        }
     }
 
     /// The training settings of one grid point.
@@ -163,7 +190,7 @@ public struct ExperimentDefinition: Sendable, Equatable {
         do {
             try settings.validate()
         } catch {
-            throw .invalid("grid point \(canonical(point)): \(error)", line: nil)
+            throw .invalid("\(error)", line: nil)
         }
         return settings
     }

@@ -6,7 +6,11 @@ extension ExperimentDefinition {
     /// The top-level keys of an experiment file.
     static let topLevelKeys = ["name", "data", "folds", "seeds", "retries", "trial_time_limit", "workers_per_trial",
                                "min_workers", "gang_wait", "reduction", "gradient_precision", "bucket_mb", "engine", "torch",
-                               "engine_timeout", "stopping", "budget", "max_concurrent", "grid"]
+                               "engine_timeout", "stopping", "budget", "max_concurrent", "grid", "search", "samples", "search_seed"]
+    /// The words `search:` takes.
+    static let searchNames = ["grid", "random", "sobol"]
+    /// The most points `samples:` may ask for.
+    static let maximumSamples = 1_000_000
 
     /// Reads an experiment from YAML text. Unknown keys, wrong types and empty grids are errors that
     /// name the key and its line.
@@ -75,12 +79,14 @@ extension ExperimentDefinition {
                                  budget: try seen["budget"].map(SweepPolicy.parseBudget),
                                  maxConcurrent: try seen["max_concurrent"].map(SweepPolicy.parseMaxConcurrent))
         guard let gridNode = seen["grid"] else { throw .invalid("'grid' is missing; list the hyper-parameters to sweep", line: nil) }
+        let search = try SearchSpace(strategy: parseStrategy(seen), dimensions: parseGrid(gridNode))
         let definition = ExperimentDefinition(name: name, dataPath: path, layout: layout, folds: folds, seeds: seeds,
                                               retries: retries, trialTimeLimit: limit, workersPerTrial: gang,
                                               dataParallel: DataParallelSettings(minWorkers: minWorkers, reduction: reduction,
                                                                                  gradientPrecision: precision, bucketMegabytes: bucket),
                                               gangWait: gangWait, engine: engine, policy: policy,
-                                              grid: try parseGrid(gridNode), source: text)
+                                              search: search, source: text)
+        try definition.checkRanges()
         _ = try definition.trials()
         return definition
     }
@@ -209,32 +215,131 @@ extension ExperimentDefinition {
         return value * (unit ?? 1)
     }
 
-    private static func parseGrid(_ node: Node) throws(ExperimentError) -> [(name: String, values: [ParameterValue])] {
-        guard let mapping = node.mapping else { throw .invalid("'grid' must map parameter names to a value or a list", line: line(node)) }
+    /// `search: grid|random|sobol` (default grid), `samples: N` (random and sobol only, required there) and
+    /// `search_seed: S` (random only, default 0).
+    private static func parseStrategy(_ seen: [String: Node]) throws(ExperimentError) -> SearchStrategy {
+        let name = try seen["search"].map { node throws(ExperimentError) in try word(node, "search", among: searchNames) } ?? "grid"
+        let samples = try seen["samples"].map { node throws(ExperimentError) in
+            let value = try integer(node, "samples", minimum: 1)
+            guard value <= maximumSamples else {
+                throw .invalid("'samples' is \(value); draw at most \(maximumSamples) points", line: line(node))
+            }
+            return value
+        }
+        let seed = try seen["search_seed"].map { node throws(ExperimentError) in UInt64(try integer(node, "search_seed", minimum: 0)) }
+        if name != "random", let node = seen["search_seed"] {
+            throw .invalid("'search_seed' applies to search: random only (\(name) points are fixed by the file); remove it or set search: random",
+                           line: line(node))
+        }
+        switch name {
+        case "random", "sobol":
+            guard let samples else {
+                throw .invalid("'samples' is missing; search: \(name) draws samples: N points (e.g. samples: 16)",
+                               line: seen["search"].map(line) ?? nil)
+            }
+            return name == "random" ? .random(samples: samples, seed: seed ?? 0) : .sobol(samples: samples)
+        default:
+            if let node = seen["samples"] {
+                throw .invalid("'samples' applies to search: random or sobol; a grid runs every combination, so remove samples "
+                               + "or set search: random or search: sobol", line: line(node))
+            }
+            return .grid
+        }
+    }
+
+    /// `grid:`: each parameter's value, list of values or range (`{uniform|loguniform|int: [low, high]}`,
+    /// `{choice: [a, b, …]}`), with its line.
+    private static func parseGrid(_ node: Node) throws(ExperimentError) -> [SearchDimension] {
+        guard let mapping = node.mapping else {
+            throw .invalid("'grid' must map parameter names to a value, a list or a range", line: line(node))
+        }
         let known = parameterDefaults.map(\.key)
-        var grid: [(name: String, values: [ParameterValue])] = []
+        var grid: [SearchDimension] = []
         for (key, value) in mapping {
             guard let name = key.string, let defaultValue = parameterDefaults.first(where: { $0.key == name })?.value else {
                 throw .invalid("unknown grid parameter '\(key.string ?? "?")'; the parameters are \(known.joined(separator: ", "))", line: line(key))
             }
-            let items = value.sequence.map(Array.init) ?? [value]
-            guard !items.isEmpty else { throw .invalid("grid.\(name) is an empty list; give at least one value", line: line(value)) }
-            let values = try items.map { item throws(ExperimentError) -> ParameterValue in
-                switch defaultValue {
-                case .number:
-                    guard let number = item.float.map({ Double($0) }) ?? item.int.map({ Double($0) }) else {
-                        throw .invalid("grid.\(name) takes numbers, got '\(item.string ?? "a list or mapping")'", line: line(item))
-                    }
-                    return .number(number)
-                case .word:
-                    guard item.scalar != nil, let word = item.string, Double(word) == nil else {
-                        throw .invalid("grid.\(name) takes words, got '\(item.string ?? "a list or mapping")'", line: line(item))
-                    }
-                    return .word(word)
-                }
+            guard !grid.contains(where: { $0.name == name }) else { throw .invalid("grid.\(name) is given twice", line: line(key)) }
+            let domain: ParameterDomain
+            if let range = value.mapping {
+                domain = try parseRange(range, name: name, defaultValue: defaultValue, line: line(value))
+            } else {
+                let items = value.sequence.map(Array.init) ?? [value]
+                guard !items.isEmpty else { throw .invalid("grid.\(name) is an empty list; give at least one value", line: line(value)) }
+                domain = .values(try items.map { item throws(ExperimentError) in try parameterValue(item, name: name, like: defaultValue) })
             }
-            grid.append((name, values))
+            grid.append(SearchDimension(name: name, domain: domain, line: line(key)))
         }
         return grid
+    }
+
+    /// Parameters whose values are whole numbers: a uniform or loguniform range would draw fractions.
+    static let wholeNumberParameters: Set = ["r", "epochs", "batch"]
+
+    /// `{uniform: [low, high]}`, `{loguniform: [low, high]}`, `{int: [low, high]}` or `{choice: [a, b, …]}`.
+    private static func parseRange(_ mapping: Node.Mapping, name: String, defaultValue: ParameterValue,
+                                   line rangeLine: Int?) throws(ExperimentError) -> ParameterDomain {
+        let forms = "{uniform: [low, high]}, {loguniform: [low, high]}, {int: [low, high]} or {choice: [a, b, …]}"
+        guard mapping.count == 1, let (key, value) = mapping.first, let kind = key.string else {
+            throw .invalid("grid.\(name) must be a value, a list or one range: \(forms)", line: rangeLine)
+        }
+        let items = value.sequence.map(Array.init) ?? []
+        if kind == "choice" {
+            guard value.sequence != nil else {
+                throw .invalid("grid.\(name): choice takes a list, e.g. {choice: [a, b]}", line: line(value))
+            }
+            guard !items.isEmpty else { throw .invalid("grid.\(name): choice is empty; give at least one value", line: line(value)) }
+            return .choice(try items.map { item throws(ExperimentError) in try parameterValue(item, name: name, like: defaultValue) })
+        }
+        guard ["uniform", "loguniform", "int"].contains(kind) else {
+            throw .invalid("grid.\(name): unknown range '\(kind)'; use \(forms)", line: line(key))
+        }
+        guard case .number = defaultValue else {
+            throw .invalid("grid.\(name) takes words; list them (\(name): [a, b]) or use {choice: [a, b]}", line: line(key))
+        }
+        let bounds = items.compactMap { item -> Double? in item.float.map { Double($0) } ?? item.int.map { Double($0) } }
+        guard items.count == 2, bounds.count == 2, bounds.allSatisfy({ $0.isFinite }) else {
+            throw .invalid("grid.\(name): \(kind) takes [low, high], two numbers, got \(value.string ?? "[\(items.map { $0.string ?? "?" }.joined(separator: ", "))]")",
+                           line: line(value))
+        }
+        let (low, high) = (bounds[0], bounds[1])
+        guard low < high else {
+            throw .invalid("grid.\(name): \(kind)'s low (\(ParameterValue.number(low))) must be below its high (\(ParameterValue.number(high))); "
+                           + "for one value write \(name): \(ParameterValue.number(low))", line: line(value))
+        }
+        switch kind {
+        case "int":
+            guard bounds.allSatisfy({ $0 == $0.rounded() && abs($0) < 1e15 }) else {
+                throw .invalid("grid.\(name): int takes whole numbers [low, high], got [\(ParameterValue.number(low)), \(ParameterValue.number(high))]; "
+                               + "use uniform for fractions", line: line(value))
+            }
+            return .integer(low: Int(low), high: Int(high))
+        case _ where wholeNumberParameters.contains(name):
+            throw .invalid("grid.\(name) takes whole numbers; use {int: [low, high]} instead of \(kind)", line: line(key))
+        case "loguniform":
+            guard low > 0 else {
+                throw .invalid("grid.\(name): loguniform needs low > 0 (it draws in log space), got \(ParameterValue.number(low)); "
+                               + "use uniform for a range from 0 or below", line: line(value))
+            }
+            return .logUniform(low: low, high: high)
+        default:
+            return .uniform(low: low, high: high)
+        }
+    }
+
+    /// One listed value of parameter `name`: a number or a word, as its default is.
+    private static func parameterValue(_ item: Node, name: String, like defaultValue: ParameterValue) throws(ExperimentError) -> ParameterValue {
+        switch defaultValue {
+        case .number:
+            guard let number = item.float.map({ Double($0) }) ?? item.int.map({ Double($0) }) else {
+                throw .invalid("grid.\(name) takes numbers, got '\(item.string ?? "a list or mapping")'", line: line(item))
+            }
+            return .number(number)
+        case .word:
+            guard item.scalar != nil, let word = item.string, Double(word) == nil else {
+                throw .invalid("grid.\(name) takes words, got '\(item.string ?? "a list or mapping")'", line: line(item))
+            }
+            return .word(word)
+        }
     }
 }
