@@ -17,6 +17,8 @@ public enum ExperimentLauncher {
         /// What the scheduler must know before the trials of a resumed experiment: the stored curves of the current
         /// attempts, early-stopping decisions and the epochs and training time spent.
         public var restore: Scheduler.Event
+        /// How the experiment's points were chosen: strategy, samples, duplicates dropped, points.
+        public var search: SearchPoints
     }
 
     /// Stores `definition`'s trials (all of them, before any is handed out) and returns those to run.
@@ -61,7 +63,8 @@ public enum ExperimentLauncher {
                                              engine: requiredEngine(definition.engine.choice),
                                              slot: slot(record, trial)))
         }
-        return Plan(experiment: experiment, created: created, trials: specs, alreadyDone: done, restore: restore)
+        return Plan(experiment: experiment, created: created, trials: specs, alreadyDone: done, restore: restore,
+                    search: definition.search.expand())
     }
 
     /// The early-stopping unit of a trial: its grid point (the stored id), fold and seed.

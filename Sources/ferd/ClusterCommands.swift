@@ -65,6 +65,9 @@ func serveExperiment(_ options: ExperimentServer.Options, logger: Logger, bound:
     let summary = try ExperimentServer(options: options, logger: logger).run(until: stop, planned: { plan in
         print("experiment '\(options.definition.name)' (#\(plan.experiment.id), \(plan.created ? "new" : "resumed")): "
               + "\(plan.trials.count) trials to run, \(plan.alreadyDone) already done → \(options.database)")
+        if plan.search.strategy != .grid || plan.search.duplicatesDropped > 0 {
+            print("  \(plan.search)")
+        }
         monitor = ProgressMonitor(database: options.database, experimentID: plan.experiment.id, logger: logger)
         monitor?.start()
     }, bound: bound)
