@@ -122,11 +122,19 @@ final class ExperimentDefinitionTests: XCTestCase {
     func testShippedConfigsParse() throws {
         let configs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Configs")
-        for name in ["demo.yaml", "demo-data-parallel.yaml", "dfew-gca-ial.yaml"] {
+        for name in ["demo.yaml", "demo-data-parallel.yaml", "dfew-gca-ial.yaml", "dfew-random-search.yaml"] {
             let text = try String(contentsOf: configs.appendingPathComponent(name), encoding: .utf8)
             XCTAssertNoThrow(try ExperimentDefinition.parse(text, fileName: name), name)
         }
         let paper = try ExperimentDefinition.parse(String(contentsOf: configs.appendingPathComponent("dfew-gca-ial.yaml"), encoding: .utf8))
         XCTAssertEqual(try paper.trials().count, 5 * paper.gridPoints.count)
+        let search = try ExperimentDefinition.parse(String(contentsOf: configs.appendingPathComponent("dfew-random-search.yaml"),
+                                                           encoding: .utf8))
+        XCTAssertEqual(search.search.strategy, .sobol(samples: 16))
+        XCTAssertEqual(search.gridPoints.count, 16)
+        XCTAssertEqual(search.gridPoints[0]["lambda"], .number(0.1), "Sobol point 1 is the middle of every range")
+        XCTAssertEqual(search.gridPoints[1].filter { ["lambda", "lr", "r"].contains($0.key) },
+                       ["lambda": .number(0.3162), "lr": .number(0.0003162), "r": .number(8)])
+        XCTAssertEqual(try search.trials().count, 16 * 5)
     }
 }
