@@ -195,5 +195,11 @@ final class SearchSpaceTests: XCTestCase {
         assertError("search: sobol\nsamples: 2\ngrid:\n  preset: small\n  r: {choice: [8, 12]}\n",
                     contains: "grid.r can give 12", line: 8)
         XCTAssertNoThrow(try parse("search: random\nsamples: 4\ngrid:\n  preset: small\n  r: {choice: [4, 8, 16, 32]}\n"))
+        // Each value is valid with the others' first values, but small with r = 64 is not: the drawn point is named.
+        assertError("search: sobol\nsamples: 8\ngrid:\n  preset: {choice: [paper, small]}\n  r: {choice: [8, 64]}\n",
+                    contains: #"grid point {"preset":"small","r":64}: training settings: model configuration: reduction r = 64"#,
+                    line: nil)
+        assertError("search: sobol\nsamples: 8\ngrid:\n  preset: {choice: [paper, small]}\n  r: {choice: [8, 64]}\n",
+                    contains: "(drawn by search: sobol; ferd does not resample", line: nil)
     }
 }
