@@ -100,7 +100,7 @@ let package = Package(
         .testTarget(name: "FerdLeaderboardTests",
                     dependencies: ["FerdLeaderboard", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "FerdReportTests", dependencies: ["FerdReport", "FerdLeaderboard", "FerdTraining"],
-                    exclude: ["Golden"]),
+                    exclude: ["Golden", "screenshot.sh"]),
         .testTarget(name: "FerdDashboardTests",
                     dependencies: ["FerdDashboard", "FerdReport", "FerdLeaderboard", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "FerdRandomTests", dependencies: ["FerdRandom"]),
