@@ -14,7 +14,7 @@ TORCH_VENV    := .build/venv-torch
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RELEASE    := .build/release/ferd
 
-.PHONY: all deps build release test test-engine venv-torch demo bench parity clean
+.PHONY: all deps build release test test-engine venv-torch demo bench parity deploy-test deploy-test-slurm clean
 
 all: build
 
@@ -63,6 +63,14 @@ parity: release
 bench: release
 	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(BENCH_PKGS)"
 	Benchmarks/run-benchmarks.sh
+
+# The deployment recipes in Deploy/, each run for real on this machine (as root: they install and start the
+# schedulers' daemons); docs/DEPLOY.md shows a recorded run of each.
+deploy-test: deploy-test-slurm
+
+# Deploy/slurm on a one-node Slurm cluster (slurm-wlm and munge from apt): time limit, resume, scancel of a worker.
+deploy-test-slurm: release
+	Deploy/slurm/test/run.sh $(RELEASE)
 
 clean:
 	rm -rf .build
