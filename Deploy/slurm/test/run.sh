@@ -10,8 +10,8 @@
 # a synthetic dataset and runs a small experiment (8 trials, 8 epochs, 3 workers as array tasks 0-2) in three
 # submissions:
 #   1. with --time=1: Slurm stops it at the time limit before it is complete;
-#   2. the same command again: it resumes; worker-2 (array task 2) is cancelled with scancel while its trial is
-#      past its first epoch; the experiment completes;
+#   2. the same command again: it resumes; worker-2 (array task 2) is cancelled with scancel while its trial has
+#      stored 2 epochs of this attempt and has 3 or more to go; the experiment completes;
 #   3. the same command once more: nothing is re-run and every task ends at once.
 # Then every trial must be DONE with exactly one result, the cancelled trial must have been finished by a later
 # attempt resumed from its checkpoint, the cancelled task must be CANCELLED and task 0 COMPLETED.
@@ -196,13 +196,16 @@ t2=$(date +%s)
 job2=$(submit)
 cancelled=""
 for n in $(seq 180); do
-  row=$(sql "SELECT t.id, t.attempts FROM trials t WHERE t.state = 'RUNNING' AND t.worker = 'worker-2'
-             AND EXISTS (SELECT 1 FROM epoch_metrics m WHERE m.trial = t.id AND m.attempt = t.attempts) LIMIT 1")
+  # A trial whose attempt has stored 2 epochs (so a resume checkpoint of this attempt is stored) and has 3 or more
+  # to go: on SIGTERM the worker finishes the epoch it is in, which must not be the last (that would end DONE).
+  row=$(sql "SELECT t.id, t.attempts FROM trials t JOIN epoch_metrics m ON m.trial = t.id AND m.attempt = t.attempts
+             WHERE t.state = 'RUNNING' AND t.worker = 'worker-2' GROUP BY t.id HAVING count(*) >= 2 AND max(m.epoch) <= 5
+             LIMIT 1")
   if [ -n "$row" ]; then cancelled=$row; break; fi
   [ -z "$(squeue -h -j "$job2")" ] && fail "job $job2 ended before worker-2 ran a trial"
   sleep 1
 done
-[ -n "$cancelled" ] || fail "worker-2 stored no epoch of a trial within 180 s"
+[ -n "$cancelled" ] || fail "worker-2 did not store 2 early epochs of a trial within 180 s"
 trial=${cancelled%%|*}; attempt=${cancelled##*|}
 scancel "${job2}_2" || fail "scancel ${job2}_2 failed"
 say "   scancel ${job2}_2 while trial $trial (attempt $attempt) was running on worker-2"
