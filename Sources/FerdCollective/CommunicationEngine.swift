@@ -29,15 +29,9 @@ final class CommunicationEngine {
     private let lentStorage = LentCounter()
     /// Frames that break the protocol are logged sparingly (anyone may connect to the ring endpoint); the
     /// member's only peers are never ignored: a gang that cannot exchange fails on its timeouts instead.
-    private var traffic = TrafficGuard(configuration: CommunicationEngine.trafficConfiguration)
+    private var traffic = TrafficGuard(configuration: .neverIgnoring)
     /// Where the frame being handled came from, for what is dropped of it.
     private var arrivalSource = GangProtocol.Source.hub
-
-    private static var trafficConfiguration: TrafficGuard.Configuration {
-        var configuration = TrafficGuard.Configuration()
-        configuration.strikeLimit = nil
-        return configuration
-    }
 
     init(spec: GangSpec, context: ZMQContext, shared: GangShared, logger: Logger,
          cancelled: @escaping @Sendable () -> Bool) throws(ZMQError) {

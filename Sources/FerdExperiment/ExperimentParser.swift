@@ -95,7 +95,7 @@ extension ExperimentDefinition {
         node.mark.map { $0.line }
     }
 
-    private static func word(_ node: Node, _ key: String, among choices: [String]) throws(ExperimentError) -> String {
+    static func word(_ node: Node, _ key: String, among choices: [String]) throws(ExperimentError) -> String {
         guard let value = node.string, choices.contains(value) else {
             throw .invalid("'\(key)' must be one of \(choices.joined(separator: ", ")), got \(node.string ?? "a list or mapping")",
                            line: line(node))
@@ -103,7 +103,7 @@ extension ExperimentDefinition {
         return value
     }
 
-    private static func integer(_ node: Node, _ key: String, minimum: Int) throws(ExperimentError) -> Int {
+    static func integer(_ node: Node, _ key: String, minimum: Int) throws(ExperimentError) -> Int {
         guard let value = node.int, value >= minimum else {
             throw .invalid("'\(key)' must be a whole number ≥ \(minimum), got \(node.string ?? "a list or mapping")", line: line(node))
         }

@@ -43,11 +43,11 @@ public struct SweepPolicy: Sendable, Equatable {
         var stopping = Stopping(rule: "", metric: "uar", minEpochs: 2, grace: 2, reductionFactor: 3)
         for (key, value) in mapping {
             switch key.string {
-            case "rule": stopping.rule = try word(value, "stopping.rule", among: Stopping.rules)
-            case "metric": stopping.metric = try word(value, "stopping.metric", among: Stopping.metrics)
-            case "min_epochs": stopping.minEpochs = try integer(value, "stopping.min_epochs", minimum: 1)
-            case "grace": stopping.grace = try integer(value, "stopping.grace", minimum: 1)
-            case "reduction_factor": stopping.reductionFactor = try integer(value, "stopping.reduction_factor", minimum: 2)
+            case "rule": stopping.rule = try ExperimentDefinition.word(value, "stopping.rule", among: Stopping.rules)
+            case "metric": stopping.metric = try ExperimentDefinition.word(value, "stopping.metric", among: Stopping.metrics)
+            case "min_epochs": stopping.minEpochs = try ExperimentDefinition.integer(value, "stopping.min_epochs", minimum: 1)
+            case "grace": stopping.grace = try ExperimentDefinition.integer(value, "stopping.grace", minimum: 1)
+            case "reduction_factor": stopping.reductionFactor = try ExperimentDefinition.integer(value, "stopping.reduction_factor", minimum: 2)
             default:
                 throw .invalid("unknown key 'stopping.\(key.string ?? "?")'; the keys are rule, metric, min_epochs, grace, "
                                + "reduction_factor", line: key.mark?.line)
@@ -65,7 +65,7 @@ public struct SweepPolicy: Sendable, Equatable {
                            line: node.mark?.line)
         }
         switch key.string {
-        case "epochs": return .epochs(try integer(value, "budget.epochs", minimum: 1))
+        case "epochs": return .epochs(try ExperimentDefinition.integer(value, "budget.epochs", minimum: 1))
         case "trial_hours": return .trialHours(try hours(value, "budget.trial_hours"))
         case "wall_hours": return .wallHours(try hours(value, "budget.wall_hours"))
         default:
@@ -74,23 +74,7 @@ public struct SweepPolicy: Sendable, Equatable {
     }
 
     static func parseMaxConcurrent(_ node: Node) throws(ExperimentError) -> Int {
-        try integer(node, "max_concurrent", minimum: 1)
-    }
-
-    private static func word(_ node: Node, _ key: String, among choices: [String]) throws(ExperimentError) -> String {
-        guard let value = node.string, choices.contains(value) else {
-            throw .invalid("'\(key)' must be one of \(choices.joined(separator: ", ")), got \(node.string ?? "a list or mapping")",
-                           line: node.mark?.line)
-        }
-        return value
-    }
-
-    private static func integer(_ node: Node, _ key: String, minimum: Int) throws(ExperimentError) -> Int {
-        guard let value = node.int, value >= minimum else {
-            throw .invalid("'\(key)' must be a whole number ≥ \(minimum), got \(node.string ?? "a list or mapping")",
-                           line: node.mark?.line)
-        }
-        return value
+        try ExperimentDefinition.integer(node, "max_concurrent", minimum: 1)
     }
 
     private static func hours(_ node: Node, _ key: String) throws(ExperimentError) -> Double {

@@ -27,6 +27,14 @@ public struct TrafficGuard: Sendable {
         public var trackedPeers = 1_024
 
         public init() {}
+
+        /// The defaults without ignoring: for an endpoint whose only peers it must keep reading (a worker's
+        /// coordinator, a gang member's hub and ring).
+        public static var neverIgnoring: Configuration {
+            var configuration = Configuration()
+            configuration.strikeLimit = nil
+            return configuration
+        }
     }
 
     /// One dropped message: who sent it, what was wrong (`kind`, a short stable name; `detail`, for the log).

@@ -152,8 +152,6 @@ final class TrafficGuardTests: XCTestCase {
     }
 
     private func withoutIgnoring() -> TrafficGuard.Configuration {
-        var configuration = TrafficGuard.Configuration()
-        configuration.strikeLimit = nil
-        return configuration
+        .neverIgnoring
     }
 }

@@ -52,13 +52,7 @@ public final class Worker {
     private let downloads: ResumeDownloads
     private var socket: ZMQSocket?
     /// Bad messages from the coordinator are logged sparingly; the coordinator is never ignored.
-    private var traffic = TrafficGuard(configuration: Worker.trafficConfiguration)
-
-    private static var trafficConfiguration: TrafficGuard.Configuration {
-        var configuration = TrafficGuard.Configuration()
-        configuration.strikeLimit = nil
-        return configuration
-    }
+    private var traffic = TrafficGuard(configuration: .neverIgnoring)
 
     public init(configuration: Configuration, runner: any TrialRunner, logger: Logger,
                 clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
