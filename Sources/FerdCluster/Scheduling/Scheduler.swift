@@ -143,13 +143,8 @@ public struct Scheduler: Sendable, Equatable {
             let members = trials.values.filter { $0.spec.slot?.point == decision.point && !$0.state.isFinal }
             for trial in members.sorted(by: { $0.spec.id < $1.spec.id }) {
                 if trial.state == .running {
-                    let key = TrialAttempt(trialID: trial.spec.id, attempt: trial.attempt)
-                    for worker in trial.workers where workers[worker]?.running.contains(key) == true {
-                        workers[worker]?.running.removeAll { $0 == key }
-                        let cancellation = Cancellation(trialID: key.trialID, attempt: key.attempt,
-                                                        reason: "early stopping: \(decision.reason)")
-                        actions.append(.send(.cancel(cancellation), to: worker))
-                    }
+                    cancel(TrialAttempt(trialID: trial.spec.id, attempt: trial.attempt),
+                           reason: "early stopping: \(decision.reason)", into: &actions)
                 }
                 pending.removeAll { $0 == trial.spec.id }
                 if formation?.trialID == trial.spec.id { formation = nil }
@@ -329,12 +324,18 @@ public struct Scheduler: Sendable, Equatable {
 
     /// Cancels attempt `key` on the members of its gang that still run it and frees their slots.
     mutating func stopOtherMembers(of key: TrialAttempt, reason: String, into actions: inout [Action]) {
+        guard trials[key.trialID]?.members.isEmpty == false else { return }
+        cancel(key, reason: "the gang's attempt ended: \(reason)", into: &actions)
+    }
+
+    /// Cancels the current attempt `key` on every worker that still runs it (each member of a gang) and frees
+    /// their slots.
+    mutating func cancel(_ key: TrialAttempt, reason: String, into actions: inout [Action]) {
         guard let trial = trials[key.trialID], trial.attempt == key.attempt else { return }
-        for member in trial.members where workers[member]?.running.contains(key) == true {
-            workers[member]?.running.removeAll { $0 == key }
-            let cancellation = Cancellation(trialID: key.trialID, attempt: key.attempt,
-                                            reason: "the gang's attempt ended: \(reason)")
-            actions.append(.send(.cancel(cancellation), to: member))
+        for worker in trial.workers where workers[worker]?.running.contains(key) == true {
+            workers[worker]?.running.removeAll { $0 == key }
+            let cancellation = Cancellation(trialID: key.trialID, attempt: key.attempt, reason: reason)
+            actions.append(.send(.cancel(cancellation), to: worker))
         }
     }
 
