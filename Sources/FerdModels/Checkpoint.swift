@@ -1,20 +1,19 @@
 import FerdTensor
 import Foundation
 
-extension GCAIALModel {
-    /// The metadata key under which ferd stores the model configuration as JSON.
-    public static let configurationMetadataKey = "ferd.model"
-
+extension ExpressionModel {
     /// The model's state in the reference `state_dict` layout, with its configuration in the metadata
     /// (extra metadata, such as the epoch, is added alongside).
     public func checkpoint(metadata: [String: String] = [:]) -> SafetensorsFile {
         var metadata = metadata
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        metadata[Self.configurationMetadataKey] = String(decoding: try! encoder.encode(configuration), as: UTF8.self)
+        metadata[ModelConfiguration.metadataKey] = String(decoding: try! encoder.encode(configuration), as: UTF8.self)
         return store.stateDictionary(metadata: metadata)
     }
+}
 
+extension GCAIALModel {
     /// Builds a model from a checkpoint written by ferd or by the reference PyTorch code. The
     /// configuration comes from ferd's metadata, else from `fallback`, else from the preset whose
     /// shapes the checkpoint has.
@@ -25,13 +24,16 @@ extension GCAIALModel {
 }
 
 extension ModelConfiguration {
-    /// The configuration a checkpoint was made with (see ``GCAIALModel/init(checkpoint:fallback:)``).
+    /// The checkpoint metadata key under which ferd stores the model configuration as JSON.
+    public static let metadataKey = "ferd.model"
+
+    /// The configuration a checkpoint was made with (see ``ExpressionModels/load(_:fallback:)``).
     public static func describing(_ checkpoint: SafetensorsFile, fallback: ModelConfiguration?) throws(ModelError) -> ModelConfiguration {
-        if let json = checkpoint.metadata[GCAIALModel.configurationMetadataKey] {
+        if let json = checkpoint.metadata[ModelConfiguration.metadataKey] {
             do {
                 return try JSONDecoder().decode(ModelConfiguration.self, from: Data(json.utf8))
             } catch {
-                throw ModelError.checkpoint("metadata \(GCAIALModel.configurationMetadataKey) is not a model configuration (\(error)); pass --preset to choose one")
+                throw ModelError.checkpoint("metadata \(ModelConfiguration.metadataKey) is not a model configuration (\(error)); pass --preset to choose one")
             }
         }
         if let fallback { return fallback }

@@ -1,18 +1,10 @@
 import FerdTensor
 
-/// What one forward pass of ``GCAIALModel`` produces.
-public struct ModelOutput {
-    /// Class logits from `fc_f`, (B, 7).
-    public let logits: Tensor
-    /// The auxiliary classifiers of layer2 and layer3, (B, 7) each; nil for attention kinds without them.
-    public let auxiliaryLogits: [Tensor]
-}
-
 /// The GCA+IAL model of Li et al. (AAAI 2023), layer for layer the reference `GenerateModel`:
 /// a slimmed ResNet-18 [1,1,1,3] with global-convolution attention in layer2 and layer3, the
 /// dynamic-static fusion module, a temporal transformer, mean pooling and a linear classifier.
 /// Parameter names are the reference `state_dict` keys.
-public final class GCAIALModel {
+public final class GCAIALModel: ExpressionModel {
     public let configuration: ModelConfiguration
     /// Every named parameter and buffer, including the ones the forward pass does not use.
     public let store: ParameterStore
@@ -62,9 +54,6 @@ public final class GCAIALModel {
                                           shape: configuration.temporalTransformer)
         classifier = Linear(root, "fc_f", in: configuration.temporalDimension, out: configuration.classes)
     }
-
-    /// The trainable parameters in `state_dict` order.
-    public var parameters: [Tensor] { store.parameters }
 
     /// Runs the model on clips (B, T, 3, H, W) with values in [0, 1]. In training mode batch norm uses
     /// the statistics of all B·T frames and updates its running statistics.

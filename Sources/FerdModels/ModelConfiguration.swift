@@ -23,9 +23,12 @@ public struct TransformerShape: Sendable, Codable, Equatable {
     }
 }
 
-/// The topology and sizes of a GCA+IAL model. ``paper`` is the reference model; ``small`` keeps the
-/// topology with fewer channels and smaller, fewer frames for CPU demos and tests.
+/// The method, topology and sizes of a model. ``paper`` is the reference GCA+IAL model; ``small`` keeps
+/// the topology with fewer channels and smaller, fewer frames for CPU demos and tests.
 public struct ModelConfiguration: Sendable, Codable, Equatable {
+    /// The method; the fields below are read as that method's sizes (configurations written before
+    /// methods existed decode as GCA+IAL).
+    public var method: ModelMethod
     /// Frames per clip (T); the GCA clip mean and the dynamic-static fusion work over these.
     public var frames: Int
     /// Frame side in pixels (square RGB frames in [0, 1]).
@@ -36,20 +39,45 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
     /// The excitation's reduction ratio r.
     public var reduction: Int
     public var attention: AttentionKind
+    /// GCA+IAL: whether layer2 and layer3 have their auxiliary classifiers (the ablation's switch; their
+    /// parameters stay in the state either way).
+    public var auxiliaryHeads: Bool
     public var spatialTransformer: TransformerShape
     public var temporalTransformer: TransformerShape
     public var classes: Int
 
-    public init(frames: Int, imageSize: Int, widths: [Int], reduction: Int = 16, attention: AttentionKind = .gca,
+    public init(method: ModelMethod = .gcaIAL, frames: Int, imageSize: Int, widths: [Int], reduction: Int = 16,
+                attention: AttentionKind = .gca, auxiliaryHeads: Bool = true,
                 spatialTransformer: TransformerShape, temporalTransformer: TransformerShape, classes: Int = 7) {
+        self.method = method
         self.frames = frames
         self.imageSize = imageSize
         self.widths = widths
         self.reduction = reduction
         self.attention = attention
+        self.auxiliaryHeads = auxiliaryHeads
         self.spatialTransformer = spatialTransformer
         self.temporalTransformer = temporalTransformer
         self.classes = classes
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case method, frames, imageSize, widths, reduction, attention, auxiliaryHeads, spatialTransformer,
+             temporalTransformer, classes
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        method = try c.decodeIfPresent(ModelMethod.self, forKey: .method) ?? .gcaIAL
+        frames = try c.decode(Int.self, forKey: .frames)
+        imageSize = try c.decode(Int.self, forKey: .imageSize)
+        widths = try c.decode([Int].self, forKey: .widths)
+        reduction = try c.decode(Int.self, forKey: .reduction)
+        attention = try c.decode(AttentionKind.self, forKey: .attention)
+        auxiliaryHeads = try c.decodeIfPresent(Bool.self, forKey: .auxiliaryHeads) ?? true
+        spatialTransformer = try c.decode(TransformerShape.self, forKey: .spatialTransformer)
+        temporalTransformer = try c.decode(TransformerShape.self, forKey: .temporalTransformer)
+        classes = try c.decode(Int.self, forKey: .classes)
     }
 
     /// The reference model: 16 frames of 112×112, widths 64/64/128/256/256 (19,083,527 parameters).
@@ -64,11 +92,11 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
         spatialTransformer: TransformerShape(depth: 2, heads: 2, headDimension: 16, hiddenDimension: 64),
         temporalTransformer: TransformerShape(depth: 2, heads: 2, headDimension: 16, hiddenDimension: 128))
 
-    /// A preset by name (`paper` or `small`).
-    public static func preset(named name: String) -> ModelConfiguration? {
-        switch name {
-        case "paper": .paper
-        case "small": .small
+    /// A preset by name (`paper` or `small`) of `method`: `paper` is the method's published model.
+    public static func preset(named name: String, method: ModelMethod = .gcaIAL) -> ModelConfiguration? {
+        switch (name, method) {
+        case ("paper", .gcaIAL): .paper
+        case ("small", .gcaIAL): .small
         default: nil
         }
     }

@@ -49,7 +49,7 @@ public struct RunFolder {
         try checkpoint.write(to: bestFile)
     }
 
-    func saveResumeState(model: GCAIALModel, velocities: [[Float]], history: [EpochReport], settings: TrainingSettings) throws {
+    func saveResumeState(model: any ExpressionModel, velocities: [[Float]], history: [EpochReport], settings: TrainingSettings) throws {
         let parameterNames = model.store.names.filter { model.store.roles[$0] == .parameter }
         var state = model.checkpoint()
         for (name, velocity) in zip(parameterNames, velocities) where !velocity.isEmpty {

@@ -59,7 +59,7 @@ public struct TrainingSummary: Sendable {
     public var completed: Bool
 }
 
-/// Trains one GCA+IAL model on one fold: SGD over the training batches, evaluation on the test set
+/// Trains one model (any ``ModelMethod``) on one fold: SGD over the training batches, evaluation on the test set
 /// after every epoch, the best epoch's weights and a resume checkpoint in the run folder.
 ///
 /// With a gang (docs/DATA-PARALLEL.md) every member trains on its shard of each batch, the gradients are
@@ -68,7 +68,7 @@ public struct TrainingSummary: Sendable {
 /// matrices are summed, so all members report the same epochs.
 public final class Trainer {
     public let settings: TrainingSettings
-    public let model: GCAIALModel
+    public let model: any ExpressionModel
     private var optimizer: SGD
     private let runFolder: RunFolder
     private let logger: Logger
@@ -95,7 +95,7 @@ public final class Trainer {
         self.settings = settings
         self.logger = logger
         self.runFolder = try RunFolder(directory: runDirectory)
-        model = try GCAIALModel(configuration: settings.model, seed: settings.seed)
+        model = try ExpressionModels.make(settings.model, seed: settings.seed)
         optimizer = SGD(learningRate: settings.learningRate, momentum: settings.momentum, weightDecay: settings.weightDecay)
         if resume {
             let state = try runFolder.loadResumeState(settings: settings, acceptRescaledBatch: acceptRescaledBatch)

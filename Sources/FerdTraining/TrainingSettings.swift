@@ -18,6 +18,8 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
     public var weightDecay: Float
     public var schedule: LearningRateSchedule
     public var loss: LossWeights
+    /// The objectives' settings of the methods other than GCA+IAL (``ModelConfiguration/method``).
+    public var methodLoss: MethodLossSettings
     public var bestBy: BestEpochMetric
     public var seed: UInt64
 
@@ -25,7 +27,8 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
     /// 7 epochs, λ = 0.1, aux weights 0.05/0) for `model`.
     public init(model: ModelConfiguration, epochs: Int = 80, batchSize: Int = 40, learningRate: Float = 1e-3,
                 momentum: Float = 0.9, weightDecay: Float = 0.1, schedule: LearningRateSchedule = .reference,
-                loss: LossWeights = .reference, bestBy: BestEpochMetric = .war, seed: UInt64 = 0) {
+                loss: LossWeights = .reference, methodLoss: MethodLossSettings = .defaults, bestBy: BestEpochMetric = .war,
+                seed: UInt64 = 0) {
         self.model = model
         self.epochs = epochs
         self.batchSize = batchSize
@@ -34,8 +37,29 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
         self.weightDecay = weightDecay
         self.schedule = schedule
         self.loss = loss
+        self.methodLoss = methodLoss
         self.bestBy = bestBy
         self.seed = seed
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case model, epochs, batchSize, learningRate, momentum, weightDecay, schedule, loss, methodLoss, bestBy, seed
+    }
+
+    /// Decodes settings; those written before methods existed get the methods' defaults.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decode(ModelConfiguration.self, forKey: .model)
+        epochs = try c.decode(Int.self, forKey: .epochs)
+        batchSize = try c.decode(Int.self, forKey: .batchSize)
+        learningRate = try c.decode(Float.self, forKey: .learningRate)
+        momentum = try c.decode(Float.self, forKey: .momentum)
+        weightDecay = try c.decode(Float.self, forKey: .weightDecay)
+        schedule = try c.decode(LearningRateSchedule.self, forKey: .schedule)
+        loss = try c.decode(LossWeights.self, forKey: .loss)
+        methodLoss = try c.decodeIfPresent(MethodLossSettings.self, forKey: .methodLoss) ?? .defaults
+        bestBy = try c.decode(BestEpochMetric.self, forKey: .bestBy)
+        seed = try c.decode(UInt64.self, forKey: .seed)
     }
 
     /// Checks the numbers; the message names the setting and the fix.

@@ -54,7 +54,7 @@ struct PredictCommand: ParsableCommand {
             fallback = fallback ?? (try? ModelConfiguration.describing(weights, fallback: nil))
             fallback?.attention = attention
         }
-        let model = try GCAIALModel(checkpoint: weights, fallback: fallback)
+        let model = try ExpressionModels.load(weights, fallback: fallback)
         var predicted = 0
         for path in input {
             let clip: Tensor

@@ -29,6 +29,8 @@ from . import CONTRACT_VERSION
 PRECISIONS = ("fp32", "bf16", "fp16")
 DEVICES = ("cpu", "cuda")
 ATTENTIONS = ("gca", "se", "none")
+# The methods this engine trains (settings.model.method); the Swift engine trains all of ModelMethod.
+METHODS = ("gca-ial",)
 SCHEDULES = ("step", "exponential", "constant")
 FAILURE_KINDS = ("settings", "data", "device", "out_of_memory", "diverged", "distributed", "internal")
 CLASSES = 7
@@ -79,7 +81,8 @@ def _choice(mapping, path, choices, optional=None):
         return optional
     value = _field(mapping, path)
     if value not in choices:
-        raise SpecError(path, f"is {value!r}", "use " + ", ".join(choices[:-1]) + " or " + choices[-1])
+        listed = choices[0] if len(choices) == 1 else ", ".join(choices[:-1]) + " or " + choices[-1]
+        raise SpecError(path, f"is {value!r}", "use " + listed)
     return value
 
 
@@ -127,6 +130,7 @@ def validate_settings(spec):
         raise SpecError("settings.loss.auxiliary", f"is {auxiliary!r}",
                         "give the weights of the layer2 and layer3 heads, e.g. [0.05, 0]")
     model = "settings.model"
+    _choice(spec, model + ".method", METHODS, optional="gca-ial")
     _number(spec, model + ".frames", minimum=2, integer=True)
     _number(spec, model + ".imageSize", minimum=16, integer=True)
     widths = _field(spec, model + ".widths")

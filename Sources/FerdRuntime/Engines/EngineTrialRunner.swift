@@ -366,12 +366,12 @@ struct RunFiles {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let model = String(decoding: try encoder.encode(settings.model), as: UTF8.self)
-        written.metadata = [GCAIALModel.configurationMetadataKey: model]
+        written.metadata = [ModelConfiguration.metadataKey: model]
         try folder.saveResume(written, history: history, settings: settings)
         if isBest {
             try folder.saveBest(SafetensorsFile(tensors: written.tensors.filter { !$0.key.hasPrefix("optimizer.") },
                                                 integerTensors: written.integerTensors,
-                                                metadata: ["epoch": "\(epoch.epoch)", GCAIALModel.configurationMetadataKey: model]))
+                                                metadata: ["epoch": "\(epoch.epoch)", ModelConfiguration.metadataKey: model]))
         }
         try? FileManager.default.removeItem(at: engineFile)
         return epoch.epoch < settings.epochs ? try ResumeBundle.write(runFolder: folder.directory, epoch: epoch.epoch) : nil
