@@ -361,7 +361,7 @@ def _parse_rafdb(file: str, basic: str):
         stem = _delete_extension(name)
         is_train, is_test = stem.startswith("train_"), stem.startswith("test_")
         if len(fields) != 2 or not (is_train or is_test) or stem == name:
-            train[1].append((stem, DataError(
+            (test if is_test else train)[1].append((stem, DataError(
                 file, f"expected `<train_|test_><number>.jpg <label 1-7>`, found `{text}`", "fix or delete this line",
                 line=number)))
             continue

@@ -35,9 +35,10 @@ enum RAFDBLabels {
             let stem = (name as NSString).deletingPathExtension
             let isTrain = stem.hasPrefix("train_"), isTest = stem.hasPrefix("test_")
             guard fields.count == 2, isTrain || isTest, stem != name else {
-                train.problems.append((stem, DataError(
+                let problem = (stem, DataError(
                     file: file, line: row.number, problem: "expected `<train_|test_><number>.jpg <label 1-7>`, found `\(row.text)`",
-                    fix: "fix or delete this line")))
+                    fix: "fix or delete this line"))
+                if isTest { test.problems.append(problem) } else { train.problems.append(problem) }
                 continue
             }
             guard let label = Int(fields[1]), let emotion = emotion(rafLabel: label) else {
