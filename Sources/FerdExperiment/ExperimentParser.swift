@@ -37,7 +37,7 @@ extension ExperimentDefinition {
             throw .invalid("'name' is missing; give the experiment a name", line: seen["name"].map(line) ?? nil)
         }
         let (path, layout) = try parseData(seen["data"])
-        let folds = try seen["folds"].map(parseFolds) ?? [1, 2, 3, 4, 5]
+        let folds = try parseFolds(seen["folds"], dataset: layout ?? (try? DatasetLayout.detect(root: path)))
         let seeds = try seen["seeds"].map { node throws(ExperimentError) in try integer(node, "seeds", minimum: 1) } ?? 1
         let retries = try seen["retries"].map { node throws(ExperimentError) in try integer(node, "retries", minimum: 1) } ?? 3
         let gang = try seen["workers_per_trial"].map { node throws(ExperimentError) in try integer(node, "workers_per_trial", minimum: 1) } ?? 1
@@ -188,6 +188,18 @@ extension ExperimentDefinition {
             throw .invalid("'\(key)' must be true or false, got \(node.string ?? "a list or mapping")", line: line(node))
         }
         return value
+    }
+
+    /// The `folds:` list, or every fold of the dataset; a single-split dataset (FERV39k, RAF-DB: the named layout,
+    /// or the detected one when the data path is readable here) has fold 1 only.
+    private static func parseFolds(_ node: Node?, dataset: DatasetLayout?) throws(ExperimentError) -> [Int] {
+        guard let node else { return dataset?.folds ?? [1, 2, 3, 4, 5] }
+        let folds = try parseFolds(node)
+        if let dataset, let fold = folds.first(where: { !dataset.folds.contains($0) }) {
+            throw .invalid("fold \(fold) does not exist: \(dataset.datasetName) has one train/test split, fold 1; set folds: [1] or leave folds out",
+                           line: line(node))
+        }
+        return folds
     }
 
     private static func parseFolds(_ node: Node) throws(ExperimentError) -> [Int] {

@@ -2,7 +2,7 @@ import FerdData
 import FerdTraining
 import Logging
 
-/// Where a trial's clips come from: a DFEW-layout folder and, optionally, a packed cache of it.
+/// Where a trial's clips come from: a dataset folder (any `DatasetLayout`) and, optionally, a packed cache of it.
 public struct DataSource: Sendable, Codable, Equatable {
     public var root: String
     public var layout: String?
@@ -25,7 +25,8 @@ public struct DataSource: Sendable, Codable, Equatable {
 }
 
 /// The training and test batches of one fold for the trainer: T frames of S×S per clip as the
-/// model's configuration says, sampled and augmented as the reference code does.
+/// model's configuration says, sampled as the dataset's layout says (`DatasetLayout.sampler`: FERV39k in segments
+/// of 2 frames) and augmented as the reference code does.
 public struct FoldBatches: BatchProvider {
     public let train: ClipLoader
     public let test: ClipLoader
@@ -33,23 +34,26 @@ public struct FoldBatches: BatchProvider {
     public init(source: DataSource, fold: Int, settings: TrainingSettings, logger: Logger) throws {
         let store: FrameStore
         let split: DatasetFold
+        let layout: DatasetLayout
         if let cachePath = source.cache {
             let cache = try PackedCache(directory: cachePath, logger: logger)
             try cache.verifyDataset(logger: logger)
+            try cache.layout.checkFolds([fold], root: cache.dataRoot)
             guard let cached = cache.fold(fold) else {
                 throw TrainingError.data("the packed cache \(cachePath) has no fold \(fold); re-run `\(cache.prepareCommand)`")
             }
             store = .cache(cache)
             split = cached
+            layout = cache.layout
         } else {
-            let layout = try source.layout.map { name throws in
+            let named = try source.layout.map { name throws in
                 guard let layout = DatasetLayout(rawValue: name) else {
                     throw TrainingError.data("layout '\(name)' is not known; use \(DatasetLayout.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 return layout
             }
             let index = try DatasetIndex.load(root: source.root,
-                                              options: DatasetLoadOptions(layout: layout, skipBad: source.skipBad, folds: [fold]),
+                                              options: DatasetLoadOptions(layout: named, skipBad: source.skipBad, folds: [fold]),
                                               logger: logger)
             for skipped in index.skipped {
                 logger.warning("skipped clip \(skipped.id) (\(skipped.split) of fold \(skipped.fold)): \(skipped.reason)")
@@ -57,8 +61,9 @@ public struct FoldBatches: BatchProvider {
             guard let loaded = index.fold(fold) else { throw TrainingError.data("\(source.root) has no fold \(fold)") }
             store = .jpegFolders
             split = loaded
+            layout = index.layout
         }
-        let sampler = ClipSampler(segments: settings.model.frames, framesPerSegment: 1, referenceQuirks: source.referenceQuirks)
+        let sampler = layout.sampler(frames: settings.model.frames, referenceQuirks: source.referenceQuirks)
         var trainOptions = ClipLoaderOptions(mode: .train, sampler: sampler, size: settings.model.imageSize,
                                              batchSize: settings.batchSize, seed: settings.seed)
         var testOptions = ClipLoaderOptions(mode: .test, sampler: sampler, size: settings.model.imageSize,

@@ -6,7 +6,7 @@ import Logging
 import Glibc
 #endif
 
-/// `ferd prepare`: decodes a DFEW-format dataset once into a packed cache of S×S frames.
+/// `ferd prepare`: decodes a dataset (DFEW, FERV39k or RAF-DB) once into a packed cache of S×S frames.
 struct PrepareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prepare",
@@ -17,7 +17,7 @@ struct PrepareCommand: ParsableCommand {
         checks the digest and asks you to re-run this command when the dataset changed. See docs/DATA.md.
         """)
 
-    @Option(help: "The dataset root (official, reorganised or lists layout).")
+    @Option(help: "The dataset root (DFEW's official, reorganised or lists layout, FERV39k or RAF-DB).")
     var data: String
 
     @Option(help: "The cache folder to write (an existing cache there is replaced).")
@@ -26,7 +26,7 @@ struct PrepareCommand: ParsableCommand {
     @Option(help: "The working resolution: frames are stored SIZE×SIZE.")
     var size: Int = 112
 
-    @Option(help: "The dataset layout: official, reorganised or lists (default: detect).")
+    @Option(help: "The dataset layout: official, reorganised, lists, ferv39k or rafdb (default: detect).")
     var layout: DatasetLayout?
 
     @Option(help: "For the official layout, the folder under Clip/ (default: clip_224x224, then clip_224x224_16f, original).")

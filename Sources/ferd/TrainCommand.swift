@@ -13,10 +13,10 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train GCA+IAL on one fold: per-epoch loss, UAR, WAR, recall and confusion; best checkpoint; resumable.")
 
-    @Option(help: "Dataset folder (any DFEW layout).") var data: String
+    @Option(help: "Dataset folder (any DFEW layout, FERV39k or RAF-DB).") var data: String
     @Option(help: "Packed cache from `ferd prepare` (faster epochs).") var cache: String?
-    @Option(help: "Layout override: official, reorganised or lists.") var layout: DatasetLayout?
-    @Option(help: "Fold 1…5.") var fold: Int = 1
+    @Option(help: "Layout override: official, reorganised, lists, ferv39k or rafdb.") var layout: DatasetLayout?
+    @Option(help: "Fold 1…5 (FERV39k and RAF-DB: 1, their single split).") var fold: Int = 1
     @Option(help: "Model preset: small or paper.") var preset: PresetName = .small
     @Option(help: "Epochs.") var epochs: Int = 10
     @Option(help: "Clips per batch.") var batch: Int = 8

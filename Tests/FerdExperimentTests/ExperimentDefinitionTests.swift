@@ -61,6 +61,21 @@ final class ExperimentDefinitionTests: XCTestCase {
         assertError("[1, 2", contains: "not valid YAML", line: nil)
     }
 
+    func testSingleSplitDatasetsHaveFoldOne() throws {
+        let ferv39k = example.replacingOccurrences(of: "layout: reorganised", with: "layout: ferv39k")
+        assertError(ferv39k, contains: "fold 2 does not exist: FERV39k has one train/test split, fold 1; set folds: [1]", line: 5)
+        XCTAssertEqual(try ExperimentDefinition.parse(ferv39k.replacingOccurrences(of: "folds: [1, 2, 3]\n", with: "")).folds, [1])
+        XCTAssertEqual(try ExperimentDefinition.parse(example.replacingOccurrences(of: "folds: [1, 2, 3]\n", with: "")).folds,
+                       [1, 2, 3, 4, 5])
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("ferd-rafdb-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/basic/EmoLabel", withIntermediateDirectories: true)
+        try Data("train_00001.jpg 1\n".utf8).write(to: URL(fileURLWithPath: root + "/basic/EmoLabel/list_patition_label.txt"))
+        let detected = example.replacingOccurrences(of: "/data/dfew\n  layout: reorganised", with: root)
+            .replacingOccurrences(of: "folds: [1, 2, 3]\n", with: "")
+        XCTAssertEqual(try ExperimentDefinition.parse(detected).folds, [1], "the layout detected at the data path")
+    }
+
     func testEngineKeys() throws {
         XCTAssertEqual(try ExperimentDefinition.parse(example).engine, EngineSettings())
         let torch = try ExperimentDefinition.parse(example + """

@@ -2,7 +2,8 @@
 Swift's `ClipLoader` reproduced exactly (docs/DATA.md).
 
 - The same clips in the same order as Swift's `FoldBatches` (the cache's fold lists; with reference quirks,
-  clips shorter than T left out), the same batch plan (seeded shuffle, drop_last in training), the same frame
+  clips shorter than T left out), for every layout (DFEW's, FERV39k's and RAF-DB's: `sampler_for` takes FERV39k in
+  segments of 2 frames, RAF-DB's 1-frame clips repeat their image), the same batch plan (seeded shuffle, drop_last in training), the same frame
   indices (`ClipSampler`) and augmentation parameters (`ClipAugmentation`), drawn from the same `SplitMix64`
   streams (`ferd_torch.rng`).
 - The pixels are computed on the target device with torch ops and are **bit-identical** to the Swift loader's
@@ -42,7 +43,8 @@ from . import rng
 
 FORMAT_NAME = "ferd-packed-cache"
 FORMAT_VERSION = 1
-LAYOUTS = ("official", "reorganised", "lists")
+LAYOUTS = ("official", "reorganised", "lists", "ferv39k", "rafdb")
+SINGLE_SPLIT_LAYOUTS = {"ferv39k": "FERV39k", "rafdb": "RAF-DB"}
 INDEX_FILE = "index.json"
 FRAMES_FILE = "frames.rgb"
 
@@ -180,6 +182,7 @@ class _SplitEntry:
     label: int
     file: str
     line: int
+    frame: "str | None" = None
 
 
 def _swift_int(text: str) -> "int | None":
@@ -278,6 +281,107 @@ def _resolve(path: str, root: str) -> str:
     return trimmed
 
 
+# Swift's `Emotion(name:)`: ferd's class names and the noun forms other datasets use, case-insensitive.
+_EMOTION_NAMES = {"happy": 0, "happiness": 0, "sad": 1, "sadness": 1, "neutral": 2, "angry": 3, "anger": 3,
+                  "surprise": 4, "surprised": 4, "disgust": 5, "disgusted": 5, "fear": 6, "fearful": 6}
+_CLASS_NAMES = ["Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear"]
+FERV39K_FRAMES = "2_ClipsforFaceCrop"
+FERV39K_SETUP = "4_setups/All_scenes"
+RAFDB_LABEL_FILE = "EmoLabel/list_patition_label.txt"
+RAFDB_IMAGES = "Image/aligned"
+# RAF-DB's labels 1…7, mapped onto ferd's classes by name.
+RAFDB_NAMES = ["Surprise", "Fear", "Disgust", "Happiness", "Sadness", "Anger", "Neutral"]
+
+
+def _ferv39k_label(fields: "list[str]", folder: str):
+    """Swift's `FERV39kSplits.classOf`: (label, None) or (None, (problem, fix))."""
+    names = f"use one of {', '.join(_CLASS_NAMES)}, or drop this line"
+    if len(fields) == 1:
+        label = _EMOTION_NAMES.get(folder.lower())
+        return (label, None) if label is not None else (
+            None, (f"unknown class name `{folder}` in the clip path and no class given", names))
+    if len(fields) == 2:
+        label = _EMOTION_NAMES.get(fields[1].lower())
+        return (label, None) if label is not None else (None, (f"unknown class name `{fields[1]}`", names))
+    named = _EMOTION_NAMES.get(fields[2].lower())
+    if named is not None:
+        return named, None
+    index = _swift_int(fields[2])
+    if _swift_int(fields[1]) is None or index is None or not 0 <= index <= 6:
+        return None, (f"expected `<clip path> <num_frames> <label 0-6>` or a class name, found `{' '.join(fields)}`",
+                      "list lines use 0 Happy … 6 Fear; fix or drop this line")
+    return index, None
+
+
+def _parse_ferv39k(file: str, root: str):
+    """Swift's `FERV39kSplits.parse`: `Scene/Emotion/clip [class]` lines (or Former-DFER list lines), an optional
+    header; clips in `root/2_ClipsforFaceCrop/<last three path components>`."""
+    entries, problems = [], []
+    for position, (number, text) in enumerate(_lines(_split_text(file))):
+        fields = [field for field in re.split("[,; 	]", text) if field]
+        if position == 0 and fields and "/" not in fields[0]:
+            continue
+        parts = [part for part in fields[0].split("/") if part] if fields else []
+        clip_id = "/".join(parts[-3:]) if len(parts) >= 3 else text
+        if not 1 <= len(fields) <= 3 or len(parts) < 3:
+            problems.append((clip_id, DataError(
+                file, "expected `<Scene>/<Emotion>/<clip> <Emotion>` (or `<clip path> <num_frames> <label 0-6>`), "
+                      f"found `{text}`", "fix or delete this line", line=number)))
+            continue
+        folder = parts[-2]
+        label, problem = _ferv39k_label(fields, folder)
+        if problem is not None:
+            problems.append((clip_id, DataError(file, problem[0], problem[1], line=number)))
+            continue
+        named = _EMOTION_NAMES.get(folder.lower())
+        if named is not None and named != label:
+            problems.append((clip_id, DataError(
+                file, f"the class {_CLASS_NAMES[label]} disagrees with the clip's folder `{folder}`",
+                "correct the class or the path, or drop this line", line=number)))
+            continue
+        entries.append(_SplitEntry(clip_id, f"{root}/{FERV39K_FRAMES}/{clip_id}", label, file, number))
+    return entries, problems
+
+
+def _rafdb_basic(root: str) -> "str | None":
+    """RAF-DB's `basic` folder: `root/basic`, or `root` itself when it holds `EmoLabel/`."""
+    return next((folder for folder in (root + "/basic", root) if os.path.exists(folder + "/" + RAFDB_LABEL_FILE)),
+                None)
+
+
+def _parse_rafdb(file: str, basic: str):
+    """Swift's `RAFDBLabels.parse`: `<train_|test_><number>.jpg <label 1-7>` lines; ((train entries, problems),
+    (test entries, problems)), each image a 1-frame clip in `basic/Image/aligned`."""
+    train, test = ([], []), ([], [])
+    images = basic + "/" + RAFDB_IMAGES
+    mapping = ", ".join(f"{number} {name}" for number, name in enumerate(RAFDB_NAMES, 1))
+    for number, text in _lines(_split_text(file)):
+        fields = [field for field in re.split("[ 	]", text) if field]
+        name = fields[0] if fields else text
+        stem = _delete_extension(name)
+        is_train, is_test = stem.startswith("train_"), stem.startswith("test_")
+        if len(fields) != 2 or not (is_train or is_test) or stem == name:
+            (test if is_test else train)[1].append((stem, DataError(
+                file, f"expected `<train_|test_><number>.jpg <label 1-7>`, found `{text}`", "fix or delete this line",
+                line=number)))
+            continue
+        label = _swift_int(fields[1])
+        split = train if is_train else test
+        if label is None or not 1 <= label <= 7:
+            split[1].append((stem, DataError(file, f"label `{fields[1]}` is not in 1…7",
+                                             f"RAF-DB labels are {mapping}; fix or drop this line", line=number)))
+            continue
+        split[0].append(_SplitEntry(stem, images, _EMOTION_NAMES[RAFDB_NAMES[label - 1].lower()], file, number,
+                                    frame=f"{images}/{stem}_aligned.jpg"))
+    return train, test
+
+
+def _delete_extension(name: str) -> str:
+    """`NSString.deletingPathExtension` for a file name: drops the last `.ext` unless the name starts with it."""
+    dot = name.rfind(".")
+    return name[:dot] if dot > 0 and "/" not in name[dot:] else name
+
+
 def _frame_number(name: str) -> int:
     stem = next((part for part in name.split(".") if part), name)
     runs = re.findall("[0-9]+", stem)
@@ -296,10 +400,18 @@ def _list_frames(directory: str) -> "list[str] | None":
     return [directory + "/" + name for name in sorted(images, key=lambda name: (_frame_number(name), name))]
 
 
-def _split_files(layout: str, root: str, official_clips: "str | None", folds: "list[int]"):
+def _check_folds(layout: str, root: str, folds: "list[int]") -> None:
+    """Swift's `DatasetLayout.checkFolds`: DFEW has folds 1…5, FERV39k and RAF-DB their single split as fold 1."""
+    dataset = SINGLE_SPLIT_LAYOUTS.get(layout)
     for fold in folds:
-        if not 1 <= fold <= 5:
+        if dataset is not None and fold != 1:
+            raise DataError(root, f"fold {fold} does not exist: {dataset} has one train/test split, fold 1",
+                            "use fold 1 (`--fold 1`, or `folds: [1]` in an experiment)")
+        if dataset is None and not 1 <= fold <= 5:
             raise DataError(root, f"fold {fold} does not exist", "choose folds 1…5")
+
+
+def _split_files(layout: str, root: str, official_clips: "str | None", folds: "list[int]"):
     if layout == "official":
         split = root + "/EmoLabel_DataSplit"
         candidates = [official_clips] if official_clips else ["clip_224x224", "clip_224x224_16f", "original"]
@@ -359,6 +471,15 @@ class _FoldBuilder:
     def _records(self, entries):
         result = []
         for entry in entries:
+            if entry.frame is not None:
+                if os.path.isfile(entry.frame):
+                    result.append(_Clip(entry.id, entry.directory, [entry.frame], entry.label, [], []))
+                else:
+                    self._report(DataError(
+                        entry.file, f"image {entry.frame} does not exist",
+                        "extract the aligned faces (basic/Image/aligned) there, or run with --skip-bad to leave it out",
+                        line=entry.line))
+                continue
             if entry.directory not in self._frames:
                 self._frames[entry.directory] = _list_frames(entry.directory)
             frames = self._frames[entry.directory]
@@ -381,8 +502,16 @@ class _FoldBuilder:
 
 def _load_dataset(root: str, layout: str, official_clips: "str | None", skip_bad: bool, folds: "list[int]"):
     """The folds of the dataset at `root` as (number, train clips, test clips), as Swift's `DatasetIndex.load`."""
-    clip_root, files = _split_files(layout, root, official_clips, folds)
+    _check_folds(layout, root, folds)
     builder = _FoldBuilder(skip_bad)
+    if layout == "ferv39k":
+        setup = f"{root}/{FERV39K_SETUP}"
+        return [(fold, *builder.fold(_parse_ferv39k(setup + "/train_All.csv", root),
+                                     _parse_ferv39k(setup + "/test_All.csv", root))) for fold in folds]
+    if layout == "rafdb":
+        basic = _rafdb_basic(root) or root + "/basic"
+        return [(fold, *builder.fold(*_parse_rafdb(basic + "/" + RAFDB_LABEL_FILE, basic))) for fold in folds]
+    clip_root, files = _split_files(layout, root, official_clips, folds)
     result = []
     for fold in folds:
         train, test = files[fold]
@@ -395,15 +524,16 @@ def _load_dataset(root: str, layout: str, official_clips: "str | None", skip_bad
 
 
 def _distinct_clips(folds) -> "list[_Clip]":
-    """Every distinct clip (by folder) with its folds, sorted by id then folder (Swift's `distinctClips`)."""
-    by_directory: "dict[str, _Clip]" = {}
+    """Every distinct clip (by folder and first frame: RAF-DB's images share a folder) with its folds, sorted by id
+    then folder (Swift's `distinctClips`)."""
+    by_key: "dict[tuple[str, str], _Clip]" = {}
     for number, train, test in folds:
         for records, is_train in ((train, True), (test, False)):
             for record in records:
-                clip = by_directory.setdefault(record.directory, _Clip(record.id, record.directory, record.frames,
-                                                                       record.label, [], []))
+                key = (record.directory, record.frames[0] if record.frames else "")
+                clip = by_key.setdefault(key, _Clip(record.id, record.directory, record.frames, record.label, [], []))
                 (clip.train_folds if is_train else clip.test_folds).append(number)
-    clips = sorted(by_directory.values(), key=lambda clip: (clip.id, clip.directory))
+    clips = sorted(by_key.values(), key=lambda clip: (clip.id, clip.directory))
     for a, b in zip(clips, clips[1:]):
         if a.id == b.id:
             raise DataError(b.directory, f"clip id {a.id} names two folders ({a.directory} and {b.directory})",
@@ -446,6 +576,13 @@ def dataset_digest(clips: "list[_Clip]", root: str, size: int) -> str:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Sampling and augmentation parameters (Swift's ClipSampler, ClipAugmentation)
+
+
+def sampler_for(layout: str, frames: int, reference_quirks: bool = False) -> "ClipSampler":
+    """Swift's `DatasetLayout.sampler`: T = `frames` in segments of 2 frames for FERV39k (Former-DFER's 8×2 at
+    T = 16; 1 when T is odd), of 1 otherwise; the reference quirks apply to DFEW's layouts only."""
+    per_segment = 2 if layout == "ferv39k" and frames % 2 == 0 else 1
+    return ClipSampler(frames // per_segment, per_segment, reference_quirks and layout not in SINGLE_SPLIT_LAYOUTS)
 
 
 class ClipSampler:
@@ -834,11 +971,12 @@ class FoldData:
                             f"use a batch size that is a multiple of {world_size}")
         self.cache = PackedCache(cache_dir)
         self.cache.verify_dataset()
+        _check_folds(self.cache.layout, self.cache.data_root, [fold])
         split = self.cache.fold(fold)
         if split is None:
             raise DataError(cache_dir, f"the packed cache has no fold {fold} (it holds folds {self.cache.folds})",
                             f"re-run `{self.cache.prepare_command}`")
-        sampler = ClipSampler(frames, 1, reference_quirks)
+        sampler = sampler_for(self.cache.layout, frames, reference_quirks)
         self.train = ClipLoader(self.cache, split[0], "train", sampler, size, batch_size, seed)
         self.test = ClipLoader(self.cache, split[1], "test", sampler, size, batch_size, seed)
         self.device = torch.device(device)

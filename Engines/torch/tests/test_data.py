@@ -494,5 +494,139 @@ class FoldDataTests(unittest.TestCase):
         np.testing.assert_array_equal(pixels[:4], first.numpy())
 
 
+def write_file(path: str, content: "bytes | str") -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as file:
+        file.write(content.encode() if isinstance(content, str) else content)
+
+
+class SingleSplitLayoutTests(unittest.TestCase):
+    """FERV39k and RAF-DB as Swift's `DatasetIndex.load` reads them (Tests/FerdDataTests/SingleSplitLayoutTests.swift
+    has the same cases), and `FoldData` on caches of them."""
+
+    def setUp(self):
+        self.root = tempfile.mkdtemp(prefix="ferd-torch-layouts-")
+
+    def tearDown(self):
+        shutil.rmtree(self.root)
+
+    def make_ferv39k(self, train: str, test: str = "Argue/Happy/0001 Happy\n"):
+        for clip, count in (("Action/Sad/0010", 3), ("War/Fear/0002", 5), ("Argue/Happy/0001", 2)):
+            for f in range(count):
+                write_file(f"{self.root}/2_ClipsforFaceCrop/{clip}/{f + 1:04d}.jpg", bytes(5 + f))
+        write_file(f"{self.root}/4_setups/All_scenes/train_All.csv", train)
+        write_file(f"{self.root}/4_setups/All_scenes/test_All.csv", test)
+
+    def make_rafdb(self, labels: str):
+        for name in ("train_00001", "train_00002", "test_0001"):
+            write_file(f"{self.root}/basic/Image/aligned/{name}_aligned.jpg", bytes(7))
+        write_file(f"{self.root}/basic/EmoLabel/list_patition_label.txt", labels)
+
+    def load(self, layout: str, skip_bad: bool = False):
+        return data._load_dataset(self.root, layout, None, skip_bad, [1])
+
+    def test_ferv39k_tolerates_headers_separators_and_list_lines(self):
+        self.make_ferv39k("path,label\nAction/Sad/0010,Sad\n/elsewhere/2_ClipsforFaceCrop/War/Fear/0002 5 6\n")
+        [(fold, train, test)] = self.load("ferv39k")
+        self.assertEqual(fold, 1)
+        self.assertEqual([(clip.id, clip.label, len(clip.frames)) for clip in train],
+                         [("Action/Sad/0010", 1, 3), ("War/Fear/0002", 6, 5)])
+        self.assertEqual([(clip.id, clip.label) for clip in test], [("Argue/Happy/0001", 0)])
+        self.assertTrue(train[0].frames[0].endswith("2_ClipsforFaceCrop/Action/Sad/0010/0001.jpg"))
+
+    def test_ferv39k_unknown_class_names_the_line(self):
+        self.make_ferv39k("Action/Sad/0010 Sad\nWar/Fear/0002 Scared\n")
+        with self.assertRaisesRegex(data.DataError, r"train_All\.csv:2: unknown class name `Scared`. Fix: use one of"):
+            self.load("ferv39k")
+        [(_, train, _)] = self.load("ferv39k", skip_bad=True)
+        self.assertEqual([clip.id for clip in train], ["Action/Sad/0010"])
+
+    def test_ferv39k_class_must_agree_with_the_folder(self):
+        self.make_ferv39k("Action/Sad/0010 Happy\n")
+        with self.assertRaisesRegex(data.DataError, r"train_All\.csv:1: the class Happy disagrees with the clip's folder"):
+            self.load("ferv39k")
+
+    def test_ferv39k_missing_frames_name_the_line(self):
+        self.make_ferv39k("Action/Sad/0010 Sad\nAction/Sad/0099 Sad\n")
+        with self.assertRaisesRegex(data.DataError, r"train_All\.csv:2: clip folder .*Action/Sad/0099 does not exist"):
+            self.load("ferv39k")
+
+    def test_rafdb_maps_labels_by_name(self):
+        self.make_rafdb("train_00001.jpg 1\ntrain_00002.jpg 4\ntest_0001.jpg 6\n")
+        [(_, train, test)] = self.load("rafdb")
+        # RAF-DB 1 Surprise, 4 Happiness, 6 Anger: ferd's Surprise 4, Happy 0, Angry 3 (by index they would be 0, 3, 5).
+        self.assertEqual([(clip.id, clip.label) for clip in train], [("train_00001", 4), ("train_00002", 0)])
+        self.assertEqual([(clip.id, clip.label) for clip in test], [("test_0001", 3)])
+        self.assertEqual([len(clip.frames) for clip in train + test], [1, 1, 1])
+        self.assertTrue(test[0].frames[0].endswith("basic/Image/aligned/test_0001_aligned.jpg"))
+        self.assertEqual(len(data._distinct_clips(self.load("rafdb"))), 3)
+
+    def test_rafdb_errors_name_the_line(self):
+        for labels, expected in (("train_00001.jpg 8\n", r":1: label `8` is not in 1…7"),
+                                 ("train_00001.jpg\n", r":1: expected `<train_\|test_><number>.jpg <label 1-7>`"),
+                                 ("val_0001.jpg 3\n", r":1: expected"),
+                                 ("train_00001.jpg 1\ntrain_00009.jpg 2\n", r":2: image .*train_00009_aligned.jpg does not exist")):
+            self.make_rafdb(labels)
+            with self.assertRaisesRegex(data.DataError, r"list_patition_label\.txt" + expected):
+                self.load("rafdb")
+
+    def test_single_split_has_fold_1_only(self):
+        self.make_rafdb("train_00001.jpg 1\n")
+        with self.assertRaisesRegex(data.DataError, "fold 2 does not exist: RAF-DB has one train/test split, fold 1"):
+            data._load_dataset(self.root, "rafdb", None, False, [2])
+
+    def test_sampler_follows_the_layout(self):
+        ferv = data.sampler_for("ferv39k", 16, True)
+        self.assertEqual((ferv.segments, ferv.frames_per_segment, ferv.reference_quirks), (8, 2, False))
+        self.assertEqual(data.sampler_for("ferv39k", 7).frames_per_segment, 1)
+        dfew = data.sampler_for("reorganised", 16, True)
+        self.assertEqual((dfew.segments, dfew.frames_per_segment, dfew.reference_quirks), (16, 1, True))
+        self.assertEqual(data.sampler_for("rafdb", 8).indices(1, "train", 0, 0, 0), [0] * 8)
+
+    def cache_of(self, layout: str, size: int = 6) -> str:
+        """A packed cache of the dataset in `self.root`, written as `ferd prepare` writes it (random frames)."""
+        clips = data._distinct_clips(self.load(layout))
+        cache = self.root + "/cache"
+        os.makedirs(cache)
+        generator, entries, offset = np.random.default_rng(1), [], 0
+        with open(cache + "/frames.rgb", "wb") as file:
+            for clip in clips:
+                frames = generator.integers(0, 256, (len(clip.frames), size, size, 3), dtype=np.uint8)
+                file.write(frames.tobytes())
+                entries.append({"id": clip.id, "directory": data._relative_path(clip.directory, self.root),
+                                "label": clip.label, "frameCount": len(clip.frames), "offset": offset,
+                                "trainFolds": clip.train_folds, "testFolds": clip.test_folds,
+                                "frameNames": "\n".join(path.rsplit("/", 1)[-1] for path in clip.frames)})
+                offset += frames.nbytes
+        index = {"format": "ferd-packed-cache", "version": 1, "size": size, "dataRoot": self.root, "layout": layout,
+                 "skipBad": False, "folds": [1], "totalFrames": offset // (size * size * 3), "clips": entries,
+                 "skipped": [], "digest": data.dataset_digest(clips, self.root, size)}
+        write_file(cache + "/index.json", json.dumps(index))
+        return cache
+
+    def test_fold_data_on_a_ferv39k_cache_samples_pairs_of_frames(self):
+        self.make_ferv39k("Action/Sad/0010 Sad\nWar/Fear/0002 Fear\n")
+        fold = data.FoldData(self.cache_of("ferv39k"), 1, settings(frames=4, size=6, batch=2))
+        self.assertEqual((fold.train.sampler.segments, fold.train.sampler.frames_per_segment), (2, 2))
+        self.assertEqual(fold.test.indices(0, 0), [0, 1, 0, 1])  # 2 frames: both segments start at 0
+        clips, labels = next(iter(fold.train_batches(0)))
+        self.assertEqual((tuple(clips.shape), sorted(labels.tolist())), ((2, 4, 3, 6, 6), [1, 6]))
+        with self.assertRaisesRegex(data.DataError, "fold 2 does not exist: FERV39k has one train/test split"):
+            data.FoldData(self.root + "/cache", 2, settings(frames=4, size=6, batch=2))
+
+    def test_fold_data_on_a_rafdb_cache_repeats_the_image(self):
+        self.make_rafdb("train_00001.jpg 7\ntrain_00002.jpg 5\ntest_0001.jpg 2\n")
+        cache = self.cache_of("rafdb")
+        fold = data.FoldData(cache, 1, settings(frames=4, size=6, batch=2), reference_quirks=True)
+        self.assertEqual([clip["id"] for clip in fold.train.clips], ["train_00001", "train_00002"])
+        self.assertEqual([clip["label"] for clip in fold.train.clips], [2, 1])
+        clips, labels = next(iter(fold.test_batches()))
+        self.assertEqual(labels.tolist(), [6])
+        self.assertTrue(all(torch.equal(clips[0, t], clips[0, 0]) for t in range(4)))
+        write_file(self.root + "/basic/Image/aligned/test_0001_aligned.jpg", bytes(8))
+        with self.assertRaisesRegex(data.DataError, "changed since the cache was prepared"):
+            data.FoldData(cache, 1, settings(frames=4, size=6, batch=2))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -62,20 +62,21 @@ public struct DatasetClip: Sendable, Equatable {
 }
 
 extension DatasetIndex {
-    /// Every distinct clip of the loaded folds (by folder), sorted by id then folder, with its folds.
-    /// Throws if two different folders share a clip id.
+    /// Every distinct clip of the loaded folds (by folder and first frame: RAF-DB's images share a folder), sorted by
+    /// id then folder, with its folds. Throws if two different folders share a clip id.
     public func distinctClips() throws -> [DatasetClip] {
-        var byDirectory = [String: DatasetClip]()
+        var byKey = [String: DatasetClip]()
         for fold in folds {
             for (records, isTrain) in [(fold.train, true), (fold.test, false)] {
                 for record in records {
-                    var clip = byDirectory[record.directory] ?? DatasetClip(record: record, trainFolds: [], testFolds: [])
+                    let key = record.directory + "\u{0}" + (record.frames.first ?? "")
+                    var clip = byKey[key] ?? DatasetClip(record: record, trainFolds: [], testFolds: [])
                     if isTrain { clip.trainFolds.append(fold.number) } else { clip.testFolds.append(fold.number) }
-                    byDirectory[record.directory] = clip
+                    byKey[key] = clip
                 }
             }
         }
-        let clips = byDirectory.values.sorted { ($0.record.id, $0.record.directory) < ($1.record.id, $1.record.directory) }
+        let clips = byKey.values.sorted { ($0.record.id, $0.record.directory) < ($1.record.id, $1.record.directory) }
         for (a, b) in zip(clips, clips.dropFirst()) where a.record.id == b.record.id {
             throw DataError(file: b.record.directory,
                             problem: "clip id \(a.record.id) names two folders (\(a.record.directory) and \(b.record.directory))",

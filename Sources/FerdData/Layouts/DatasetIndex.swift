@@ -1,12 +1,13 @@
 /// One clip of a dataset: its id, its frame files in playback order and its label.
 public struct ClipRecord: Sendable, Equatable {
-    /// The clip's folder name, e.g. `00042`.
+    /// The clip's name: DFEW's folder name (`00042`), FERV39k's `<Scene>/<Emotion>/<clip>` (`Action/Sad/0010`),
+    /// RAF-DB's image stem (`train_00001`).
     public var id: String
-    /// The clip's folder.
+    /// The folder holding the clip's frames (for RAF-DB, the folder of all aligned images).
     public var directory: String
     /// Absolute frame paths, sorted by the number in the file name (`2.jpg` before `10.jpg`).
     public var frames: [String]
-    /// The label, 0…6 (DFEW label − 1).
+    /// The label, 0…6 in ferd's class order (`Emotion`; DFEW label − 1).
     public var label: Int
 
     public init(id: String, directory: String, frames: [String], label: Int) {
@@ -19,9 +20,9 @@ public struct ClipRecord: Sendable, Equatable {
     public var emotion: Emotion { Emotion(rawValue: label)! }
 }
 
-/// The train and test clips of one cross-validation fold.
+/// The train and test clips of one cross-validation fold (or of a dataset's single split, fold 1).
 public struct DatasetFold: Sendable {
-    /// 1…5.
+    /// 1…5 (DFEW), 1 (FERV39k, RAF-DB).
     public var number: Int
     public var train: [ClipRecord]
     public var test: [ClipRecord]

@@ -36,3 +36,24 @@ public enum Emotion: Int, CaseIterable, Sendable, CustomStringConvertible {
         }
     }
 }
+
+extension Emotion {
+    /// The expression a dataset calls `name`, case-insensitive: ferd's names (`Happy` … `Fear`) and the noun forms
+    /// other datasets use (RAF-DB's `Happiness`, `Sadness`, `Anger`; `Surprised`, `Disgusted`, `Fearful`).
+    /// Nil for any other word.
+    public init?(name: String) {
+        switch name.lowercased() {
+        case "happy", "happiness": self = .happy
+        case "sad", "sadness": self = .sad
+        case "neutral": self = .neutral
+        case "angry", "anger": self = .angry
+        case "surprise", "surprised": self = .surprise
+        case "disgust", "disgusted": self = .disgust
+        case "fear", "fearful": self = .fear
+        default: return nil
+        }
+    }
+
+    /// The class names in label order, for error messages: `Happy, Sad, …, Fear`.
+    static var namesInOrder: String { allCases.map(\.description).joined(separator: ", ") }
+}

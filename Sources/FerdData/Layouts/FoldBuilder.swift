@@ -1,3 +1,5 @@
+import Foundation
+
 /// Turns the parsed train and test lists of each fold into clip records, checking every clip.
 /// With `skipBad` a bad clip is recorded in `skipped`; otherwise its problem is thrown.
 struct FoldBuilder {
@@ -50,6 +52,17 @@ struct FoldBuilder {
     private mutating func records(_ entries: [SplitEntry], fold: Int, split: String) throws -> [ClipRecord] {
         var result = [ClipRecord]()
         for entry in entries {
+            if let image = entry.frame {
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: image, isDirectory: &isDirectory), !isDirectory.boolValue else {
+                    try report(entry.id, fold, split, DataError(
+                        file: entry.file, line: entry.line, problem: "image \(image) does not exist",
+                        fix: "extract the aligned faces (basic/Image/aligned) there, or run with --skip-bad to leave it out"))
+                    continue
+                }
+                result.append(ClipRecord(id: entry.id, directory: entry.directory, frames: [image], label: entry.label))
+                continue
+            }
             let frames: [String]?
             if let cached = frameCache[entry.directory] {
                 frames = cached

@@ -3,10 +3,13 @@ import Foundation
 /// One line of a split file: a clip, its label (0…6) and where it was listed.
 struct SplitEntry: Sendable {
     var id: String
+    /// The folder holding the clip's frames.
     var directory: String
     var label: Int
     var file: String
     var line: Int
+    /// For a single-image clip (RAF-DB), its image in `directory`; nil: every frame in `directory`.
+    var frame: String? = nil
 }
 
 /// The parsed lines of one split file; the bad lines are kept as errors so that `skipBad` can

@@ -122,28 +122,32 @@ public struct SyntheticWriteReport: Sendable {
     public var seconds: Double
     /// Clips per class, in label order.
     public var classCounts: [Int]
+    /// The split files written, relative to the output folder.
+    public var splitFiles: [String]
 
     public var clipsPerSecond: Double { Double(clips) / max(seconds, 1e-9) }
 }
 
 extension SyntheticDataset {
-    /// Writes DFEW's re-organised layout under `directory`: `data/<id>/<id>_<frame>.jpg` (5-digit,
-    /// 1-based) and `label/single_{train,test}set_{1..5}.csv` (`video_name,label`, label 1…7).
-    /// Refuses to write into a folder that already has `data` or `label`.
-    public func write(to directory: URL, quality: Int = 90,
+    /// Writes the dataset under `directory` in `layout` (see `SyntheticLayout`). DFEW's re-organised layout:
+    /// `data/<id>/<id>_<frame>.jpg` (5-digit, 1-based) and `label/single_{train,test}set_{1..5}.csv`
+    /// (`video_name,label`, label 1…7). RAF-DB clips are single images (frame 0 of a 1-frame clip, whatever
+    /// `frames` says). Refuses to write into a folder that already holds one of the layout's top-level entries.
+    public func write(to directory: URL, layout: SyntheticLayout = .dfew, quality: Int = 90,
                       logger: Logger = Logger(label: "ferd.data.synth")) throws -> SyntheticWriteReport {
         let start = DispatchTime.now().uptimeNanoseconds
         let fileManager = FileManager.default
-        let data = directory.appendingPathComponent("data"), label = directory.appendingPathComponent("label")
-        for existing in [data, label] where fileManager.fileExists(atPath: existing.path) {
+        let plan = plan(layout)
+        for existing in plan.roots.map(directory.appendingPathComponent) where fileManager.fileExists(atPath: existing.path) {
             throw DataError(file: existing.path, problem: "the output folder already holds a dataset",
                             fix: "choose an empty --out folder or delete \(existing.path)")
         }
-        try fileManager.createDirectory(at: data, withIntermediateDirectories: true)
-        try fileManager.createDirectory(at: label, withIntermediateDirectories: true)
+        for folder in Set(plan.folders) {
+            try fileManager.createDirectory(at: directory.appendingPathComponent(folder), withIntermediateDirectories: true)
+        }
         logger.info("writing synthetic clips", metadata: [
             "clips": "\(clips)", "frames": "\(frames)", "size": "\(size)", "seed": "\(seed)",
-            "variability": "\(variability.rawValue)", "to": "\(directory.path)",
+            "variability": "\(variability.rawValue)", "layout": "\(layout.rawValue)", "to": "\(directory.path)",
         ])
         let totals = Mutex((frames: 0, bytes: 0, error: DataError?.none))
         let workers = min(clips, ProcessInfo.processInfo.activeProcessorCount * 4)
@@ -154,14 +158,16 @@ extension SyntheticDataset {
             var failure: DataError?
             pixels.withUnsafeMutableBufferPointer { buffer in
                 for k in stride(from: worker, to: clips, by: workers) where failure == nil {
+                    let folder = directory.appendingPathComponent(plan.folders[k])
                     do {
-                        let written = try writeClip(k, into: data, buffer: buffer, encoder: encoder, quality: quality)
+                        let written = try writeClip(k, names: plan.frameNames[k], into: folder, buffer: buffer,
+                                                    encoder: encoder, quality: quality)
                         frameTotal += written.frames
                         byteTotal += written.bytes
                     } catch let error as DataError {
                         failure = error
                     } catch {
-                        failure = DataError(file: data.path, problem: "cannot write clip \(Self.clipName(k)): \(error)",
+                        failure = DataError(file: folder.path, problem: "cannot write clip \(plan.ids[k]): \(error)",
                                             fix: "check free disk space and permissions")
                     }
                 }
@@ -174,14 +180,18 @@ extension SyntheticDataset {
         }
         let (frameTotal, byteTotal, failure) = totals.withLock { ($0.frames, $0.bytes, $0.error) }
         if let failure { throw failure }
-        try writeSplits(to: label)
+        for file in plan.splitFiles {
+            let url = directory.appendingPathComponent(file.path)
+            try fileManager.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(file.text.utf8).write(to: url)
+        }
         var counts = [Int](repeating: 0, count: Emotion.allCases.count)
         for k in 0..<clips {
             counts[emotion(ofClip: k).rawValue] += 1
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let report = SyntheticWriteReport(clips: clips, frames: frameTotal, bytes: byteTotal, seconds: seconds,
-                                          classCounts: counts)
+                                          classCounts: counts, splitFiles: plan.splitFiles.map { $0.path })
         logger.info("wrote synthetic clips", metadata: [
             "clips": "\(clips)", "frames": "\(frameTotal)", "MB": "\(byteTotal / 1_000_000)",
             "clips/s": "\(Int(report.clipsPerSecond))",
@@ -189,44 +199,26 @@ extension SyntheticDataset {
         return report
     }
 
-    /// Writes a dataset with the given settings; see `write(to:quality:logger:)`.
+    /// Writes a dataset with the given settings; see `write(to:layout:quality:logger:)`.
     public static func write(to directory: URL, clips: Int, frames: ClosedRange<Int> = 16...16, size: Int = 112,
                              seed: UInt64 = 0, classBalance: ClassBalance = .dfew, variability: Variability = .realistic,
+                             layout: SyntheticLayout = .dfew,
                              logger: Logger = Logger(label: "ferd.data.synth")) throws -> SyntheticWriteReport {
         try SyntheticDataset(clips: clips, frames: frames, size: size, seed: seed, classBalance: classBalance,
                              variability: variability)
-            .write(to: directory, logger: logger)
+            .write(to: directory, layout: layout, logger: logger)
     }
 
-    private func writeClip(_ k: Int, into data: URL, buffer: UnsafeMutableBufferPointer<UInt8>,
+    private func writeClip(_ k: Int, names: [String], into folder: URL, buffer: UnsafeMutableBufferPointer<UInt8>,
                            encoder: JPEGEncoder, quality: Int) throws -> (frames: Int, bytes: Int) {
         let recipe = SyntheticClipRecipe(emotion: emotion(ofClip: k), seed: seed, index: k, variability: variability)
-        let name = Self.clipName(k)
-        let folder = data.appendingPathComponent(name)
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: false)
-        let count = frameCount(ofClip: k)
         var bytes = 0
-        for f in 0..<count {
-            recipe.render(frame: f, of: count, size: size, into: buffer)
+        for (f, name) in names.enumerated() {
+            recipe.render(frame: f, of: names.count, size: size, into: buffer)
             let jpeg = try encoder.encode(UnsafeBufferPointer(buffer), width: size, height: size, quality: quality)
-            let file = folder.appendingPathComponent("\(name)_\(Self.zeroPadded(f + 1)).jpg")
-            try FileWriter.write(jpeg, to: file.path)
+            try FileWriter.write(jpeg, to: folder.appendingPathComponent(name).path)
             bytes += jpeg.count
         }
-        return (count, bytes)
-    }
-
-    private func writeSplits(to label: URL) throws {
-        let folds = testFolds()
-        let labels = (0..<clips).map { emotion(ofClip: $0).dfewLabel }
-        for (index, test) in folds.enumerated() {
-            let inTest = Set(test)
-            let train = (0..<clips).filter { !inTest.contains($0) }
-            for (kind, members) in [("train", train), ("test", test)] {
-                let rows = members.map { "\($0 + 1),\(labels[$0])\n" }.joined()
-                let file = label.appendingPathComponent("single_\(kind)set_\(index + 1).csv")
-                try Data(("video_name,label\n" + rows).utf8).write(to: file)
-            }
-        }
+        return (names.count, bytes)
     }
 }
