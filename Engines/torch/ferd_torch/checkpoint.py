@@ -11,6 +11,8 @@ import torch
 from .safetensors_io import load_file, load_metadata, save_file
 
 MOMENTUM_PREFIX = "optimizer.momentum."
+# SCN's relabelled training labels: int64, one per clip of the fold's training split in the cache's order.
+LABELS = "optimizer.labels"
 OPTIMIZER_PREFIX = "optimizer."
 DATA_PARALLEL_PREFIX = "module."
 LISTED = 8
@@ -20,8 +22,9 @@ class CheckpointError(ValueError):
     """A weights or resume file that does not fit the model: names the file, the keys and the fix."""
 
 
-def write(path, model, optimizer, settings, epoch):
-    """Writes the epoch's checkpoint atomically: `<path>.partial`, flushed to the disk, then renamed to `path`."""
+def write(path, model, optimizer, settings, epoch, labels=None):
+    """Writes the epoch's checkpoint atomically: `<path>.partial`, flushed to the disk, then renamed to `path`.
+    `labels` (SCN: the current training labels, a sequence of ints) are stored as `LABELS`."""
     tensors = {name: value.detach().to("cpu", torch.float32 if value.is_floating_point() else torch.int64)
                for name, value in model.state_dict().items()}
     names = {id(parameter): name for name, parameter in model.named_parameters()}
@@ -30,6 +33,8 @@ def write(path, model, optimizer, settings, epoch):
             buffer = optimizer.state.get(parameter, {}).get("momentum_buffer")
             if buffer is not None:
                 tensors[MOMENTUM_PREFIX + names[id(parameter)]] = buffer.detach().float().cpu().reshape(-1)
+    if labels is not None:
+        tensors[LABELS] = torch.tensor(list(labels), dtype=torch.int64)
     temporary = path + ".partial"
     save_file(tensors, temporary, metadata={"ferd.settings": json.dumps(settings, sort_keys=True),
                                             "ferd.epoch": str(epoch)})
@@ -44,31 +49,78 @@ def _listed(names):
     return shown + (f" and {len(names) - LISTED} more" if len(names) > LISTED else "")
 
 
-def load_weights(path, model):
-    """Loads a weights file into `model` strictly, as ferd's `ParameterStore.load` does: reference `state_dict`
-    keys (a DataParallel `module.` prefix is dropped, `optimizer.*` entries are left for `load_resume`), every
-    model key present with its shape and no other key. Returns the file's tensors by their stripped names."""
+def _read_weights(path):
+    """The file's tensors by their names with a DataParallel `module.` prefix dropped."""
     try:
         stored = load_file(path)
     except (OSError, ValueError, TypeError) as error:
         raise CheckpointError(f"{path}: cannot read it as safetensors ({error}); give a file written by ferd or "
                               "by the reference code's state_dict") from None
-    stored = {name[len(DATA_PARALLEL_PREFIX):] if name.startswith(DATA_PARALLEL_PREFIX) else name: value
-              for name, value in stored.items()}
+    return {name[len(DATA_PARALLEL_PREFIX):] if name.startswith(DATA_PARALLEL_PREFIX) else name: value
+            for name, value in stored.items()}
+
+
+def _misshaped(weights, expected, names):
+    """'name (file shape) (the model's shape)' of each of `names` whose shapes differ."""
+    return [f"{name} {tuple(weights[name].shape)} (the model's {tuple(expected[name].shape)})"
+            for name in sorted(names) if tuple(expected[name].shape) != tuple(weights[name].shape)]
+
+
+def load_weights(path, model):
+    """Loads a weights file into `model` strictly, as ferd's `ParameterStore.load` does: reference `state_dict`
+    keys (a DataParallel `module.` prefix is dropped, `optimizer.*` entries are left for `load_resume`), every
+    model key present with its shape and no other key. Returns the file's tensors by their stripped names."""
+    stored = _read_weights(path)
     weights = {name: value for name, value in stored.items() if not name.startswith(OPTIMIZER_PREFIX)}
     expected = model.state_dict()
     missing = sorted(set(expected) - set(weights))
     unexpected = sorted(set(weights) - set(expected))
-    misshaped = [f"{name} {tuple(weights[name].shape)} (the model's {tuple(expected[name].shape)})"
-                 for name in sorted(set(expected) & set(weights))
-                 if tuple(expected[name].shape) != tuple(weights[name].shape)]
+    misshaped = _misshaped(weights, expected, set(expected) & set(weights))
     problems = [f"{label} {_listed(names)}" for label, names in
                 (("missing", missing), ("unexpected", unexpected), ("wrong shape", misshaped)) if names]
     if problems:
         raise CheckpointError(f"{path} does not fit the model ({'; '.join(problems)}); use weights of the same model "
-                              "configuration (frames, imageSize, widths, reduction, attention, transformers)")
+                              "configuration (method, frames, imageSize, widths, reduction, attention, transformers)")
     model.load_state_dict({name: weights[name].to(expected[name].dtype) for name in expected})
     return stored
+
+
+def load_initial(path, model, backbone=None):
+    """Loads `init_from` into `model`. `backbone` maps torchvision's ResNet names to the model's (``{"conv1.":
+    "features.0.", …}``; None when the method has no ResNet backbone). A file that holds every model key outside the
+    backbone is a whole model's checkpoint and loads strictly (`load_weights`); any other file is a backbone: its
+    backbone weights, under the model's names or torchvision's, are copied and the rest of the model keeps its
+    initialisation. Returns None after a strict load, else the report ``{"file", "loaded", "missing", "unused"}``: how
+    many tensors were loaded, the model's keys left initialised and the file's keys not used (e.g. torchvision's
+    ``fc``)."""
+    expected = model.state_dict()
+    prefixes = tuple((backbone or {}).values())
+    head = {name for name in expected if not name.startswith(prefixes)} if prefixes else set(expected)
+    stored = _read_weights(path)
+    weights = {name: value for name, value in stored.items() if not name.startswith(OPTIMIZER_PREFIX)}
+    if not prefixes or head <= set(weights):
+        load_weights(path, model)
+        return None
+    loaded, unused = {}, []
+    for name, value in weights.items():
+        source = next((old for old in backbone if name.startswith(old)), None)
+        target = name if name.startswith(prefixes) or source is None else backbone[source] + name[len(source):]
+        if target in expected and target.startswith(prefixes):
+            loaded[target] = value
+        else:
+            unused.append(name)
+    if not loaded:
+        raise CheckpointError(f"{path} holds no weight of the model ({_listed(sorted(weights))}); give a checkpoint "
+                              "of the same method or a ResNet-18 backbone (torchvision or the method's names)")
+    misshaped = _misshaped(loaded, expected, loaded)
+    if misshaped:
+        raise CheckpointError(f"{path}: backbone weights of the wrong shape ({_listed(misshaped)}); use a backbone of "
+                              "the model's widths")
+    state = dict(expected)
+    state.update({name: value.to(expected[name].dtype) for name, value in loaded.items()})
+    model.load_state_dict(state)
+    return {"file": path, "loaded": len(loaded), "missing": sorted(set(expected) - set(loaded)),
+            "unused": sorted(unused)}
 
 
 def load_resume(path, model, optimizer):
@@ -97,3 +149,15 @@ def load_resume(path, model, optimizer):
         optimizer.state[parameter]["momentum_buffer"] = (
             values.to(parameter.device, torch.float32).reshape(parameter.shape).clone())
     return len(history)
+
+
+def load_labels(path, count):
+    """The training labels stored in a resume checkpoint (`LABELS`), or None when it has none; `count` is the number
+    of training clips, which they must match."""
+    labels = _read_weights(path).get(LABELS)
+    if labels is None:
+        return None
+    if labels.dim() != 1 or labels.numel() != count:
+        raise CheckpointError(f"{path}: {LABELS} holds {labels.numel()} labels, the fold has {count} training clips; "
+                              "resume with the dataset and fold the checkpoint was trained on")
+    return [int(label) for label in labels]

@@ -748,6 +748,8 @@ class ClipLoader:
         self.batch_size = batch_size
         self.seed = seed
         self.augmentation = ClipAugmentation(size) if mode == "train" else None
+        # The label of each clip in use, by its place; SCN's relabelling (relabel.py) replaces some in training.
+        self.labels = [clip["label"] for clip in self.clips]
 
     @property
     def shuffled(self) -> bool:
@@ -799,7 +801,7 @@ class ClipLoader:
             geometry = clip_geometry(self.parameters(position, epoch), side, side, size)
             for view, value in zip(views[1:5], geometry):
                 view[i] = value
-            views[5][i] = clip["label"]
+            views[5][i] = self.labels[position]
         return frames, horizontal, vertical, maps, tables, labels
 
 
@@ -814,7 +816,8 @@ def _setting(settings: dict, *path: str):
 
 class FoldData:
     """The training and test batches of one fold from a packed cache, as Swift's `FoldBatches` builds them for a
-    trial: T = model.frames, S = model.imageSize, batches of `batchSize`, `seed` for every random choice. With
+    trial: T = model.frames from T / V segments of V = `framesPerSegment` (missing: 1) consecutive frames,
+    S = model.imageSize, batches of `batchSize`, `seed` for every random choice. With
     `world_size` k > 1, rank r takes places r, r + k, … of every global batch (Swift's `ClipShard`); a rank may get
     an empty part of the last test batch and then receives a batch of 0 clips, which the caller skips.
 
@@ -838,7 +841,8 @@ class FoldData:
         if split is None:
             raise DataError(cache_dir, f"the packed cache has no fold {fold} (it holds folds {self.cache.folds})",
                             f"re-run `{self.cache.prepare_command}`")
-        sampler = ClipSampler(frames, 1, reference_quirks)
+        per_segment = settings.get("framesPerSegment") or 1
+        sampler = ClipSampler(frames // per_segment, per_segment, reference_quirks)
         self.train = ClipLoader(self.cache, split[0], "train", sampler, size, batch_size, seed)
         self.test = ClipLoader(self.cache, split[1], "test", sampler, size, batch_size, seed)
         self.device = torch.device(device)

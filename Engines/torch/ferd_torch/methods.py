@@ -1,6 +1,6 @@
 """Every method the torch engine trains, selected by ``settings.model.method`` as ferd's ``ModelMethod``:
 `build` makes the model of a ``ModelConfiguration`` JSON (its forward returns a `ModelOutput`), `losses` computes
-the method's training objective from that output, `METHOD_LOSS_DEFAULTS` are ``settings.methodLoss``'s defaults.
+the method's training objective from that output (``settings.methodLoss`` with contract.METHOD_LOSS_DEFAULTS).
 
 Run ``python3 -m ferd_torch.methods`` to print every method's parameter count at its paper size and check
 Former-DFER's against the reference's (18,031,943) and GCA+IAL's against the spec.
@@ -9,16 +9,14 @@ Former-DFER's against the reference's (18,031,943) and GCA+IAL's against the spe
 import torch.nn.functional as F
 
 from . import model as gca
+from .contract import METHOD_LOSS_DEFAULTS
 from .former_dfer import FormerDFER
 from .output import ModelOutput
 from .ran import RAN, region_biased_loss
 from .scn import SCN, rank_regularisation
 from .stt import STT, compact_softmax_loss
 
-METHODS = ("gca-ial", "scn", "ran", "former-dfer", "stt")
 FORMER_DFER_PAPER_PARAMS = 18_031_943
-METHOD_LOSS_DEFAULTS = {"scn": {"rankFraction": 0.7, "rankMargin": 0.15, "relabelMargin": 0.2, "relabelEpoch": 10},
-                        "ran": {"margin": 0.02}, "stt": {"compactWeight": 1.0}}
 
 
 def _transformer(depth, heads, head, hidden):
@@ -51,6 +49,16 @@ class GCAIAL(gca.GenerateModel):
         logits, aux2, aux3 = super().forward(clips)
         return ModelOutput(logits, [aux2, aux3] if self.has_aux and self.auxiliary_heads else [])
 
+
+_RESNET_NAMES = ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4.")
+# torchvision's ResNet-18 names → the method's, for init_from with a backbone (checkpoint.load_initial).
+BACKBONES = {
+    "scn": dict(zip(_RESNET_NAMES, ("features.0.", "features.1.", "features.4.", "features.5.", "features.6.",
+                                    "features.7."))),
+    "ran": {name: name for name in _RESNET_NAMES},
+    "former-dfer": {name: "s_former." + name for name in _RESNET_NAMES},
+    "stt": {name: "backbone." + name for name in _RESNET_NAMES[:5]},
+}
 
 _BUILDERS = {"gca-ial": GCAIAL, "scn": SCN, "ran": RAN, "former-dfer": FormerDFER, "stt": STT}
 

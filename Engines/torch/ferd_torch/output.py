@@ -14,3 +14,9 @@ class ModelOutput(NamedTuple):
     auxiliary: List[torch.Tensor] = []
     importance: Optional[torch.Tensor] = None
     region_attention: Optional[torch.Tensor] = None
+
+    def to_float32(self):
+        """The same output with every tensor in float32 (the losses' precision under autocast)."""
+        optional = lambda tensor: None if tensor is None else tensor.float()
+        return ModelOutput(self.logits.float(), [head.float() for head in self.auxiliary],
+                           optional(self.importance), optional(self.region_attention))
