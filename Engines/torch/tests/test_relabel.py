@@ -1,0 +1,88 @@
+"""SCN's relabelling: which labels flip, that the next epochs train with them, and that a resume keeps them."""
+
+import json
+import os
+import unittest
+from types import SimpleNamespace
+
+import torch
+
+from ferd_torch import checkpoint, safetensors_io
+from ferd_torch.data import FoldData
+from ferd_torch.relabel import Relabeller
+from tests.support import TemporaryFolder, lifecycle, run_engine, settings, spec, tiny_cache
+
+SCN_MODEL = {"method": "scn", "frames": 2, "imageSize": 16, "widths": [4, 4, 8, 8, 8], "reduction": 4,
+             "attention": "gca", "classes": 7,
+             "spatialTransformer": {"depth": 0, "heads": 1, "headDimension": 1, "hiddenDimension": 1},
+             "temporalTransformer": {"depth": 0, "heads": 1, "headDimension": 1, "hiddenDimension": 1}}
+
+
+class RelabellerTests(unittest.TestCase):
+    def test_a_label_flips_when_the_prediction_wins_by_more_than_the_margin(self):
+        loader = SimpleNamespace(labels=[1, 0, 1, 5])
+        relabeller = Relabeller(loader, margin=0.2, first_epoch=3, classes=7)
+        self.assertEqual((relabeller.active(2), relabeller.active(3), relabeller.active(9)), (False, True, True))
+        probabilities = torch.tensor([[0.7, 0.1, 0.2, 0, 0, 0, 0],      # 0.7 − 0.1 > 0.2: becomes 0
+                                      [0.5, 0.4, 0.1, 0, 0, 0, 0],      # the label is the prediction
+                                      [0.45, 0.35, 0.2, 0, 0, 0, 0]])   # 0.45 − 0.35 ≤ 0.2: stays 1
+        logits = torch.log(probabilities + 1e-12)
+        relabeller.begin_epoch()
+        changes = relabeller.step([2, 1, 0], logits, torch.tensor([1, 0, 1]))
+        self.assertEqual(changes, [(2, 0)])
+        self.assertEqual(loader.labels, [1, 0, 0, 5], "keyed by the clip's place, not by its place in the batch")
+        self.assertEqual(relabeller.counts, [1, 0, 0, 0, 0, 0, 0])
+        relabeller.begin_epoch()
+        self.assertEqual(relabeller.counts, [0] * 7)
+
+
+class RelabelRunTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.folder_context = TemporaryFolder()
+        cls.folder = cls.folder_context.__enter__()
+        cls.cache = tiny_cache(cls.folder)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.folder_context.__exit__(None, None, None)
+
+    def run_dir(self, name):
+        path = os.path.join(self.folder, name)
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    def test_labels_change_from_the_relabel_epoch_persist_and_survive_a_resume(self):
+        trial = settings(epochs=3, model=dict(SCN_MODEL),
+                         methodLoss={"scn": {"relabelEpoch": 2, "relabelMargin": 0.0}})
+        status, events, errors = run_engine(spec(self.cache, self.run_dir("whole"), settings=trial))
+        self.assertEqual(status, 0, errors)
+        self.assertEqual(events[0]["method"], "scn")
+        epochs = [event for event in events if event["event"] == "epoch"]
+        self.assertEqual(epochs[0]["relabeled"], [0] * 7, "epoch 1 precedes relabelEpoch 2")
+        self.assertGreater(sum(epochs[1]["relabeled"]), 0, "margin 0: every clip predicted otherwise is relabelled")
+        files = [event["file"] for event in events if event["event"] == "checkpoint"]
+        original = FoldData(self.cache, 1, trial).train.labels
+        stored = [safetensors_io.load_file(file)[checkpoint.LABELS].tolist() for file in files]
+        self.assertEqual(stored[0], original)
+        self.assertNotEqual(stored[1], original)
+        self.assertLessEqual(sum(a != b for a, b in zip(stored[1], original)), sum(epochs[1]["relabeled"]))
+        # Resume after epoch 2 as the worker does: epoch 3 must train with the relabelled clips again.
+        tensors = safetensors_io.load_file(files[1])
+        metadata = dict(safetensors_io.load_metadata(files[1]), **{"ferd.history": json.dumps([{}, {}])})
+        resume = os.path.join(self.folder, "resume.safetensors")
+        safetensors_io.save_file(tensors, resume, metadata=metadata)
+        status, resumed, errors = run_engine(spec(self.cache, self.run_dir("resumed"), settings=trial,
+                                                  resume_from=resume))
+        self.assertEqual(status, 0, errors)
+        self.assertEqual(lifecycle(resumed), ["started", "checkpoint", "epoch", "done"])
+        self.assertEqual([e["train_loss"] for e in resumed if e["event"] == "epoch"], [epochs[2]["train_loss"]])
+        self.assertEqual([e["relabeled"] for e in resumed if e["event"] == "epoch"], [epochs[2]["relabeled"]])
+        continued = safetensors_io.load_file([e["file"] for e in resumed if e["event"] == "checkpoint"][0])
+        whole = safetensors_io.load_file(files[2])
+        for name, tensor in whole.items():
+            self.assertTrue(torch.equal(tensor, continued[name]), name)
+
+
+if __name__ == "__main__":
+    unittest.main()
