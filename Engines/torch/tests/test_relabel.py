@@ -10,7 +10,8 @@ import torch
 from ferd_torch import checkpoint, safetensors_io
 from ferd_torch.data import FoldData
 from ferd_torch.relabel import Relabeller
-from tests.support import TemporaryFolder, lifecycle, run_engine, settings, spec, tiny_cache
+from tests.support import TemporaryFolder, engine_process, lifecycle, run_engine, settings, spec, tiny_cache
+from tests.test_distributed import free_port
 
 SCN_MODEL = {"method": "scn", "frames": 2, "imageSize": 16, "widths": [4, 4, 8, 8, 8], "reduction": 4,
              "attention": "gca", "classes": 7,
@@ -82,6 +83,22 @@ class RelabelRunTests(unittest.TestCase):
         whole = safetensors_io.load_file(files[2])
         for name, tensor in whole.items():
             self.assertTrue(torch.equal(tensor, continued[name]), name)
+
+    def test_a_gang_holds_the_same_labels_on_every_member(self):
+        trial = settings(epochs=2, batch=4, model=dict(SCN_MODEL),
+                         methodLoss={"scn": {"relabelEpoch": 1, "relabelMargin": 0.0}})
+        address = f"tcp://127.0.0.1:{free_port()}"
+        processes = [engine_process(spec(self.cache, self.run_dir(f"gang-{rank}"), settings=trial, distributed={
+            "rank": rank, "world_size": 2, "init_method": address, "backend": "gloo"})) for rank in range(2)]
+        outputs = [process.communicate(timeout=180) for process in processes]
+        for process, (_, errors) in zip(processes, outputs):
+            self.assertEqual(process.returncode, 0, errors)
+        epochs = [[json.loads(line) for line in output.splitlines() if '"epoch"' in line] for output, _ in outputs]
+        relabeled = [[event["relabeled"] for event in member if event["event"] == "epoch"] for member in epochs]
+        self.assertEqual(relabeled[0], relabeled[1], "every member applies every member's changes")
+        self.assertGreater(sum(map(sum, relabeled[0])), 0)
+        losses = [[event["train_loss"] for event in member if event["event"] == "epoch"] for member in epochs]
+        self.assertEqual(losses[0], losses[1])
 
 
 if __name__ == "__main__":
