@@ -144,7 +144,7 @@ def validate_settings(spec):
                         "give the weights of the layer2 and layer3 heads, e.g. [0.05, 0]")
     model = "settings.model"
     method = _choice(spec, model + ".method", METHODS, optional="gca-ial")
-    frames = _number(spec, model + ".frames", minimum=2, integer=True)
+    frames = _number(spec, model + ".frames", minimum=2 if method == "gca-ial" else 1, integer=True)
     if frames % per_segment:
         raise SpecError("settings.framesPerSegment", f"is {per_segment}, which does not divide the {frames} frames",
                         "use 1 or a divisor of settings.model.frames")
@@ -157,19 +157,17 @@ def validate_settings(spec):
         raise SpecError(model + ".classes", f"is {spec['settings']['model']['classes']}",
                         f"the torch engine trains DFEW's {CLASSES} classes")
     for transformer in ("spatialTransformer", "temporalTransformer"):
-        _number(spec, f"{model}.{transformer}.depth", minimum=0, integer=True)
+        depth = _number(spec, f"{model}.{transformer}.depth", minimum=0, integer=True)
         for name in ("heads", "headDimension", "hiddenDimension"):
-            _number(spec, f"{model}.{transformer}.{name}", minimum=1, integer=True)
+            if depth or method == "gca-ial":
+                _number(spec, f"{model}.{transformer}.{name}", minimum=1, integer=True)
     if method == "gca-ial":
         _validate_gca_ial(spec, widths)
     elif method == "ran":
         _choice(spec, model + ".ranCrops", RAN_CROPS, optional="fixed")
-    elif method in ("former-dfer", "stt"):
-        needed = ("spatialTransformer", "temporalTransformer") if method == "former-dfer" else ("temporalTransformer",)
-        for transformer in needed:
-            if _get(spec, f"{model}.{transformer}.depth") == 0:
-                raise SpecError(f"{model}.{transformer}.depth", f"is 0, but {method} needs this transformer",
-                                "give a depth of 1 or more (the paper's is in docs/METHODS.md)")
+    elif method == "stt" and _get(spec, model + ".temporalTransformer.depth") == 0:
+        raise SpecError(model + ".temporalTransformer.depth", "is 0, but STT's blocks are this transformer",
+                        "give a depth of 1 or more (the paper's model has 4)")
     if method == "stt":
         _choice(spec, model + ".sttAttention", STT_ATTENTIONS, optional="space-time")
         _number(spec, model + ".dropPath", minimum=0, below=1, optional=0.1)

@@ -11,7 +11,6 @@ State-dict keys are those of RAN's ``part_attention.py``: ``conv1``, ``bn1``, ``
 """
 
 import math
-from fractions import Fraction
 
 import torch
 import torch.nn.functional as F
@@ -21,21 +20,17 @@ from . import resnet
 from .output import ModelOutput
 
 # [x0, y0, x1, y1] as fractions of the frame (ranCrops "fixed"); the whole frame is the eighth region.
-CROPS = (("0.125", "0.25", "0.875", "1"), ("0", "0", "0.75", "0.75"), ("0.25", "0", "1", "0.75"),
-         ("0.05", "0.05", "0.95", "0.95"), ("0.1", "0.1", "0.9", "0.9"), ("0.125", "0.125", "0.875", "0.875"),
-         ("0.125", "0", "0.875", "0.75"))
+CROPS = ((0.125, 0.25, 0.875, 1), (0, 0, 0.75, 0.75), (0.25, 0, 1, 0.75), (0.05, 0.05, 0.95, 0.95),
+         (0.1, 0.1, 0.9, 0.9), (0.125, 0.125, 0.875, 0.875), (0.125, 0, 0.875, 0.75))
 CROP_SCHEMES = ("fixed",)
 REGIONS = len(CROPS) + 1
 
 
 def crop_boxes(side):
     """The crops' pixel boxes (column0, row0, column1, row1) on a side×side frame, end exclusive: columns
-    [⌊x0·S⌋, ⌈x1·S⌉), rows [⌊y0·S⌋, ⌈y1·S⌉), computed exactly (0.1·40 is 4, not 4.000…1)."""
-    boxes = []
-    for x0, y0, x1, y1 in CROPS:
-        boxes.append((math.floor(Fraction(x0) * side), math.floor(Fraction(y0) * side),
-                      math.ceil(Fraction(x1) * side), math.ceil(Fraction(y1) * side)))
-    return boxes
+    [⌊x0·S⌋, ⌈x1·S⌉), rows [⌊y0·S⌋, ⌈y1·S⌉), the products in double precision as ferd's Swift model computes them."""
+    return [(math.floor(x0 * side), math.floor(y0 * side), math.ceil(x1 * side), math.ceil(y1 * side))
+            for x0, y0, x1, y1 in CROPS]
 
 
 def regions(frames):

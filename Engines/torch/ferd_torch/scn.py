@@ -44,8 +44,9 @@ class SCN(nn.Module):
 
 
 def high_group_size(fraction, count):
-    """M = ⌊β·N⌋ in float32, as ferd's Swift loss computes it (0.7·10 is 7 there, not 6.999…)."""
-    return int(math.floor(np.float32(fraction) * np.float32(count)))
+    """M = ⌊β·N⌋ as ferd's Swift loss computes it: β is a float32 setting, taken at its shortest decimal (0.7, not
+    0.699999988…) and multiplied in double precision."""
+    return int(math.floor(float(str(np.float32(fraction))) * count))
 
 
 def rank_regularisation(importance, fraction, margin):

@@ -8,7 +8,8 @@ temporal MHSA per location over [cls copy, its T tokens], the P cls outputs aver
 (exact-erf GELU), residual. "joint": one MHSA over all 1+T·P tokens (spatial_* weights), residual; FFN, residual.
 Stochastic depth (``dropPath`` at the last block, linear from 0 at block 0) acts on every residual branch in training.
 Output: ``norm`` (LN eps 1e-6, as every LayerNorm here) of the cls token → ``head``. The token tables start
-truncated-normal (std 0.02, cut at ±2 std), the other weights as torch's layers do. The loss is `compact_softmax_loss`.
+truncated-normal (std 0.02, cut at ±2 std), the linear layers N(0, 0.02²) with zero biases (timm's ViT), the
+tokenizer as torch's Conv2d does. The loss is `compact_softmax_loss`.
 """
 
 import math
@@ -125,6 +126,10 @@ class STT(nn.Module):
         resnet.initialise(self)
         for table in (self.cls_token, self.spatial_pos, self.temporal_pos):
             nn.init.trunc_normal_(table, std=0.02, a=-0.04, b=0.04)
+        for layer in self.modules():
+            if isinstance(layer, nn.Linear):
+                nn.init.normal_(layer.weight, std=0.02)
+                nn.init.zeros_(layer.bias)
 
     def forward(self, clips):
         """clips (B,T,3,S,S) in [0,1] → logits (B, classes)."""

@@ -203,7 +203,7 @@ class RegionTests(unittest.TestCase):
     def test_crop_boxes_are_the_fixed_fractions_in_pixels(self):
         self.assertEqual(crop_boxes(112), [(14, 28, 98, 112), (0, 0, 84, 84), (28, 0, 112, 84), (5, 5, 107, 107),
                                            (11, 11, 101, 101), (14, 14, 98, 98), (14, 0, 98, 84)])
-        self.assertEqual(crop_boxes(40)[4], (4, 4, 36, 36), "0.1·40 is exactly 4")
+        self.assertEqual(crop_boxes(40)[4], (4, 4, 36, 36), "0.1·40 rounds to 4 in double precision")
         self.assertEqual(crop_boxes(16)[3], (0, 0, 16, 16), "⌊0.8⌋ = 0, ⌈15.2⌉ = 16")
 
     def test_regions_resize_each_crop_bilinearly_and_keep_the_frame_last(self):
@@ -323,9 +323,12 @@ class SpecTests(unittest.TestCase):
             (dict(model=tiny("ran", ranCrops="random")), "settings.model.ranCrops", "use fixed"),
             (dict(model=tiny("stt", sttAttention="axial")), "settings.model.sttAttention", "space-time or joint"),
             (dict(model=tiny("stt", dropPath=1.0)), "settings.model.dropPath", "below 1"),
-            (dict(model=tiny("former-dfer", spatialTransformer={"depth": 0, "heads": 1, "headDimension": 1,
-                                                                 "hiddenDimension": 1})),
-             "settings.model.spatialTransformer.depth", "depth of 1 or more"),
+            (dict(model=tiny("stt", temporalTransformer={"depth": 0, "heads": 0, "headDimension": 0,
+                                                         "hiddenDimension": 0})),
+             "settings.model.temporalTransformer.depth", "depth of 1 or more"),
+            (dict(model=tiny("former-dfer", spatialTransformer={"depth": 1, "heads": 0, "headDimension": 4,
+                                                                 "hiddenDimension": 8})),
+             "settings.model.spatialTransformer.heads", "≥ 1"),
             (dict(model=tiny("scn"), methodLoss={"scn": {"rankFraction": 1.0}}),
              "settings.methodLoss.scn.rankFraction", "between 0 and 1"),
             (dict(model=tiny("scn"), methodLoss={"scn": {"relabelEpoch": 0}}),
@@ -344,7 +347,8 @@ class SpecTests(unittest.TestCase):
                 self.assertIn(fix, str(error))
 
     def test_gca_fields_are_only_checked_for_gca_ial(self):
-        self.accepts(model=tiny("scn", widths=[4, 8, 8, 16, 16], reduction=3, attention="whatever"))
+        self.accepts(model=tiny("scn", widths=[4, 8, 8, 16, 16], reduction=3, attention="whatever", frames=1,
+                                spatialTransformer={"depth": 0, "heads": 0, "headDimension": 0, "hiddenDimension": 0}))
         self.assertEqual(self.refusal(model=tiny("gca-ial", widths=[4, 8, 8, 16, 16])).field, "settings.model.widths")
 
 
