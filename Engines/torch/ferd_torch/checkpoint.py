@@ -88,11 +88,12 @@ def load_weights(path, model):
 def load_initial(path, model, backbone=None):
     """Loads `init_from` into `model`. `backbone` maps torchvision's ResNet names to the model's (``{"conv1.":
     "features.0.", …}``; None when the method has no ResNet backbone). A file that holds every model key outside the
-    backbone is a whole model's checkpoint and loads strictly (`load_weights`); any other file is a backbone: its
-    backbone weights, under the model's names or torchvision's, are copied and the rest of the model keeps its
-    initialisation. Returns None after a strict load, else the report ``{"file", "loaded", "missing", "unused"}``: how
-    many tensors were loaded, the model's keys left initialised and the file's keys not used (e.g. torchvision's
-    ``fc``)."""
+    backbone is a whole model's checkpoint and loads strictly (`load_weights`). Any other file loads as ferd's Swift
+    `ExpressionModels.initialise` loads it: each of its tensors whose name — as it is, else renamed from torchvision's —
+    and shape match a model entry is copied, the rest of the model keeps its initialisation. Returns None after a
+    strict load, else the report ``{"file", "loaded", "missing", "unused", "mismatched"}``: how many tensors were
+    loaded, the model's keys the file gave no value for, the file's keys that name no model entry (e.g. torchvision's
+    ``fc``) and the entries whose shapes differ (left initialised)."""
     expected = model.state_dict()
     prefixes = tuple((backbone or {}).values())
     head = {name for name in expected if not name.startswith(prefixes)} if prefixes else set(expected)
@@ -101,26 +102,26 @@ def load_initial(path, model, backbone=None):
     if not prefixes or head <= set(weights):
         load_weights(path, model)
         return None
-    loaded, unused = {}, []
+    loaded, unused, mismatched = {}, [], []
     for name, value in weights.items():
         source = next((old for old in backbone if name.startswith(old)), None)
-        target = name if name.startswith(prefixes) or source is None else backbone[source] + name[len(source):]
-        if target in expected and target.startswith(prefixes):
-            loaded[target] = value
-        else:
+        target = name if name in expected or source is None else backbone[source] + name[len(source):]
+        if target not in expected:
             unused.append(name)
+        elif tuple(value.shape) != tuple(expected[target].shape):
+            mismatched.append(f"{target}: file {tuple(value.shape)}, model {tuple(expected[target].shape)}")
+        else:
+            loaded[target] = value
     if not loaded:
-        raise CheckpointError(f"{path} holds no weight of the model ({_listed(sorted(weights))}); give a checkpoint "
-                              "of the same method or a ResNet-18 backbone (torchvision or the method's names)")
-    misshaped = _misshaped(loaded, expected, loaded)
-    if misshaped:
-        raise CheckpointError(f"{path}: backbone weights of the wrong shape ({_listed(misshaped)}); use a backbone of "
-                              "the model's widths")
+        raise CheckpointError(f"{path} holds no weight of the model ({_listed(sorted(weights))}"
+                              f"{'; wrong shape ' + _listed(mismatched) if mismatched else ''}); give a checkpoint of "
+                              "the same method or a ResNet-18 backbone of the model's widths (torchvision's names or "
+                              "the method's)")
     state = dict(expected)
     state.update({name: value.to(expected[name].dtype) for name, value in loaded.items()})
     model.load_state_dict(state)
-    return {"file": path, "loaded": len(loaded), "missing": sorted(set(expected) - set(loaded)),
-            "unused": sorted(unused)}
+    return {"file": path, "loaded": len(loaded), "missing": [name for name in expected if name not in loaded],
+            "unused": sorted(unused), "mismatched": sorted(mismatched)}
 
 
 def load_resume(path, model, optimizer):

@@ -168,9 +168,11 @@ class Engine:
                  self.data.train_batch_count, self.data.test_batch_count, self.completed + 1, epochs)
         if self.init_report:
             report = self.init_report
-            log.info("init_from %s is a backbone: %d tensors loaded; %d model tensors keep their initialisation (%s); "
-                     "%d of its tensors unused (%s)", report["file"], report["loaded"], len(report["missing"]),
-                     ", ".join(report["missing"]), len(report["unused"]), ", ".join(report["unused"]))
+            log.info("init_from %s is not a whole model: %d tensors loaded; %d model tensors keep their "
+                     "initialisation (%s); %d of its tensors name none of the model's (%s); %d have another shape "
+                     "(%s)", report["file"], report["loaded"], len(report["missing"]), ", ".join(report["missing"]),
+                     len(report["unused"]), ", ".join(report["unused"]), len(report["mismatched"]),
+                     ", ".join(report["mismatched"]))
         for epoch in range(self.completed + 1, epochs + 1):
             if parallel.any_rank(self.world, session.stop_requested, self.device):
                 log.info("stopping after epoch %d as asked (SIGTERM)", epoch - 1)
