@@ -8,8 +8,8 @@ temporal MHSA per location over [cls copy, its T tokens], the P cls outputs aver
 (exact-erf GELU), residual. "joint": one MHSA over all 1+T·P tokens (spatial_* weights), residual; FFN, residual.
 Stochastic depth (``dropPath`` at the last block, linear from 0 at block 0) acts on every residual branch in training.
 Output: ``norm`` (LN eps 1e-6, as every LayerNorm here) of the cls token → ``head``. The token tables start
-truncated-normal (std 0.02, cut at ±2 std), the linear layers N(0, 0.02²) with zero biases (timm's ViT), the
-tokenizer as torch's Conv2d does. The loss is `compact_softmax_loss`.
+N(0, 0.02²) (timm's trunc_normal_, whose ±2 cut a 0.02 std never reaches), the linear layers N(0, 0.02²) with zero
+biases (timm's ViT), the tokenizer U(±1/√fan_in) as torch's Conv2d does, the backbone as resnet.initialise does. The loss is `compact_softmax_loss`.
 """
 
 import math
@@ -123,9 +123,9 @@ class STT(nn.Module):
             for index in range(depth))
         self.norm = nn.LayerNorm(dim, eps=NORM_EPS)
         self.head = nn.Linear(dim, configuration["classes"])
-        resnet.initialise(self)
+        resnet.initialise(self.backbone)
         for table in (self.cls_token, self.spatial_pos, self.temporal_pos):
-            nn.init.trunc_normal_(table, std=0.02, a=-0.04, b=0.04)
+            nn.init.trunc_normal_(table, std=0.02)
         for layer in self.modules():
             if isinstance(layer, nn.Linear):
                 nn.init.normal_(layer.weight, std=0.02)

@@ -174,7 +174,9 @@ class ModelTests(unittest.TestCase):
                          ((1, 49, 512), (1, 17, 512), (2048, 512)))
         for block, rate in zip(model.blocks, (0.0, 0.1 / 3, 0.2 / 3, 0.1)):
             self.assertAlmostEqual(block.drop_rate, rate, places=12)
-        self.assertLess(model.temporal_pos.abs().max().item(), 0.04 + 1e-6, "trunc-normal std 0.02 within 2σ")
+        self.assertAlmostEqual(model.spatial_pos.std().item(), 0.02, delta=0.002)
+        bound = 1 / math.sqrt(256)
+        self.assertLessEqual(model.tokenizer.weight.abs().max().item(), bound, "torch's Conv2d default, not kaiming")
 
     def test_stt_drop_path_is_training_only_and_per_clip(self):
         model = methods.build(tiny("stt", dropPath=0.9))
