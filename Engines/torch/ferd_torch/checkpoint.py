@@ -11,8 +11,6 @@ import torch
 from .safetensors_io import load_file, load_metadata, save_file
 
 MOMENTUM_PREFIX = "optimizer.momentum."
-# SCN's relabelled training labels: int64, one per clip of the fold's training split in the cache's order.
-LABELS = "optimizer.labels"
 OPTIMIZER_PREFIX = "optimizer."
 DATA_PARALLEL_PREFIX = "module."
 LISTED = 8
@@ -22,9 +20,9 @@ class CheckpointError(ValueError):
     """A weights or resume file that does not fit the model: names the file, the keys and the fix."""
 
 
-def write(path, model, optimizer, settings, epoch, labels=None):
-    """Writes the epoch's checkpoint atomically: `<path>.partial`, flushed to the disk, then renamed to `path`.
-    `labels` (SCN: the current training labels, a sequence of ints) are stored as `LABELS`."""
+def write(path, model, optimizer, settings, epoch, metadata=None):
+    """Writes the epoch's checkpoint atomically: `<path>.partial`, flushed to the disk, then renamed to `path`;
+    `metadata` adds entries (SCN: `ferd.labels`)."""
     tensors = {name: value.detach().to("cpu", torch.float32 if value.is_floating_point() else torch.int64)
                for name, value in model.state_dict().items()}
     names = {id(parameter): name for name, parameter in model.named_parameters()}
@@ -33,11 +31,9 @@ def write(path, model, optimizer, settings, epoch, labels=None):
             buffer = optimizer.state.get(parameter, {}).get("momentum_buffer")
             if buffer is not None:
                 tensors[MOMENTUM_PREFIX + names[id(parameter)]] = buffer.detach().float().cpu().reshape(-1)
-    if labels is not None:
-        tensors[LABELS] = torch.tensor(list(labels), dtype=torch.int64)
     temporary = path + ".partial"
-    save_file(tensors, temporary, metadata={"ferd.settings": json.dumps(settings, sort_keys=True),
-                                            "ferd.epoch": str(epoch)})
+    save_file(tensors, temporary, metadata=dict(metadata or {}, **{"ferd.settings": json.dumps(settings, sort_keys=True),
+                                                                   "ferd.epoch": str(epoch)}))
     with open(temporary, "rb") as file:
         os.fsync(file.fileno())
     os.replace(temporary, path)
@@ -152,13 +148,7 @@ def load_resume(path, model, optimizer):
     return len(history)
 
 
-def load_labels(path, count):
-    """The training labels stored in a resume checkpoint (`LABELS`), or None when it has none; `count` is the number
-    of training clips, which they must match."""
-    labels = _read_weights(path).get(LABELS)
-    if labels is None:
-        return None
-    if labels.dim() != 1 or labels.numel() != count:
-        raise CheckpointError(f"{path}: {LABELS} holds {labels.numel()} labels, the fold has {count} training clips; "
-                              "resume with the dataset and fold the checkpoint was trained on")
-    return [int(label) for label in labels]
+
+def load_labels(path):
+    """The SCN label store of a resume checkpoint (its `ferd.labels` metadata text), or None when it has none."""
+    return load_metadata(path).get("ferd.labels")

@@ -142,10 +142,13 @@ class Engine:
             scn = methods.method_loss(self.settings, "scn")
             self.relabeller = Relabeller(self.data.train, scn["relabelMargin"], scn["relabelEpoch"],
                                          configuration["classes"], self.world, self.device)
-            if self.spec.get("resume_from"):
-                labels = checkpoint.load_labels(self.spec["resume_from"], len(self.data.train.labels))
-                if labels is not None:
-                    self.data.train.labels[:] = labels
+            stored = checkpoint.load_labels(self.spec["resume_from"]) if self.spec.get("resume_from") else None
+            if stored is not None:
+                try:
+                    self.relabeller.restore(stored)
+                except ValueError as error:
+                    raise checkpoint.CheckpointError(f"{self.spec['resume_from']}: {error}; resume from a checkpoint "
+                                                     "that ferd wrote") from None
 
     def autocast(self):
         """The autocast context of the configured precision (disabled for fp32)."""
@@ -187,15 +190,17 @@ class Engine:
             if self.world > 1:
                 parallel.average_batch_norm_statistics(self.model)
             confusion = self.evaluate(epoch)
-            labels = self.data.train.labels if self.relabeller else None
+            labels = self.relabeller.metadata() if self.relabeller else None
             if self.rank == 0:
                 file = os.path.join(self.spec["run_dir"], f"engine-epoch-{epoch}.safetensors")
-                checkpoint.write(file, self.model, self.optimizer, self.settings, epoch, labels=labels)
+                checkpoint.write(file, self.model, self.optimizer, self.settings, epoch,
+                                 metadata={"ferd.labels": labels} if labels else None)
                 session.checkpoint(epoch, file)
             seconds = time.monotonic() - began
-            relabeled = {"relabeled": list(self.relabeller.counts)} if self.relabeller else {}
+            relabelled = self.relabeller is not None and self.relabeller.active(epoch)
+            relabels = {"relabels": self.relabeller.report()} if relabelled else {}
             session.epoch(epoch, train_loss=loss, confusion=confusion, learning_rate=rate, seconds=seconds,
-                          steps=steps, train_seconds=train_seconds, data_wait_seconds=data_wait, **relabeled)
+                          steps=steps, train_seconds=train_seconds, data_wait_seconds=data_wait, **relabels)
             log.info("epoch %d/%d: train loss %.6f, lr %g, %.1f s (training %.1f s, %.1f s of it waiting for data)",
                      epoch, epochs, loss, rate, seconds, train_seconds, data_wait)
         session.done()

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import torch
 
-from ferd_torch import checkpoint, safetensors_io
+from ferd_torch import safetensors_io
 from ferd_torch.data import FoldData
 from ferd_torch.relabel import Relabeller
 from tests.support import TemporaryFolder, engine_process, lifecycle, run_engine, settings, spec, tiny_cache
@@ -21,7 +21,7 @@ SCN_MODEL = {"method": "scn", "frames": 2, "imageSize": 16, "widths": [4, 4, 8, 
 
 class RelabellerTests(unittest.TestCase):
     def test_a_label_flips_when_the_prediction_wins_by_more_than_the_margin(self):
-        loader = SimpleNamespace(labels=[1, 0, 1, 5])
+        loader = SimpleNamespace(labels=[1, 0, 1, 5], clips=[{"id": name} for name in ("a", "b", "c", "d")])
         relabeller = Relabeller(loader, margin=0.2, first_epoch=3, classes=7)
         self.assertEqual((relabeller.active(2), relabeller.active(3), relabeller.active(9)), (False, True, True))
         probabilities = torch.tensor([[0.7, 0.1, 0.2, 0, 0, 0, 0],      # 0.7 − 0.1 > 0.2: becomes 0
@@ -29,12 +29,28 @@ class RelabellerTests(unittest.TestCase):
                                       [0.45, 0.35, 0.2, 0, 0, 0, 0]])   # 0.45 − 0.35 ≤ 0.2: stays 1
         logits = torch.log(probabilities + 1e-12)
         relabeller.begin_epoch()
-        changes = relabeller.step([2, 1, 0], logits, torch.tensor([1, 0, 1]))
-        self.assertEqual(changes, [(2, 0)])
+        self.assertEqual(relabeller.step([2, 1, 0], logits, torch.tensor([1, 0, 1])), [(2, 1, 0)])
         self.assertEqual(loader.labels, [1, 0, 0, 5], "keyed by the clip's place, not by its place in the batch")
-        self.assertEqual(relabeller.counts, [1, 0, 0, 0, 0, 0, 0])
+        report = relabeller.report()
+        self.assertEqual((report["changed"], report["from_to"][1][0], report["relabelled_by_class"]),
+                         (1, 1, [0, 1, 0, 0, 0, 0, 0]))
+        self.assertEqual(json.loads(relabeller.metadata()), {"entries": {"c": {"original": 1, "current": 0}}})
+        # Back to the dataset's label in a later epoch: still held, no longer counted as differing.
         relabeller.begin_epoch()
-        self.assertEqual(relabeller.counts, [0] * 7)
+        relabeller.step([2], torch.log(torch.tensor([[0.05, 0.9, 0.05, 0, 0, 0, 0]])), torch.tensor([0]))
+        self.assertEqual(relabeller.report(), {"changed": 1, "from_to": [[0, 1] + [0] * 5] + [[0] * 7] * 6,
+                                               "relabelled_by_class": [0] * 7})
+        self.assertEqual(relabeller.entries, {"c": {"original": 1, "current": 1}})
+
+    def test_a_stored_label_store_is_restored_by_clip_id(self):
+        loader = SimpleNamespace(labels=[1, 0, 1], clips=[{"id": name} for name in ("a", "b", "c")])
+        relabeller = Relabeller(loader, margin=0.2, first_epoch=1, classes=7)
+        relabeller.restore(json.dumps({"entries": {"c": {"original": 1, "current": 4},
+                                                   "elsewhere": {"original": 2, "current": 3}}}))
+        self.assertEqual(loader.labels, [1, 0, 4])
+        self.assertEqual(relabeller.report()["relabelled_by_class"], [0, 1, 1, 0, 0, 0, 0])
+        with self.assertRaises(ValueError):
+            relabeller.restore('{"c": 4}')
 
 
 class RelabelRunTests(unittest.TestCase):
@@ -60,14 +76,18 @@ class RelabelRunTests(unittest.TestCase):
         self.assertEqual(status, 0, errors)
         self.assertEqual(events[0]["method"], "scn")
         epochs = [event for event in events if event["event"] == "epoch"]
-        self.assertEqual(epochs[0]["relabeled"], [0] * 7, "epoch 1 precedes relabelEpoch 2")
-        self.assertGreater(sum(epochs[1]["relabeled"]), 0, "margin 0: every clip predicted otherwise is relabelled")
+        self.assertNotIn("relabels", epochs[0], "epoch 1 precedes relabelEpoch 2")
+        relabels = epochs[1]["relabels"]
+        self.assertGreater(relabels["changed"], 0, "margin 0: every clip predicted otherwise is relabelled")
+        self.assertEqual(sum(map(sum, relabels["from_to"])), relabels["changed"])
         files = [event["file"] for event in events if event["event"] == "checkpoint"]
-        original = FoldData(self.cache, 1, trial).train.labels
-        stored = [safetensors_io.load_file(file)[checkpoint.LABELS].tolist() for file in files]
-        self.assertEqual(stored[0], original)
-        self.assertNotEqual(stored[1], original)
-        self.assertLessEqual(sum(a != b for a, b in zip(stored[1], original)), sum(epochs[1]["relabeled"]))
+        self.assertNotIn("ferd.labels", safetensors_io.load_metadata(files[0]))
+        store = json.loads(safetensors_io.load_metadata(files[1])["ferd.labels"])["entries"]
+        data = FoldData(self.cache, 1, trial).train
+        original = {clip["id"]: label for clip, label in zip(data.clips, data.labels)}
+        self.assertEqual(sum(1 for clip, entry in store.items() if entry["current"] != original[clip]),
+                         sum(relabels["relabelled_by_class"]))
+        self.assertTrue(all(entry["original"] == original[clip] for clip, entry in store.items()))
         # Resume after epoch 2 as the worker does: epoch 3 must train with the relabelled clips again.
         tensors = safetensors_io.load_file(files[1])
         metadata = dict(safetensors_io.load_metadata(files[1]), **{"ferd.history": json.dumps([{}, {}])})
@@ -78,11 +98,13 @@ class RelabelRunTests(unittest.TestCase):
         self.assertEqual(status, 0, errors)
         self.assertEqual(lifecycle(resumed), ["started", "checkpoint", "epoch", "done"])
         self.assertEqual([e["train_loss"] for e in resumed if e["event"] == "epoch"], [epochs[2]["train_loss"]])
-        self.assertEqual([e["relabeled"] for e in resumed if e["event"] == "epoch"], [epochs[2]["relabeled"]])
-        continued = safetensors_io.load_file([e["file"] for e in resumed if e["event"] == "checkpoint"][0])
-        whole = safetensors_io.load_file(files[2])
+        self.assertEqual([e["relabels"] for e in resumed if e["event"] == "epoch"], [epochs[2]["relabels"]])
+        continued = [e["file"] for e in resumed if e["event"] == "checkpoint"][0]
+        self.assertEqual(safetensors_io.load_metadata(continued)["ferd.labels"],
+                         safetensors_io.load_metadata(files[2])["ferd.labels"])
+        whole, tensors = safetensors_io.load_file(files[2]), safetensors_io.load_file(continued)
         for name, tensor in whole.items():
-            self.assertTrue(torch.equal(tensor, continued[name]), name)
+            self.assertTrue(torch.equal(tensor, tensors[name]), name)
 
     def test_a_gang_holds_the_same_labels_on_every_member(self):
         trial = settings(epochs=2, batch=4, model=dict(SCN_MODEL),
@@ -94,9 +116,9 @@ class RelabelRunTests(unittest.TestCase):
         for process, (_, errors) in zip(processes, outputs):
             self.assertEqual(process.returncode, 0, errors)
         epochs = [[json.loads(line) for line in output.splitlines() if '"epoch"' in line] for output, _ in outputs]
-        relabeled = [[event["relabeled"] for event in member if event["event"] == "epoch"] for member in epochs]
-        self.assertEqual(relabeled[0], relabeled[1], "every member applies every member's changes")
-        self.assertGreater(sum(map(sum, relabeled[0])), 0)
+        relabels = [[event["relabels"] for event in member if event["event"] == "epoch"] for member in epochs]
+        self.assertEqual(relabels[0], relabels[1], "every member applies every member's changes")
+        self.assertGreater(relabels[0][0]["changed"], 0)
         losses = [[event["train_loss"] for event in member if event["event"] == "epoch"] for member in epochs]
         self.assertEqual(losses[0], losses[1])
 
