@@ -118,10 +118,5 @@ struct TrainStep: ParsableCommand {
 
 /// The training objective of `method` with the default settings (GCA+IAL: the reference weights).
 func trainingLoss(_ output: ModelOutput, method: ModelMethod, targets: [Int]) throws -> Tensor {
-    switch method {
-    case .gcaIAL:
-        return output.loss(targets: targets).total
-    default:
-        throw ValidationError("the Swift loss of \(method.rawValue) is not merged into this branch yet")
-    }
+    try output.objective(method: method, targets: targets).total
 }

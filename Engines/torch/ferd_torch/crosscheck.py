@@ -9,7 +9,8 @@ under its state_dict keys (strict, as init_from loads a whole model); B: ``clips
 (GCA+IAL's heads), ``importance`` (SCN), ``region_attention`` (RAN), ``loss.<part>`` (shape [1]; the parts of
 methods.losses, ``total`` among them) and ``grad.<parameter>`` for every parameter that gets a gradient; with
 ``--float64`` each of these also as ``f64.<name>``, the same step in float64, against which float32 results are
-judged (train-mode gradients are ill-conditioned in float32: see Tests/FerdModelsTests/ParityTests.swift).
+judged (train-mode gradients are ill-conditioned in float32: see Tests/FerdModelsTests/ParityTests.swift). STT's
+``dropPath`` must be 0 in S.json: the engines draw their drop-path masks from different generators.
 """
 
 import argparse

@@ -15,16 +15,36 @@ import XCTest
 final class CrossEngineTests: XCTestCase {
     private static let transformer = TransformerShape(depth: 1, heads: 2, headDimension: 4, hiddenDimension: 8)
 
-    /// A tiny configuration of `method`: 2 frames of 32², 2×2 tokens after layer3.
-    private func tiny(_ method: ModelMethod) -> ModelConfiguration {
+    /// A tiny configuration of `method`: 2 frames of 32², 2×2 tokens after layer3, no drop-path.
+    private func tiny(_ method: ModelMethod, sttAttention: STTAttention = .spaceTime) -> ModelConfiguration {
         ModelConfiguration(method: method, frames: 2, imageSize: 32,
                            widths: method == .gcaIAL ? [4, 4, 8, 8, 8] : [4, 4, 8, 8, 16], reduction: 4,
                            spatialTransformer: Self.transformer,
-                           temporalTransformer: TransformerShape(depth: 2, heads: 2, headDimension: 4, hiddenDimension: 8))
+                           temporalTransformer: TransformerShape(depth: 2, heads: 2, headDimension: 4, hiddenDimension: 8),
+                           sttAttention: sttAttention, dropPath: 0)
     }
 
     func testGCAIALAgrees() throws {
         try crossCheck(tiny(.gcaIAL))
+    }
+
+    func testSCNAgrees() throws {
+        // β 0.5 of 4 frames: 2 in each group; δ1 0.9 keeps the rank term active.
+        try crossCheck(tiny(.scn), methodLoss: MethodLossSettings(scn: SCNLossSettings(rankFraction: 0.5, rankMargin: 0.9)))
+    }
+
+    func testRANAgrees() throws {
+        // δ 0.5 keeps the region-biased term active for every frame.
+        try crossCheck(tiny(.ran), methodLoss: MethodLossSettings(ran: RANLossSettings(margin: 0.5)))
+    }
+
+    func testFormerDFERAgrees() throws {
+        try crossCheck(tiny(.formerDFER))
+    }
+
+    func testSTTAgrees() throws {
+        try crossCheck(tiny(.stt), methodLoss: MethodLossSettings(stt: STTLossSettings(compactWeight: 0.5)))
+        try crossCheck(tiny(.stt, sttAttention: .joint))
     }
 
     // MARK: - The step in both engines
@@ -47,7 +67,8 @@ final class CrossEngineTests: XCTestCase {
         }
     }
 
-    private func crossCheck(_ configuration: ModelConfiguration, file: StaticString = #filePath, line: UInt = #line) throws {
+    private func crossCheck(_ configuration: ModelConfiguration, methodLoss: MethodLossSettings = .defaults,
+                            file: StaticString = #filePath, line: UInt = #line) throws {
         let python: TorchPython
         do {
             python = try TorchPython.locate()
@@ -57,7 +78,7 @@ final class CrossEngineTests: XCTestCase {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cross-engine-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let settings = TrainingSettings(model: configuration, epochs: 1, batchSize: 2, seed: 3)
+        let settings = TrainingSettings(model: configuration, epochs: 1, batchSize: 2, methodLoss: methodLoss, seed: 3)
         let model = try ExpressionModels.make(configuration, seed: 5)
         let batch = 2, side = configuration.imageSize
         let shape = [batch, configuration.frames, 3, side, side]
@@ -89,7 +110,7 @@ final class CrossEngineTests: XCTestCase {
                        "the engines report the same outputs and loss parts", file: file, line: line)
         losses.total.backward()
 
-        var worstOutput = Worst(), worstGradient = Worst(), worstTorch = Worst()
+        var worstOutput = Worst(), worstGradient = Worst(), worstTorch = Worst(), worstConditioned = Worst()
         for (name, ours) in outputs.sorted(by: { $0.key < $1.key }) {
             guard let exact = torch.tensors["f64." + name], let float = torch.tensors[name] else { continue }
             let ferd = difference(ours, exact.values), pytorch = difference(float.values, exact.values)
@@ -110,30 +131,28 @@ final class CrossEngineTests: XCTestCase {
             let ferd = difference(ours, exact.values), pytorch = difference(float.values, exact.values)
             worstGradient.note(name, difference(ours, float.values))
             worstTorch.note(name, pytorch)
+            if pytorch.relative < 1e-3 { worstConditioned.note(name, difference(ours, float.values)) }
             XCTAssertLessThanOrEqual(ferd.relative, max(1e-3, 4 * pytorch.relative),
                                      "grad \(name): Swift differs from float64 by \(ferd.relative) relative, PyTorch float32 by \(pytorch.relative)",
                                      file: file, line: line)
             compared += 1
         }
         XCTAssertEqual(compared, torch.tensors.keys.filter { $0.hasPrefix("grad.") }.count, file: file, line: line)
-        print("cross-engine \(configuration.method.rawValue): outputs and losses Swift vs PyTorch float32 max abs \(worstOutput.absolute), "
+        print("cross-engine \(configuration.method.rawValue)\(configuration.method == .stt ? " \(configuration.sttAttention.rawValue)" : ""): outputs and losses Swift vs PyTorch float32 max abs \(worstOutput.absolute), "
               + "max rel \(worstOutput.relative) (\(worstOutput.name)); \(compared) gradients max abs \(worstGradient.absolute), "
-              + "max rel \(worstGradient.relative) (\(worstGradient.name)); PyTorch float32 vs float64 gradients max rel \(worstTorch.relative)")
+              + "max rel \(worstGradient.relative) (\(worstGradient.name)), \(worstConditioned.relative) (\(worstConditioned.name)) where "
+              + "PyTorch's float32 gradient is within 1e-3 of float64; PyTorch float32 vs float64 gradients max rel \(worstTorch.relative) "
+              + "(\(worstTorch.name))")
     }
 
-    /// The method's loss parts in the names of `ferd_torch.methods.losses`, and the total to differentiate.
+    /// The method's loss parts (named as `ferd_torch.methods.losses` names them) and the total to differentiate.
     private func swiftLosses(_ output: ModelOutput, settings: TrainingSettings, targets: [Int]) throws
         -> (parts: [String: Float], total: Tensor) {
-        switch settings.model.method {
-        case .gcaIAL:
-            let loss = output.loss(targets: targets, weights: settings.loss)
-            var parts = ["ce": loss.crossEntropy, "ial": loss.intensityAware, "total": loss.total.item]
-            parts["aux2"] = loss.auxiliary.count > 0 ? loss.auxiliary[0] : 0
-            parts["aux3"] = loss.auxiliary.count > 1 ? loss.auxiliary[1] : 0
-            return (parts, loss.total)
-        default:
-            throw XCTSkip("the Swift loss of \(settings.model.method.rawValue) is not merged yet")
-        }
+        let loss = try output.objective(method: settings.model.method, targets: targets, weights: settings.loss,
+                                        methodLoss: settings.methodLoss)
+        var parts = Dictionary(uniqueKeysWithValues: loss.parts.map { ($0.name, $0.value) })
+        parts["total"] = loss.total.item
+        return (parts, loss.total)
     }
 
     /// Runs `python -m ferd_torch.crosscheck`; fails with its standard error when it fails.
