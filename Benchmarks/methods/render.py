@@ -47,7 +47,8 @@ def main():
             errors[key + (run["framework"],)] = run["error"]
             continue
         times[key + (run["framework"],)].append(run["ms_per_step_median"])
-        facts.setdefault(key, {}).update({name: run[name] for name in ("parameters", "threads") if name in run})
+        facts.setdefault(key, {}).update({name: run[name] for name in ("parameters", "threads", "gflop_per_step")
+                                          if name in run})
         if run["framework"] == "pytorch":
             facts["torch"] = run["torch_version"]
 
@@ -65,8 +66,10 @@ def main():
         parameters = facts.get((method, batch), {}).get("parameters")
         rounds = max(len(times.get((method, batch, "ferd"), [])), len(times.get((method, batch, "pytorch"), [])))
         count = f"{parameters:,}" if parameters else "—"
-        rows.append(f"| {METHOD_NAMES.get(method, method)} | {count} | {batch} | {swift_text} | {torch_text} | {ratio} | "
-                    f"{rounds} |")
+        gflop = facts.get((method, batch), {}).get("gflop_per_step")
+        work = f"{gflop:.0f}" if gflop else "—"
+        rows.append(f"| {METHOD_NAMES.get(method, method)} | {count} | {work} | {batch} | {swift_text} | {torch_text} | "
+                    f"{ratio} | {rounds} |")
     text = f"""# Method benchmarks: one training step per method, Swift engine and PyTorch
 
 Step time (train-mode forward, the method's loss, backward and an SGD update with momentum and weight decay) of
@@ -82,10 +85,12 @@ engines in one row rather than rows of different runs.
 - Swift: {options.swift}; PyTorch {facts.get("torch", "—")} (CPU)
 - Command: `{options.command}`
 
-| Method | Parameters | Batch | Swift engine | PyTorch | Swift / PyTorch | Rounds |
-|---|---:|---:|---:|---:|---:|---:|
+| Method | Parameters | GFLOP/step | Batch | Swift engine | PyTorch | Swift / PyTorch | Rounds |
+|---|---:|---:|---:|---:|---:|---:|---:|
 {chr(10).join(rows)}
 
+GFLOP/step counts the GEMMs of ferd's step (2·m·n·k per sgemm, forward and backward; element-wise work not counted);
+RAN runs its ResNet-18 on 8 regions of every frame, hence 8× SCN's work.
 The paper batches (GCA+IAL 40, SCN 64, RAN 32, Former-DFER 32, STT 32 clips) take minutes per step on a few CPU
 cores, so the recorded run uses batch 2; `BATCHES="2 32"` adds a larger batch where memory and time allow.
 Raw results: `Benchmarks/methods/last-run.jsonl`.

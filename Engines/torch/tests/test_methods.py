@@ -11,11 +11,12 @@ import torch
 import torch.nn.functional as F
 
 from ferd_torch import checkpoint, methods, safetensors_io
-from ferd_torch.contract import SpecError, validate_settings
+from ferd_torch.contract import SpecError, learning_rate, validate_settings
+from ferd_torch.data import FoldData
 from ferd_torch.ran import crop_boxes, region_biased_loss, regions
 from ferd_torch.scn import high_group_size, rank_regularisation
 from ferd_torch.stt import compact_softmax_loss
-from tests.support import settings
+from tests.support import TemporaryFolder, settings, tiny_cache
 
 WIDTHS = [4, 4, 8, 8, 16]
 
@@ -357,6 +358,23 @@ class SpecTests(unittest.TestCase):
         self.accepts(model=tiny("scn", widths=[4, 8, 8, 16, 16], reduction=3, attention="whatever", frames=1,
                                 spatialTransformer={"depth": 0, "heads": 0, "headDimension": 0, "hiddenDimension": 0}))
         self.assertEqual(self.refusal(model=tiny("gca-ial", widths=[4, 8, 8, 16, 16])).field, "settings.model.widths")
+
+
+class RecipeTests(unittest.TestCase):
+    def test_the_multistep_schedule_decays_after_each_milestone(self):
+        trial = settings(learning_rate=0.01, schedule={"multiStep": {"milestones": [1, 3], "factor": 0.1}})
+        rates = [learning_rate(trial, epoch) for epoch in range(1, 6)]
+        expected = [float(torch.tensor(0.01) * torch.tensor(0.1) ** k) for k in (0, 1, 1, 2, 2)]
+        self.assertEqual(rates, expected, "0-based milestones: epoch 2 (0-based 1) is the first decayed")
+
+    def test_frames_per_segment_takes_consecutive_frames_of_each_segment(self):
+        with TemporaryFolder() as folder:
+            cache = tiny_cache(folder)
+            data = FoldData(cache, 1, settings(framesPerSegment=2, model=dict(settings()["model"], frames=4)))
+            self.assertEqual((data.train.sampler.segments, data.train.sampler.frames_per_segment), (2, 2))
+            indices = data.train.indices(0, 0)
+            self.assertEqual(len(indices), 4)
+            self.assertEqual((indices[1] - indices[0], indices[3] - indices[2]), (1, 1))
 
 
 if __name__ == "__main__":
