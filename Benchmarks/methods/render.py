@@ -68,8 +68,8 @@ def main():
         count = f"{parameters:,}" if parameters else "—"
         gflop = facts.get((method, batch), {}).get("gflop_per_step")
         work = f"{gflop:.0f}" if gflop else "—"
-        rows.append(f"| {METHOD_NAMES.get(method, method)} | {count} | {work} | {batch} | {swift_text} | {torch_text} | "
-                    f"{ratio} | {rounds} |")
+        rows.append(f"| {METHOD_NAMES.get(method, method)} | {count} | {work} | {batch} | {swift_text} | "
+                    f"{torch_text} | {ratio} | {rounds} |")
     text = f"""# Method benchmarks: one training step per method, Swift engine and PyTorch
 
 Step time (train-mode forward, the method's loss, backward and an SGD update with momentum and weight decay) of

@@ -32,8 +32,8 @@ def write(path, model, optimizer, settings, epoch, metadata=None):
             if buffer is not None:
                 tensors[MOMENTUM_PREFIX + names[id(parameter)]] = buffer.detach().float().cpu().reshape(-1)
     temporary = path + ".partial"
-    save_file(tensors, temporary, metadata=dict(metadata or {}, **{"ferd.settings": json.dumps(settings, sort_keys=True),
-                                                                   "ferd.epoch": str(epoch)}))
+    written = {"ferd.settings": json.dumps(settings, sort_keys=True), "ferd.epoch": str(epoch)}
+    save_file(tensors, temporary, metadata=dict(metadata or {}, **written))
     with open(temporary, "rb") as file:
         os.fsync(file.fileno())
     os.replace(temporary, path)

@@ -2,14 +2,15 @@
 code and full text are not public, so sizes, names and the loss follow ferd's documented reading (docs/METHODS.md).
 
 Per frame, ResNet-18 conv1…layer3 gives a widths[3]×P map; ``tokenizer`` (1×1 conv to widths[4]) makes P tokens,
-each + ``spatial_pos[p]`` + ``temporal_pos[1+t]``; one cls token + ``temporal_pos[0]``. Each block (``temporalTransformer``
-sizes) is, with ``sttAttention`` "space-time": spatial MHSA per frame over its P tokens (cls unchanged), residual;
-temporal MHSA per location over [cls copy, its T tokens], the P cls outputs averaged into one, residual; FFN
-(exact-erf GELU), residual. "joint": one MHSA over all 1+T·P tokens (spatial_* weights), residual; FFN, residual.
-Stochastic depth (``dropPath`` at the last block, linear from 0 at block 0) acts on every residual branch in training.
-Output: ``norm`` (LN eps 1e-6, as every LayerNorm here) of the cls token → ``head``. The token tables start
-N(0, 0.02²) (timm's trunc_normal_, whose ±2 cut a 0.02 std never reaches), the linear layers N(0, 0.02²) with zero
-biases (timm's ViT), the tokenizer U(±1/√fan_in) as torch's Conv2d does, the backbone as resnet.initialise does. The loss is `compact_softmax_loss`.
+each + ``spatial_pos[p]`` + ``temporal_pos[1+t]``; one cls token + ``temporal_pos[0]``. Each block
+(``temporalTransformer`` sizes) is, with ``sttAttention`` "space-time": spatial MHSA per frame over its P tokens
+(cls unchanged), residual; temporal MHSA per location over [cls copy, its T tokens], the P cls outputs averaged into
+one, residual; FFN (exact-erf GELU), residual. "joint": one MHSA over all 1+T·P tokens (spatial_* weights),
+residual; FFN, residual. Stochastic depth (``dropPath`` at the last block, linear from 0 at block 0) acts on every
+residual branch in training. Output: ``norm`` (LN eps 1e-6, as every LayerNorm here) of the cls token → ``head``.
+The token tables start N(0, 0.02²) (timm's trunc_normal_, whose ±2 cut a 0.02 std never reaches), the linear layers
+N(0, 0.02²) with zero biases (timm's ViT), the tokenizer U(±1/√fan_in) as torch's Conv2d does, the backbone as
+resnet.initialise does. The loss is `compact_softmax_loss`.
 """
 
 import math

@@ -37,7 +37,8 @@ class CrosscheckTests(unittest.TestCase):
                                                atol=1e-4))
                 gradients = {name for name in results if name.startswith("grad.")}
                 self.assertGreater(len(gradients), 10)
-                self.assertEqual({"f64." + name for name in gradients}, {n for n in results if n.startswith("f64.grad.")})
+                self.assertEqual({"f64." + name for name in gradients},
+                                 {name for name in results if name.startswith("f64.grad.")})
                 self.assertEqual("importance" in results, method == "scn")
                 self.assertEqual("region_attention" in results, method == "ran")
 
