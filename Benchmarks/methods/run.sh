@@ -16,6 +16,7 @@ rounds=${ROUNDS:-3}
 steps=${STEPS:-2}
 threads=${THREADS:-$(nproc)}
 started=$(date -u +"%Y-%m-%d %H:%M UTC")
+load=$(cut -d ' ' -f 1-3 /proc/loadavg)
 swift build -c release --product FerdBench
 bench="$(swift build -c release --show-bin-path)/FerdBench"
 work=$(mktemp -d)
@@ -51,5 +52,5 @@ for round in $(seq "$rounds"); do
 done
 "$python" Benchmarks/methods/render.py "$raw" docs/METHOD-BENCHMARKS.md --started "$started" \
   --command "Benchmarks/methods/run.sh $python (METHODS=\"$methods\" BATCHES=\"$batches\" PRESET=$preset ROUNDS=$rounds STEPS=$steps THREADS=$threads)" \
-  --swift "$(swift --version 2>&1 | head -n 1)"
+  --swift "$(swift --version 2>&1 | head -n 1)" --load "$load"
 echo "wrote docs/METHOD-BENCHMARKS.md" >&2
