@@ -58,19 +58,30 @@ struct SgemmPeak: ParsableCommand {
 
 struct TrainStep: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "train-step", abstract: "One SGD training step (forward, backward, update) of the GCA+IAL model.")
+        commandName: "train-step", abstract: "One SGD training step (forward, backward, update) of a method's model.")
+    @Option(help: "The method: gca-ial, scn, ran, former-dfer or stt.") var method = "gca-ial"
     @Option(help: "paper or small.") var preset = "paper"
     @Option(help: "Clips per batch.") var batch = 2
     @Option(help: "Threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Timed steps.") var steps = 5
     @Option(help: "Untimed warm-up steps.") var warmup = 1
+    @Flag(help: "Print the model configuration JSON (for the PyTorch side of Benchmarks/methods/run.sh) and stop.")
+    var configurationOnly = false
 
     func run() throws {
         Threading.setCount(threads)
-        guard let configuration = ModelConfiguration.preset(named: preset) else {
-            throw ValidationError("unknown preset '\(preset)'; use paper or small")
+        guard let method = ModelMethod(rawValue: method) else {
+            throw ValidationError("unknown method '\(self.method)'; use one of \(ModelMethod.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        let model = try GCAIALModel(configuration: configuration, seed: 0)
+        guard let configuration = ModelConfiguration.preset(named: preset, method: method) else {
+            throw ValidationError("no preset '\(preset)' for \(method.rawValue); use paper or small")
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        if configurationOnly {
+            return print(String(decoding: try encoder.encode(configuration), as: UTF8.self))
+        }
+        let model = try ExpressionModels.make(configuration, seed: 0)
         var generator = SeededGenerator(seed: 1)
         let shape = [batch, configuration.frames, 3, configuration.imageSize, configuration.imageSize]
         let clips = Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in generator.uniform() })
@@ -78,7 +89,7 @@ struct TrainStep: ParsableCommand {
         var optimizer = SGD(learningRate: 1e-3, momentum: 0.9, weightDecay: 0.1)
         func step() throws {
             let output = try model(clips, training: true)
-            let loss = Profiler.section("loss") { output.loss(targets: targets).total }
+            let loss = try Profiler.section("loss") { try trainingLoss(output, method: method, targets: targets) }
             loss.backward()
             Profiler.section("optimizer") { optimizer.step(model.parameters) }
         }
@@ -95,10 +106,17 @@ struct TrainStep: ParsableCommand {
             ["section": name, "forward_ms": totals.forwardSeconds * 1e3, "backward_ms": totals.backwardSeconds * 1e3,
              "gflop": totals.flops / 1e9, "conv_gflops_per_s": totals.convolutionSeconds > 0 ? totals.convolutionFlops / totals.convolutionSeconds / 1e9 : 0] as [String: Any]
         }
-        printJSON(["framework": "ferd", "preset": preset, "batch": batch, "threads": threads,
+        let described = try JSONSerialization.jsonObject(with: encoder.encode(configuration))
+        printJSON(["framework": "ferd", "method": method.rawValue, "preset": preset, "configuration": described,
+                   "parameters": model.parameters.reduce(0) { $0 + $1.count }, "batch": batch, "threads": threads,
                    "ms_per_step_median": median * 1e3, "ms_per_step_min": best * 1e3,
                    "gflop_per_step": flops / 1e9, "gflops_achieved": flops / median / 1e9,
                    "conv_gflops": convFlops / max(convSeconds, 1e-12) / 1e9,
                    "max_rss_mib": maxResidentMiB(), "sections": table])
     }
+}
+
+/// The training objective of `method` with the default settings (GCA+IAL: the reference weights).
+func trainingLoss(_ output: ModelOutput, method: ModelMethod, targets: [Int]) throws -> Tensor {
+    try output.objective(method: method, targets: targets).total
 }

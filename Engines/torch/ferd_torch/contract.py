@@ -29,9 +29,14 @@ from . import CONTRACT_VERSION
 PRECISIONS = ("fp32", "bf16", "fp16")
 DEVICES = ("cpu", "cuda")
 ATTENTIONS = ("gca", "se", "none")
-# The methods this engine trains (settings.model.method); the Swift engine trains all of ModelMethod.
-METHODS = ("gca-ial",)
-SCHEDULES = ("step", "exponential", "constant")
+# The methods this engine trains (settings.model.method), every one of ferd's ModelMethod.
+METHODS = ("gca-ial", "scn", "ran", "former-dfer", "stt")
+RAN_CROPS = ("fixed",)
+STT_ATTENTIONS = ("space-time", "joint")
+# settings.methodLoss's defaults (ferd's MethodLossSettings): SCN's and RAN's released code, STT as reconstructed.
+METHOD_LOSS_DEFAULTS = {"scn": {"rankFraction": 0.7, "rankMargin": 0.15, "relabelMargin": 0.2, "relabelEpoch": 10},
+                        "ran": {"margin": 0.02}, "stt": {"compactWeight": 1.0}}
+SCHEDULES = ("step", "exponential", "multiStep", "constant")
 FAILURE_KINDS = ("settings", "data", "device", "out_of_memory", "diverged", "distributed", "internal")
 CLASSES = 7
 SPEC_HELP = "send the spec a ferd worker sends (docs/ENGINES.md, \"The trial spec\")"
@@ -114,13 +119,21 @@ def validate_settings(spec):
     _number(spec, "settings.weightDecay", minimum=0)
     _number(spec, "settings.seed", minimum=0, below=1 << 64, integer=True)
     _choice(spec, "settings.bestBy", ("war", "uar"))
+    per_segment = _number(spec, "settings.framesPerSegment", minimum=1, integer=True, optional=1)
     schedule = _field(spec, "settings.schedule")
     if not (isinstance(schedule, dict) and len(schedule) == 1 and next(iter(schedule)) in SCHEDULES):
         raise SpecError("settings.schedule", f"is {schedule!r}",
-                        'use {"step": {"every": N, "factor": F}}, {"exponential": {"factor": F}} or {"constant": {}}')
+                        'use {"step": {"every": N, "factor": F}}, {"exponential": {"factor": F}}, '
+                        '{"multiStep": {"milestones": [E, …], "factor": F}} or {"constant": {}}')
     kind = next(iter(schedule))
     if kind == "step":
         _number(spec, "settings.schedule.step.every", integer=True)
+    if kind == "multiStep":
+        milestones = _field(spec, "settings.schedule.multiStep.milestones")
+        if not (isinstance(milestones, list) and all(isinstance(m, int) and not isinstance(m, bool) and m >= 0
+                                                     for m in milestones)):
+            raise SpecError("settings.schedule.multiStep.milestones", f"is {milestones!r}",
+                            "give the 0-based epochs after which the rate is multiplied by factor, e.g. [12, 20, 32]")
     if kind != "constant":
         _number(spec, f"settings.schedule.{kind}.factor")
     _number(spec, "settings.loss.intensityAware")
@@ -130,13 +143,40 @@ def validate_settings(spec):
         raise SpecError("settings.loss.auxiliary", f"is {auxiliary!r}",
                         "give the weights of the layer2 and layer3 heads, e.g. [0.05, 0]")
     model = "settings.model"
-    _choice(spec, model + ".method", METHODS, optional="gca-ial")
-    _number(spec, model + ".frames", minimum=2, integer=True)
+    method = _choice(spec, model + ".method", METHODS, optional="gca-ial")
+    frames = _number(spec, model + ".frames", minimum=2 if method == "gca-ial" else 1, integer=True)
+    if frames % per_segment:
+        raise SpecError("settings.framesPerSegment", f"is {per_segment}, which does not divide the {frames} frames",
+                        "use 1 or a divisor of settings.model.frames")
     _number(spec, model + ".imageSize", minimum=16, integer=True)
     widths = _field(spec, model + ".widths")
     if not (isinstance(widths, list) and len(widths) == 5
             and all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in widths)):
         raise SpecError(model + ".widths", f"is {widths!r}", "give 5 positive channel counts (stem, layer1…layer4)")
+    if _number(spec, model + ".classes", integer=True) != CLASSES:
+        raise SpecError(model + ".classes", f"is {spec['settings']['model']['classes']}",
+                        f"the torch engine trains DFEW's {CLASSES} classes")
+    for transformer in ("spatialTransformer", "temporalTransformer"):
+        depth = _number(spec, f"{model}.{transformer}.depth", minimum=0, integer=True)
+        for name in ("heads", "headDimension", "hiddenDimension"):
+            if depth or method == "gca-ial":
+                _number(spec, f"{model}.{transformer}.{name}", minimum=1, integer=True)
+    if method == "gca-ial":
+        _validate_gca_ial(spec, widths)
+    elif method == "ran":
+        _choice(spec, model + ".ranCrops", RAN_CROPS, optional="fixed")
+    elif method == "stt" and _get(spec, model + ".temporalTransformer.depth") == 0:
+        raise SpecError(model + ".temporalTransformer.depth", "is 0, but STT's blocks are this transformer",
+                        "give a depth of 1 or more (the paper's model has 4)")
+    if method == "stt":
+        _choice(spec, model + ".sttAttention", STT_ATTENTIONS, optional="space-time")
+        _number(spec, model + ".dropPath", minimum=0, below=1, optional=0.1)
+    _validate_method_loss(spec, method)
+
+
+def _validate_gca_ial(spec, widths):
+    """GCA+IAL's own fields: the stem equals layer1, `reduction` divides layer2/3, `attention`, `auxiliaryHeads`."""
+    model = "settings.model"
     if widths[0] != widths[1]:
         raise SpecError(model + ".widths", f"has stem {widths[0]} ≠ layer1 {widths[1]}",
                         "make them equal (layer1 has an identity shortcut)")
@@ -145,13 +185,28 @@ def validate_settings(spec):
         raise SpecError(model + ".reduction", f"is {reduction}, which does not divide the layer2 and layer3 widths "
                         f"{widths[2]}, {widths[3]}", "choose r dividing both")
     _choice(spec, model + ".attention", ATTENTIONS)
-    if _number(spec, model + ".classes", integer=True) != CLASSES:
-        raise SpecError(model + ".classes", f"is {spec['settings']['model']['classes']}",
-                        f"the torch engine trains DFEW's {CLASSES} classes")
-    for transformer in ("spatialTransformer", "temporalTransformer"):
-        _number(spec, f"{model}.{transformer}.depth", minimum=0, integer=True)
-        for name in ("heads", "headDimension", "hiddenDimension"):
-            _number(spec, f"{model}.{transformer}.{name}", minimum=1, integer=True)
+    _flag(spec, model + ".auxiliaryHeads")
+
+
+def _validate_method_loss(spec, method):
+    """`settings.methodLoss.<method>` (optional; missing fields take the defaults of docs/ENGINES.md)."""
+    base = f"settings.methodLoss.{method}"
+    if _get(spec, "settings.methodLoss") is not None and not isinstance(_get(spec, "settings.methodLoss"), dict):
+        raise SpecError("settings.methodLoss", f"is {_get(spec, 'settings.methodLoss')!r}",
+                        'give an object such as {"scn": {"rankFraction": 0.7}} or leave it out')
+    defaults = METHOD_LOSS_DEFAULTS.get(method, {})
+    if method == "scn":
+        fraction = _number(spec, base + ".rankFraction", optional=defaults["rankFraction"])
+        if not 0 < fraction < 1:
+            raise SpecError(base + ".rankFraction", f"is {fraction!r}",
+                            "give β between 0 and 1 (the high-importance share of the frames, SCN's 0.7)")
+        _number(spec, base + ".rankMargin", minimum=0, optional=defaults["rankMargin"])
+        _number(spec, base + ".relabelMargin", minimum=0, optional=defaults["relabelMargin"])
+        _number(spec, base + ".relabelEpoch", minimum=1, integer=True, optional=defaults["relabelEpoch"])
+    elif method == "ran":
+        _number(spec, base + ".margin", minimum=0, optional=defaults["margin"])
+    elif method == "stt":
+        _number(spec, base + ".compactWeight", minimum=0, optional=defaults["compactWeight"])
 
 
 def validate_spec(spec):
@@ -208,6 +263,9 @@ def learning_rate(settings, epoch):
         return float(base * np.float32(parameters["factor"]) ** np.float32(exponent))
     if kind == "exponential":
         return float(base * np.float32(parameters["factor"]) ** np.float32(epoch - 1))
+    if kind == "multiStep":
+        passed = sum(1 for milestone in parameters["milestones"] if milestone <= epoch - 1)
+        return float(base * np.float32(parameters["factor"]) ** np.float32(passed))
     return float(base)
 
 

@@ -578,10 +578,14 @@ def dataset_digest(clips: "list[_Clip]", root: str, size: int) -> str:
 # Sampling and augmentation parameters (Swift's ClipSampler, ClipAugmentation)
 
 
-def sampler_for(layout: str, frames: int, reference_quirks: bool = False) -> "ClipSampler":
-    """Swift's `DatasetLayout.sampler`: T = `frames` in segments of 2 frames for FERV39k (Former-DFER's 8×2 at
-    T = 16; 1 when T is odd), of 1 otherwise; the reference quirks apply to DFEW's layouts only."""
-    per_segment = 2 if layout == "ferv39k" and frames % 2 == 0 else 1
+def sampler_for(layout: str, frames: int, reference_quirks: bool = False, frames_per_segment: int = 1) -> "ClipSampler":
+    """Swift's `DatasetLayout.sampler`: T = `frames` in segments of `frames_per_segment` frames when the settings
+    ask for more than 1 (Former-DFER's and STT's 8×2), else as the dataset says: 2 for FERV39k (1 when T is odd),
+    1 otherwise; the reference quirks apply to DFEW's layouts only."""
+    if frames_per_segment > 1:
+        per_segment = frames_per_segment
+    else:
+        per_segment = 2 if layout == "ferv39k" and frames % 2 == 0 else 1
     return ClipSampler(frames // per_segment, per_segment, reference_quirks and layout not in SINGLE_SPLIT_LAYOUTS)
 
 
@@ -885,6 +889,8 @@ class ClipLoader:
         self.batch_size = batch_size
         self.seed = seed
         self.augmentation = ClipAugmentation(size) if mode == "train" else None
+        # The label of each clip in use, by its place; SCN's relabelling (relabel.py) replaces some in training.
+        self.labels = [clip["label"] for clip in self.clips]
 
     @property
     def shuffled(self) -> bool:
@@ -936,7 +942,7 @@ class ClipLoader:
             geometry = clip_geometry(self.parameters(position, epoch), side, side, size)
             for view, value in zip(views[1:5], geometry):
                 view[i] = value
-            views[5][i] = clip["label"]
+            views[5][i] = self.labels[position]
         return frames, horizontal, vertical, maps, tables, labels
 
 
@@ -951,7 +957,8 @@ def _setting(settings: dict, *path: str):
 
 class FoldData:
     """The training and test batches of one fold from a packed cache, as Swift's `FoldBatches` builds them for a
-    trial: T = model.frames, S = model.imageSize, batches of `batchSize`, `seed` for every random choice. With
+    trial: T = model.frames from T / V segments of V = `framesPerSegment` (missing: 1) consecutive frames,
+    S = model.imageSize, batches of `batchSize`, `seed` for every random choice. With
     `world_size` k > 1, rank r takes places r, r + k, … of every global batch (Swift's `ClipShard`); a rank may get
     an empty part of the last test batch and then receives a batch of 0 clips, which the caller skips.
 
@@ -976,7 +983,7 @@ class FoldData:
         if split is None:
             raise DataError(cache_dir, f"the packed cache has no fold {fold} (it holds folds {self.cache.folds})",
                             f"re-run `{self.cache.prepare_command}`")
-        sampler = sampler_for(self.cache.layout, frames, reference_quirks)
+        sampler = sampler_for(self.cache.layout, frames, reference_quirks, settings.get("framesPerSegment") or 1)
         self.train = ClipLoader(self.cache, split[0], "train", sampler, size, batch_size, seed)
         self.test = ClipLoader(self.cache, split[1], "test", sampler, size, batch_size, seed)
         self.device = torch.device(device)

@@ -91,6 +91,17 @@ def average_batch_norm_statistics(model):
         _all_reduce_mean([buffer for buffer in model.buffers() if buffer.is_floating_point()], dist.get_world_size())
 
 
+def gather_rows(rows, world, device, what):
+    """The (n, k) tensors `rows` of every member (the same n on each), concatenated in rank order; `what` names the
+    exchange in the error when it fails."""
+    if world == 1:
+        return rows
+    gathered = [torch.empty_like(rows, device=device) for _ in range(world)]
+    with _collective(what):
+        dist.all_gather(gathered, rows.to(device))
+    return torch.cat(gathered)
+
+
 def sum_over_members(counts, world, device):
     """A confusion matrix summed over the members."""
     if world == 1:

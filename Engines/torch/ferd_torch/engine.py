@@ -1,7 +1,8 @@
 """The torch engine: trains one ferd trial as the Swift engine does (same model and state_dict keys, same loss, SGD,
 schedule and data) and speaks the engine contract (docs/ENGINES.md). `python -m ferd_torch` runs `main`.
 
-What matches the Swift `Trainer`: the loss (CE + λ·IAL + auxiliary CE of layer2/layer3 for GCA), torch.optim.SGD
+What matches the Swift `Trainer`: the model and loss of `settings.model.method` (methods.py; GCA+IAL: CE + λ·IAL +
+auxiliary CE of layer2/layer3), SCN's relabelling (relabel.py), torch.optim.SGD
 (which ferd's SGD reproduces), the learning rate per epoch in float32, the mean of the step losses as the
 training loss, evaluation in eval mode with argmax predictions into a confusion matrix, and, with several
 members, the shard of each global batch per rank, gradients averaged over the members, batch-norm running
@@ -18,11 +19,11 @@ import time
 import torch
 
 from . import __version__
-from . import checkpoint
+from . import checkpoint, methods
 from . import distributed as parallel
 from .contract import EngineSession, SpecError, validate_spec
 from .data import DataError, FoldData
-from .model import GenerateModel, Preset, total_loss
+from .relabel import Relabeller
 
 log = logging.getLogger("ferd_torch")
 
@@ -107,9 +108,12 @@ class Engine:
             torch.backends.cudnn.benchmark = self.options.get("cudnn_benchmark", True) is not False
         torch.manual_seed(self.settings["seed"])
         configuration = self.settings["model"]
-        self.model = GenerateModel(Preset.from_configuration(configuration), configuration["attention"])
+        self.method = methods.method_of(configuration)
+        self.model = methods.build(configuration)
+        self.init_report = None
         if self.spec.get("init_from"):
-            checkpoint.load_weights(self.spec["init_from"], self.model)
+            self.init_report = checkpoint.load_initial(self.spec["init_from"], self.model,
+                                                       methods.BACKBONES.get(self.method))
         self.model.to(self.device)
         if self.options.get("channels_last"):
             self.model.to(memory_format=torch.channels_last)
@@ -133,6 +137,18 @@ class Engine:
             raise EngineFailure(f"the training split of fold {self.spec['trial']['fold']} yields no batch of "
                                 f"{self.settings['batchSize']} clips; lower the batch size or add clips", "data",
                                 retryable=False)
+        self.relabeller = None
+        if self.method == "scn":
+            scn = methods.method_loss(self.settings, "scn")
+            self.relabeller = Relabeller(self.data.train, scn["relabelMargin"], scn["relabelEpoch"],
+                                         configuration["classes"], self.world, self.device)
+            stored = checkpoint.load_labels(self.spec["resume_from"]) if self.spec.get("resume_from") else None
+            if stored is not None:
+                try:
+                    self.relabeller.restore(stored)
+                except ValueError as error:
+                    raise checkpoint.CheckpointError(f"{self.spec['resume_from']}: {error}; resume from a checkpoint "
+                                                     "that ferd wrote") from None
 
     def autocast(self):
         """The autocast context of the configured precision (disabled for fp32)."""
@@ -146,11 +162,20 @@ class Engine:
         name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu"
         parameters = sum(p.numel() for p in self.model.parameters())
         epochs = self.settings["epochs"]
+        extra = {"init_from": self.init_report} if self.init_report else {}
         session.started(start_epoch=self.completed + 1, engine="ferd-torch", version=__version__,
-                        torch=torch.__version__, device=str(self.device), device_name=name, parameters=parameters)
-        log.info("torch %s on %s (%s), %d parameters, %s precision; %d training and %d test batches per epoch; "
-                 "epochs %d–%d", torch.__version__, self.device, name, parameters, self.precision,
+                        torch=torch.__version__, device=str(self.device), device_name=name, parameters=parameters,
+                        method=self.method, **extra)
+        log.info("torch %s on %s (%s), %s with %d parameters, %s precision; %d training and %d test batches per "
+                 "epoch; epochs %d–%d", torch.__version__, self.device, name, self.method, parameters, self.precision,
                  self.data.train_batch_count, self.data.test_batch_count, self.completed + 1, epochs)
+        if self.init_report:
+            report = self.init_report
+            log.info("init_from %s is not a whole model: %d tensors loaded; %d model tensors keep their "
+                     "initialisation (%s); %d of its tensors name none of the model's (%s); %d have another shape "
+                     "(%s)", report["file"], report["loaded"], len(report["missing"]), ", ".join(report["missing"]),
+                     len(report["unused"]), ", ".join(report["unused"]), len(report["mismatched"]),
+                     ", ".join(report["mismatched"]))
         for epoch in range(self.completed + 1, epochs + 1):
             if parallel.any_rank(self.world, session.stop_requested, self.device):
                 log.info("stopping after epoch %d as asked (SIGTERM)", epoch - 1)
@@ -165,13 +190,17 @@ class Engine:
             if self.world > 1:
                 parallel.average_batch_norm_statistics(self.model)
             confusion = self.evaluate(epoch)
+            labels = self.relabeller.metadata() if self.relabeller else None
             if self.rank == 0:
                 file = os.path.join(self.spec["run_dir"], f"engine-epoch-{epoch}.safetensors")
-                checkpoint.write(file, self.model, self.optimizer, self.settings, epoch)
+                checkpoint.write(file, self.model, self.optimizer, self.settings, epoch,
+                                 metadata={"ferd.labels": labels} if labels else None)
                 session.checkpoint(epoch, file)
             seconds = time.monotonic() - began
+            relabelled = self.relabeller is not None and self.relabeller.active(epoch)
+            relabels = {"relabels": self.relabeller.report()} if relabelled else {}
             session.epoch(epoch, train_loss=loss, confusion=confusion, learning_rate=rate, seconds=seconds,
-                          steps=steps, train_seconds=train_seconds, data_wait_seconds=data_wait)
+                          steps=steps, train_seconds=train_seconds, data_wait_seconds=data_wait, **relabels)
             log.info("epoch %d/%d: train loss %.6f, lr %g, %.1f s (training %.1f s, %.1f s of it waiting for data)",
                      epoch, epochs, loss, rate, seconds, train_seconds, data_wait)
         session.done()
@@ -181,14 +210,16 @@ class Engine:
         self.model.train()
         losses = []
         batches = self.data.train_batch_count
-        weights = self.settings["loss"]
+        plan = self.data.plan(epoch - 1)
+        relabelling = self.relabeller is not None and self.relabeller.active(epoch)
+        if self.relabeller:
+            self.relabeller.begin_epoch()
         for step, (clips, labels) in enumerate(self.data.train_batches(epoch - 1), start=1):
             self.activity = f"training epoch {epoch}, batch {step} ({clips.shape[0]} clips on this member)"
             self.optimizer.zero_grad(set_to_none=True)
             with self.autocast():
-                logits, aux2, aux3 = self.forward(clips)
-                loss = total_loss(logits.float(), aux2.float(), aux3.float(), labels, lam=weights["intensityAware"],
-                                  aux_weights=weights["auxiliary"], use_aux=self.model.has_aux)["total"]
+                output = self.forward(clips).to_float32()
+                loss = methods.losses(self.method, output, labels, self.settings)["total"]
             (loss if self.scaler is None else self.scaler.scale(loss)).backward()
             value = parallel.average_gradients(self.model, self.world, loss.detach())
             if not math.isfinite(value):
@@ -199,6 +230,8 @@ class Engine:
             else:
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
+            if relabelling:
+                self.relabeller.step(plan[step - 1][self.rank::self.world], output.logits, labels)
             losses.append(value)
             self.session.progress(epoch, "train", step, batches, loss=value, force=step == 1)
         return sum(losses) / len(losses), len(losses)
@@ -214,7 +247,7 @@ class Engine:
                 self.activity = f"evaluating epoch {epoch}, batch {index} ({clips.shape[0]} clips on this member)"
                 if clips.shape[0]:
                     with self.autocast():
-                        logits = self.forward(clips)[0]
+                        logits = self.forward(clips).logits
                     predictions = logits.float().argmax(dim=1).cpu()
                     confusion += torch.bincount(labels.cpu() * classes + predictions,
                                                 minlength=classes * classes).reshape(classes, classes)

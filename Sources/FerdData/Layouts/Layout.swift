@@ -44,11 +44,13 @@ public enum DatasetLayout: String, Sendable, CaseIterable {
     /// else 1 (DFEW's 16×1; RAF-DB's single frame).
     public var framesPerSegment: Int { self == .ferv39k ? 2 : 1 }
 
-    /// The sampler for a model that takes `frames` = T frames: U = T / V segments of `framesPerSegment` frames
-    /// (V = 1 when T is not a multiple of it). The reference quirks reproduce DFEW's reference code and apply to the
+    /// The sampler for a model that takes `frames` = T frames: U = T / V segments of V frames, where V is
+    /// `requested` when a trial's settings ask for more than 1 (Former-DFER's and STT's 8×2), else the dataset's
+    /// `framesPerSegment` (V = 1 when T is not a multiple of it). The reference quirks reproduce DFEW's reference code and apply to the
     /// DFEW layouts only (with them, RAF-DB's 1-frame clips would all be dropped).
-    public func sampler(frames: Int, referenceQuirks: Bool) -> ClipSampler {
-        let perSegment = frames % framesPerSegment == 0 ? framesPerSegment : 1
+    public func sampler(frames: Int, referenceQuirks: Bool, framesPerSegment requested: Int = 1) -> ClipSampler {
+        let wanted = requested > 1 ? requested : framesPerSegment
+        let perSegment = frames % wanted == 0 ? wanted : 1
         return ClipSampler(segments: frames / perSegment, framesPerSegment: perSegment,
                            referenceQuirks: referenceQuirks && isDFEW)
     }

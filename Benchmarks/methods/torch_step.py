@@ -1,0 +1,67 @@
+"""Time PyTorch training steps of one method's model, for Benchmarks/methods/run.sh.
+
+    python3 Benchmarks/methods/torch_step.py --configuration C.json --batch 2 --threads 2 --steps 3 [--warmup 1]
+
+C.json is ferd's ModelConfiguration JSON (``ferd-bench train-step --method M`` prints the one it times, so both
+engines time the same model). A step is zero_grad + train-mode forward + the method's loss (ferd_torch.methods.losses
+with the default settings.methodLoss) + backward + SGD (lr 1e-3, momentum 0.9, weight decay 0.1), as ferd-bench's.
+Prints one JSON line.
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Engines", "torch"))
+from ferd_torch import methods  # noqa: E402
+
+LOSS_SETTINGS = {"loss": {"intensityAware": 0.1, "auxiliary": [0.05, 0]}}
+
+
+def main():
+    """Builds the model, runs the warm-up and the timed steps, prints the medians."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--configuration", required=True, help="a file with ferd's ModelConfiguration JSON")
+    parser.add_argument("--batch", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1)
+    options = parser.parse_args()
+    with open(options.configuration) as file:
+        configuration = json.load(file)
+    torch.set_num_threads(options.threads)
+    torch.manual_seed(0)
+    method = methods.method_of(configuration)
+    model = methods.build(configuration).train()
+    side = configuration["imageSize"]
+    clips = torch.rand(options.batch, configuration["frames"], 3, side, side)
+    targets = torch.arange(options.batch) % configuration["classes"]
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=0.1)
+
+    def step():
+        optimizer.zero_grad()
+        methods.losses(method, model(clips), targets, LOSS_SETTINGS)["total"].backward()
+        optimizer.step()
+
+    for _ in range(options.warmup):
+        step()
+    times = []
+    for _ in range(options.steps):
+        start = time.perf_counter()
+        step()
+        times.append((time.perf_counter() - start) * 1000)
+    print(json.dumps({"framework": "pytorch", "method": method, "batch": options.batch, "threads": options.threads,
+                      "ms_per_step_median": round(statistics.median(times), 3),
+                      "ms_per_step_min": round(min(times), 3), "parameters": methods.parameter_count(model),
+                      "max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                      "torch_version": torch.__version__}))
+
+
+if __name__ == "__main__":
+    main()
