@@ -58,7 +58,7 @@ public struct FoldBatches: BatchProvider {
             store = .jpegFolders
             split = loaded
         }
-        let sampler = ClipSampler(segments: settings.model.frames, framesPerSegment: 1, referenceQuirks: source.referenceQuirks)
+        let sampler = ClipSampler(segments: settings.model.frames / settings.framesPerSegment, framesPerSegment: settings.framesPerSegment, referenceQuirks: source.referenceQuirks)
         var trainOptions = ClipLoaderOptions(mode: .train, sampler: sampler, size: settings.model.imageSize,
                                              batchSize: settings.batchSize, seed: settings.seed)
         var testOptions = ClipLoaderOptions(mode: .test, sampler: sampler, size: settings.model.imageSize,

@@ -75,6 +75,8 @@ public final class Trainer {
     private let gang: GangCommunicator?
     private let shard: ClipShard
     private(set) var history: [EpochReport] = []
+    /// SCN's relabelled training labels (empty for other methods and before the relabel epoch).
+    public private(set) var labels = LabelStore()
     /// SHA-256 (hex) of the parameters and buffers at the last comparison of the gang's replicas
     /// (before the first epoch, then after each epoch); nil without a gang.
     public private(set) var stateDigest: String?
@@ -102,6 +104,7 @@ public final class Trainer {
             try model.store.load(state.model)
             optimizer.velocities = model.store.names.filter { model.store.roles[$0] == .parameter }.map { state.velocities[$0] ?? [] }
             history = state.history
+            labels = state.labels
             logger.info("resuming after epoch \(history.count) of \(settings.epochs)")
             if state.settings != settings {
                 logger.notice("the resume checkpoint was written with batch \(state.settings.batchSize) and lr \(state.settings.learningRate); continuing with batch \(settings.batchSize) and lr \(settings.learningRate)")
@@ -130,6 +133,14 @@ public final class Trainer {
                 logger.notice("stopped during epoch \(epoch + 1); the resume checkpoint holds epoch \(history.count)")
                 return summary(completed: false)
             }
+            var changes = trained.relabelled
+            if let gang, relabels(epoch) {
+                let encoded = try JSONEncoder().encode(changes)
+                changes = try gang.allGather(Array(encoded)).flatMap { bytes in
+                    try JSONDecoder().decode([LabelStore.Change].self, from: Data(bytes))
+                }
+            }
+            labels.apply(changes)
             var gangReport: GangEpochReport?
             if let gang {
                 try averageBatchNormStatistics(gang)
@@ -140,12 +151,14 @@ public final class Trainer {
             let matrix = try evaluate(epoch: epoch, data: data, observe: observe)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             let report = EpochReport(epoch: epoch + 1, trainLoss: trained.loss, learningRate: Double(optimizer.learningRate),
-                                     seconds: seconds, matrix: matrix, gang: gangReport)
+                                     seconds: seconds, matrix: matrix, gang: gangReport,
+                                     relabels: relabels(epoch) ? labels.report(changes: changes, classes: settings.model.classes) : nil)
             let isBest = history.allSatisfy { report.score(settings.bestBy) > $0.score(settings.bestBy) }
             history.append(report)
             if isBest { try runFolder.saveBest(model.checkpoint(metadata: ["epoch": "\(report.epoch)"])) }
             try runFolder.appendMetrics(report)
-            try runFolder.saveResumeState(model: model, velocities: optimizer.velocities, history: history, settings: settings)
+            try runFolder.saveResumeState(model: model, velocities: optimizer.velocities, history: history, settings: settings,
+                                          labels: labels)
             observe(.epoch(report, isBest: isBest))
             if try stopRequested(shouldStop) { return summary(completed: history.count == settings.epochs) }
         }
@@ -166,6 +179,14 @@ public final class Trainer {
         var steps: Int
         /// Seconds in `finishStep` (gang only).
         var exchangeSeconds: Double
+        /// SCN: this member's relabelling of its clips, in step order (applied after the epoch: a clip is seen
+        /// once per epoch, so a change only matters from the next epoch on).
+        var relabelled: [LabelStore.Change]
+    }
+
+    /// Whether SCN relabels in `epoch` (0-based): from `relabelEpoch` (1-based) on, as its code does.
+    private func relabels(_ epoch: Int) -> Bool {
+        settings.model.method == .scn && epoch + 1 >= settings.methodLoss.scn.relabelEpoch
     }
 
     /// The epoch's training, or nil when stopped before its end. With a gang, `shouldStop` is only
@@ -174,12 +195,15 @@ public final class Trainer {
                             observe: (TrainingEvent) -> Void) throws -> TrainedEpoch? {
         var losses: [Float] = []
         var exchangeSeconds = 0.0
+        var relabelled: [LabelStore.Change] = []
         let iterator = try gang == nil ? data.trainBatches(epoch: epoch) : data.trainBatches(epoch: epoch, shard: shard)
         while let next = iterator.next() {
             if gang == nil && shouldStop() { return nil }
             let batch = try next.get()
             let clips = Tensor(shape: batch.shape, data: batch.values)
-            let loss = try model(clips, training: true).loss(targets: batch.labels, weights: settings.loss).total
+            let targets = labels.labels(for: batch.clipIDs, dataset: batch.labels)
+            let output = try model(clips, training: true)
+            let loss = output.loss(targets: targets, weights: settings.loss).total
             guard loss.item.isFinite else {
                 throw TrainingError.diverged("the loss became \(loss.item) in epoch \(epoch + 1), batch \(losses.count + 1); lower --lr")
             }
@@ -189,13 +213,17 @@ public final class Trainer {
                 loss.backward()
             }
             optimizer.step(model.parameters)
+            if relabels(epoch) {
+                relabelled += LabelStore.relabel(clipIDs: batch.clipIDs, targets: targets, logits: output.logits.data,
+                                                 classes: settings.model.classes, margin: settings.methodLoss.scn.relabelMargin)
+            }
             losses.append(loss.item)
             observe(.step(epoch: epoch + 1, batch: losses.count, batches: data.trainBatchCount, loss: Double(loss.item)))
         }
         if let gang { try gang.allReduce(&losses, average: true) }
         let total = losses.reduce(0.0) { $0 + Double($1) }
         return TrainedEpoch(loss: losses.isEmpty ? 0 : total / Double(losses.count), steps: losses.count,
-                            exchangeSeconds: exchangeSeconds)
+                            exchangeSeconds: exchangeSeconds, relabelled: relabelled)
     }
 
     /// Back-propagates `loss` and replaces the parameters' gradients by their average over the gang:
