@@ -3,6 +3,7 @@ import FerdCollective
 import FerdData
 import FerdExperiment
 import FerdDigest
+import FerdLeaderboard
 import FerdTensor
 import FerdTraining
 import FerdZeroMQ
@@ -113,7 +114,7 @@ public struct TrainingTrialRunner: TrialRunner {
             }
             report(MetricEvent(epoch: epoch.epoch, trainLoss: epoch.trainLoss, uar: epoch.uar, war: epoch.war,
                                learningRate: epoch.learningRate, seconds: epoch.seconds, confusion: epoch.confusion,
-                               resumeCheckpoint: bundle, gang: cost))
+                               resumeCheckpoint: bundle, gang: cost, relabels: epoch.relabels.map(RelabelCounts.init)))
         }
         if let bundleError {
             trialLogger.warning("could not write a resume checkpoint for the coordinator", metadata: ["error": "\(bundleError)"])
@@ -155,3 +156,10 @@ public struct TrainingTrialRunner: TrialRunner {
     }
 }
 
+
+extension RelabelCounts {
+    /// The counts of a trainer's epoch report, as METRIC carries them to the leaderboard.
+    init(_ report: RelabelReport) {
+        self.init(changed: report.changed, fromTo: report.changes, relabelledByClass: report.relabelledByClass)
+    }
+}

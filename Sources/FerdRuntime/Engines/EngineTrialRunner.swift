@@ -1,6 +1,7 @@
 import FerdCluster
 import FerdCollective
 import FerdDigest
+import FerdLeaderboard
 import FerdExperiment
 import FerdModels
 import FerdTensor
@@ -176,7 +177,8 @@ public struct EngineTrialRunner: TrialRunner {
                         guard reports else { continue }
                         report(MetricEvent(epoch: epoch.epoch, trainLoss: epoch.trainLoss, uar: epoch.uar, war: epoch.war,
                                            learningRate: epoch.learningRate, seconds: epoch.seconds,
-                                           confusion: epoch.confusion, resumeCheckpoint: bundle))
+                                           confusion: epoch.confusion, resumeCheckpoint: bundle,
+                                           relabels: epoch.relabels.map(RelabelCounts.init)))
                     } catch {
                         failure = error
                         ranks.forEach { $0.kill() }
