@@ -164,6 +164,11 @@ extension Tensor {
         binary(a, b, *, gradA: { g, _, y in g * y }, gradB: { g, x, _ in g * x })
     }
 
+    /// Element-wise quotient with broadcasting.
+    public static func / (a: Tensor, b: Tensor) -> Tensor {
+        binary(a, b, /, gradA: { g, _, y in g / y }, gradB: { g, x, y in -g * x / (y * y) })
+    }
+
     /// Multiplies every value by a constant.
     public static func * (a: Tensor, scale: Float) -> Tensor {
         a.unary({ $0 * scale }, derivative: { _, _ in scale })
@@ -238,6 +243,18 @@ extension Tensor {
             let inner = c * (x + 0.044715 * x * x * x)
             let t = tanhf(inner)
             return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)
+        })
+    }
+}
+
+extension Tensor {
+    /// GELU with the exact error function x·Φ(x) = 0.5x(1+erf(x/√2)), PyTorch's default `nn.GELU()`.
+    public func geluErf() -> Tensor {
+        let invSqrt2: Float = 1 / Float(2).squareRoot(), invSqrt2Pi: Float = 1 / (2 * Float.pi).squareRoot()
+        return unary({ x in
+            0.5 * x * (1 + erff(x * invSqrt2))
+        }, derivative: { x, _ in
+            0.5 * (1 + erff(x * invSqrt2)) + x * invSqrt2Pi * expf(-0.5 * x * x)
         })
     }
 }

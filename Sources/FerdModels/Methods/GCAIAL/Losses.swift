@@ -49,26 +49,19 @@ public struct LossWeights: Sendable, Codable, Equatable {
     public static let reference = LossWeights()
 }
 
-/// The parts of one evaluation of the training objective.
-public struct LossBreakdown {
-    public let total: Tensor
-    public let crossEntropy: Float
-    public let intensityAware: Float
-    public let auxiliary: [Float]
-}
-
 extension ModelOutput {
-    /// The training objective of the reference `main.py` for these outputs and targets (0..6).
+    /// The training objective of the reference `main.py` for these outputs and targets (0..6):
+    /// parts `ce`, `ial` and `aux2`, `aux3` (one per auxiliary head present).
     public func loss(targets: [Int], weights: LossWeights = .reference) -> LossBreakdown {
         let ce = logits.crossEntropy(targets: targets)
         let ial = logits.intensityAwareLoss(targets: targets)
         var total = ce + ial * weights.intensityAware
-        var auxiliaryValues: [Float] = []
-        for (head, weight) in zip(auxiliaryLogits, weights.auxiliary) {
+        var parts = [LossPart(name: LossPart.crossEntropy, value: ce.item), LossPart(name: LossPart.intensityAware, value: ial.item)]
+        for (index, (head, weight)) in zip(auxiliaryLogits, weights.auxiliary).enumerated() {
             let term = head.crossEntropy(targets: targets)
-            auxiliaryValues.append(term.item)
+            parts.append(LossPart(name: "\(LossPart.auxiliaryPrefix)\(index + 2)", value: term.item))
             total = total + term * weight
         }
-        return LossBreakdown(total: total, crossEntropy: ce.item, intensityAware: ial.item, auxiliary: auxiliaryValues)
+        return LossBreakdown(total: total, parts: parts)
     }
 }

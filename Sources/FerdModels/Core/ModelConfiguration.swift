@@ -45,10 +45,17 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
     public var spatialTransformer: TransformerShape
     public var temporalTransformer: TransformerShape
     public var classes: Int
+    /// RAN: how the regions are cropped from each frame.
+    public var ranCrops: RANCropScheme
+    /// STT: the attention of each block.
+    public var sttAttention: STTAttention
+    /// STT: the stochastic-depth rate of the last block (rising linearly from 0 at block 0; training only).
+    public var dropPath: Float
 
     public init(method: ModelMethod = .gcaIAL, frames: Int, imageSize: Int, widths: [Int], reduction: Int = 16,
                 attention: AttentionKind = .gca, auxiliaryHeads: Bool = true,
-                spatialTransformer: TransformerShape, temporalTransformer: TransformerShape, classes: Int = 7) {
+                spatialTransformer: TransformerShape, temporalTransformer: TransformerShape, classes: Int = 7,
+                ranCrops: RANCropScheme = .fixed, sttAttention: STTAttention = .spaceTime, dropPath: Float = 0.1) {
         self.method = method
         self.frames = frames
         self.imageSize = imageSize
@@ -59,11 +66,14 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
         self.spatialTransformer = spatialTransformer
         self.temporalTransformer = temporalTransformer
         self.classes = classes
+        self.ranCrops = ranCrops
+        self.sttAttention = sttAttention
+        self.dropPath = dropPath
     }
 
     private enum CodingKeys: String, CodingKey {
         case method, frames, imageSize, widths, reduction, attention, auxiliaryHeads, spatialTransformer,
-             temporalTransformer, classes
+             temporalTransformer, classes, ranCrops, sttAttention, dropPath
     }
 
     public init(from decoder: any Decoder) throws {
@@ -78,6 +88,9 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
         spatialTransformer = try c.decode(TransformerShape.self, forKey: .spatialTransformer)
         temporalTransformer = try c.decode(TransformerShape.self, forKey: .temporalTransformer)
         classes = try c.decode(Int.self, forKey: .classes)
+        ranCrops = try c.decodeIfPresent(RANCropScheme.self, forKey: .ranCrops) ?? .fixed
+        sttAttention = try c.decodeIfPresent(STTAttention.self, forKey: .sttAttention) ?? .spaceTime
+        dropPath = try c.decodeIfPresent(Float.self, forKey: .dropPath) ?? 0.1
     }
 
     /// The reference model: 16 frames of 112×112, widths 64/64/128/256/256 (19,083,527 parameters).
@@ -92,12 +105,33 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
         spatialTransformer: TransformerShape(depth: 2, heads: 2, headDimension: 16, hiddenDimension: 64),
         temporalTransformer: TransformerShape(depth: 2, heads: 2, headDimension: 16, hiddenDimension: 128))
 
-    /// A preset by name (`paper` or `small`) of `method`: `paper` is the method's published model.
+    /// A preset by name (`paper` or `small`) of `method`: `paper` is the method's published model, `small`
+    /// the same topology on 8 frames of 56×56 with a quarter of the widths (docs/METHODS.md lists them).
     public static func preset(named name: String, method: ModelMethod = .gcaIAL) -> ModelConfiguration? {
-        switch (name, method) {
-        case ("paper", .gcaIAL): .paper
-        case ("small", .gcaIAL): .small
-        default: nil
+        let paper: Bool
+        switch name {
+        case "paper": paper = true
+        case "small": paper = false
+        default: return nil
+        }
+        let none = TransformerShape(depth: 0, heads: 1, headDimension: 1, hiddenDimension: 1)
+        let frames = paper ? 16 : 8, imageSize = paper ? 112 : 56
+        let widths = paper ? [64, 64, 128, 256, 512] : [16, 16, 32, 64, 128]
+        switch method {
+        case .gcaIAL:
+            return paper ? .paper : .small
+        case .scn, .ran:
+            return ModelConfiguration(method: method, frames: frames, imageSize: imageSize, widths: widths,
+                                      spatialTransformer: none, temporalTransformer: none)
+        case .formerDFER:
+            return ModelConfiguration(
+                method: method, frames: frames, imageSize: imageSize, widths: widths,
+                spatialTransformer: TransformerShape(depth: 1, heads: paper ? 8 : 2, headDimension: 32, hiddenDimension: paper ? 512 : 128),
+                temporalTransformer: TransformerShape(depth: 3, heads: paper ? 8 : 2, headDimension: 64, hiddenDimension: paper ? 1024 : 256))
+        case .stt:
+            return ModelConfiguration(
+                method: method, frames: frames, imageSize: imageSize, widths: widths, spatialTransformer: none,
+                temporalTransformer: TransformerShape(depth: 4, heads: paper ? 8 : 2, headDimension: 64, hiddenDimension: paper ? 2048 : 512))
         }
     }
 
@@ -118,8 +152,10 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
     /// Width of a temporal token: layer4 channels × final map positions (4096 for the paper model).
     public var temporalDimension: Int { widths[4] * spatialTokens }
 
-    /// Checks that the sizes fit together; the message names the field and the fix.
+    /// Checks that the sizes fit together for the method; the message names the field and the fix.
     public func validate() throws(ModelError) {
+        guard classes >= 2 else { throw ModelError.configuration("classes is \(classes); a classifier needs at least 2") }
+        guard method == .gcaIAL else { return try validateResNet18Method() }
         guard frames >= 2 else { throw ModelError.configuration("frames is \(frames); the dynamic branch needs at least 2 frames per clip") }
         guard widths.count == 5, widths.allSatisfy({ $0 > 0 }) else {
             throw ModelError.configuration("widths must list 5 positive channel counts (stem, layer1…layer4), got \(widths)")

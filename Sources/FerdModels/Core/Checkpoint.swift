@@ -40,6 +40,30 @@ extension ModelConfiguration {
         func shape(_ key: String) -> [Int]? {
             (checkpoint.tensors[key] ?? checkpoint.tensors["module." + key])?.shape
         }
+        let signatures: [(method: ModelMethod, key: String, stem: String, classifier: String)] = [
+            (.formerDFER, "t_former.cls_token", "s_former.conv1.weight", "fc.weight"),
+            (.stt, "tokenizer.weight", "backbone.conv1.weight", "head.weight"),
+            (.scn, "alpha.0.weight", "features.0.weight", "fc.weight"),
+            (.ran, "beta.0.weight", "conv1.weight", "fc.weight"),
+        ]
+        for signature in signatures where shape(signature.key) != nil {
+            for name in ["paper", "small"] {
+                guard var preset = ModelConfiguration.preset(named: name, method: signature.method),
+                      shape(signature.stem) == [preset.widths[0], 3, 7, 7],
+                      let classes = shape(signature.classifier)?.first else { continue }
+                if signature.method == .formerDFER, let positions = shape("t_former.pos_embedding"), positions.count == 3 {
+                    preset.frames = positions[1] - 1
+                }
+                if signature.method == .stt, let positions = shape("temporal_pos"), positions.count == 3 {
+                    preset.frames = positions[1] - 1
+                }
+                if signature.method == .stt, shape("blocks.0.temporal_attn.qkv.weight") == nil {
+                    preset.sttAttention = .joint
+                }
+                preset.classes = classes
+                return preset
+            }
+        }
         for preset in [ModelConfiguration.paper, .small] {
             let model = preset.temporalDimension
             if shape("s_former.pos_embedding") == [1, preset.frames, model]

@@ -57,22 +57,30 @@ struct Linear {
         bias = hasBias ? builder.uniform("\(name).bias", [outFeatures], bound: bound) : nil
     }
 
+    /// A linear layer with timm's ViT initialisation: weight N(0, std²), bias 0.
+    init(_ builder: ParameterBuilder, _ name: String, in inFeatures: Int, out outFeatures: Int, std: Float) {
+        weight = builder.normal("\(name).weight", [outFeatures, inFeatures], std: std)
+        bias = builder.constant("\(name).bias", [outFeatures], value: 0)
+    }
+
     func callAsFunction(_ x: Tensor) -> Tensor {
         x.linear(weight: weight, bias: bias)
     }
 }
 
-/// `nn.LayerNorm` (eps 1e-5, weight 1, bias 0).
+/// `nn.LayerNorm` (eps 1e-5 unless given, weight 1, bias 0).
 struct LayerNorm {
     let weight: Tensor, bias: Tensor
+    let epsilon: Float
 
-    init(_ builder: ParameterBuilder, _ name: String, dimension: Int) {
+    init(_ builder: ParameterBuilder, _ name: String, dimension: Int, epsilon: Float = 1e-5) {
         weight = builder.constant("\(name).weight", [dimension], value: 1)
         bias = builder.constant("\(name).bias", [dimension], value: 0)
+        self.epsilon = epsilon
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
-        x.layerNorm(weight: weight, bias: bias)
+        x.layerNorm(weight: weight, bias: bias, epsilon: epsilon)
     }
 }
 
@@ -117,14 +125,20 @@ struct Transformer {
     }
 
     private func attention(_ x: Tensor, _ layer: Layer) -> Tensor {
-        let batch = x.shape[0], tokens = x.shape[1], inner = heads * headDimension
-        // (B, n, 3·h·d) → (3, B, h, n, d): q, k, v with feature index head·d + j.
-        let qkv = layer.qkv(x).reshaped([batch, tokens, 3, heads, headDimension]).permuted([2, 0, 3, 1, 4])
-        let q = qkv.sliced(dim: 0, 0..<1).reshaped([batch * heads, tokens, headDimension])
-        let k = qkv.sliced(dim: 0, 1..<2).reshaped([batch * heads, tokens, headDimension])
-        let v = qkv.sliced(dim: 0, 2..<3).reshaped([batch * heads, tokens, headDimension])
-        let scores = (q.matmul(k, transposingOther: true) * (1 / Float(headDimension).squareRoot())).softmax()
-        let mixed = scores.matmul(v).reshaped([batch, heads, tokens, headDimension]).permuted([0, 2, 1, 3])
-        return layer.output(mixed.reshaped([batch, tokens, inner]))
+        multiHeadAttention(x, qkv: layer.qkv, output: layer.output, heads: heads, headDimension: headDimension)
     }
+}
+
+/// Multi-head self-attention of tokens x (B, n, dim): q, k, v from one `qkv` projection with feature
+/// index head·d + j, softmax(q·kᵀ/√d)·v per head, heads joined and projected by `output`.
+func multiHeadAttention(_ x: Tensor, qkv: Linear, output: Linear, heads: Int, headDimension: Int) -> Tensor {
+    let batch = x.shape[0], tokens = x.shape[1], inner = heads * headDimension
+    // (B, n, 3·h·d) → (3, B, h, n, d).
+    let qkv = qkv(x).reshaped([batch, tokens, 3, heads, headDimension]).permuted([2, 0, 3, 1, 4])
+    let q = qkv.sliced(dim: 0, 0..<1).reshaped([batch * heads, tokens, headDimension])
+    let k = qkv.sliced(dim: 0, 1..<2).reshaped([batch * heads, tokens, headDimension])
+    let v = qkv.sliced(dim: 0, 2..<3).reshaped([batch * heads, tokens, headDimension])
+    let scores = (q.matmul(k, transposingOther: true) * (1 / Float(headDimension).squareRoot())).softmax()
+    let mixed = scores.matmul(v).reshaped([batch, heads, tokens, headDimension]).permuted([0, 2, 1, 3])
+    return output(mixed.reshaped([batch, tokens, inner]))
 }

@@ -57,8 +57,14 @@ public enum ExpressionModels {
         switch configuration.method {
         case .gcaIAL:
             return try GCAIALModel(configuration: configuration, seed: seed)
-        case .scn, .ran, .stt, .formerDFER:
-            throw ModelError.configuration("method \(configuration.method.rawValue) is not implemented yet; use method gca-ial")
+        case .scn:
+            return try SCNModel(configuration: configuration, seed: seed)
+        case .ran:
+            return try RANModel(configuration: configuration, seed: seed)
+        case .stt:
+            return try STTModel(configuration: configuration, seed: seed)
+        case .formerDFER:
+            return try FormerDFERModel(configuration: configuration, seed: seed)
         }
     }
 
