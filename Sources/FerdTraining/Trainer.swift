@@ -80,14 +80,18 @@ public final class Trainer {
     /// SHA-256 (hex) of the parameters and buffers at the last comparison of the gang's replicas
     /// (before the first epoch, then after each epoch); nil without a gang.
     public private(set) var stateDigest: String?
+    /// What starting from `initialWeights` matched (nil without them, and when resuming).
+    public let initialWeightsReport: WeightLoadReport?
 
     /// A trainer writing into `runDirectory`. With `resume`, it continues from the resume checkpoint
     /// there (which must have been written with the same settings; with `acceptRescaledBatch`, also with
     /// another batch size whose learning rate was scaled in proportion, as a data-parallel trial resumed by
     /// a gang of another size is). With `gang`, it is that gang's member `gang.rank`; `settings.batchSize`
-    /// must be a multiple of the gang's size.
+    /// must be a multiple of the gang's size. A fresh run with `initialWeights` (a `.safetensors` file) starts from
+    /// the weights whose names and shapes match the model's (``ExpressionModels/initialise(_:from:)``); what did
+    /// not match is logged and kept in ``initialWeightsReport``.
     public init(settings: TrainingSettings, runDirectory: URL, resume: Bool, acceptRescaledBatch: Bool = false,
-                logger: Logger, gang: GangCommunicator? = nil) throws {
+                initialWeights: URL? = nil, logger: Logger, gang: GangCommunicator? = nil) throws {
         try settings.validate()
         if let gang, settings.batchSize % gang.size != 0 {
             throw TrainingError.settings("batch size \(settings.batchSize) cannot be split evenly over the \(gang.size) workers of the gang; use a multiple of \(gang.size)")
@@ -97,7 +101,8 @@ public final class Trainer {
         self.settings = settings
         self.logger = logger
         self.runFolder = try RunFolder(directory: runDirectory)
-        model = try ExpressionModels.make(settings.model, seed: settings.seed)
+        let model = try ExpressionModels.make(settings.model, seed: settings.seed)
+        self.model = model
         optimizer = SGD(learningRate: settings.learningRate, momentum: settings.momentum, weightDecay: settings.weightDecay)
         if resume {
             let state = try runFolder.loadResumeState(settings: settings, acceptRescaledBatch: acceptRescaledBatch)
@@ -109,9 +114,30 @@ public final class Trainer {
             if state.settings != settings {
                 logger.notice("the resume checkpoint was written with batch \(state.settings.batchSize) and lr \(state.settings.learningRate); continuing with batch \(settings.batchSize) and lr \(settings.learningRate)")
             }
+            initialWeightsReport = nil
         } else {
             try runFolder.start(settings: settings)
+            initialWeightsReport = try initialWeights.map { url in try Self.initialise(model, from: url, logger: logger) }
         }
+    }
+
+    /// Loads `url` into `model` where names and shapes match, logging what did not.
+    private static func initialise(_ model: any ExpressionModel, from url: URL, logger: Logger) throws -> WeightLoadReport {
+        let file: SafetensorsFile
+        do {
+            file = try SafetensorsFile.read(contentsOf: url)
+        } catch {
+            throw TrainingError.settings("cannot read the initial weights \(url.path) (\(error)); give a .safetensors file")
+        }
+        let report = ExpressionModels.initialise(model, from: file)
+        guard !report.loaded.isEmpty else {
+            throw TrainingError.settings("no entry of \(url.path) matches the \(model.configuration.method.rawValue) model by name and shape "
+                                         + "(\(report.unmatchedInFile.count) keys in the file); give weights of this method or a torchvision ResNet")
+        }
+        let level: Logger.Level = report.unmatchedInFile.isEmpty && report.missingInModel.isEmpty && report.shapeMismatches.isEmpty
+            ? .info : .notice
+        logger.log(level: level, "initial weights from \(url.path):\n\(report.summary())")
+        return report
     }
 
     /// The epochs already trained (when resuming).
@@ -203,7 +229,8 @@ public final class Trainer {
             let clips = Tensor(shape: batch.shape, data: batch.values)
             let targets = labels.labels(for: batch.clipIDs, dataset: batch.labels)
             let output = try model(clips, training: true)
-            let loss = output.loss(targets: targets, weights: settings.loss).total
+            let loss = try output.objective(method: settings.model.method, targets: targets, weights: settings.loss,
+                                            methodLoss: settings.methodLoss).total
             guard loss.item.isFinite else {
                 throw TrainingError.diverged("the loss became \(loss.item) in epoch \(epoch + 1), batch \(losses.count + 1); lower --lr")
             }
