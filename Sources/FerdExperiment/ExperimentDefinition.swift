@@ -249,19 +249,13 @@ public struct ExperimentDefinition: Sendable, Equatable {
         case .formerDFER:
             break
         }
-        let epochs = given("epochs").map { Int($0) } ?? recipe.epochs
         do {
-            let schedule = try recipe.schedule(named: point["schedule"].map(\.description), epochs: epochs,
-                                               every: given("lr_step").map { Int($0) }, factor: given("lr_gamma").map { Float($0) })
-            let settings = TrainingSettings(
-                model: model, epochs: epochs, batchSize: given("batch").map { Int($0) } ?? recipe.batchSize,
-                learningRate: given("lr").map { Float($0) } ?? recipe.learningRate,
-                momentum: given("momentum").map { Float($0) } ?? recipe.momentum,
-                weightDecay: given("weight_decay").map { Float($0) } ?? recipe.weightDecay, schedule: schedule,
-                loss: loss, methodLoss: methodLoss, seed: seed,
-                framesPerSegment: given("frames_per_segment").map { Int($0) } ?? recipe.framesPerSegment)
-            try settings.validate()
-            return settings
+            return try recipe.settings(
+                model: model, epochs: given("epochs").map { Int($0) }, batchSize: given("batch").map { Int($0) },
+                learningRate: given("lr").map { Float($0) }, momentum: given("momentum").map { Float($0) },
+                weightDecay: given("weight_decay").map { Float($0) }, schedule: point["schedule"].map(\.description),
+                every: given("lr_step").map { Int($0) }, factor: given("lr_gamma").map { Float($0) },
+                framesPerSegment: given("frames_per_segment").map { Int($0) }, loss: loss, methodLoss: methodLoss, seed: seed)
         } catch {
             throw .invalid("\(error)", line: nil)
         }

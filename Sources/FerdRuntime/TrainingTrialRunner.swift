@@ -71,7 +71,9 @@ public struct TrainingTrialRunner: TrialRunner {
             try? FileManager.default.removeItem(at: resumeFile)
         }
         let trainer = try Trainer(settings: configuration.settings, runDirectory: folder, resume: resumeFile != nil,
-                                  acceptRescaledBatch: trial.gang != nil, logger: trialLogger, gang: gangMember)
+                                  acceptRescaledBatch: trial.gang != nil,
+                                  initialWeights: configuration.initWeights.map(URL.init(fileURLWithPath:)),
+                                  logger: trialLogger, gang: gangMember)
         trialLogger.info("training", metadata: ["fold": "\(configuration.fold)", "grid": "\(configuration.parameters)",
                                                 "from epoch": "\(trainer.completedEpochs + 1)"])
         var bundleError: Error?

@@ -67,6 +67,22 @@ public struct MethodRecipe: Sendable, Equatable {
         self.framesPerSegment = framesPerSegment
     }
 
+    /// Validated settings of `model` trained by this recipe, with each given value overriding the recipe's.
+    public func settings(model: ModelConfiguration, epochs: Int? = nil, batchSize: Int? = nil, learningRate: Float? = nil,
+                         momentum: Float? = nil, weightDecay: Float? = nil, schedule name: String? = nil, every: Int? = nil,
+                         factor: Float? = nil, framesPerSegment: Int? = nil, loss: LossWeights = .reference,
+                         methodLoss: MethodLossSettings = .defaults, bestBy: BestEpochMetric = .war,
+                         seed: UInt64 = 0) throws(TrainingError) -> TrainingSettings {
+        let epochs = epochs ?? self.epochs
+        let settings = TrainingSettings(
+            model: model, epochs: epochs, batchSize: batchSize ?? self.batchSize, learningRate: learningRate ?? self.learningRate,
+            momentum: momentum ?? self.momentum, weightDecay: weightDecay ?? self.weightDecay,
+            schedule: try schedule(named: name, epochs: epochs, every: every, factor: factor), loss: loss,
+            methodLoss: methodLoss, bestBy: bestBy, seed: seed, framesPerSegment: framesPerSegment ?? self.framesPerSegment)
+        try settings.validate()
+        return settings
+    }
+
     /// The schedule `name` (nil: the recipe's) over `epochs`, with `every` (step only) and `factor` (step,
     /// exponential, multistep) overriding the recipe's; the message names the setting and the fix.
     public func schedule(named name: String?, epochs: Int, every: Int? = nil, factor: Float? = nil) throws(TrainingError)

@@ -251,7 +251,8 @@ public struct EngineTrialRunner: TrialRunner {
                 EngineSpec.Distributed(rank: rank, worldSize: processes, initMethod: $0, backend: options.device == .cuda ? "nccl" : "gloo")
             }
             let spec = EngineSpec(configuration: configuration, engine: engine, trial: trial, folder: folder,
-                                  resumeFrom: resumeFrom, device: options.device, threads: options.threads,
+                                  resumeFrom: resumeFrom, initFrom: resumeFrom == nil ? configuration.initWeights.map(URL.init(fileURLWithPath:)) : nil,
+                                  device: options.device, threads: options.threads,
                                   distributed: distributed)
             let log = folder.appendingPathComponent(rank == 0 ? "engine.log" : "engine-rank-\(rank).log")
             return try EngineProcess(arguments: arguments, environment: environment, directory: folder, logFile: log,
