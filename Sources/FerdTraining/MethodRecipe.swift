@@ -99,7 +99,8 @@ public struct MethodRecipe: Sendable, Equatable {
         case "step": return .step(every: every ?? stepEvery, factor: factor ?? stepFactor)
         case "exponential": return .exponential(factor: factor ?? exponentialFactor)
         case "multistep":
-            return .multiStep(milestones: milestoneFractions.map { Int(Double(epochs) * $0) }, factor: factor ?? stepFactor)
+            return .multiStep(milestones: Array(Set(milestoneFractions.map { Int(Double(epochs) * $0) })).sorted(),
+                              factor: factor ?? stepFactor)
         case "constant":
             if factor != nil {
                 throw .settings("the decay factor (lr_gamma, --gamma) does not apply to the constant schedule; remove it")
