@@ -19,6 +19,7 @@ extension ModelMethod: ExpressibleByArgument {}
 extension RANCropScheme: ExpressibleByArgument {}
 extension STTAttention: ExpressibleByArgument {}
 extension ReportMetric: ExpressibleByArgument {}
+extension PublishedDataset: ExpressibleByArgument {}
 extension TrainingEngine: ExpressibleByArgument {}
 extension TorchWorkerOptions.Device: ExpressibleByArgument {}
 
