@@ -11,6 +11,8 @@ public struct RunFolder {
     var metricsFile: URL { directory.appendingPathComponent("metrics.jsonl") }
     public var bestFile: URL { directory.appendingPathComponent("best.safetensors") }
     public var resumeFile: URL { directory.appendingPathComponent("resume.safetensors") }
+    /// The resume checkpoint's metadata key of SCN's relabelled labels (``LabelStore`` as JSON).
+    public static let labelsMetadataKey = "ferd.labels"
 
     public init(directory: URL) throws {
         self.directory = directory
@@ -66,7 +68,7 @@ public struct RunFolder {
                            labels: LabelStore = LabelStore()) throws {
         var metadata = state.metadata
         if !labels.entries.isEmpty {
-            metadata["ferd.labels"] = String(decoding: try Self.encoder().encode(labels), as: UTF8.self)
+            metadata[Self.labelsMetadataKey] = String(decoding: try Self.encoder().encode(labels), as: UTF8.self)
         }
         metadata["ferd.history"] = String(decoding: try Self.encoder().encode(history), as: UTF8.self)
         metadata["ferd.settings"] = String(decoding: try Self.encoder().encode(settings), as: UTF8.self)
@@ -104,7 +106,7 @@ public struct RunFolder {
             velocities[String(key.dropFirst("optimizer.momentum.".count))] = file.tensors.removeValue(forKey: key)!.values
         }
         let history = try JSONDecoder().decode([EpochReport].self, from: Data(historyJSON.utf8))
-        let labels = try file.metadata["ferd.labels"].map { try JSONDecoder().decode(LabelStore.self, from: Data($0.utf8)) }
+        let labels = try file.metadata[Self.labelsMetadataKey].map { try JSONDecoder().decode(LabelStore.self, from: Data($0.utf8)) }
             ?? LabelStore()
         let lines = try history.map { String(decoding: try Self.encoder().encode($0), as: UTF8.self) + "\n" }.joined()
         try Data(lines.utf8).write(to: metricsFile, options: .atomic)

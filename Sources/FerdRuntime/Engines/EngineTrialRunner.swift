@@ -369,7 +369,9 @@ struct RunFiles {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let model = String(decoding: try encoder.encode(settings.model), as: UTF8.self)
-        written.metadata = [ModelConfiguration.metadataKey: model]
+        // SCN's relabelled labels, when the engine wrote them, travel on in the resume checkpoint.
+        written.metadata = [ModelConfiguration.metadataKey: model, RunFolder.labelsMetadataKey: written.metadata[RunFolder.labelsMetadataKey]]
+            .compactMapValues { $0 }
         try folder.saveResume(written, history: history, settings: settings)
         if isBest {
             try folder.saveBest(SafetensorsFile(tensors: written.tensors.filter { !$0.key.hasPrefix("optimizer.") },
