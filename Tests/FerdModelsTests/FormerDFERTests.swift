@@ -64,6 +64,16 @@ final class FormerDFERTests: XCTestCase {
         XCTAssertNotNil(model.store.counters["s_former.layer4.0.downsample.1.num_batches_tracked"])
     }
 
+    func testClassTokenConcatenationGradients() {
+        // The class token repeated over the batch and put before the frame vectors: its gradient sums the copies.
+        let token = randomTensor([1, 1, 4], seed: 5)
+        let frames = randomTensor([3, 2, 4], seed: 6)
+        checkGradients([token, frames]) { t in Tensor.concatenate([t[0].broadcast(to: [3, 1, 4]), t[1]], dim: 1) }
+        let sequence = Tensor.concatenate([token.broadcast(to: [3, 1, 4]), frames], dim: 1)
+        XCTAssertEqual(sequence.shape, [3, 3, 4])
+        XCTAssertEqual(Array(sequence.data[12..<16]), token.data)
+    }
+
     func testClassTokenOutputIsClassified() throws {
         let model = try FormerDFERModel(configuration: MethodTests.tiny(.formerDFER), seed: 1)
         let output = try Autograd.withoutGradient { try model(MethodTests.clips(model.configuration, batch: 3, seed: 2), training: false) }

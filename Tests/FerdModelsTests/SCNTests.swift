@@ -26,6 +26,15 @@ final class SCNTests: XCTestCase {
         XCTAssertEqual(model.store.parameterCount, 11_180_616)
     }
 
+    func testFramesAreNormalisedWithImageNetStatistics() {
+        let frames = Tensor(shape: [2, 3, 1, 2], data: [0, 1, 0.5, 0.25, 1, 0, 0.2, 0.4, 0.6, 0.8, 1, 0.1])
+        let normalised = Tensor.normalisedChannels(frames, mean: SCNModel.imageNetMean, std: SCNModel.imageNetStd)
+        for (index, value) in frames.data.enumerated() {
+            let channel = (index / 2) % 3
+            XCTAssertEqual(normalised.data[index], (value - SCNModel.imageNetMean[channel]) / SCNModel.imageNetStd[channel])
+        }
+    }
+
     func testRankRegularizationMatchesClosedForm() {
         let alpha = Tensor(shape: [5], data: [0.9, 0.2, 0.5, 0.7, 0.3], requiresGrad: true)
         // β = 0.6: M = 3, high {0.9, 0.7, 0.5}, low {0.2, 0.3}: 0.25 − 0.7 + 0.5 = 0.05.

@@ -27,7 +27,9 @@ extension ModelConfiguration {
     /// The checkpoint metadata key under which ferd stores the model configuration as JSON.
     public static let metadataKey = "ferd.model"
 
-    /// The configuration a checkpoint was made with (see ``ExpressionModels/load(_:fallback:)``).
+    /// The configuration a checkpoint was made with (see ``ExpressionModels/load(_:fallback:)``): ferd's
+    /// metadata, else `fallback`, else the paper or small preset of the method whose keys the checkpoint has,
+    /// with the checkpoint's classes (and frames, where a position table shows them).
     public static func describing(_ checkpoint: SafetensorsFile, fallback: ModelConfiguration?) throws(ModelError) -> ModelConfiguration {
         if let json = checkpoint.metadata[ModelConfiguration.metadataKey] {
             do {
@@ -40,27 +42,25 @@ extension ModelConfiguration {
         func shape(_ key: String) -> [Int]? {
             (checkpoint.tensors[key] ?? checkpoint.tensors["module." + key])?.shape
         }
-        let signatures: [(method: ModelMethod, key: String, stem: String, classifier: String)] = [
-            (.formerDFER, "t_former.cls_token", "s_former.conv1.weight", "fc.weight"),
-            (.stt, "tokenizer.weight", "backbone.conv1.weight", "head.weight"),
-            (.scn, "alpha.0.weight", "features.0.weight", "fc.weight"),
-            (.ran, "beta.0.weight", "conv1.weight", "fc.weight"),
+        // Each method's telltale key, stem convolution, classifier and temporal position table (the frames).
+        let signatures: [(method: ModelMethod, key: String, stem: String, classifier: String, positions: String?)] = [
+            (.formerDFER, "t_former.cls_token", "s_former.conv1.weight", "fc.weight", "t_former.pos_embedding"),
+            (.stt, "tokenizer.weight", "backbone.conv1.weight", "head.weight", "temporal_pos"),
+            (.scn, "alpha.0.weight", "features.0.weight", "fc.weight", nil),
+            (.ran, "beta.0.weight", "conv1.weight", "fc.weight", nil),
         ]
         for signature in signatures where shape(signature.key) != nil {
             for name in ["paper", "small"] {
                 guard var preset = ModelConfiguration.preset(named: name, method: signature.method),
                       shape(signature.stem) == [preset.widths[0], 3, 7, 7],
                       let classes = shape(signature.classifier)?.first else { continue }
-                if signature.method == .formerDFER, let positions = shape("t_former.pos_embedding"), positions.count == 3 {
-                    preset.frames = positions[1] - 1
-                }
-                if signature.method == .stt, let positions = shape("temporal_pos"), positions.count == 3 {
+                preset.classes = classes
+                if let key = signature.positions, let positions = shape(key), positions.count == 3 {
                     preset.frames = positions[1] - 1
                 }
                 if signature.method == .stt, shape("blocks.0.temporal_attn.qkv.weight") == nil {
                     preset.sttAttention = .joint
                 }
-                preset.classes = classes
                 return preset
             }
         }

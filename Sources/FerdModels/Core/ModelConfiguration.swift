@@ -1,4 +1,6 @@
-/// Which channel attention the GCA-position blocks (layer2, layer3) use: the paper's Table-2 settings.
+/// Which channel attention the GCA-position blocks (layer2, layer3) use: the paper's Table-2 settings
+/// (gca, se, none) and two of ferd's that take GCA apart (docs/METHODS.md). Every kind has the same
+/// parameters, so the state dict does not depend on it.
 public enum AttentionKind: String, Sendable, Codable, CaseIterable {
     /// Global-convolution attention with the clip-mean mix (the paper's method, default).
     case gca
@@ -6,6 +8,10 @@ public enum AttentionKind: String, Sendable, Codable, CaseIterable {
     case se
     /// Plain residual blocks: the baseline, setting (a).
     case none
+    /// ferd's: GCA's excitation s of each frame alone, a = s (no clip-mean mix).
+    case gcaFrame = "gca-frame"
+    /// ferd's: GCA's clip-mean excitation alone, a = mean_t s (the same weights for every frame of a clip).
+    case gcaClip = "gca-clip"
 }
 
 /// The size of one vit-pytorch style pre-norm transformer.

@@ -96,6 +96,6 @@ public final class GCAIALModel: ExpressionModel {
             let positions = temporalPositions.sliced(dim: 1, 0..<(frames - 1))
             return classifier(temporalTransformer(fused + positions).mean(dim: 1))
         }
-        return ModelOutput(logits: logits, auxiliaryLogits: [aux2, aux3].compactMap { $0 })
+        return ModelOutput(logits: logits, auxiliaryLogits: c.auxiliaryHeads ? [aux2, aux3].compactMap { $0 } : [])
     }
 }

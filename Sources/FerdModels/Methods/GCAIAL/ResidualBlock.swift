@@ -60,7 +60,7 @@ struct ResidualBlock {
         var auxiliaryLogits: Tensor?
         if let attention, attention.active {
             switch attention.kind {
-            case .gca:
+            case .gca, .gcaFrame, .gcaClip:
                 (u, auxiliaryLogits) = globalConvolutionAttention(u, attention)
             case .se:
                 u = squeezeExcitation(u)
@@ -73,6 +73,7 @@ struct ResidualBlock {
 
     /// GCA: z = global depthwise conv(u); aux = AUX_fc(mean_t z); s = 2σ(W2 ReLU(W1 z));
     /// a = √(s ⊙ mean_t s + 1e-5); ũ = u ⊙ a (the IAL paper's GCA, as the reference code computes it).
+    /// The ablation kinds replace the mix: a = s (gca-frame) or a = mean_t s (gca-clip).
     private func globalConvolutionAttention(_ u: Tensor, _ settings: AttentionSettings) -> (Tensor, Tensor) {
         let frames = u.shape[0], channels = u.shape[1], clips = frames / settings.frames
         let z = globalConvolution!(u)
@@ -81,7 +82,13 @@ struct ResidualBlock {
         let s = excite!(squeeze!(z).relu()).sigmoid() * 2
         let perFrame = s.reshaped([clips, settings.frames, channels])
         let clipMean = perFrame.mean(dim: 1, keepingDimension: true)
-        let weights = ((perFrame * clipMean) + 1e-5).sqrt().reshaped([frames, channels, 1, 1])
+        let mixed: Tensor
+        switch settings.kind {
+        case .gcaFrame: mixed = perFrame
+        case .gcaClip: mixed = clipMean.broadcast(to: perFrame.shape)
+        case .gca, .se, .none: mixed = ((perFrame * clipMean) + 1e-5).sqrt()
+        }
+        let weights = mixed.reshaped([frames, channels, 1, 1])
         return (u * weights, aux)
     }
 

@@ -59,9 +59,11 @@ extension Tensor {
         let channels = images.shape[1], plane = images.shape[2] * images.shape[3]
         var out = images.data
         out.withUnsafeMutableBufferPointer { values in
-            for index in 0..<(images.count / plane) {
-                let c = index % channels, deviation = std[c], shift = mean[c]
-                for i in (index * plane)..<((index + 1) * plane) { values[i] = (values[i] - shift) / deviation }
+            Parallel.forRange(images.count / plane, costPerItem: plane) { planes in
+                for index in planes {
+                    let c = index % channels, deviation = std[c], shift = mean[c]
+                    for i in (index * plane)..<((index + 1) * plane) { values[i] = (values[i] - shift) / deviation }
+                }
             }
         }
         return Tensor(shape: images.shape, data: out)
