@@ -66,7 +66,7 @@ final class MethodGridTests: XCTestCase {
     func testTheDemoComparesTheMethodsOnOneFold() throws {
         let text = try String(contentsOf: configs.appendingPathComponent("methods-demo.yaml"), encoding: .utf8)
         let trials = try ExperimentDefinition.parse(text, fileName: "methods-demo.yaml").trials()
-        XCTAssertEqual(trials.map(\.settings.model.method), ModelMethod.allCases)
+        XCTAssertEqual(trials.map(\.settings.model.method), [.ran, .gcaIAL, .scn, .stt, .formerDFER])
         XCTAssertTrue(trials.allSatisfy { $0.fold == 1 && $0.settings.epochs == 3 && $0.settings.schedule == .constant })
         XCTAssertTrue(trials.allSatisfy { $0.settings.model.imageSize == 56 && $0.settings.model.frames == 8 })
         XCTAssertEqual(trials.first { $0.settings.model.method == .scn }?.settings.methodLoss.scn.relabelEpoch, 2)

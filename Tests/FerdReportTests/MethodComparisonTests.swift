@@ -42,6 +42,8 @@ final class MethodComparisonTests: ReportTestCase {
         let comparison = try XCTUnwrap(data.methods)
         XCTAssertEqual(comparison.dataset, .dfew)
         XCTAssertEqual(comparison.rows.map(\.method), ["gca-ial", "scn"])
+        XCTAssertEqual(data.sweptParameters, ["method"], "a key only one method's points have is not swept")
+        XCTAssertEqual(comparison.rows.map { data.label($0.point) }, ["method=gca-ial", "method=scn"])
         XCTAssertEqual(comparison.published.map(\.method), ["Former-DFER", "STT", "NR-DFERNet", "GCA+IAL"])
         let table = try XCTUnwrap(ReportTables.tables(data).first { $0.id == "methods" })
         XCTAssertEqual(table.rows.count, 2 + 4)

@@ -35,7 +35,8 @@ public enum ReportBuilder {
         let stopped = ordered.filter { $0.stop != nil }
         let best = complete.first ?? incomplete.first { !$0.folds.isEmpty }
         let names = Set(summaries.flatMap { $0.parameters.names }).sorted()
-        let swept = names.filter { name in Set(summaries.map { $0.parameters.values[name] }).count > 1 }
+        // A method's own key is left out of the other methods' points: it is swept when the points that have it differ.
+        let swept = names.filter { name in Set(summaries.compactMap { $0.parameters.values[name] }).count > 1 }
         let views = GridViews(points: summaries, names: names, swept: swept, best: best, metric: options.sortMetric)
         var data = ReportData(
             experimentID: records.experiment.id, experimentName: records.experiment.name, options: options,

@@ -46,7 +46,7 @@ public struct ReportData: Sendable, Equatable {
 
     /// A grid point's short label, e.g. "lambda=0.1, reduction=16".
     public func label(_ point: GridPointSummary) -> String {
-        let names = labelParameters
-        return names.isEmpty ? "grid point \(point.id)" : point.parameters.summary(names)
+        let summary = point.parameters.summary(labelParameters)
+        return summary.isEmpty ? "grid point \(point.id)" : summary
     }
 }
