@@ -101,8 +101,9 @@ public enum ReportTables {
         let classes = ExpressionClasses.names.count
         var rows: [[ReportTable.Cell]] = comparison.rows.map { row in
             let point = row.point
-            let status = point.isComplete ? "" : ", incomplete"
-            return [ReportTable.Cell("ferd: \(MethodComparison.name(of: row.method)) (\(data.label(point))\(status))"),
+            let settings = point.parameters.summary(data.labelParameters.filter { $0 != "method" })
+            let details = [settings, point.isComplete ? "" : "incomplete"].filter { !$0.isEmpty }.joined(separator: ", ")
+            return [ReportTable.Cell("ferd: \(MethodComparison.name(of: row.method))" + (details.isEmpty ? "" : " (\(details))")),
                     ReportTable.Cell(point.foldsDone)]
                 + (0..<classes).map { index in ReportTable.Cell(MetricFormat.percent(index < point.recall.count ? point.recall[index]?.mean : nil)) }
                 + [ReportTable.Cell(MetricFormat.spread(point.uar)), ReportTable.Cell(MetricFormat.spread(point.war))]
