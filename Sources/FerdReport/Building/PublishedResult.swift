@@ -102,7 +102,8 @@ public struct PublishedMethodResult: Sendable, Equatable {
             return [
                 PublishedMethodResult(method: "SCN", ferdMethod: "scn",
                                       citation: "Wang, Peng, Yang, Meng & Qiao, Suppressing Uncertainties for Large-Scale Facial "
-                                          + "Expression Recognition, CVPR 2020", war: 0.8814),
+                                          + "Expression Recognition, CVPR 2020 (88.14 in its abstract; 87.03 when trained on RAF-DB "
+                                          + "alone, per its code's README)", war: 0.8814),
                 PublishedMethodResult(method: "RAN (ResNet-18)", ferdMethod: "ran",
                                       citation: "Wang, Peng, Yang, Meng & Qiao, Region Attention Networks for Pose and Occlusion "
                                           + "Robust Facial Expression Recognition, IEEE TIP 2020", war: 0.8690),
