@@ -47,11 +47,28 @@ public struct ExperimentDefinition: Sendable, Equatable {
     /// The wire precisions `gradient_precision` may name.
     public static let gradientPrecisions = ["fp32", "fp16"]
 
-    /// The hyper-parameters a grid may set, with their defaults (the reference code's settings).
+    /// The hyper-parameters a grid may set, with their type-giving defaults: GCA+IAL's reference settings and
+    /// each method's published ones. The optimiser's keys (`lr`, `momentum`, `weight_decay`, `epochs`, `batch`,
+    /// `schedule`, `lr_step`, `lr_gamma`, `frames_per_segment`) default to the point's method's recipe
+    /// (``MethodRecipe``), not to the value listed here.
     public static let parameterDefaults: KeyValuePairs<String, ParameterValue> = [
-        "preset": .word("paper"), "attention": .word("gca"), "lambda": .number(0.1), "r": .number(16),
-        "lr": .number(1e-3), "momentum": .number(0.9), "weight_decay": .number(0.1), "epochs": .number(80),
-        "batch": .number(40), "schedule": .word("step"), "aux_weight": .number(0.05),
+        "method": .word("gca-ial"), "preset": .word("paper"), "attention": .word("gca"), "lambda": .number(0.1),
+        "r": .number(16), "lr": .number(1e-3), "momentum": .number(0.9), "weight_decay": .number(0.1),
+        "epochs": .number(80), "batch": .number(40), "schedule": .word("step"), "aux_weight": .number(0.05),
+        "aux_heads": .word("true"), "lr_step": .number(7), "lr_gamma": .number(0.5), "frames_per_segment": .number(1),
+        "scn_beta": .number(0.7), "scn_rank_margin": .number(0.15), "scn_relabel_margin": .number(0.2),
+        "scn_relabel_epoch": .number(10), "ran_margin": .number(0.02), "ran_crops": .word("fixed"),
+        "csce_lambda": .number(1), "stt_attention": .word("space-time"), "drop_path": .number(0.1),
+    ]
+
+    /// The grid keys that apply to some methods only; every other key applies to all. A point whose method a key
+    /// does not apply to drops it (so `method: [gca-ial, scn]` × `scn_beta: [0.6, 0.7]` is 3 points, not 4);
+    /// a key that applies to none of the grid's methods is an error.
+    public static let methodParameters: [String: Set<ModelMethod>] = [
+        "attention": [.gcaIAL], "lambda": [.gcaIAL], "r": [.gcaIAL], "aux_weight": [.gcaIAL], "aux_heads": [.gcaIAL],
+        "scn_beta": [.scn], "scn_rank_margin": [.scn], "scn_relabel_margin": [.scn], "scn_relabel_epoch": [.scn],
+        "ran_margin": [.ran], "ran_crops": [.ran],
+        "csce_lambda": [.stt], "stt_attention": [.stt], "drop_path": [.stt],
     ]
 
     public var name: String
@@ -78,6 +95,9 @@ public struct ExperimentDefinition: Sendable, Equatable {
     /// The swept and fixed parameters in file order (a fixed parameter has one value) and how points are
     /// chosen from them (`grid:`, `search:`, `samples:`, `search_seed:`).
     public var search: SearchSpace
+    /// `init:`: weights every trial starts from (a `.safetensors` file on the workers); keys the model does not
+    /// have, and model parameters the file lacks, are logged and left as initialised.
+    public var initWeights: String?
     /// The file's text, whose hash identifies the experiment.
     public var source: String
 
@@ -93,7 +113,14 @@ public struct ExperimentDefinition: Sendable, Equatable {
     /// The experiment's points: every combination of a grid (the last parameter varies fastest) or the random or
     /// Sobol samples in the order drawn; duplicates dropped.
     public var gridPoints: [[String: ParameterValue]] {
-        search.expand().points
+        var seen = Set<String>()
+        return search.expand().points.map(Self.applicable).filter { seen.insert(Self.canonical($0)).inserted }
+    }
+
+    /// `point` without the keys that do not apply to its method (``methodParameters``).
+    static func applicable(_ point: [String: ParameterValue]) -> [String: ParameterValue] {
+        guard case .word(let name)? = point["method"], let method = ModelMethod(rawValue: name) else { return point }
+        return point.filter { key, _ in methodParameters[key].map { $0.contains(method) } ?? true }
     }
 
     /// The trials of the experiment: grid point × seed × fold, each with a seed derived from
@@ -143,9 +170,18 @@ public struct ExperimentDefinition: Sendable, Equatable {
         guard search.strategy != .grid else { return }
         let base = Dictionary(uniqueKeysWithValues: search.dimensions.map { ($0.name, $0.domain.checkedValues()[0]) })
         for dimension in search.varying {
+            var base = base
+            if let applies = Self.methodParameters[dimension.name],
+               let method = search.dimensions.first(where: { $0.name == "method" })?.domain.checkedValues().first(where: {
+                   ModelMethod(rawValue: $0.description).map(applies.contains) ?? false
+               }) {
+                base["method"] = method
+            }
             for value in dimension.domain.checkedValues() {
                 do {
-                    _ = try Self.settings(base.merging([dimension.name: value]) { _, new in new }, seed: 0)
+                    let point = Self.applicable(base.merging([dimension.name: value]) { _, new in new })
+                    guard point[dimension.name] != nil else { continue }
+                    _ = try Self.settings(point, seed: 0)
                 } catch let .invalid(reason, _) {
                     throw .invalid("grid.\(dimension.name) can give \(value), which is not valid: \(reason); narrow the range or "
                                    + "list the valid values with {choice: [a, b, …]} (ferd does not resample invalid points)",
@@ -155,10 +191,14 @@ public struct ExperimentDefinition: Sendable, Equatable {
         }
     }
 
-    /// The training settings of one grid point.
+    /// The training settings of one grid point: its method's preset and recipe, with what the point sets.
     static func settings(_ point: [String: ParameterValue], seed: UInt64) throws(ExperimentError) -> TrainingSettings {
-        func number(_ key: String) -> Double {
+        func given(_ key: String) -> Double? {
             if case .number(let value)? = point[key] { return value }
+            return nil
+        }
+        func number(_ key: String) -> Double {
+            if let value = given(key) { return value }
             if case .number(let value)? = parameterDefaults.first(where: { $0.key == key })?.value { return value }
             return 0
         }
@@ -167,32 +207,58 @@ public struct ExperimentDefinition: Sendable, Equatable {
             if case .word(let value)? = parameterDefaults.first(where: { $0.key == key })?.value { return value }
             return ""
         }
-        guard var model = ModelConfiguration.preset(named: word("preset")) else {
-            throw .invalid("preset '\(word("preset"))' is not known; use paper or small", line: nil)
+        func choice<T: RawRepresentable & CaseIterable>(_ key: String, _: T.Type) throws(ExperimentError) -> T where T.RawValue == String {
+            guard let value = T(rawValue: word(key)) else {
+                throw .invalid("\(key) '\(word(key))' is not known; use \(T.allCases.map(\.rawValue).joined(separator: ", "))", line: nil)
+            }
+            return value
         }
-        guard let attention = AttentionKind(rawValue: word("attention")) else {
-            throw .invalid("attention '\(word("attention"))' is not known; use gca, se or none", line: nil)
+        let method = try choice("method", ModelMethod.self)
+        for key in point.keys.sorted() {
+            if let methods = methodParameters[key], !methods.contains(method) {
+                throw .invalid("\(key) applies to method \(methods.map(\.rawValue).sorted().joined(separator: ", ")), not \(method.rawValue); "
+                               + "remove it or add that method to grid.method", line: nil)
+            }
         }
-        model.attention = attention
-        model.reduction = Int(number("r"))
-        let schedule: LearningRateSchedule
-        switch word("schedule") {
-        case "step": schedule = .reference
-        case "exponential": schedule = .exponential(factor: 0.95)
-        case "constant": schedule = .constant
-        case let other: throw .invalid("schedule '\(other)' is not known; use step, exponential or constant", line: nil)
+        guard var model = ModelConfiguration.preset(named: word("preset"), method: method) else {
+            throw .invalid("preset '\(word("preset"))' is not known for method \(method.rawValue); use paper or small", line: nil)
         }
-        let settings = TrainingSettings(
-            model: model, epochs: Int(number("epochs")), batchSize: Int(number("batch")), learningRate: Float(number("lr")),
-            momentum: Float(number("momentum")), weightDecay: Float(number("weight_decay")), schedule: schedule,
-            loss: LossWeights(intensityAware: Float(number("lambda")), auxiliary: [Float(number("aux_weight")), 0]),
-            seed: seed)
+        let recipe = MethodRecipe.of(method)
+        var loss = LossWeights.reference
+        var methodLoss = MethodLossSettings.defaults
+        switch method {
+        case .gcaIAL:
+            model.attention = try choice("attention", AttentionKind.self)
+            model.reduction = Int(number("r"))
+            guard let heads = Bool(word("aux_heads")) else {
+                throw .invalid("aux_heads '\(word("aux_heads"))' is not known; use true or false", line: nil)
+            }
+            model.auxiliaryHeads = heads
+            loss = LossWeights(intensityAware: Float(number("lambda")), auxiliary: [Float(number("aux_weight")), 0])
+        case .scn:
+            methodLoss.scn = SCNLossSettings(rankFraction: Float(number("scn_beta")), rankMargin: Float(number("scn_rank_margin")),
+                                             relabelMargin: Float(number("scn_relabel_margin")),
+                                             relabelEpoch: Int(number("scn_relabel_epoch")))
+        case .ran:
+            model.ranCrops = try choice("ran_crops", RANCropScheme.self)
+            methodLoss.ran = RANLossSettings(margin: Float(number("ran_margin")))
+        case .stt:
+            model.sttAttention = try choice("stt_attention", STTAttention.self)
+            model.dropPath = Float(number("drop_path"))
+            methodLoss.stt = STTLossSettings(compactWeight: Float(number("csce_lambda")))
+        case .formerDFER:
+            break
+        }
         do {
-            try settings.validate()
+            return try recipe.settings(
+                model: model, epochs: given("epochs").map { Int($0) }, batchSize: given("batch").map { Int($0) },
+                learningRate: given("lr").map { Float($0) }, momentum: given("momentum").map { Float($0) },
+                weightDecay: given("weight_decay").map { Float($0) }, schedule: point["schedule"].map(\.description),
+                every: given("lr_step").map { Int($0) }, factor: given("lr_gamma").map { Float($0) },
+                framesPerSegment: given("frames_per_segment").map { Int($0) }, loss: loss, methodLoss: methodLoss, seed: seed)
         } catch {
             throw .invalid("\(error)", line: nil)
         }
-        return settings
     }
 }
 

@@ -1,4 +1,5 @@
 import FerdData
+import FerdModels
 import Foundation
 import Yams
 
@@ -6,7 +7,7 @@ extension ExperimentDefinition {
     /// The top-level keys of an experiment file.
     static let topLevelKeys = ["name", "data", "folds", "seeds", "retries", "trial_time_limit", "workers_per_trial",
                                "min_workers", "gang_wait", "reduction", "gradient_precision", "bucket_mb", "engine", "torch",
-                               "engine_timeout", "stopping", "budget", "max_concurrent", "grid", "search", "samples", "search_seed"]
+                               "engine_timeout", "stopping", "budget", "max_concurrent", "grid", "search", "samples", "search_seed", "init"]
     /// The words `search:` takes.
     static let searchNames = ["grid", "random", "sobol"]
     /// The most points `samples:` may ask for.
@@ -80,15 +81,39 @@ extension ExperimentDefinition {
                                  maxConcurrent: try seen["max_concurrent"].map(SweepPolicy.parseMaxConcurrent))
         guard let gridNode = seen["grid"] else { throw .invalid("'grid' is missing; list the hyper-parameters to sweep", line: nil) }
         let search = try SearchSpace(strategy: parseStrategy(seen), dimensions: parseGrid(gridNode))
+        try checkMethodParameters(search.dimensions)
+        let initWeights = try seen["init"].map { node throws(ExperimentError) in
+            guard let path = node.string, path.hasSuffix(".safetensors") else {
+                throw .invalid("'init' must be the path of a .safetensors file the workers can read, got \(node.string ?? "a list or mapping")",
+                               line: line(node))
+            }
+            return path
+        }
         let definition = ExperimentDefinition(name: name, dataPath: path, layout: layout, folds: folds, seeds: seeds,
                                               retries: retries, trialTimeLimit: limit, workersPerTrial: gang,
                                               dataParallel: DataParallelSettings(minWorkers: minWorkers, reduction: reduction,
                                                                                  gradientPrecision: precision, bucketMegabytes: bucket),
                                               gangWait: gangWait, engine: engine, policy: policy,
-                                              search: search, source: text)
+                                              search: search, initWeights: initWeights, source: text)
         try definition.checkRanges()
         _ = try definition.trials()
         return definition
+    }
+
+    /// A method-specific key (``methodParameters``) must apply to at least one method the grid lists.
+    private static func checkMethodParameters(_ dimensions: [SearchDimension]) throws(ExperimentError) {
+        let listed = dimensions.first { $0.name == "method" }?.domain.checkedValues() ?? [.word(ModelMethod.gcaIAL.rawValue)]
+        let methods = Set(listed.compactMap { value -> ModelMethod? in
+            if case .word(let name) = value { return ModelMethod(rawValue: name) }
+            return nil
+        })
+        for dimension in dimensions {
+            guard let applies = methodParameters[dimension.name], applies.isDisjoint(with: methods) else { continue }
+            let names = applies.map(\.rawValue).sorted().joined(separator: ", ")
+            throw .invalid("grid.\(dimension.name) applies to method \(names), which grid.method does not list "
+                           + "(\(methods.map(\.rawValue).sorted().joined(separator: ", "))); remove it or add method: \(names)",
+                           line: dimension.line)
+        }
     }
 
     private static func line(_ node: Node) -> Int? {
@@ -286,7 +311,7 @@ extension ExperimentDefinition {
     }
 
     /// Parameters whose values are whole numbers: a uniform or loguniform range would draw fractions.
-    static let wholeNumberParameters: Set = ["r", "epochs", "batch"]
+    static let wholeNumberParameters: Set = ["r", "epochs", "batch", "lr_step", "frames_per_segment", "scn_relabel_epoch"]
 
     /// `{uniform: [low, high]}`, `{loguniform: [low, high]}`, `{int: [low, high]}` or `{choice: [a, b, …]}`.
     private static func parseRange(_ mapping: Node.Mapping, name: String, defaultValue: ParameterValue,

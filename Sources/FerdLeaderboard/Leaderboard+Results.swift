@@ -6,14 +6,15 @@ extension Leaderboard {
     @discardableResult
     public func recordEpochMetric(_ metric: EpochMetricRecord) throws -> Bool {
         let confusion = try metric.confusion.map { SQLValue.text(try JSONText.encode($0)) } ?? .null
+        let relabels = try metric.relabels.map { SQLValue.text(try JSONText.encode($0)) } ?? .null
         let inserted = try database.run("""
             INSERT INTO epoch_metrics (trial, attempt, epoch, train_loss, uar, war, lr, seconds, confusion,
-                                       gang_members, step_seconds, communication_seconds, bytes_per_step)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT (trial, attempt, epoch) DO NOTHING
+                                       gang_members, step_seconds, communication_seconds, bytes_per_step, relabels)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) ON CONFLICT (trial, attempt, epoch) DO NOTHING
             """, [.int(metric.trialID), .int(metric.attempt), .int(metric.epoch), .real(metric.trainLoss),
                   .real(metric.uar), .real(metric.war), .real(metric.learningRate), .real(metric.seconds), confusion,
                   .optionalInt(metric.gang?.members), .optionalReal(metric.gang?.stepSeconds),
-                  .optionalReal(metric.gang?.communicationSeconds), .optionalReal(metric.gang?.bytesPerStep)],
+                  .optionalReal(metric.gang?.communicationSeconds), .optionalReal(metric.gang?.bytesPerStep), relabels],
             cached: true)
         return inserted == 1
     }
@@ -69,18 +70,19 @@ extension Leaderboard {
         let columns = decoder("epoch_metrics")
         return try database.query("""
             SELECT m.trial, m.attempt, m.epoch, m.train_loss, m.uar, m.war, m.lr, m.seconds, m.confusion,
-                   m.gang_members, m.step_seconds, m.communication_seconds, m.bytes_per_step
+                   m.gang_members, m.step_seconds, m.communication_seconds, m.bytes_per_step, m.relabels
             FROM epoch_metrics m JOIN trials t ON t.id = m.trial WHERE t.experiment = ?1
             ORDER BY m.trial, m.attempt, m.epoch
             """, [.int(experimentID)]).map { row in
             let confusion = row.values[8] == .null ? nil : try columns.json(row, 8, "confusion", as: [[Int]].self)
+            let relabels = row.values[13] == .null ? nil : try columns.json(row, 13, "relabels", as: RelabelCounts.self)
             return EpochMetricRecord(trialID: try columns.int(row, 0, "trial"), attempt: try columns.int(row, 1, "attempt"),
                                      epoch: try columns.int(row, 2, "epoch"),
                                      trainLoss: try columns.double(row, 3, "train_loss"),
                                      uar: try columns.double(row, 4, "uar"), war: try columns.double(row, 5, "war"),
                                      learningRate: try columns.double(row, 6, "lr"),
                                      seconds: try columns.double(row, 7, "seconds"), confusion: confusion,
-                                     gang: try gangCost(row, columns))
+                                     gang: try gangCost(row, columns), relabels: relabels)
         }
     }
 

@@ -131,6 +131,27 @@ public struct TrialGang: Sendable, Equatable {
     }
 }
 
+/// What SCN's relabelling did in one epoch (`epoch_metrics.relabels`, JSON): the labels replaced, the replacements
+/// by label before (rows) and after (columns), and the training clips whose label differs from the dataset's after
+/// the epoch, by dataset class.
+public struct RelabelCounts: Sendable, Equatable, Codable {
+    public var changed: Int
+    public var fromTo: [[Int]]
+    public var relabelledByClass: [Int]
+
+    enum CodingKeys: String, CodingKey {
+        case changed
+        case fromTo = "from_to"
+        case relabelledByClass = "relabelled_by_class"
+    }
+
+    public init(changed: Int, fromTo: [[Int]], relabelledByClass: [Int]) {
+        self.changed = changed
+        self.fromTo = fromTo
+        self.relabelledByClass = relabelledByClass
+    }
+}
+
 /// The cost of one epoch of a data-parallel gang, per step.
 public struct GangEpochCost: Sendable, Equatable {
     public var members: Int
@@ -209,9 +230,13 @@ public struct EpochMetricRecord: Sendable, Equatable {
     public var confusion: [[Int]]?
     /// What the epoch cost a data-parallel gang.
     public var gang: GangEpochCost?
+    /// SCN's relabelling in the epoch; nil for other methods and before its relabel epoch.
+    public var relabels: RelabelCounts?
 
     public init(trialID: Int, attempt: Int, epoch: Int, trainLoss: Double, uar: Double, war: Double,
-                learningRate: Double, seconds: Double, confusion: [[Int]]? = nil, gang: GangEpochCost? = nil) {
+                learningRate: Double, seconds: Double, confusion: [[Int]]? = nil, gang: GangEpochCost? = nil,
+                relabels: RelabelCounts? = nil) {
+        self.relabels = relabels
         self.trialID = trialID
         self.attempt = attempt
         self.epoch = epoch

@@ -129,5 +129,9 @@ enum Schema {
         ALTER TABLE trials ADD COLUMN retry_after REAL;
         ALTER TABLE trials ADD COLUMN retry_reason TEXT;
         """,
+        // 6: SCN's relabelling per epoch (RelabelCounts as JSON; NULL for other methods).
+        """
+        ALTER TABLE epoch_metrics ADD COLUMN relabels TEXT;
+        """,
     ]
 }

@@ -49,7 +49,8 @@ public enum ExperimentLauncher {
                                                    parameters: ExperimentDefinition.canonical(trial.parameters),
                                                    workersPerTrial: gang > 1 ? gang : nil,
                                                    dataParallel: gang > 1 ? definition.dataParallel : nil,
-                                                   engine: definition.engine == EngineSettings() ? nil : definition.engine)
+                                                   engine: definition.engine == EngineSettings() ? nil : definition.engine,
+                                                   initWeights: definition.initWeights)
             let resume = record.resume.flatMap { stored in
                 FileManager.default.fileExists(atPath: stored.path)
                     ? ResumePoint(epoch: stored.epoch, checkpoint: CheckpointDescriptor(size: stored.size, sha256: stored.sha256))

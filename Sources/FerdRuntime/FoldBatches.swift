@@ -25,8 +25,9 @@ public struct DataSource: Sendable, Codable, Equatable {
 }
 
 /// The training and test batches of one fold for the trainer: T frames of S×S per clip as the
-/// model's configuration says, sampled as the dataset's layout says (`DatasetLayout.sampler`: FERV39k in segments
-/// of 2 frames) and augmented as the reference code does.
+/// model's configuration says, sampled in segments of the settings' `framesPerSegment` frames when above 1, else as
+/// the dataset's layout says (`DatasetLayout.sampler`: FERV39k in segments of 2 frames), and augmented as the
+/// reference code does.
 public struct FoldBatches: BatchProvider {
     public let train: ClipLoader
     public let test: ClipLoader
@@ -63,7 +64,8 @@ public struct FoldBatches: BatchProvider {
             split = loaded
             layout = index.layout
         }
-        let sampler = layout.sampler(frames: settings.model.frames, referenceQuirks: source.referenceQuirks)
+        let sampler = layout.sampler(frames: settings.model.frames, referenceQuirks: source.referenceQuirks,
+                                     framesPerSegment: settings.framesPerSegment)
         var trainOptions = ClipLoaderOptions(mode: .train, sampler: sampler, size: settings.model.imageSize,
                                              batchSize: settings.batchSize, seed: settings.seed)
         var testOptions = ClipLoaderOptions(mode: .test, sampler: sampler, size: settings.model.imageSize,

@@ -3,6 +3,7 @@ import FerdCollective
 import FerdData
 import FerdExperiment
 import FerdDigest
+import FerdLeaderboard
 import FerdTensor
 import FerdTraining
 import FerdZeroMQ
@@ -70,7 +71,9 @@ public struct TrainingTrialRunner: TrialRunner {
             try? FileManager.default.removeItem(at: resumeFile)
         }
         let trainer = try Trainer(settings: configuration.settings, runDirectory: folder, resume: resumeFile != nil,
-                                  acceptRescaledBatch: trial.gang != nil, logger: trialLogger, gang: gangMember)
+                                  acceptRescaledBatch: trial.gang != nil,
+                                  initialWeights: configuration.initWeights.map(URL.init(fileURLWithPath:)),
+                                  logger: trialLogger, gang: gangMember)
         trialLogger.info("training", metadata: ["fold": "\(configuration.fold)", "grid": "\(configuration.parameters)",
                                                 "from epoch": "\(trainer.completedEpochs + 1)"])
         var bundleError: Error?
@@ -113,7 +116,7 @@ public struct TrainingTrialRunner: TrialRunner {
             }
             report(MetricEvent(epoch: epoch.epoch, trainLoss: epoch.trainLoss, uar: epoch.uar, war: epoch.war,
                                learningRate: epoch.learningRate, seconds: epoch.seconds, confusion: epoch.confusion,
-                               resumeCheckpoint: bundle, gang: cost))
+                               resumeCheckpoint: bundle, gang: cost, relabels: epoch.relabels.map(RelabelCounts.init)))
         }
         if let bundleError {
             trialLogger.warning("could not write a resume checkpoint for the coordinator", metadata: ["error": "\(bundleError)"])
@@ -155,3 +158,10 @@ public struct TrainingTrialRunner: TrialRunner {
     }
 }
 
+
+extension RelabelCounts {
+    /// The counts of a trainer's epoch report, as METRIC carries them to the leaderboard.
+    init(_ report: RelabelReport) {
+        self.init(changed: report.changed, fromTo: report.changes, relabelledByClass: report.relabelledByClass)
+    }
+}

@@ -15,9 +15,13 @@ public struct TrialConfiguration: Sendable, Codable, Equatable {
     public var dataParallel: DataParallelSettings?
     /// The engine the experiment pinned and the torch engine's options; nil: any engine, defaults.
     public var engine: EngineSettings?
+    /// The experiment's `init:`: weights a fresh attempt starts from (a path on the worker); nil: none.
+    public var initWeights: String?
 
     public init(settings: TrainingSettings, fold: Int, data: DataSource, parameters: String,
-                workersPerTrial: Int? = nil, dataParallel: DataParallelSettings? = nil, engine: EngineSettings? = nil) {
+                workersPerTrial: Int? = nil, dataParallel: DataParallelSettings? = nil, engine: EngineSettings? = nil,
+                initWeights: String? = nil) {
+        self.initWeights = initWeights
         self.settings = settings
         self.fold = fold
         self.data = data

@@ -53,6 +53,9 @@ public enum LearningRateSchedule: Sendable, Equatable, Codable {
     case step(every: Int, factor: Float)
     /// The paper's text ("decreases at an exponential rate"): lr·γ^epoch, `ExponentialLR(gamma)`.
     case exponential(factor: Float)
+    /// lr·γ^(number of milestones ≤ epoch), `MultiStepLR(milestones, gamma)` with 0-based epochs (RAN's code:
+    /// ×0.1 at 30 %, 50 % and 80 % of the epochs).
+    case multiStep(milestones: [Int], factor: Float)
     /// No change.
     case constant
 
@@ -64,6 +67,7 @@ public enum LearningRateSchedule: Sendable, Equatable, Codable {
         switch self {
         case let .step(every, factor): base * powf(factor, Float(epoch / max(1, every)))
         case let .exponential(factor): base * powf(factor, Float(epoch))
+        case let .multiStep(milestones, factor): base * powf(factor, Float(milestones.filter { $0 <= epoch }.count))
         case .constant: base
         }
     }

@@ -15,16 +15,20 @@ public struct EpochReport: Sendable, Codable, Equatable {
     /// This member's view of the epoch when training with a gang; nil (and absent from metrics.jsonl)
     /// otherwise.
     public var gang: GangEpochReport?
+    /// SCN's relabelling in this epoch; nil (and absent from metrics.jsonl) for other methods and before
+    /// the relabel epoch.
+    public var relabels: RelabelReport?
 
     enum CodingKeys: String, CodingKey {
-        case epoch, uar, war, recall, confusion, seconds, gang
+        case epoch, uar, war, recall, confusion, seconds, gang, relabels
         case trainLoss = "train_loss"
         case learningRate = "lr"
     }
 
     public init(epoch: Int, trainLoss: Double, learningRate: Double, seconds: Double, matrix: ConfusionMatrix,
-                gang: GangEpochReport? = nil) {
+                gang: GangEpochReport? = nil, relabels: RelabelReport? = nil) {
         self.gang = gang
+        self.relabels = relabels
         self.epoch = epoch
         self.trainLoss = trainLoss
         self.learningRate = learningRate

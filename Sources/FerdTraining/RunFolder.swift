@@ -11,6 +11,8 @@ public struct RunFolder {
     var metricsFile: URL { directory.appendingPathComponent("metrics.jsonl") }
     public var bestFile: URL { directory.appendingPathComponent("best.safetensors") }
     public var resumeFile: URL { directory.appendingPathComponent("resume.safetensors") }
+    /// The resume checkpoint's metadata key of SCN's relabelled labels (``LabelStore`` as JSON).
+    public static let labelsMetadataKey = "ferd.labels"
 
     public init(directory: URL) throws {
         self.directory = directory
@@ -49,19 +51,25 @@ public struct RunFolder {
         try checkpoint.write(to: bestFile)
     }
 
-    func saveResumeState(model: any ExpressionModel, velocities: [[Float]], history: [EpochReport], settings: TrainingSettings) throws {
+    func saveResumeState(model: any ExpressionModel, velocities: [[Float]], history: [EpochReport], settings: TrainingSettings,
+                         labels: LabelStore) throws {
         let parameterNames = model.store.names.filter { model.store.roles[$0] == .parameter }
         var state = model.checkpoint()
         for (name, velocity) in zip(parameterNames, velocities) where !velocity.isEmpty {
             state.tensors["optimizer.momentum." + name] = StoredTensor(shape: [velocity.count], values: velocity)
         }
-        try saveResume(state, history: history, settings: settings)
+        try saveResume(state, history: history, settings: settings, labels: labels)
     }
 
     /// Writes `resume.safetensors`: `state` (weights and `optimizer.momentum.*`) with the history and the settings
-    /// in its metadata, as `loadResumeState` reads it back.
-    public func saveResume(_ state: SafetensorsFile, history: [EpochReport], settings: TrainingSettings) throws {
+    /// in its metadata (and SCN's relabelled labels, `ferd.labels`, when there are any), as `loadResumeState` reads
+    /// it back.
+    public func saveResume(_ state: SafetensorsFile, history: [EpochReport], settings: TrainingSettings,
+                           labels: LabelStore = LabelStore()) throws {
         var metadata = state.metadata
+        if !labels.entries.isEmpty {
+            metadata[Self.labelsMetadataKey] = String(decoding: try Self.encoder().encode(labels), as: UTF8.self)
+        }
         metadata["ferd.history"] = String(decoding: try Self.encoder().encode(history), as: UTF8.self)
         metadata["ferd.settings"] = String(decoding: try Self.encoder().encode(settings), as: UTF8.self)
         try SafetensorsFile(tensors: state.tensors, integerTensors: state.integerTensors, metadata: metadata).write(to: resumeFile)
@@ -74,6 +82,8 @@ public struct RunFolder {
         public var history: [EpochReport]
         /// The settings the checkpoint was written with.
         public var settings: TrainingSettings
+        /// SCN's relabelled labels (empty when the checkpoint holds none).
+        public var labels: LabelStore
     }
 
     /// The model, optimizer state and history of the resume checkpoint, which must have been written with
@@ -96,9 +106,11 @@ public struct RunFolder {
             velocities[String(key.dropFirst("optimizer.momentum.".count))] = file.tensors.removeValue(forKey: key)!.values
         }
         let history = try JSONDecoder().decode([EpochReport].self, from: Data(historyJSON.utf8))
+        let labels = try file.metadata[Self.labelsMetadataKey].map { try JSONDecoder().decode(LabelStore.self, from: Data($0.utf8)) }
+            ?? LabelStore()
         let lines = try history.map { String(decoding: try Self.encoder().encode($0), as: UTF8.self) + "\n" }.joined()
         try Data(lines.utf8).write(to: metricsFile, options: .atomic)
-        return ResumeState(model: file, velocities: velocities, history: history, settings: saved)
+        return ResumeState(model: file, velocities: velocities, history: history, settings: saved, labels: labels)
     }
 
     /// The names of the settings that differ, for the resume error.
@@ -110,7 +122,8 @@ public struct RunFolder {
         if a.learningRate != b.learningRate { names.append("lr \(a.learningRate) vs \(b.learningRate)") }
         if a.momentum != b.momentum || a.weightDecay != b.weightDecay { names.append("optimizer") }
         if a.schedule != b.schedule { names.append("schedule") }
-        if a.loss != b.loss { names.append("loss weights") }
+        if a.loss != b.loss || a.methodLoss != b.methodLoss { names.append("loss weights") }
+        if a.framesPerSegment != b.framesPerSegment { names.append("frames per segment") }
         if a.bestBy != b.bestBy { names.append("best-epoch metric") }
         if a.seed != b.seed { names.append("seed \(a.seed) vs \(b.seed)") }
         return names.joined(separator: ", ")

@@ -75,17 +75,23 @@ public final class Trainer {
     private let gang: GangCommunicator?
     private let shard: ClipShard
     private(set) var history: [EpochReport] = []
+    /// SCN's relabelled training labels (empty for other methods and before the relabel epoch).
+    public private(set) var labels = LabelStore()
     /// SHA-256 (hex) of the parameters and buffers at the last comparison of the gang's replicas
     /// (before the first epoch, then after each epoch); nil without a gang.
     public private(set) var stateDigest: String?
+    /// What starting from `initialWeights` matched (nil without them, and when resuming).
+    public let initialWeightsReport: WeightLoadReport?
 
     /// A trainer writing into `runDirectory`. With `resume`, it continues from the resume checkpoint
     /// there (which must have been written with the same settings; with `acceptRescaledBatch`, also with
     /// another batch size whose learning rate was scaled in proportion, as a data-parallel trial resumed by
     /// a gang of another size is). With `gang`, it is that gang's member `gang.rank`; `settings.batchSize`
-    /// must be a multiple of the gang's size.
+    /// must be a multiple of the gang's size. A fresh run with `initialWeights` (a `.safetensors` file) starts from
+    /// the weights whose names and shapes match the model's (``ExpressionModels/initialise(_:from:)``); what did
+    /// not match is logged and kept in ``initialWeightsReport``.
     public init(settings: TrainingSettings, runDirectory: URL, resume: Bool, acceptRescaledBatch: Bool = false,
-                logger: Logger, gang: GangCommunicator? = nil) throws {
+                initialWeights: URL? = nil, logger: Logger, gang: GangCommunicator? = nil) throws {
         try settings.validate()
         if let gang, settings.batchSize % gang.size != 0 {
             throw TrainingError.settings("batch size \(settings.batchSize) cannot be split evenly over the \(gang.size) workers of the gang; use a multiple of \(gang.size)")
@@ -95,20 +101,43 @@ public final class Trainer {
         self.settings = settings
         self.logger = logger
         self.runFolder = try RunFolder(directory: runDirectory)
-        model = try ExpressionModels.make(settings.model, seed: settings.seed)
+        let model = try ExpressionModels.make(settings.model, seed: settings.seed)
+        self.model = model
         optimizer = SGD(learningRate: settings.learningRate, momentum: settings.momentum, weightDecay: settings.weightDecay)
         if resume {
             let state = try runFolder.loadResumeState(settings: settings, acceptRescaledBatch: acceptRescaledBatch)
             try model.store.load(state.model)
             optimizer.velocities = model.store.names.filter { model.store.roles[$0] == .parameter }.map { state.velocities[$0] ?? [] }
             history = state.history
+            labels = state.labels
             logger.info("resuming after epoch \(history.count) of \(settings.epochs)")
             if state.settings != settings {
                 logger.notice("the resume checkpoint was written with batch \(state.settings.batchSize) and lr \(state.settings.learningRate); continuing with batch \(settings.batchSize) and lr \(settings.learningRate)")
             }
+            initialWeightsReport = nil
         } else {
             try runFolder.start(settings: settings)
+            initialWeightsReport = try initialWeights.map { url in try Self.initialise(model, from: url, logger: logger) }
         }
+    }
+
+    /// Loads `url` into `model` where names and shapes match, logging what did not.
+    private static func initialise(_ model: any ExpressionModel, from url: URL, logger: Logger) throws -> WeightLoadReport {
+        let file: SafetensorsFile
+        do {
+            file = try SafetensorsFile.read(contentsOf: url)
+        } catch {
+            throw TrainingError.settings("cannot read the initial weights \(url.path) (\(error)); give a .safetensors file")
+        }
+        let report = ExpressionModels.initialise(model, from: file)
+        guard !report.loaded.isEmpty else {
+            throw TrainingError.settings("no entry of \(url.path) matches the \(model.configuration.method.rawValue) model by name and shape "
+                                         + "(\(report.unmatchedInFile.count) keys in the file); give weights of this method or a torchvision ResNet")
+        }
+        let level: Logger.Level = report.unmatchedInFile.isEmpty && report.missingInModel.isEmpty && report.shapeMismatches.isEmpty
+            ? .info : .notice
+        logger.log(level: level, "initial weights from \(url.path):\n\(report.summary())")
+        return report
     }
 
     /// The epochs already trained (when resuming).
@@ -130,6 +159,14 @@ public final class Trainer {
                 logger.notice("stopped during epoch \(epoch + 1); the resume checkpoint holds epoch \(history.count)")
                 return summary(completed: false)
             }
+            var changes = trained.relabelled
+            if let gang, relabels(epoch) {
+                let encoded = try JSONEncoder().encode(changes)
+                changes = try gang.allGather(Array(encoded)).flatMap { bytes in
+                    try JSONDecoder().decode([LabelStore.Change].self, from: Data(bytes))
+                }
+            }
+            labels.apply(changes)
             var gangReport: GangEpochReport?
             if let gang {
                 try averageBatchNormStatistics(gang)
@@ -140,12 +177,14 @@ public final class Trainer {
             let matrix = try evaluate(epoch: epoch, data: data, observe: observe)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             let report = EpochReport(epoch: epoch + 1, trainLoss: trained.loss, learningRate: Double(optimizer.learningRate),
-                                     seconds: seconds, matrix: matrix, gang: gangReport)
+                                     seconds: seconds, matrix: matrix, gang: gangReport,
+                                     relabels: relabels(epoch) ? labels.report(changes: changes, classes: settings.model.classes) : nil)
             let isBest = history.allSatisfy { report.score(settings.bestBy) > $0.score(settings.bestBy) }
             history.append(report)
             if isBest { try runFolder.saveBest(model.checkpoint(metadata: ["epoch": "\(report.epoch)"])) }
             try runFolder.appendMetrics(report)
-            try runFolder.saveResumeState(model: model, velocities: optimizer.velocities, history: history, settings: settings)
+            try runFolder.saveResumeState(model: model, velocities: optimizer.velocities, history: history, settings: settings,
+                                          labels: labels)
             observe(.epoch(report, isBest: isBest))
             if try stopRequested(shouldStop) { return summary(completed: history.count == settings.epochs) }
         }
@@ -166,6 +205,14 @@ public final class Trainer {
         var steps: Int
         /// Seconds in `finishStep` (gang only).
         var exchangeSeconds: Double
+        /// SCN: this member's relabelling of its clips, in step order (applied after the epoch: a clip is seen
+        /// once per epoch, so a change only matters from the next epoch on).
+        var relabelled: [LabelStore.Change]
+    }
+
+    /// Whether SCN relabels in `epoch` (0-based): from `relabelEpoch` (1-based) on, as its code does.
+    private func relabels(_ epoch: Int) -> Bool {
+        settings.model.method == .scn && epoch + 1 >= settings.methodLoss.scn.relabelEpoch
     }
 
     /// The epoch's training, or nil when stopped before its end. With a gang, `shouldStop` is only
@@ -174,12 +221,16 @@ public final class Trainer {
                             observe: (TrainingEvent) -> Void) throws -> TrainedEpoch? {
         var losses: [Float] = []
         var exchangeSeconds = 0.0
+        var relabelled: [LabelStore.Change] = []
         let iterator = try gang == nil ? data.trainBatches(epoch: epoch) : data.trainBatches(epoch: epoch, shard: shard)
         while let next = iterator.next() {
             if gang == nil && shouldStop() { return nil }
             let batch = try next.get()
             let clips = Tensor(shape: batch.shape, data: batch.values)
-            let loss = try model(clips, training: true).loss(targets: batch.labels, weights: settings.loss).total
+            let targets = labels.labels(for: batch.clipIDs, dataset: batch.labels)
+            let output = try model(clips, training: true)
+            let loss = try output.objective(method: settings.model.method, targets: targets, weights: settings.loss,
+                                            methodLoss: settings.methodLoss).total
             guard loss.item.isFinite else {
                 throw TrainingError.diverged("the loss became \(loss.item) in epoch \(epoch + 1), batch \(losses.count + 1); lower --lr")
             }
@@ -189,13 +240,17 @@ public final class Trainer {
                 loss.backward()
             }
             optimizer.step(model.parameters)
+            if relabels(epoch) {
+                relabelled += LabelStore.relabel(clipIDs: batch.clipIDs, targets: targets, logits: output.logits.data,
+                                                 classes: settings.model.classes, margin: settings.methodLoss.scn.relabelMargin)
+            }
             losses.append(loss.item)
             observe(.step(epoch: epoch + 1, batch: losses.count, batches: data.trainBatchCount, loss: Double(loss.item)))
         }
         if let gang { try gang.allReduce(&losses, average: true) }
         let total = losses.reduce(0.0) { $0 + Double($1) }
         return TrainedEpoch(loss: losses.isEmpty ? 0 : total / Double(losses.count), steps: losses.count,
-                            exchangeSeconds: exchangeSeconds)
+                            exchangeSeconds: exchangeSeconds, relabelled: relabelled)
     }
 
     /// Back-propagates `loss` and replaces the parameters' gradients by their average over the gang:

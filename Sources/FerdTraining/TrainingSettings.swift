@@ -22,14 +22,18 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
     public var methodLoss: MethodLossSettings
     public var bestBy: BestEpochMetric
     public var seed: UInt64
+    /// V: consecutive frames taken from each segment of a clip; `model.frames / framesPerSegment` segments
+    /// (Former-DFER and STT: 8 × 2; JSON `framesPerSegment`, missing → 1).
+    public var framesPerSegment: Int
 
     /// The reference code's optimiser and loss (SGD lr 1e-3, momentum 0.9, weight decay 0.1, ×0.5 every
     /// 7 epochs, λ = 0.1, aux weights 0.05/0) for `model`.
     public init(model: ModelConfiguration, epochs: Int = 80, batchSize: Int = 40, learningRate: Float = 1e-3,
                 momentum: Float = 0.9, weightDecay: Float = 0.1, schedule: LearningRateSchedule = .reference,
                 loss: LossWeights = .reference, methodLoss: MethodLossSettings = .defaults, bestBy: BestEpochMetric = .war,
-                seed: UInt64 = 0) {
+                seed: UInt64 = 0, framesPerSegment: Int = 1) {
         self.model = model
+        self.framesPerSegment = framesPerSegment
         self.epochs = epochs
         self.batchSize = batchSize
         self.learningRate = learningRate
@@ -43,7 +47,7 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case model, epochs, batchSize, learningRate, momentum, weightDecay, schedule, loss, methodLoss, bestBy, seed
+        case model, epochs, batchSize, learningRate, momentum, weightDecay, schedule, loss, methodLoss, bestBy, seed, framesPerSegment
     }
 
     /// Decodes settings; those written before methods existed get the methods' defaults.
@@ -60,6 +64,7 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
         methodLoss = try c.decodeIfPresent(MethodLossSettings.self, forKey: .methodLoss) ?? .defaults
         bestBy = try c.decode(BestEpochMetric.self, forKey: .bestBy)
         seed = try c.decode(UInt64.self, forKey: .seed)
+        framesPerSegment = try c.decodeIfPresent(Int.self, forKey: .framesPerSegment) ?? 1
     }
 
     /// Checks the numbers; the message names the setting and the fix.
@@ -69,6 +74,23 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
         guard learningRate > 0, learningRate.isFinite else { throw .settings("learning rate \(learningRate) must be positive") }
         guard (0..<1).contains(momentum) else { throw .settings("momentum \(momentum) must be in [0, 1)") }
         guard weightDecay >= 0 else { throw .settings("weight decay \(weightDecay) must not be negative") }
+        guard framesPerSegment >= 1, model.frames % framesPerSegment == 0 else {
+            throw .settings("frames per segment \(framesPerSegment) must be ≥ 1 and divide the model's \(model.frames) frames; use 1 or a divisor")
+        }
+        let scn = methodLoss.scn
+        guard scn.rankFraction > 0, scn.rankFraction < 1 else {
+            throw .settings("SCN's β (scn_beta) is \(scn.rankFraction); use a fraction in (0, 1)")
+        }
+        guard scn.rankMargin >= 0, scn.relabelMargin >= 0 else {
+            throw .settings("SCN's margins δ1 (scn_rank_margin) \(scn.rankMargin) and δ2 (scn_relabel_margin) \(scn.relabelMargin) must not be negative")
+        }
+        guard scn.relabelEpoch >= 1 else {
+            throw .settings("SCN's relabel epoch (scn_relabel_epoch) is \(scn.relabelEpoch); use a 1-based epoch ≥ 1 (above epochs: never relabel)")
+        }
+        guard methodLoss.ran.margin >= 0 else { throw .settings("RAN's margin δ (ran_margin) is \(methodLoss.ran.margin); it must not be negative") }
+        guard methodLoss.stt.compactWeight >= 0 else {
+            throw .settings("STT's CSCE weight λ (csce_lambda) is \(methodLoss.stt.compactWeight); it must not be negative")
+        }
         do {
             try model.validate()
         } catch {

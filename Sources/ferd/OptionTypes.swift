@@ -14,25 +14,12 @@ enum PresetName: String, CaseIterable, ExpressibleByArgument {
     var configuration: ModelConfiguration { ModelConfiguration.preset(named: rawValue)! }
 }
 
-/// A learning-rate schedule by name, as `--schedule` accepts it.
-enum ScheduleName: String, CaseIterable, ExpressibleByArgument {
-    /// ×0.5 every 7 epochs (the reference code).
-    case step
-    /// ×γ every epoch (`--gamma`).
-    case exponential
-    case constant
-
-    func schedule(gamma: Float) -> LearningRateSchedule {
-        switch self {
-        case .step: .reference
-        case .exponential: .exponential(factor: gamma)
-        case .constant: .constant
-        }
-    }
-}
-
 extension BestEpochMetric: ExpressibleByArgument {}
+extension ModelMethod: ExpressibleByArgument {}
+extension RANCropScheme: ExpressibleByArgument {}
+extension STTAttention: ExpressibleByArgument {}
 extension ReportMetric: ExpressibleByArgument {}
+extension PublishedDataset: ExpressibleByArgument {}
 extension TrainingEngine: ExpressibleByArgument {}
 extension TorchWorkerOptions.Device: ExpressibleByArgument {}
 

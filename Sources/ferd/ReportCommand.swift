@@ -33,6 +33,9 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "Order grid points by uar or war.")
     var sort: ReportMetric = .uar
 
+    @Option(help: "The dataset whose published results the method comparison shows: DFEW, FERV39k or RAF-DB (default: from the experiment file).")
+    var dataset: PublishedDataset?
+
     @Option(help: "The pivot's row and column parameters, e.g. λ,r or attention,lambda (default: λ,r if swept).")
     var pivot: String?
 
@@ -49,7 +52,8 @@ struct ReportCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: database.db) else {
             throw CommandError("no database at \(database.db); give the coordinator's --db")
         }
-        let options = ReportOptions(selection: select, bestEpochMetric: bestBy, sortMetric: sort, pivot: pivot.flatMap(pivotPair))
+        let options = ReportOptions(selection: select, bestEpochMetric: bestBy, sortMetric: sort, pivot: pivot.flatMap(pivotPair),
+                                    dataset: dataset)
         let output: String
         do {
             let leaderboard = try Leaderboard(path: database.db, logger: Logger(label: "ferd.report"))

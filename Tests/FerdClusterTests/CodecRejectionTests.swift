@@ -82,12 +82,12 @@ final class CodecRejectionTests: XCTestCase {
     }
 
     func testWrongVersionNamesBothVersionsAndTheFix() {
-        let newer = Fixtures.frame(type: MessageType.bye.rawValue, body: [], version: 4)
-        assertRejects(newer, with: .versionMismatch(seen: 4, expected: 3))
-        let text = ProtocolError.versionMismatch(seen: 4, expected: 3).description
-        XCTAssertTrue(text.contains("version 4") && text.contains("version 3") && text.contains("upgrade ferd here"),
+        let newer = Fixtures.frame(type: MessageType.bye.rawValue, body: [], version: 5)
+        assertRejects(newer, with: .versionMismatch(seen: 5, expected: 4))
+        let text = ProtocolError.versionMismatch(seen: 5, expected: 4).description
+        XCTAssertTrue(text.contains("version 5") && text.contains("version 4") && text.contains("upgrade ferd here"),
                       text)
-        let older = ProtocolError.versionMismatch(seen: 2, expected: 3).description
+        let older = ProtocolError.versionMismatch(seen: 3, expected: 4).description
         XCTAssertTrue(older.contains("upgrade ferd on the peer"), older)
     }
 
@@ -95,7 +95,7 @@ final class CodecRejectionTests: XCTestCase {
         var hello = Fixtures.hello
         hello.protocolVersion = 7
         XCTAssertThrowsError(try Message.hello(hello).encode()) { error in
-            XCTAssertEqual(error as? ProtocolError, .versionMismatch(seen: 7, expected: 3))
+            XCTAssertEqual(error as? ProtocolError, .versionMismatch(seen: 7, expected: 4))
         }
     }
 

@@ -15,7 +15,7 @@ final class CodecRoundTripTests: XCTestCase {
 
     func testHeaderLayoutIsLittleEndian() throws {
         let frame = try Message.ready(Ready(credit: 0x0102_0304)).encode()
-        XCTAssertEqual(frame, [0x46, 0x45, 0x52, 0x44, 0x03, 0x00, 2, 0, 4, 0, 0, 0, 0x04, 0x03, 0x02, 0x01])
+        XCTAssertEqual(frame, [0x46, 0x45, 0x52, 0x44, 0x04, 0x00, 2, 0, 4, 0, 0, 0, 0x04, 0x03, 0x02, 0x01])
     }
 
     func testByeIsAHeaderOnly() throws {

@@ -1,3 +1,4 @@
+import FerdLeaderboard
 @testable import FerdCluster
 
 /// One valid instance of every message, with values that exercise every field.
@@ -13,6 +14,7 @@ enum Fixtures {
     /// A confusion matrix with a distinct count in every cell, so that a transposition or shift shows.
     static let epochConfusion = (0..<7).map { row in (0..<7).map { column in 7 * row + column } }
     static let zeroConfusion = Array(repeating: Array(repeating: 0, count: 7), count: 7)
+    static let relabelCounts = (0..<7).map { row in (0..<7).map { column in row == 1 && column == 4 ? 2 : (row == 4 && column == 0 ? 1 : 0) } }
 
     static let messages: [Message] = [
         .hello(hello),
@@ -30,7 +32,8 @@ enum Fixtures {
                              stepLosses: [StepLoss(step: 100, loss: 1.5), StepLoss(step: 200, loss: 1.25)],
                              resumeCheckpoint: CheckpointDescriptor(size: 77, sha256: String(repeating: "0f", count: 32)),
                              gang: GangStepStatistics(members: 3, stepSeconds: 0.8, communicationSeconds: 0.1,
-                                                      bytesSentPerStep: 5e7))),
+                                                      bytesSentPerStep: 5e7),
+                             relabels: RelabelCounts(changed: 3, fromTo: relabelCounts, relabelledByClass: [0, 2, 0, 0, 1, 0, 0]))),
         .metric(MetricReport(trialID: 7, attempt: 1, epoch: 0, trainLoss: -0.0, uar: 0, war: 1,
                              learningRate: 0, seconds: 0, confusion: zeroConfusion)),
         .result(result),

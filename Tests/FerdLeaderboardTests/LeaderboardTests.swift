@@ -108,6 +108,18 @@ final class LeaderboardTests: TemporaryDatabaseTestCase {
         XCTAssertEqual(try leaderboard.epochMetrics(experimentID: experiment.id), [metric])
     }
 
+    func testAnSCNEpochKeepsItsRelabelCounts() throws {
+        let leaderboard = try open()
+        let (experiment, trials) = try seededExperiment(in: leaderboard)
+        var fromTo = Array(repeating: Array(repeating: 0, count: 7), count: 7)
+        fromTo[1][0] = 4
+        let metric = EpochMetricRecord(trialID: trials[0], attempt: 1, epoch: 10, trainLoss: 1, uar: 0.3, war: 0.4,
+                                       learningRate: 0.01, seconds: 2,
+                                       relabels: RelabelCounts(changed: 4, fromTo: fromTo, relabelledByClass: [0, 4, 0, 0, 0, 0, 0]))
+        XCTAssertTrue(try leaderboard.recordEpochMetric(metric))
+        XCTAssertEqual(try leaderboard.epochMetrics(experimentID: experiment.id), [metric])
+    }
+
     func testResultIsStoredExactlyOnceAndCompletesTheTrial() throws {
         let leaderboard = try open()
         let (experiment, trials) = try seededExperiment(in: leaderboard)

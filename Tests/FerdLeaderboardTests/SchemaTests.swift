@@ -40,6 +40,7 @@ final class SchemaTests: TemporaryDatabaseTestCase {
         XCTAssertEqual(trials.first?.resume?.epoch, 3)
         XCTAssertEqual(trials.first?.gangSize, 2)
         XCTAssertEqual(try leaderboard.epochMetrics(experimentID: 1).count, 1)
+        XCTAssertNil(try leaderboard.epochMetrics(experimentID: 1).first?.relabels, "an epoch stored before relabelling has none")
         try leaderboard.applyStateChanges([TrialStateChange(trialID: 2, state: .stopped, attempts: 0,
                                                             stop: TrialStop(epoch: 4, reason: "median"))], at: Date())
         XCTAssertEqual(try leaderboard.trials(experimentID: 1).last?.stop, TrialStop(epoch: 4, reason: "median"))

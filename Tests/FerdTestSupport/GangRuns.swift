@@ -46,6 +46,8 @@ public struct MemberRun: Sendable {
     public var state: [String: [Float]]
     public var counters: [String: Int64]
     public var digest: String?
+    /// SCN's relabelled labels the member ended with.
+    public var labels: LabelStore
 
     /// Trains `settings` on `data` as `gang`'s member in `runDirectory` and records what it ended with.
     public static func train(settings: TrainingSettings, data: BatchProvider, runDirectory: URL,
@@ -59,6 +61,6 @@ public struct MemberRun: Sendable {
         })
         return MemberRun(stepLosses: losses, history: summary.history, completed: summary.completed,
                          state: trainer.model.store.tensors.mapValues(\.data),
-                         counters: trainer.model.store.counters, digest: trainer.stateDigest)
+                         counters: trainer.model.store.counters, digest: trainer.stateDigest, labels: trainer.labels)
     }
 }

@@ -1,3 +1,5 @@
+import FerdLeaderboard
+
 extension ByteReader {
     mutating func readTrialID() throws(ProtocolError) -> Int {
         try readInt64(field: "trial id")
@@ -97,6 +99,14 @@ extension MetricReport: WireBody {
         gang = try reader.readOptional(field: "gang statistics") { (reader: inout ByteReader) throws(ProtocolError) in
             try reader.readGangStepStatistics()
         }
+        relabels = try reader.readOptional(field: "relabels") { (reader: inout ByteReader) throws(ProtocolError) in
+            let changed = try reader.readInt32()
+            let fromTo = try reader.readConfusionMatrix()
+            let count = try reader.readCount(minimumElementSize: 4)
+            var byClass: [Int] = []
+            for _ in 0..<count { byClass.append(try reader.readInt32()) }
+            return RelabelCounts(changed: changed, fromTo: fromTo, relabelledByClass: byClass)
+        }
     }
 
     func write(to writer: inout ByteWriter) throws(ProtocolError) {
@@ -118,6 +128,12 @@ extension MetricReport: WireBody {
         try writer.writeOptional(gang) { (writer: inout ByteWriter, statistics: GangStepStatistics) throws(ProtocolError) in
             try writer.writeGangStepStatistics(statistics)
         }
+        try writer.writeOptional(relabels) { (writer: inout ByteWriter, relabels: RelabelCounts) throws(ProtocolError) in
+            try writer.writeUInt32(relabels.changed, field: "relabels changed")
+            try writer.writeConfusionMatrix(relabels.fromTo)
+            try writer.writeUInt32(relabels.relabelledByClass.count, field: "relabelled class count")
+            for count in relabels.relabelledByClass { try writer.writeUInt32(count, field: "relabelled count") }
+        }
     }
 
     func validate() throws(ProtocolError) {
@@ -133,6 +149,13 @@ extension MetricReport: WireBody {
         }
         if let resumeCheckpoint { try FieldCheck.checkpoint(resumeCheckpoint, "resume checkpoint") }
         if let gang { try FieldCheck.gangStatistics(gang) }
+        if let relabels {
+            try FieldCheck.confusionMatrix(relabels.fromTo)
+            guard relabels.relabelledByClass.count == WireFormat.classCount else {
+                throw .wrongShape(field: "relabelled by class", expected: "\(WireFormat.classCount)",
+                                  found: "\(relabels.relabelledByClass.count)")
+            }
+        }
     }
 }
 

@@ -4,7 +4,7 @@ public enum WireFormat {
     public static let magic: [UInt8] = [0x46, 0x45, 0x52, 0x44]
 
     /// The protocol version this build speaks; peers must speak the same one.
-    public static let protocolVersion: UInt16 = 3
+    public static let protocolVersion: UInt16 = 4
 
     /// Bytes before the body: magic (4), version (2), type (1), flags (1), body length (4).
     public static let headerSize = 12

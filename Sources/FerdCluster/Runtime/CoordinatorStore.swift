@@ -62,7 +62,7 @@ struct CoordinatorStore {
                 confusion: metric.confusion, gang: metric.gang.map {
                     GangEpochCost(members: $0.members, stepSeconds: $0.stepSeconds,
                                   communicationSeconds: $0.communicationSeconds, bytesPerStep: $0.bytesSentPerStep)
-                }))
+                }, relabels: metric.relabels))
         case let .recordResult(result, worker):
             try leaderboard.recordResult(ResultRecord(
                 trialID: result.trialID, attempt: result.attempt, bestEpoch: result.bestEpoch, uar: result.uar,

@@ -1,3 +1,4 @@
+import FerdLeaderboard
 import Foundation
 
 /// One finished epoch, as a trial runner reports it; the worker adds the trial and attempt.
@@ -15,10 +16,13 @@ public struct MetricEvent: Equatable, Sendable {
     public var resumeCheckpoint: CheckpointFile?
     /// What the epoch's steps cost a data-parallel gang.
     public var gang: GangStepStatistics?
+    /// SCN's relabelling in the epoch.
+    public var relabels: RelabelCounts?
 
     public init(epoch: Int, trainLoss: Double, uar: Double, war: Double, learningRate: Double, seconds: Double,
                 confusion: [[Int]], stepLosses: [StepLoss] = [], resumeCheckpoint: CheckpointFile? = nil,
-                gang: GangStepStatistics? = nil) {
+                gang: GangStepStatistics? = nil, relabels: RelabelCounts? = nil) {
+        self.relabels = relabels
         self.epoch = epoch
         self.trainLoss = trainLoss
         self.uar = uar
@@ -34,7 +38,7 @@ public struct MetricEvent: Equatable, Sendable {
     func report(for key: Scheduler.TrialAttempt) -> MetricReport {
         MetricReport(trialID: key.trialID, attempt: key.attempt, epoch: epoch, trainLoss: trainLoss, uar: uar,
                      war: war, learningRate: learningRate, seconds: seconds, confusion: confusion,
-                     stepLosses: stepLosses, resumeCheckpoint: resumeCheckpoint?.descriptor, gang: gang)
+                     stepLosses: stepLosses, resumeCheckpoint: resumeCheckpoint?.descriptor, gang: gang, relabels: relabels)
     }
 }
 

@@ -45,9 +45,10 @@ public struct GridParameters: Sendable, Hashable {
     /// The parameter names, sorted.
     public var names: [String] { values.keys.sorted() }
 
-    /// "attention=gca, lambda=0.1" over `names` (all names when nil).
+    /// "attention=gca, lambda=0.1" over `names` (all names when nil); a name the point does not have (a key of
+    /// another method) is left out.
     public func summary(_ names: [String]? = nil) -> String {
-        (names ?? self.names).map { "\($0)=\(values[$0]?.display ?? "–")" }.joined(separator: ", ")
+        (names ?? self.names).compactMap { name in values[name].map { "\(name)=\($0.display)" } }.joined(separator: ", ")
     }
 
     /// Decodes one JSON value: true/false, a number, a string, or anything else as its compact JSON text.

@@ -33,3 +33,81 @@ public struct PublishedResult: Sendable, Equatable {
                         recall: [0.8795, 0.6721, 0.7010, 0.7606, 0.6222, 0.0, 0.2644], uar: 0.5571, war: 0.6924),
     ]
 }
+
+/// A dataset whose published method results the method comparison table shows.
+public enum PublishedDataset: String, Sendable, CaseIterable, Codable {
+    case dfew = "DFEW"
+    case ferv39k = "FERV39k"
+    case rafDB = "RAF-DB"
+
+    /// The dataset's paper and the protocol the published rows follow.
+    public var citation: String {
+        switch self {
+        case .dfew: PublishedResult.dfewDataset + "; 5-fold cross-validation"
+        case .ferv39k: "Wang et al., FERV39k: A Large-Scale Multi-Scene Dataset for Facial Expression Recognition in Videos, CVPR 2022; its train/test split"
+        case .rafDB: "Li, Deng & Du, Reliable Crowdsourcing and Deep Locality-Preserving Learning for Expression Recognition in the Wild, CVPR 2017; basic expressions, its train/test split"
+        }
+    }
+
+    /// The dataset an experiment trains on, from its file: FERV39k or RAF-DB when its text names them
+    /// (the `data:` path or layout), else DFEW.
+    public static func inferred(fromConfig config: String) -> PublishedDataset {
+        let text = config.lowercased()
+        if text.contains("ferv39k") { return .ferv39k }
+        if text.contains("raf-db") || text.contains("rafdb") || text.contains("raf_db") { return .rafDB }
+        return .dfew
+    }
+}
+
+/// A published result of one method on one dataset, for the method comparison: per-class recall where the
+/// paper prints it, UAR where it does, WAR (accuracy). Printed for comparison only, never computed.
+public struct PublishedMethodResult: Sendable, Equatable {
+    /// The method's name as the papers print it.
+    public var method: String
+    /// ferd's `method:` word when ferd trains the method, else nil (NR-DFERNet).
+    public var ferdMethod: String?
+    public var citation: String
+    /// In label order; nil where not published.
+    public var recall: [Double]?
+    public var uar: Double?
+    public var war: Double
+
+    public init(method: String, ferdMethod: String?, citation: String, recall: [Double]? = nil, uar: Double? = nil, war: Double) {
+        self.method = method
+        self.ferdMethod = ferdMethod
+        self.citation = citation
+        self.recall = recall
+        self.uar = uar
+        self.war = war
+    }
+
+    /// The published rows of `dataset`. DFEW and FERV39k: as reported in the comparison tables of later work
+    /// (e.g. SVFAP); RAF-DB: SCN's paper (88.14; 87.03 when trained on RAF-DB alone, per its code's README) and
+    /// RAN's (ResNet-18).
+    public static func results(for dataset: PublishedDataset) -> [PublishedMethodResult] {
+        let ferdMethods = ["Former-DFER": "former-dfer", "STT": "stt", "GCA+IAL": "gca-ial"]
+        let citations = Dictionary(PublishedResult.dfew.map { ($0.method, $0.citation) }, uniquingKeysWith: { a, _ in a })
+        switch dataset {
+        case .dfew:
+            return PublishedResult.dfew.map {
+                PublishedMethodResult(method: $0.method, ferdMethod: ferdMethods[$0.method], citation: $0.citation,
+                                      recall: $0.recall, uar: $0.uar, war: $0.war)
+            }
+        case .ferv39k:
+            return [("Former-DFER", 0.3720, 0.4685), ("STT", 0.3776, 0.4811), ("NR-DFERNet", 0.3399, 0.4597), ("GCA+IAL", 0.3582, 0.4854)]
+                .map { name, uar, war in
+                    PublishedMethodResult(method: name, ferdMethod: ferdMethods[name], citation: citations[name]!, uar: uar, war: war)
+                }
+        case .rafDB:
+            return [
+                PublishedMethodResult(method: "SCN", ferdMethod: "scn",
+                                      citation: "Wang, Peng, Yang, Meng & Qiao, Suppressing Uncertainties for Large-Scale Facial "
+                                          + "Expression Recognition, CVPR 2020 (88.14 in its abstract; 87.03 when trained on RAF-DB "
+                                          + "alone, per its code's README)", war: 0.8814),
+                PublishedMethodResult(method: "RAN (ResNet-18)", ferdMethod: "ran",
+                                      citation: "Wang, Peng, Yang, Meng & Qiao, Region Attention Networks for Pose and Occlusion "
+                                          + "Robust Facial Expression Recognition, IEEE TIP 2020", war: 0.8690),
+            ]
+        }
+    }
+}

@@ -35,15 +35,20 @@ public enum ReportBuilder {
         let stopped = ordered.filter { $0.stop != nil }
         let best = complete.first ?? incomplete.first { !$0.folds.isEmpty }
         let names = Set(summaries.flatMap { $0.parameters.names }).sorted()
-        let swept = names.filter { name in Set(summaries.map { $0.parameters.values[name] }).count > 1 }
+        // A method's own key is left out of the other methods' points: it is swept when the points that have it differ.
+        let swept = names.filter { name in Set(summaries.compactMap { $0.parameters.values[name] }).count > 1 }
         let views = GridViews(points: summaries, names: names, swept: swept, best: best, metric: options.sortMetric)
-        return ReportData(
+        var data = ReportData(
             experimentID: records.experiment.id, experimentName: records.experiment.name, options: options,
             parameterNames: names, sweptParameters: swept, complete: complete, incomplete: incomplete, stopped: stopped,
             budgetNotice: records.budgetNotice,
             bestPointID: best?.id, pivot: try views.pivot(requested: options.pivot), ablations: views.ablations(),
             curves: curves(records, epochs: epochs, results: results, points: ordered),
             published: PublishedResult.dfew, trialStates: stateCounts(records.trials), warnings: warnings)
+        data.methods = MethodComparison(points: complete + incomplete,
+                                        dataset: options.dataset ?? PublishedDataset.inferred(fromConfig: records.experiment.config))
+        data.relabels = RelabelSummary.summaries(points: complete + incomplete + stopped, epochs: epochs)
+        return data
     }
 
     /// Ranks by the sort metric's mean, then the other metric's, then grid point id; unscored points last.

@@ -23,6 +23,10 @@ public struct ReportData: Sendable, Equatable {
     /// Learning curves of every trial with stored epochs, by grid point and fold.
     public var curves: [TrialCurve]
     public var published: [PublishedResult]
+    /// The methods the grid compares with the published results of its dataset; nil when the grid names no method.
+    public var methods: MethodComparison? = nil
+    /// SCN's relabelling per scored fold of its grid points; empty for other methods.
+    public var relabels: [RelabelSummary] = []
     /// Trials per state, in the scheduler's state order, states with no trial left out.
     public var trialStates: [StateCount]
     /// Inconsistencies found in the records (a DONE trial with no stored confusion matrix, …).
@@ -42,7 +46,7 @@ public struct ReportData: Sendable, Equatable {
 
     /// A grid point's short label, e.g. "lambda=0.1, reduction=16".
     public func label(_ point: GridPointSummary) -> String {
-        let names = labelParameters
-        return names.isEmpty ? "grid point \(point.id)" : point.parameters.summary(names)
+        let summary = point.parameters.summary(labelParameters)
+        return summary.isEmpty ? "grid point \(point.id)" : summary
     }
 }

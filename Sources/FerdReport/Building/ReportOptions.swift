@@ -24,9 +24,12 @@ public struct ReportOptions: Sendable, Equatable {
     public var sortMetric: ReportMetric
     /// The pivot's row and column parameter names (or aliases such as λ and r); nil picks them.
     public var pivot: (rows: String, columns: String)?
+    /// The dataset whose published results the method comparison shows; nil infers it from the experiment file.
+    public var dataset: PublishedDataset?
 
     public init(selection: EpochSelection = .bestEpoch, bestEpochMetric: ReportMetric = .war,
-                sortMetric: ReportMetric = .uar, pivot: (rows: String, columns: String)? = nil) {
+                sortMetric: ReportMetric = .uar, pivot: (rows: String, columns: String)? = nil, dataset: PublishedDataset? = nil) {
+        self.dataset = dataset
         self.selection = selection
         self.bestEpochMetric = bestEpochMetric
         self.sortMetric = sortMetric
@@ -36,6 +39,6 @@ public struct ReportOptions: Sendable, Equatable {
     public static func == (lhs: ReportOptions, rhs: ReportOptions) -> Bool {
         lhs.selection == rhs.selection && lhs.bestEpochMetric == rhs.bestEpochMetric
             && lhs.sortMetric == rhs.sortMetric && lhs.pivot?.rows == rhs.pivot?.rows
-            && lhs.pivot?.columns == rhs.pivot?.columns
+            && lhs.pivot?.columns == rhs.pivot?.columns && lhs.dataset == rhs.dataset
     }
 }

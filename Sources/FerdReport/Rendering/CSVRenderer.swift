@@ -1,7 +1,10 @@
 import Foundation
 
 /// The CSV format: one rectangular table with every number as a fraction, one row per grid point
-/// (`kind` point), per scored fold (`kind` fold) and per published result (`kind` published).
+/// (`kind` point), per scored fold (`kind` fold) and per published result (`kind` published). A grid that names
+/// methods adds the method comparison's published rows (`kind` published-method, `method` the paper's name); SCN
+/// folds add `kind` relabels rows (`fold`, `trial`, `epochs_trained` = epochs that relabelled, the `recall_<class>`
+/// columns = clips relabelled by class) and a `relabel_changes` column after the fixed ones.
 /// Column names are stable; the grid's parameters follow as `param_<name>`.
 public struct CSVRenderer: Sendable {
     /// The fixed columns, in order.
@@ -13,7 +16,8 @@ public struct CSVRenderer: Sendable {
     public init() {}
 
     public func render(_ data: ReportData) -> String {
-        let header = Self.fixedColumns + data.parameterNames.map { "param_\($0)" }
+        let header = Self.fixedColumns + (data.relabels.isEmpty ? [] : ["relabel_changes"])
+            + data.parameterNames.map { "param_\($0)" }
         var rows = [header]
         for (rank, point) in data.points.enumerated() {
             let pointRow = Row(kind: "point", rank: "\(rank + 1)", gridPoint: "\(point.id)",
@@ -35,6 +39,17 @@ public struct CSVRenderer: Sendable {
             rows.append(cells(Row(kind: "published", method: "\(result.method) (\(result.venue))", uar: number(result.uar),
                                   war: number(result.war), recall: recall(result.recall)), data))
         }
+        for row in data.methods?.published ?? [] {
+            rows.append(cells(Row(kind: "published-method", method: row.method, uar: number(row.uar), war: number(row.war),
+                                  recall: recall(row.recall ?? [])), data))
+        }
+        for summary in data.relabels {
+            var row = Row(kind: "relabels", gridPoint: "\(summary.gridPointID)", method: "scn", uar: "", war: "",
+                          recall: ExpressionClasses.names.indices.map { $0 < summary.relabelledByClass.count ? "\(summary.relabelledByClass[$0])" : "" })
+            row.fold = ["\(summary.fold)", "\(summary.trialID)", "", "", "\(summary.epochs)"]
+            row.relabelChanges = "\(summary.changed)"
+            rows.append(cells(row, data))
+        }
         return rows.map { $0.map(Self.quote).joined(separator: ",") }.joined(separator: "\n") + "\n"
     }
 
@@ -44,6 +59,7 @@ public struct CSVRenderer: Sendable {
         var rank = "", gridPoint = "", method = "", complete = "", foldsDone = "", foldsPlanned = ""
         var fold = ["", "", "", "", ""], seed = ""
         var uar = "", uarStd = "", war = "", warStd = ""
+        var relabelChanges = ""
         var recall: [String]
         var parameters = GridParameters(values: [:])
 
@@ -70,7 +86,7 @@ public struct CSVRenderer: Sendable {
         ["\(data.experimentID)", data.options.selection.rawValue, row.kind, row.rank, row.gridPoint, row.method,
          row.complete, row.foldsDone, row.foldsPlanned, row.fold[0], row.seed, row.fold[1], row.fold[2], row.fold[3],
          row.fold[4], row.uar, row.uarStd, row.war, row.warStd]
-            + row.recall + data.parameterNames.map { row.parameters.values[$0]?.display ?? "" }
+            + row.recall + (data.relabels.isEmpty ? [] : [row.relabelChanges]) + data.parameterNames.map { row.parameters.values[$0]?.display ?? "" }
     }
 
     private func recall(_ values: [Double?]) -> [String] {

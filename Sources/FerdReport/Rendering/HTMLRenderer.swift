@@ -14,7 +14,7 @@ public struct HTMLRenderer: Sendable {
     func body(_ data: ReportData) -> String {
         let tables = Dictionary(uniqueKeysWithValues: ReportTables.tables(data).map { ($0.id, $0) })
         var body = header(data)
-        for id in ["leaderboard", "incomplete", "stopped", "per-class"] {
+        for id in ["leaderboard", "incomplete", "stopped", "per-class", "methods", "relabels"] {
             if let table = tables[id] { body += card(table) }
         }
         if let table = tables["pivot"] { body += pivotCard(table, data) }

@@ -5,7 +5,7 @@ public struct JSONRenderer: Sendable {
     public init() {}
 
     public func render(_ data: ReportData) -> String {
-        let document = JSONValue.object([
+        var fields: [(String, JSONValue)] = [
             ("experiment", .object([("id", .int(data.experimentID)), ("name", .string(data.experimentName))])),
             ("selection", .string(data.options.selection.rawValue)),
             ("best_epoch_metric", .string(data.options.bestEpochMetric.rawValue)),
@@ -21,8 +21,10 @@ public struct JSONRenderer: Sendable {
             ("curves", .array(data.curves.map(curve))),
             ("published", .array(data.published.map(published))),
             ("warnings", .array(data.warnings.map(JSONValue.string))),
-        ])
-        return document.serialized() + "\n"
+        ]
+        if let methods = data.methods { fields.append(("methods", comparison(methods))) }
+        if !data.relabels.isEmpty { fields.append(("relabels", .array(data.relabels.map(relabels)))) }
+        return JSONValue.object(fields).serialized() + "\n"
     }
 
     private func point(_ point: GridPointSummary, rank: Int) -> JSONValue {
@@ -75,6 +77,25 @@ public struct JSONRenderer: Sendable {
         .object([("method", .string(result.method)), ("venue", .string(result.venue)), ("citation", .string(result.citation)),
                  ("recall", .array(result.recall.map(JSONValue.number))),
                  ("uar", .number(result.uar)), ("war", .number(result.war))])
+    }
+
+    private func comparison(_ comparison: MethodComparison) -> JSONValue {
+        .object([
+            ("dataset", .string(comparison.dataset.rawValue)),
+            ("ferd", .array(comparison.rows.map { .object([("method", .string($0.method)), ("grid_point", .int($0.point.id))]) })),
+            ("published", .array(comparison.published.map { result in
+                .object([("method", .string(result.method)), ("ferd_method", result.ferdMethod.map(JSONValue.string) ?? .null),
+                         ("citation", .string(result.citation)),
+                         ("recall", result.recall.map { .array($0.map(JSONValue.number)) } ?? .null),
+                         ("uar", result.uar.map(JSONValue.number) ?? .null), ("war", .number(result.war))])
+            })),
+        ])
+    }
+
+    private func relabels(_ summary: RelabelSummary) -> JSONValue {
+        .object([("grid_point", .int(summary.gridPointID)), ("fold", .int(summary.fold)), ("trial", .int(summary.trialID)),
+                 ("epochs", .int(summary.epochs)), ("changed", .int(summary.changed)),
+                 ("relabelled_by_class", .array(summary.relabelledByClass.map(JSONValue.int)))])
     }
 
     private func spread(_ spread: Spread?) -> JSONValue {

@@ -2,7 +2,8 @@
 /// per class, pivot, ablation.
 public enum ReportTables {
     public static func tables(_ data: ReportData) -> [ReportTable] {
-        [leaderboard(data), incomplete(data), stopped(data), perFold(data), perClass(data), pivot(data), ablation(data)]
+        [leaderboard(data), incomplete(data), stopped(data), perFold(data), perClass(data), methods(data), relabels(data),
+         pivot(data), ablation(data)]
             .compactMap { $0 }
     }
 
@@ -92,6 +93,58 @@ public enum ReportTables {
                                    + "holds the class. Published rows: the 5-fold results on DFEW (\(PublishedResult.dfewDataset)) "
                                    + "that these papers report, for comparison only:"]
                                + data.published.map { "\($0.method): \($0.citation)." })
+    }
+
+    /// ferd's best point of each method (mean ± std over folds) above the published rows of the dataset.
+    static func methods(_ data: ReportData) -> ReportTable? {
+        guard let comparison = data.methods else { return nil }
+        let classes = ExpressionClasses.names.count
+        var rows: [[ReportTable.Cell]] = comparison.rows.map { row in
+            let point = row.point
+            let settings = point.parameters.summary(data.labelParameters.filter { $0 != "method" })
+            let details = [settings, point.isComplete ? "" : "incomplete"].filter { !$0.isEmpty }.joined(separator: ", ")
+            return [ReportTable.Cell("ferd: \(MethodComparison.name(of: row.method))" + (details.isEmpty ? "" : " (\(details))")),
+                    ReportTable.Cell(point.foldsDone)]
+                + (0..<classes).map { index in ReportTable.Cell(MetricFormat.percent(index < point.recall.count ? point.recall[index]?.mean : nil)) }
+                + [ReportTable.Cell(MetricFormat.spread(point.uar)), ReportTable.Cell(MetricFormat.spread(point.war))]
+        }
+        let firstPublished = rows.count
+        rows += comparison.published.map { result in
+            [ReportTable.Cell("\(result.method), published"), ReportTable.Cell("–")]
+                + (0..<classes).map { ReportTable.Cell(MetricFormat.percent(result.recall?[$0])) }
+                + [ReportTable.Cell(MetricFormat.percent(result.uar)), ReportTable.Cell(MetricFormat.percent(result.war))]
+        }
+        let columns = [ReportTable.Column("method", .left), .init("folds")] + ExpressionClasses.names.map { ReportTable.Column($0) }
+            + [.init("UAR %"), .init("WAR %")]
+        return ReportTable(id: "methods", title: "Methods on \(comparison.dataset.rawValue) — ferd's best point of each method, then published",
+                           columns: columns, rows: rows, rulesBefore: firstPublished > 0 ? [firstPublished] : [],
+                           mutedRows: Set(firstPublished..<rows.count), emptyMessage: "",
+                           notes: ["ferd: each method's best grid point, per-class recall averaged over the folds whose test set "
+                                   + "holds the class, UAR and WAR mean ± std over folds. Published rows (\(comparison.dataset.citation)), "
+                                   + "for comparison only; – where the paper gives no number. DFEW and FERV39k rows as reported in the "
+                                   + "comparison tables of later work (e.g. SVFAP):"]
+                               + comparison.published.map { "\($0.method): \($0.citation)." })
+    }
+
+    /// SCN's relabelling per scored fold.
+    static func relabels(_ data: ReportData) -> ReportTable? {
+        guard !data.relabels.isEmpty else { return nil }
+        let labels = Dictionary(data.points.map { ($0.id, data.label($0)) }, uniquingKeysWith: { a, _ in a })
+        let rows = data.relabels.map { summary in
+            [ReportTable.Cell(labels[summary.gridPointID] ?? "grid point \(summary.gridPointID)"), ReportTable.Cell("\(summary.fold)"),
+             ReportTable.Cell("\(summary.trialID)"), ReportTable.Cell("\(summary.epochs)"), ReportTable.Cell("\(summary.changed)")]
+                + ExpressionClasses.names.indices.map { index in
+                    ReportTable.Cell(index < summary.relabelledByClass.count ? "\(summary.relabelledByClass[index])" : "–")
+                }
+                + [ReportTable.Cell("\(summary.relabelledByClass.reduce(0, +))")]
+        }
+        return ReportTable(id: "relabels", title: "SCN relabelling — training labels replaced, per fold",
+                           columns: [.init("grid point", .left), .init("fold"), .init("trial"), .init("epochs"), .init("changes")]
+                               + ExpressionClasses.names.map { ReportTable.Column($0) } + [.init("relabelled")],
+                           rows: rows, rulesBefore: [], emptyMessage: "",
+                           notes: ["Epochs: those that relabelled (from scn_relabel_epoch on); changes: labels replaced over them. "
+                                   + "Per class: training clips of that dataset class whose label differed from the dataset's after "
+                                   + "the last stored epoch (the training set only; test labels never change)."])
     }
 
     static func pivot(_ data: ReportData) -> ReportTable? {

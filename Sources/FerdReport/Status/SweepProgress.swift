@@ -125,10 +125,12 @@ public struct SweepProgress: Sendable, Equatable {
             (point.id, (try? JSONSerialization.jsonObject(with: Data(point.paramsJSON.utf8))) as? [String: Any] ?? [:])
         }
         let keys = Set(decoded.flatMap { $0.1.keys })
-        let varying = keys.filter { key in Set(decoded.map { "\($0.1[key] ?? "")" }).count > 1 }.sorted()
+        // A key only some points have (a method's own key) varies when those points differ in it; points without it
+        // leave it out of their text.
+        let varying = keys.filter { key in Set(decoded.compactMap { $0.1[key].map { "\($0)" } }).count > 1 }.sorted()
         return Dictionary(uniqueKeysWithValues: decoded.map { id, values in
             let epochs = (values["epochs"] as? NSNumber)?.intValue ?? 0
-            return (id, (epochs, varying.map { "\($0)=\(values[$0].map { "\($0)" } ?? "–")" }.joined(separator: ", ")))
+            return (id, (epochs, varying.compactMap { key in values[key].map { "\(key)=\($0)" } }.joined(separator: ", ")))
         })
     }
 }

@@ -56,7 +56,7 @@ public enum EngineEvent: Equatable, Sendable {
             }
             return .epoch(EngineEpoch(epoch: try required(fields.epoch, "epoch"), trainLoss: try required(fields.train_loss, "train_loss"),
                                       learningRate: fields.learning_rate ?? 0, seconds: fields.seconds ?? 0,
-                                      confusion: matrix))
+                                      confusion: matrix, relabels: fields.relabels))
         case "stopped":
             return .stopped(afterEpoch: try required(fields.after_epoch, "after_epoch"))
         case "done":
@@ -90,6 +90,7 @@ private struct EngineLine: Decodable {
     var learning_rate: Double?
     var seconds: Double?
     var confusion: [[Int]]?
+    var relabels: RelabelReport?
     var after_epoch: Int?
     var epochs: Int?
     var reason: String?
@@ -104,6 +105,8 @@ public struct EngineEpoch: Equatable, Sendable {
     public var learningRate: Double
     public var seconds: Double
     public var confusion: ConfusionMatrix
+    /// SCN's relabelling in the epoch (`"relabels"`, as in metrics.jsonl); nil when the engine sent none.
+    public var relabels: RelabelReport?
 }
 
 /// Why an engine's line was refused.
@@ -189,7 +192,7 @@ public struct EngineRun: Sendable {
             }
             guard reported.trainLoss.isFinite else { return breach("reported a training loss of \(reported.trainLoss)") }
             let report = EpochReport(epoch: reported.epoch, trainLoss: reported.trainLoss, learningRate: reported.learningRate,
-                                     seconds: reported.seconds, matrix: reported.confusion)
+                                     seconds: reported.seconds, matrix: reported.confusion, relabels: reported.relabels)
             let isBest = history.allSatisfy { report.score(settings.bestBy) > $0.score(settings.bestBy) }
             history.append(report)
             return [.epoch(report, isBest: isBest, checkpoint: checkpoints.removeValue(forKey: report.epoch), history: history)]

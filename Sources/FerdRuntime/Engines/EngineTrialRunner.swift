@@ -1,6 +1,7 @@
 import FerdCluster
 import FerdCollective
 import FerdDigest
+import FerdLeaderboard
 import FerdExperiment
 import FerdModels
 import FerdTensor
@@ -176,7 +177,8 @@ public struct EngineTrialRunner: TrialRunner {
                         guard reports else { continue }
                         report(MetricEvent(epoch: epoch.epoch, trainLoss: epoch.trainLoss, uar: epoch.uar, war: epoch.war,
                                            learningRate: epoch.learningRate, seconds: epoch.seconds,
-                                           confusion: epoch.confusion, resumeCheckpoint: bundle))
+                                           confusion: epoch.confusion, resumeCheckpoint: bundle,
+                                           relabels: epoch.relabels.map(RelabelCounts.init)))
                     } catch {
                         failure = error
                         ranks.forEach { $0.kill() }
@@ -249,7 +251,8 @@ public struct EngineTrialRunner: TrialRunner {
                 EngineSpec.Distributed(rank: rank, worldSize: processes, initMethod: $0, backend: options.device == .cuda ? "nccl" : "gloo")
             }
             let spec = EngineSpec(configuration: configuration, engine: engine, trial: trial, folder: folder,
-                                  resumeFrom: resumeFrom, device: options.device, threads: options.threads,
+                                  resumeFrom: resumeFrom, initFrom: resumeFrom == nil ? configuration.initWeights.map(URL.init(fileURLWithPath:)) : nil,
+                                  device: options.device, threads: options.threads,
                                   distributed: distributed)
             let log = folder.appendingPathComponent(rank == 0 ? "engine.log" : "engine-rank-\(rank).log")
             return try EngineProcess(arguments: arguments, environment: environment, directory: folder, logFile: log,
@@ -366,7 +369,9 @@ struct RunFiles {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let model = String(decoding: try encoder.encode(settings.model), as: UTF8.self)
-        written.metadata = [ModelConfiguration.metadataKey: model]
+        // SCN's relabelled labels, when the engine wrote them, travel on in the resume checkpoint.
+        written.metadata = [ModelConfiguration.metadataKey: model, RunFolder.labelsMetadataKey: written.metadata[RunFolder.labelsMetadataKey]]
+            .compactMapValues { $0 }
         try folder.saveResume(written, history: history, settings: settings)
         if isBest {
             try folder.saveBest(SafetensorsFile(tensors: written.tensors.filter { !$0.key.hasPrefix("optimizer.") },

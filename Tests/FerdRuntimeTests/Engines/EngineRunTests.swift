@@ -39,6 +39,21 @@ final class EngineRunTests: XCTestCase {
         XCTAssertEqual(run.finished(status: 0, stderrTail: []), .completed(history: run.history, best: first))
     }
 
+    func testAnEpochsRelabelsReachTheReport() {
+        var run = EngineRun(settings: settings, timeout: 60, at: 0)
+        _ = run.receive(started, at: 0)
+        let fromTo = "[" + (0..<7).map { row in "[" + (0..<7).map { row == 1 && $0 == 4 ? "2" : "0" }.joined(separator: ",") + "]" }
+            .joined(separator: ",") + "]"
+        let line = epochLine(1, correct: 4).dropLast()
+            + #","relabels":{"changed":2,"from_to":\#(fromTo),"relabelled_by_class":[0,2,0,0,0,0,0]}}"#
+        guard case let .epoch(report, _, _, _)? = run.receive(String(line), at: 1).first else { return XCTFail("no epoch action") }
+        XCTAssertEqual(report.relabels?.changed, 2)
+        XCTAssertEqual(report.relabels?.changes[1][4], 2)
+        XCTAssertEqual(report.relabels?.relabelledByClass, [0, 2, 0, 0, 0, 0, 0])
+        guard case let .epoch(plain, _, _, _)? = run.receive(epochLine(2, correct: 4), at: 2).first else { return XCTFail("no epoch action") }
+        XCTAssertNil(plain.relabels, "an epoch without the field has none")
+    }
+
     func testBrokenContractKillsTheEngineAndQuotesTheLine() {
         var run = EngineRun(settings: settings, timeout: 60, at: 0)
         _ = run.receive(started, at: 0)
