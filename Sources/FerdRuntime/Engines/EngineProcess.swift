@@ -20,7 +20,9 @@ final class EngineProcess: @unchecked Sendable {
     /// closes it.
     init(arguments: [String], environment: [String: String], directory: URL, logFile: URL, spec: Data) throws {
         self.logFile = logFile
-        FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        guard FileManager.default.createFile(atPath: logFile.path, contents: nil) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: logFile.path])
+        }
         let log = try FileHandle(forWritingTo: logFile)
         let output = Pipe(), input = Pipe()
         process.executableURL = URL(fileURLWithPath: arguments[0])
