@@ -116,7 +116,7 @@ public struct TrainingTrialRunner: TrialRunner {
             }
             report(MetricEvent(epoch: epoch.epoch, trainLoss: epoch.trainLoss, uar: epoch.uar, war: epoch.war,
                                learningRate: epoch.learningRate, seconds: epoch.seconds, confusion: epoch.confusion,
-                               resumeCheckpoint: bundle, gang: cost, relabels: epoch.relabels.map(RelabelCounts.init)))
+                               resumeCheckpoint: bundle, gang: cost, relabels: epoch.relabels.map(RelabelStatistics.init)))
         }
         if let bundleError {
             trialLogger.warning("could not write a resume checkpoint for the coordinator", metadata: ["error": "\(bundleError)"])
@@ -159,8 +159,8 @@ public struct TrainingTrialRunner: TrialRunner {
 }
 
 
-extension RelabelCounts {
-    /// The counts of a trainer's epoch report, as METRIC carries them to the leaderboard.
+extension RelabelStatistics {
+    /// The counts of a trainer's epoch report, as METRIC carries them to the coordinator.
     init(_ report: RelabelReport) {
         self.init(changed: report.changed, fromTo: report.changes, relabelledByClass: report.relabelledByClass)
     }

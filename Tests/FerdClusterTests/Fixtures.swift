@@ -33,7 +33,7 @@ enum Fixtures {
                              resumeCheckpoint: CheckpointDescriptor(size: 77, sha256: String(repeating: "0f", count: 32)),
                              gang: GangStepStatistics(members: 3, stepSeconds: 0.8, communicationSeconds: 0.1,
                                                       bytesSentPerStep: 5e7),
-                             relabels: RelabelCounts(changed: 3, fromTo: relabelCounts, relabelledByClass: [0, 2, 0, 0, 1, 0, 0]))),
+                             relabels: RelabelStatistics(changed: 3, fromTo: relabelCounts, relabelledByClass: [0, 2, 0, 0, 1, 0, 0]))),
         .metric(MetricReport(trialID: 7, attempt: 1, epoch: 0, trainLoss: -0.0, uar: 0, war: 1,
                              learningRate: 0, seconds: 0, confusion: zeroConfusion)),
         .result(result),

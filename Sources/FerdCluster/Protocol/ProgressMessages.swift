@@ -72,3 +72,18 @@ public struct GangStepStatistics: Equatable, Sendable {
         self.bytesSentPerStep = bytesSentPerStep
     }
 }
+
+/// What SCN's relabelling did in one epoch, as METRIC carries it (version 4): the labels replaced, the
+/// replacements by label before (rows) and after (columns), and the training clips whose label differs from
+/// the dataset's after the epoch, by dataset class. The coordinator stores it as the leaderboard's `RelabelCounts`.
+public struct RelabelStatistics: Equatable, Sendable {
+    public var changed: Int
+    public var fromTo: [[Int]]
+    public var relabelledByClass: [Int]
+
+    public init(changed: Int, fromTo: [[Int]], relabelledByClass: [Int]) {
+        self.changed = changed
+        self.fromTo = fromTo
+        self.relabelledByClass = relabelledByClass
+    }
+}

@@ -1,5 +1,3 @@
-import FerdLeaderboard
-
 extension ByteReader {
     mutating func readTrialID() throws(ProtocolError) -> Int {
         try readInt64(field: "trial id")
@@ -105,7 +103,7 @@ extension MetricReport: WireBody {
             let count = try reader.readCount(minimumElementSize: 4)
             var byClass: [Int] = []
             for _ in 0..<count { byClass.append(try reader.readInt32()) }
-            return RelabelCounts(changed: changed, fromTo: fromTo, relabelledByClass: byClass)
+            return RelabelStatistics(changed: changed, fromTo: fromTo, relabelledByClass: byClass)
         }
     }
 
@@ -128,7 +126,7 @@ extension MetricReport: WireBody {
         try writer.writeOptional(gang) { (writer: inout ByteWriter, statistics: GangStepStatistics) throws(ProtocolError) in
             try writer.writeGangStepStatistics(statistics)
         }
-        try writer.writeOptional(relabels) { (writer: inout ByteWriter, relabels: RelabelCounts) throws(ProtocolError) in
+        try writer.writeOptional(relabels) { (writer: inout ByteWriter, relabels: RelabelStatistics) throws(ProtocolError) in
             try writer.writeUInt32(relabels.changed, field: "relabels changed")
             try writer.writeConfusionMatrix(relabels.fromTo)
             try writer.writeUInt32(relabels.relabelledByClass.count, field: "relabelled class count")

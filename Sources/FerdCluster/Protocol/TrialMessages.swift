@@ -1,5 +1,3 @@
-import FerdLeaderboard
-
 /// ASSIGN: the coordinator hands one attempt of one trial to a worker.
 public struct Assignment: Equatable, Sendable {
     public var trialID: Int
@@ -55,12 +53,12 @@ public struct MetricReport: Equatable, Sendable {
     /// Cost of the epoch's steps in a data-parallel gang.
     public var gang: GangStepStatistics?
     /// SCN's relabelling in the epoch (version 4); nil for other methods.
-    public var relabels: RelabelCounts?
+    public var relabels: RelabelStatistics?
 
     public init(trialID: Int, attempt: Int, epoch: Int, trainLoss: Double, uar: Double, war: Double,
                 learningRate: Double, seconds: Double, confusion: [[Int]], stepLosses: [StepLoss] = [],
                 resumeCheckpoint: CheckpointDescriptor? = nil, gang: GangStepStatistics? = nil,
-                relabels: RelabelCounts? = nil) {
+                relabels: RelabelStatistics? = nil) {
         self.relabels = relabels
         self.trialID = trialID
         self.attempt = attempt

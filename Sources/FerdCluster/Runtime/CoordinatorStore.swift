@@ -62,7 +62,9 @@ struct CoordinatorStore {
                 confusion: metric.confusion, gang: metric.gang.map {
                     GangEpochCost(members: $0.members, stepSeconds: $0.stepSeconds,
                                   communicationSeconds: $0.communicationSeconds, bytesPerStep: $0.bytesSentPerStep)
-                }, relabels: metric.relabels))
+                }, relabels: metric.relabels.map {
+                    RelabelCounts(changed: $0.changed, fromTo: $0.fromTo, relabelledByClass: $0.relabelledByClass)
+                }))
         case let .recordResult(result, worker):
             try leaderboard.recordResult(ResultRecord(
                 trialID: result.trialID, attempt: result.attempt, bestEpoch: result.bestEpoch, uar: result.uar,

@@ -1,4 +1,3 @@
-import FerdLeaderboard
 import Foundation
 
 /// One finished epoch, as a trial runner reports it; the worker adds the trial and attempt.
@@ -17,11 +16,11 @@ public struct MetricEvent: Equatable, Sendable {
     /// What the epoch's steps cost a data-parallel gang.
     public var gang: GangStepStatistics?
     /// SCN's relabelling in the epoch.
-    public var relabels: RelabelCounts?
+    public var relabels: RelabelStatistics?
 
     public init(epoch: Int, trainLoss: Double, uar: Double, war: Double, learningRate: Double, seconds: Double,
                 confusion: [[Int]], stepLosses: [StepLoss] = [], resumeCheckpoint: CheckpointFile? = nil,
-                gang: GangStepStatistics? = nil, relabels: RelabelCounts? = nil) {
+                gang: GangStepStatistics? = nil, relabels: RelabelStatistics? = nil) {
         self.relabels = relabels
         self.epoch = epoch
         self.trainLoss = trainLoss

@@ -178,7 +178,7 @@ public struct EngineTrialRunner: TrialRunner {
                         report(MetricEvent(epoch: epoch.epoch, trainLoss: epoch.trainLoss, uar: epoch.uar, war: epoch.war,
                                            learningRate: epoch.learningRate, seconds: epoch.seconds,
                                            confusion: epoch.confusion, resumeCheckpoint: bundle,
-                                           relabels: epoch.relabels.map(RelabelCounts.init)))
+                                           relabels: epoch.relabels.map(RelabelStatistics.init)))
                     } catch {
                         failure = error
                         ranks.forEach { $0.kill() }
