@@ -10,7 +10,7 @@ import Foundation
 struct FerdBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ferd-bench", abstract: "Micro-benchmarks of the ferd engine.",
-        subcommands: [SgemmPeak.self, TrainStep.self, LoaderThroughput.self])
+        subcommands: [SgemmPeak.self, TrainStep.self, ConvLayers.self, LoaderThroughput.self])
 }
 
 /// Seconds of the fastest and the median of `repeats` runs of `body`.

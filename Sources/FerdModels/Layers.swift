@@ -7,19 +7,21 @@ struct Conv2d {
     let stride: Int
     let padding: Int
     let groups: Int
+    let algorithm: ConvolutionAlgorithm
 
     init(_ builder: ParameterBuilder, _ name: String, in inChannels: Int, out outChannels: Int, kernel: Int,
-         stride: Int = 1, padding: Int = 0, groups: Int = 1) {
+         stride: Int = 1, padding: Int = 0, groups: Int = 1, algorithm: ConvolutionAlgorithm = .automatic) {
         // PyTorch's kaiming_normal_(mode="fan_out") ignores groups: fan_out = C_out·k·k.
         let std = (2 / Float(outChannels * kernel * kernel)).squareRoot()
         weight = builder.normal("\(name).weight", [outChannels, inChannels / groups, kernel, kernel], std: std)
         self.stride = stride
         self.padding = padding
         self.groups = groups
+        self.algorithm = algorithm
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
-        x.conv2d(weight: weight, stride: stride, padding: padding, groups: groups)
+        x.conv2d(weight: weight, stride: stride, padding: padding, groups: groups, algorithm: algorithm)
     }
 }
 
