@@ -83,8 +83,8 @@ public final class GCAIALModel {
         let frames = c.frames
         let stem = Profiler.section("stem") {
             let x = clips.reshaped([batch * frames, 3, c.imageSize, c.imageSize])
-            let y = stemConv2(stemNorm(stemConv(x), training: training).relu())
-            return stemOutNorm(y, training: training).relu().maxPool2d(kernel: 3, stride: 2, padding: 1)
+            let y = stemConv2(stemNorm(stemConv(x), training: training, relu: true))
+            return stemOutNorm(y, training: training, relu: true).maxPool2d(kernel: 3, stride: 2, padding: 1)
         }
         let afterLayer1 = Profiler.section("layer1") { layer1(stem, training: training).output }
         let (afterLayer2, aux2) = Profiler.section("layer2 (GCA)") { layer2(afterLayer1, training: training) }
@@ -103,7 +103,7 @@ public final class GCAIALModel {
         }
         let staticFeatures = Profiler.section("DSF static (patch embedding + transformer)") {
             let width = c.widths[4], tokens = c.spatialTokens
-            let embedded = patchNorm(patchEmbedding(earlier.reshaped([pairs, channels, side, side])), training: training).relu()
+            let embedded = patchNorm(patchEmbedding(earlier.reshaped([pairs, channels, side, side])), training: training, relu: true)
             let spatialTokens = embedded.reshaped([pairs, width, tokens]).permuted([0, 2, 1]) + spatialPositions
             return spatialTransformer(spatialTokens).permuted([0, 2, 1]).reshaped(dynamic.shape)
         }

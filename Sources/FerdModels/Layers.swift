@@ -41,10 +41,11 @@ struct BatchNorm2d {
         counterName = builder.prefix + name + ".num_batches_tracked"
     }
 
-    func callAsFunction(_ x: Tensor, training: Bool) -> Tensor {
+    /// Normalises `x`; with `relu`, ReLU(BatchNorm2d(x)) fused into the same passes.
+    func callAsFunction(_ x: Tensor, training: Bool, relu: Bool = false) -> Tensor {
         if training { store.counters[counterName, default: 0] += 1 }
         return x.batchNorm2d(weight: weight, bias: bias, runningMean: runningMean, runningVariance: runningVariance,
-                             training: training)
+                             training: training, relu: relu)
     }
 }
 

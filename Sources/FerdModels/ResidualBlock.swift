@@ -58,7 +58,7 @@ struct ResidualBlock {
 
     /// Returns the block output and, for an active GCA block, the auxiliary logits (B, classes).
     func callAsFunction(_ x: Tensor, training: Bool) -> (output: Tensor, auxiliary: Tensor?) {
-        var u = bn2(conv2(bn1(conv1(x), training: training).relu()), training: training)
+        var u = bn2(conv2(bn1(conv1(x), training: training, relu: true)), training: training)
         let shortcut = downsample.map { $0.norm($0.conv(x), training: training) } ?? x
         var auxiliaryLogits: Tensor?
         if let attention, attention.active {

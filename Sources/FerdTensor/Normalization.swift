@@ -4,9 +4,10 @@ extension Tensor {
     /// BatchNorm2d over an (N, C, H, W) input (eps 1e-5 by default). In training mode it normalises with
     /// the batch statistics over all N·H·W positions and moves the running statistics by `momentum`
     /// (the running variance takes the unbiased batch variance, as PyTorch does); otherwise it uses
-    /// the running statistics.
+    /// the running statistics. With `relu`, the result is ReLU(BatchNorm2d(x)) in one pass over memory
+    /// each way (the same values and gradients as `.relu()` after it).
     public func batchNorm2d(weight: Tensor, bias: Tensor, runningMean: Tensor, runningVariance: Tensor,
-                            training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5) -> Tensor {
+                            training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5, relu: Bool = false) -> Tensor {
         precondition(rank == 4 && weight.count == shape[1] && bias.count == shape[1]
                      && runningMean.count == shape[1] && runningVariance.count == shape[1],
                      "batchNorm2d: input \(shape) does not match \(weight.count) channels")
@@ -61,16 +62,21 @@ extension Tensor {
                         let ch = item % c
                         let scale = gamma[ch] * invStd[ch], shift = beta[ch] - mean[ch] * scale
                         let src = x.baseAddress! + item * plane, dst = y.baseAddress! + item * plane
-                        for i in 0..<plane { dst[i] = src[i] * scale + shift }
+                        if relu {
+                            for i in 0..<plane { dst[i] = max(src[i] * scale + shift, 0) }
+                        } else {
+                            for i in 0..<plane { dst[i] = src[i] * scale + shift }
+                        }
                     }
                 }
             }
         }
         return .result(shape: shape, data: out, inputs: [self, weight, bias]) { [self] g in
             // dβ = Σ dy and dγ = Σ dy·x̂; in training mode dx = γ/σ·(dy − mean(dy) − x̂·mean(dy·x̂)),
-            // which is a·dy + b·(x − μ) + k per channel.
+            // which is a·dy + b·(x − μ) + k per channel. With `relu`, dy is the gradient masked by out > 0.
             var dGamma = [Float](repeating: 0, count: c), dBeta = [Float](repeating: 0, count: c)
-            g.withUnsafeBufferPointer { dy in
+            out.withUnsafeBufferPointer { y in g.withUnsafeBufferPointer { dy in
+                let mask = relu ? y.baseAddress! : nil
                 data.withUnsafeBufferPointer { x in
                     dGamma.withUnsafeMutableBufferPointer { dGammaOut in
                         dBeta.withUnsafeMutableBufferPointer { dBetaOut in
@@ -80,6 +86,7 @@ extension Tensor {
                                     for f in 0..<n {
                                         let offset = (f * c + ch) * plane
                                         let (a, b) = Kernels.centeredMoments(dy.baseAddress! + offset, x.baseAddress! + offset,
+                                                                             mask: mask.map { $0 + offset },
                                                                              count: plane, center: mean[ch])
                                         sumDy += Double(a)
                                         sumDyCentered += Double(b)
@@ -105,12 +112,17 @@ extension Tensor {
                                 }
                                 let src = x.baseAddress! + item * plane, grad = dy.baseAddress! + item * plane
                                 let dst = dx.baseAddress! + item * plane
-                                for i in 0..<plane { dst[i] = scale * grad[i] + b * (src[i] - mu) + k }
+                                if let mask {
+                                    Kernels.maskedAffine(grad, mask: mask + item * plane, x: src, count: plane,
+                                                         scale: scale, slope: b, center: mu, offset: k, into: dst)
+                                } else {
+                                    for i in 0..<plane { dst[i] = scale * grad[i] + b * (src[i] - mu) + k }
+                                }
                             }
                         }
                     }
                 })
-            }
+            } }
             weight.accumulateGrad(dGamma)
             bias.accumulateGrad(dBeta)
         }

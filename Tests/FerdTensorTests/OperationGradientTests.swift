@@ -119,6 +119,36 @@ final class OperationGradientTests: XCTestCase {
         }
     }
 
+    func testBatchNormWithFusedReLU() {
+        // Planes of 40 values run the SIMD loops and their scalar tails.
+        let x = randomTensor([3, 4, 5, 8], seed: 27)
+        let gamma = randomTensor([4], seed: 28)
+        let beta = randomTensor([4], seed: 29)
+        for training in [true, false] {
+            let mean = Tensor(shape: [4], data: [0.1, -0.2, 0.3, 0]), variance = Tensor(shape: [4], data: [0.5, 1, 2, 1.5])
+            // Finite differences in x (a shift of γ or β moves many values across the kink at once),
+            // and for all three the same values and gradients as batch norm followed by ReLU.
+            checkGradients([x], skippingKinks: true) { t in
+                t[0].batchNorm2d(weight: gamma, bias: beta, runningMean: mean, runningVariance: variance,
+                                 training: training, relu: true)
+            }
+            let projection = randomTensor(x.shape, seed: 30, requiresGrad: false)
+            func gradients(fused: Bool) -> [[Float]] {
+                for t in [x, gamma, beta] { t.grad = nil }
+                let m = Tensor(zeros: [4]), v = Tensor(repeating: 1, shape: [4])
+                let y = fused
+                    ? x.batchNorm2d(weight: gamma, bias: beta, runningMean: m, runningVariance: v, training: training, relu: true)
+                    : x.batchNorm2d(weight: gamma, bias: beta, runningMean: m, runningVariance: v, training: training).relu()
+                (y * projection).sum().backward()
+                return [y.data, x.grad!, gamma.grad!, beta.grad!]
+            }
+            let (fused, separate) = (gradients(fused: true), gradients(fused: false))
+            for (a, b) in zip(fused, separate) {
+                for (u, v) in zip(a, b) { XCTAssertEqual(u, v, accuracy: 1e-5 * max(1, abs(v))) }
+            }
+        }
+    }
+
     func testBatchNormRunningStatisticsFollowPyTorch() {
         let x = Tensor(shape: [2, 1, 1, 2], data: [1, 2, 3, 6])
         let mean = Tensor(zeros: [1]), variance = Tensor(repeating: 1, shape: [1])
