@@ -13,8 +13,11 @@
 /// The transforms only add, subtract and halve, so the rounding differs from im2col's by a few ulps of
 /// the tile sums (docs/MODEL.md, "Winograd convolutions").
 struct Winograd {
-    /// Scratch budget of one work item, in floats: the transformed input and products of its tiles.
-    static let itemFloats = 1 << 19
+    private typealias Vector = SIMD16<Float>
+    private typealias Half = SIMD8<Float>
+    /// Scratch budget of one work item, in floats (512 KiB): the transformed input and products of its
+    /// tiles, which the GEMMs then read from L2.
+    static let itemFloats = 1 << 17
 
     let geometry: ConvGeometry
     /// Tiles across and down one map: ⌈W/2⌉ × ⌈H/2⌉ (the last ones cropped on odd sizes).
@@ -49,25 +52,30 @@ struct Winograd {
     }
 
     /// U = G·K·Gᵀ for every (output, input) channel pair: 16 matrices (C_out × C_in), one per tile element.
+    /// Pairs go in blocks through a small buffer, so that the 16 far-apart outputs are written in runs.
     static func transformKernel(_ kernel: UnsafePointer<Float>, outChannels: Int, channels: Int,
                                 into u: UnsafeMutablePointer<Float>) {
-        let pairs = outChannels * channels
-        for pair in 0..<pairs {
-            let k = kernel + pair * 9
-            var t = (Float(0), Float(0), Float(0), Float(0), Float(0), Float(0),
-                     Float(0), Float(0), Float(0), Float(0), Float(0), Float(0))
-            // t = G·K (4×3), row by row.
-            t.0 = k[0]; t.1 = k[1]; t.2 = k[2]
-            t.3 = 0.5 * (k[0] + k[3] + k[6]); t.4 = 0.5 * (k[1] + k[4] + k[7]); t.5 = 0.5 * (k[2] + k[5] + k[8])
-            t.6 = 0.5 * (k[0] - k[3] + k[6]); t.7 = 0.5 * (k[1] - k[4] + k[7]); t.8 = 0.5 * (k[2] - k[5] + k[8])
-            t.9 = k[6]; t.10 = k[7]; t.11 = k[8]
-            func row(_ i: Int, _ a: Float, _ b: Float, _ c: Float) {
-                u[(4 * i) * pairs + pair] = a
-                u[(4 * i + 1) * pairs + pair] = 0.5 * (a + b + c)
-                u[(4 * i + 2) * pairs + pair] = 0.5 * (a - b + c)
-                u[(4 * i + 3) * pairs + pair] = c
+        let pairs = outChannels * channels, block = 64
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * block) { buffer in
+            let local = buffer.baseAddress!
+            for first in stride(from: 0, to: pairs, by: block) {
+                let count = min(block, pairs - first)
+                for index in 0..<count {
+                    let k = kernel + (first + index) * 9
+                    @inline(__always) func row(_ i: Int, _ a: Float, _ b: Float, _ c: Float) {
+                        local[(4 * i) * block + index] = a
+                        local[(4 * i + 1) * block + index] = 0.5 * (a + b + c)
+                        local[(4 * i + 2) * block + index] = 0.5 * (a - b + c)
+                        local[(4 * i + 3) * block + index] = c
+                    }
+                    // The rows of G·K (4×3), each times Gᵀ.
+                    row(0, k[0], k[1], k[2])
+                    row(1, 0.5 * (k[0] + k[3] + k[6]), 0.5 * (k[1] + k[4] + k[7]), 0.5 * (k[2] + k[5] + k[8]))
+                    row(2, 0.5 * (k[0] - k[3] + k[6]), 0.5 * (k[1] - k[4] + k[7]), 0.5 * (k[2] - k[5] + k[8]))
+                    row(3, k[6], k[7], k[8])
+                }
+                for e in 0..<16 { (u + e * pairs + first).update(from: local + e * block, count: count) }
             }
-            row(0, t.0, t.1, t.2); row(1, t.3, t.4, t.5); row(2, t.6, t.7, t.8); row(3, t.9, t.10, t.11)
         }
     }
 
@@ -95,129 +103,136 @@ struct Winograd {
         }
     }
 
+    /// Floats of the line scratch each transform needs: a zero row and four padded rows.
+    var lineFloats: Int { geometry.width + 4 * (geometry.width + 3) }
+
     /// V = Bᵀ·D·B of the tiles of `rows` for the `channels` planes of each frame of `input`, into 16
-    /// matrices (channels × ld), tile after tile. `lines` holds 8·(tilesWide + 1) floats.
+    /// matrices (channels × ld), tile after tile. `lines` holds ``lineFloats`` floats.
     func transformInput(_ input: UnsafePointer<Float>, channels: Int, rows: Range<Int>,
                         into v: UnsafeMutablePointer<Float>, ld: Int, lines: UnsafeMutablePointer<Float>) {
-        let w = geometry.width, h = geometry.height, tw = tilesWide, plane = h * w
-        let stride = tw + 1
-        // even[k][j] = (Bᵀ·D)[k] at column 2j − 1, odd[k][j] at column 2j; columns outside the map are 0.
-        let even = lines, odd = lines + 4 * stride
-        let evenEnd = w / 2 + 1, oddEnd = tw
+        let w = geometry.width, h = geometry.height, tw = tilesWide, plane = h * w, span = w + 3
+        // The rows of Bᵀ·D, column x at index x + 1; columns −1, w and w + 1 stay zero.
+        let zero = lines, t0 = lines + w, t1 = t0 + span, t2 = t1 + span, t3 = t2 + span
+        zero.update(repeating: 0, count: w)
+        t0.update(repeating: 0, count: 4 * span)
         for (index, row) in rows.enumerated() {
             let frame = row / tilesHigh, y0 = 2 * (row % tilesHigh) - 1
             let column0 = index * tw
             for c in 0..<channels {
                 let base = input + (frame * channels + c) * plane
-                func line(_ k: Int) -> UnsafePointer<Float>? {
+                @inline(__always) func line(_ k: Int) -> UnsafePointer<Float> {
                     let y = y0 + k
-                    return y >= 0 && y < h ? base + y * w : nil
+                    return y >= 0 && y < h ? base + y * w : UnsafePointer(zero)
                 }
-                let l0 = line(0), l1 = line(1), l2 = line(2), l3 = line(3)
-                @inline(__always) func vertical(_ x: Int, _ out: UnsafeMutablePointer<Float>) {
-                    let d0 = l0?[x] ?? 0, d1 = l1?[x] ?? 0, d2 = l2?[x] ?? 0, d3 = l3?[x] ?? 0
-                    out[0] = d0 - d2
-                    out[stride] = d1 + d2
-                    out[2 * stride] = d2 - d1
-                    out[3 * stride] = d1 - d3
+                let d0 = line(0), d1 = line(1), d2 = line(2), d3 = line(3)
+                var x = 0
+                while x + 16 <= w {
+                    let a = Vector.load(d0 + x), b = Vector.load(d1 + x), e = Vector.load(d2 + x), f = Vector.load(d3 + x)
+                    Vector.store(a - e, t0 + x + 1)
+                    Vector.store(b + e, t1 + x + 1)
+                    Vector.store(e - b, t2 + x + 1)
+                    Vector.store(b - f, t3 + x + 1)
+                    x += 16
                 }
-                for k in 0..<4 { even[k * stride] = 0 }
-                for j in 1..<evenEnd { vertical(2 * j - 1, even + j) }
-                for j in evenEnd..<(tw + 1) { for k in 0..<4 { even[k * stride + j] = 0 } }
-                for j in 0..<oddEnd { vertical(2 * j, odd + j) }
-                for k in 0..<4 { odd[k * stride + tw] = 0 }
-                for k in 0..<4 {
-                    let e = even + k * stride, o = odd + k * stride
+                while x < w {
+                    let a = d0[x], b = d1[x], e = d2[x], f = d3[x]
+                    t0[x + 1] = a - e
+                    t1[x + 1] = b + e
+                    t2[x + 1] = e - b
+                    t3[x + 1] = b - f
+                    x += 1
+                }
+                @inline(__always) func across(_ k: Int, _ r: UnsafeMutablePointer<Float>) {
                     let v0 = v + ((4 * k) * channels + c) * ld + column0
                     let v1 = v0 + channels * ld, v2 = v1 + channels * ld, v3 = v2 + channels * ld
-                    for t in 0..<tw {
-                        v0[t] = e[t] - e[t + 1]
-                        v1[t] = o[t] + e[t + 1]
-                        v2[t] = e[t + 1] - o[t]
-                        v3[t] = o[t] - o[t + 1]
+                    var t = 0
+                    // Eight tiles at a time: columns 2t, 2t + 2, … (even lanes) and 2t + 1, 2t + 3, … (odd lanes).
+                    while t + 8 <= tw {
+                        let ab = Vector.load(r + 2 * t), ef = Vector.load(r + 2 * t + 2)
+                        let a = ab.evenHalf, b = ab.oddHalf, e = ef.evenHalf, f = ef.oddHalf
+                        Half.store(a - e, v0 + t)
+                        Half.store(b + e, v1 + t)
+                        Half.store(e - b, v2 + t)
+                        Half.store(b - f, v3 + t)
+                        t += 8
+                    }
+                    while t < tw {
+                        let a = r[2 * t], b = r[2 * t + 1], e = r[2 * t + 2], f = r[2 * t + 3]
+                        v0[t] = a - e
+                        v1[t] = b + e
+                        v2[t] = e - b
+                        v3[t] = b - f
+                        t += 1
                     }
                 }
+                across(0, t0); across(1, t1); across(2, t2); across(3, t3)
             }
         }
     }
 
     /// Y = Aᵀ·M·A for the tiles of `rows` from 16 matrices (outChannels × ld) into the NCHW output,
-    /// plus the bias; outputs past the map's edge (odd sizes) are dropped.
+    /// plus the bias; outputs past the map's edge (odd sizes) are dropped. `lines` holds ``lineFloats``.
     func transformOutput(_ m: UnsafePointer<Float>, ld: Int, rows: Range<Int>, bias: UnsafePointer<Float>?,
-                         into output: UnsafeMutablePointer<Float>) {
+                         into output: UnsafeMutablePointer<Float>, lines: UnsafeMutablePointer<Float>) {
         let w = geometry.width, h = geometry.height, tw = tilesWide, plane = h * w
         let outChannels = geometry.outChannels, matrix = outChannels * ld
-        let fullTiles = w / 2
+        let top = lines, bottom = lines + 2 * tw
         for (index, row) in rows.enumerated() {
             let frame = row / tilesHigh, y = 2 * (row % tilesHigh)
             let column0 = index * tw
             for co in 0..<outChannels {
                 let b = bias?[co] ?? 0
                 let src = m + co * ld + column0
-                let top = output + (frame * outChannels + co) * plane + y * w
-                let bottom: UnsafeMutablePointer<Float>? = y + 1 < h ? top + w : nil
-                @inline(__always) func tile(_ t: Int) -> (Float, Float, Float, Float) {
-                    @inline(__always) func e(_ i: Int) -> Float { src[i * matrix + t] }
-                    // p = Aᵀ over the rows of each column group, then Aᵀ across.
-                    let p00 = e(0) + e(1) + e(2), p01 = e(1) - e(2) - e(3)
-                    let p10 = e(4) + e(5) + e(6), p11 = e(5) - e(6) - e(7)
-                    let p20 = e(8) + e(9) + e(10), p21 = e(9) - e(10) - e(11)
-                    let p30 = e(12) + e(13) + e(14), p31 = e(13) - e(14) - e(15)
-                    return (p00 + p10 + p20 + b, p01 + p11 + p21 + b, p10 - p20 - p30 + b, p11 - p21 - p31 + b)
+                for t in 0..<tw {
+                    let e = src + t
+                    // Aᵀ down each column of M, then across.
+                    let p00 = e[0] + e[matrix] + e[2 * matrix], p01 = e[matrix] - e[2 * matrix] - e[3 * matrix]
+                    let p10 = e[4 * matrix] + e[5 * matrix] + e[6 * matrix], p11 = e[5 * matrix] - e[6 * matrix] - e[7 * matrix]
+                    let p20 = e[8 * matrix] + e[9 * matrix] + e[10 * matrix], p21 = e[9 * matrix] - e[10 * matrix] - e[11 * matrix]
+                    let p30 = e[12 * matrix] + e[13 * matrix] + e[14 * matrix], p31 = e[13 * matrix] - e[14 * matrix] - e[15 * matrix]
+                    top[2 * t] = p00 + p10 + p20 + b
+                    top[2 * t + 1] = p01 + p11 + p21 + b
+                    bottom[2 * t] = p10 - p20 - p30 + b
+                    bottom[2 * t + 1] = p11 - p21 - p31 + b
                 }
-                if let bottom {
-                    for t in 0..<fullTiles {
-                        let (y00, y01, y10, y11) = tile(t)
-                        top[2 * t] = y00; top[2 * t + 1] = y01
-                        bottom[2 * t] = y10; bottom[2 * t + 1] = y11
-                    }
-                    if fullTiles < tw {
-                        let (y00, _, y10, _) = tile(fullTiles)
-                        top[2 * fullTiles] = y00; bottom[2 * fullTiles] = y10
-                    }
-                } else {
-                    for t in 0..<fullTiles {
-                        let (y00, y01, _, _) = tile(t)
-                        top[2 * t] = y00; top[2 * t + 1] = y01
-                    }
-                    if fullTiles < tw { top[2 * fullTiles] = tile(fullTiles).0 }
-                }
+                let target = output + (frame * outChannels + co) * plane + y * w
+                target.update(from: top, count: w)
+                if y + 1 < h { (target + w).update(from: bottom, count: w) }
             }
         }
     }
 
     /// dM = A·dY·Aᵀ for the tiles of `rows` of the output gradient (outChannels planes per frame), into
     /// 16 matrices (outChannels × ld): the adjoint of ``transformOutput``. Outputs past the map's edge
-    /// count as zero.
+    /// count as zero. `lines` holds ``lineFloats`` floats.
     func transformOutputGradient(_ gradient: UnsafePointer<Float>, rows: Range<Int>,
-                                 into dm: UnsafeMutablePointer<Float>, ld: Int) {
+                                 into dm: UnsafeMutablePointer<Float>, ld: Int, lines: UnsafeMutablePointer<Float>) {
         let w = geometry.width, h = geometry.height, tw = tilesWide, plane = h * w
         let outChannels = geometry.outChannels, matrix = outChannels * ld
-        let fullTiles = w / 2
+        // Two output rows, padded with zeros to 2·tilesWide columns.
+        let top = lines, bottom = lines + 2 * tw
+        top.update(repeating: 0, count: 4 * tw)
         for (index, row) in rows.enumerated() {
             let frame = row / tilesHigh, y = 2 * (row % tilesHigh)
             let column0 = index * tw
             for co in 0..<outChannels {
-                let top = gradient + (frame * outChannels + co) * plane + y * w
-                let bottom: UnsafePointer<Float>? = y + 1 < h ? top + w : nil
-                let dst = dm + co * ld + column0
-                @inline(__always) func tile(_ t: Int, _ a: Float, _ b: Float, _ c: Float, _ d: Float) {
-                    // q = A·dY (4×2), then dM = q·Aᵀ (4×4).
-                    let q = (a, b, a + c, b + d, a - c, b - d, -c, -d)
-                    @inline(__always) func put(_ i: Int, _ u: Float, _ v: Float) {
-                        dst[(4 * i) * matrix + t] = u
-                        dst[(4 * i + 1) * matrix + t] = u + v
-                        dst[(4 * i + 2) * matrix + t] = u - v
-                        dst[(4 * i + 3) * matrix + t] = -v
-                    }
-                    put(0, q.0, q.1); put(1, q.2, q.3); put(2, q.4, q.5); put(3, q.6, q.7)
-                }
-                if let bottom {
-                    for t in 0..<fullTiles { tile(t, top[2 * t], top[2 * t + 1], bottom[2 * t], bottom[2 * t + 1]) }
-                    if fullTiles < tw { tile(fullTiles, top[2 * fullTiles], 0, bottom[2 * fullTiles], 0) }
+                let source = gradient + (frame * outChannels + co) * plane + y * w
+                top.update(from: source, count: w)
+                if y + 1 < h {
+                    bottom.update(from: source + w, count: w)
                 } else {
-                    for t in 0..<fullTiles { tile(t, top[2 * t], top[2 * t + 1], 0, 0) }
-                    if fullTiles < tw { tile(fullTiles, top[2 * fullTiles], 0, 0, 0) }
+                    bottom.update(repeating: 0, count: w)
+                }
+                let dst = dm + co * ld + column0
+                for t in 0..<tw {
+                    let a = top[2 * t], b = top[2 * t + 1], c = bottom[2 * t], d = bottom[2 * t + 1]
+                    // q = A·dY (4×2), then dM = q·Aᵀ (4×4), row by row.
+                    let q00 = a, q01 = b, q10 = a + c, q11 = b + d, q20 = a - c, q21 = b - d
+                    let e = dst + t
+                    e[0] = q00; e[matrix] = q00 + q01; e[2 * matrix] = q00 - q01; e[3 * matrix] = -q01
+                    e[4 * matrix] = q10; e[5 * matrix] = q10 + q11; e[6 * matrix] = q10 - q11; e[7 * matrix] = -q11
+                    e[8 * matrix] = q20; e[9 * matrix] = q20 + q21; e[10 * matrix] = q20 - q21; e[11 * matrix] = -q21
+                    e[12 * matrix] = -c; e[13 * matrix] = -c - d; e[14 * matrix] = d - c; e[15 * matrix] = d
                 }
             }
         }
@@ -230,7 +245,7 @@ extension Winograd {
         let g = geometry, cIn = g.channels, cOut = g.outChannels
         let threads = Threading.count
         let workers = min(threads, items), gemmThreads = workers == 1 ? threads : 1
-        let vSize = 16 * cIn * maxTiles, mSize = 16 * cOut * maxTiles, lineSize = 8 * (tilesWide + 1)
+        let vSize = 16 * cIn * maxTiles, mSize = 16 * cOut * maxTiles, lineSize = lineFloats
         let perWorker = vSize + mSize + lineSize
         var u = Kernels.uninitialized(16 * cOut * cIn) { u in
             weight.withUnsafeBufferPointer { k in
@@ -255,7 +270,7 @@ extension Winograd {
                                               a: u + e * cOut * cIn, lda: cIn, b: v + e * cIn * tiles, ldb: tiles,
                                               c: m + e * cOut * tiles, ldc: tiles)
                                 }
-                                transformOutput(m, ld: tiles, rows: rows, bias: bias, into: o)
+                                transformOutput(m, ld: tiles, rows: rows, bias: bias, into: o, lines: lines)
                             }
                         }
                     }
@@ -269,7 +284,7 @@ extension Winograd {
         let g = geometry, cIn = g.channels, cOut = g.outChannels
         let threads = Threading.count
         let workers = min(threads, items), gemmThreads = workers == 1 ? threads : 1
-        let vSize = 16 * cIn * maxTiles, mSize = 16 * cOut * maxTiles, lineSize = 8 * (tilesWide + 1)
+        let vSize = 16 * cIn * maxTiles, mSize = 16 * cOut * maxTiles, lineSize = lineFloats
         let perWorker = vSize + mSize + lineSize, uSize = 16 * cOut * cIn
         var scratch = Kernels.uninitialized(workers * perWorker) { _ in }
         // dU summed per worker (fixed item split: the same sums on every run), then added up.
@@ -284,7 +299,7 @@ extension Winograd {
                             let du = p + worker * uSize
                             let rows = rows(of: item), tiles = rows.count * tilesWide
                             transformInput(x, channels: cIn, rows: rows, into: v, ld: tiles, lines: lines)
-                            transformOutputGradient(dy, rows: rows, into: dm, ld: tiles)
+                            transformOutputGradient(dy, rows: rows, into: dm, ld: tiles, lines: lines)
                             for e in 0..<16 {
                                 BLAS.gemm(threads: gemmThreads, transposeB: true, m: cOut, n: cIn, k: tiles,
                                           a: dm + e * cOut * tiles, lda: tiles, b: v + e * cIn * tiles, ldb: tiles,
@@ -307,5 +322,22 @@ extension Winograd {
             }
             return kernelGradient
         }
+    }
+}
+
+private extension SIMD where Scalar == Float {
+    @inline(__always)
+    static func load(_ pointer: UnsafePointer<Float>) -> Self {
+        UnsafeRawPointer(pointer).loadUnaligned(as: Self.self)
+    }
+
+    @inline(__always)
+    static func load(_ pointer: UnsafeMutablePointer<Float>) -> Self {
+        UnsafeRawPointer(pointer).loadUnaligned(as: Self.self)
+    }
+
+    @inline(__always)
+    static func store(_ value: Self, _ pointer: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: Self.self)
     }
 }
