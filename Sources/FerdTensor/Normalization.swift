@@ -242,6 +242,13 @@ extension Tensor {
             out.withUnsafeMutableBufferPointer { y in
                 winners.withUnsafeMutableBufferPointer { idx in
                     Parallel.forRange(planes, costPerItem: oh * ow * kernel * kernel) { range in
+                        if kernel == 3 && stride == 2 && padding == 1 {
+                            for p in range {
+                                Self.maxPool3x3Stride2(x.baseAddress! + p * h * w, height: h, width: w,
+                                                       into: y.baseAddress! + p * oh * ow, winners: idx.baseAddress! + p * oh * ow)
+                            }
+                            return
+                        }
                         for p in range {
                             let src = x.baseAddress! + p * h * w
                             for oy in 0..<oh {
@@ -275,6 +282,67 @@ extension Tensor {
                     for p in range {
                         for i in 0..<(oh * ow) {
                             dx[p * h * w + Int(winners[p * oh * ow + i])] += g[p * oh * ow + i]
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Max pooling of one plane with a 3×3 window, stride 2 and padding 1 (the stem's): the maxima of
+    /// three columns in every row first, then of three such rows, sixteen outputs at a time. The
+    /// winner is the first maximum in row-major window order (or the last NaN), as in the general path.
+    static func maxPool3x3Stride2(_ src: UnsafePointer<Float>, height h: Int, width w: Int,
+                                  into out: UnsafeMutablePointer<Float>, winners: UnsafeMutablePointer<Int32>) {
+        let oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: h * ow) { rowMax in
+            withUnsafeTemporaryAllocation(of: Int32.self, capacity: h * ow) { rowWinner in
+                let rowMax = rowMax.baseAddress!, rowWinner = rowWinner.baseAddress!
+                // Columns 2·ox − 1, 2·ox, 2·ox + 1 of every row; ox = 0 has no left column.
+                for r in 0..<h {
+                    let line = src + r * w, maxima = rowMax + r * ow, index = rowWinner + r * ow
+                    @inline(__always) func scalar(_ ox: Int) {
+                        var best = -Float.infinity, winner = -1
+                        for column in max(0, 2 * ox - 1)...min(w - 1, 2 * ox + 1) {
+                            let v = line[column]
+                            if winner < 0 || v > best || v.isNaN { best = v; winner = column }
+                        }
+                        maxima[ox] = best
+                        index[ox] = Int32(r * w + winner)
+                    }
+                    scalar(0)
+                    var ox = 1
+                    // Loads reach column 2·ox + 32, which must stay inside the row.
+                    while ox + 16 <= ow && 2 * ox + 32 < w {
+                        let left = UnsafeRawPointer(line + 2 * ox - 1).loadUnaligned(as: SIMD32<Float>.self)
+                        let right = UnsafeRawPointer(line + 2 * ox + 1).loadUnaligned(as: SIMD32<Float>.self)
+                        let a = left.evenHalf, b = left.oddHalf, c = right.evenHalf
+                        // code: which of the three columns won, 0, 1 or 2.
+                        var best = a, code = SIMD16<Float>()
+                        let takeB = (b .> best) .| (b .!= b)
+                        best.replace(with: b, where: takeB)
+                        code.replace(with: 1, where: takeB)
+                        let takeC = (c .> best) .| (c .!= c)
+                        best.replace(with: c, where: takeC)
+                        code.replace(with: 2, where: takeC)
+                        UnsafeMutableRawPointer(maxima + ox).storeBytes(of: best, as: SIMD16<Float>.self)
+                        for lane in 0..<16 { index[ox + lane] = Int32(r * w + 2 * (ox + lane) - 1) + Int32(code[lane]) }
+                        ox += 16
+                    }
+                    while ox < ow { scalar(ox); ox += 1 }
+                }
+                // Rows 2·oy − 1, 2·oy, 2·oy + 1.
+                for oy in 0..<oh {
+                    let first = max(0, 2 * oy - 1), last = min(h - 1, 2 * oy + 1)
+                    let target = out + oy * ow, chosen = winners + oy * ow
+                    target.update(from: rowMax + first * ow, count: ow)
+                    chosen.update(from: rowWinner + first * ow, count: ow)
+                    guard first < last else { continue }
+                    for r in (first + 1)...last {
+                        let maxima = rowMax + r * ow, index = rowWinner + r * ow
+                        for ox in 0..<ow where maxima[ox] > target[ox] || maxima[ox].isNaN {
+                            target[ox] = maxima[ox]
+                            chosen[ox] = index[ox]
                         }
                     }
                 }

@@ -180,6 +180,35 @@ final class OperationGradientTests: XCTestCase {
         checkGradients([x], step: 1e-3, absoluteTolerance: 5e-3) { t in t[0].maxPool2d(kernel: 3, stride: 2, padding: 1) }
     }
 
+    func testMaxPoolWithTiesAndWideMaps() {
+        // ReLU'd values (many zero ties) on maps wide enough for the 3×3 stride-2 path's SIMD lanes, and
+        // a 2×2 stride-2 pool (the general path): values and the winner that takes the gradient follow
+        // PyTorch's rule, the first maximum in row-major window order.
+        let x = Tensor(shape: [2, 3, 9, 37], data: randomTensor([2, 3, 9, 37], seed: 31, requiresGrad: false).data.map { max($0, 0) },
+                       requiresGrad: true)
+        for (kernel, stride, padding) in [(3, 2, 1), (2, 2, 0), (3, 1, 1)] {
+            x.grad = nil
+            let y = x.maxPool2d(kernel: kernel, stride: stride, padding: padding)
+            let (h, w) = (9, 37), oh = y.shape[2], ow = y.shape[3]
+            let projection = randomTensor(y.shape, seed: 32, requiresGrad: false)
+            (y * projection).sum().backward()
+            var expected = [Float](repeating: 0, count: x.count)
+            for plane in 0..<6 { for oy in 0..<oh { for ox in 0..<ow {
+                var best = -Float.infinity, winner = -1
+                for ky in 0..<kernel { for kx in 0..<kernel {
+                    let iy = oy * stride - padding + ky, ix = ox * stride - padding + kx
+                    guard (0..<h).contains(iy), (0..<w).contains(ix) else { continue }
+                    let v = x.data[(plane * h + iy) * w + ix]
+                    if winner < 0 || v > best { best = v; winner = (plane * h + iy) * w + ix }
+                } }
+                let o = (plane * oh + oy) * ow + ox
+                XCTAssertEqual(y.data[o], best)
+                expected[winner] += projection.data[o]
+            } } }
+            XCTAssertEqual(x.grad!, expected, "kernel \(kernel) stride \(stride)")
+        }
+    }
+
     func testShapeOperations() {
         let x = randomTensor([2, 3, 4], seed: 28)
         let y = randomTensor([2, 2, 4], seed: 29)
