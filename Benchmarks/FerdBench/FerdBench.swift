@@ -30,6 +30,14 @@ func printJSON(_ object: [String: Any]) {
     print(String(decoding: data, as: UTF8.self))
 }
 
+/// CPU seconds (user + system, all threads) this process has used so far.
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
 func maxResidentMiB() -> Double {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
@@ -83,7 +91,9 @@ struct TrainStep: ParsableCommand {
             Profiler.section("optimizer") { optimizer.step(model.parameters) }
         }
         for _ in 0..<warmup { try step() }
+        let cpuStart = cpuSeconds()
         let (best, median) = try time(repeats: steps, step)
+        let cpuPerStep = (cpuSeconds() - cpuStart) / Double(steps)
         Profiler.setEnabled(true)
         try step()
         let sections = Profiler.snapshot()
@@ -96,7 +106,7 @@ struct TrainStep: ParsableCommand {
              "gflop": totals.flops / 1e9, "conv_gflops_per_s": totals.convolutionSeconds > 0 ? totals.convolutionFlops / totals.convolutionSeconds / 1e9 : 0] as [String: Any]
         }
         printJSON(["framework": "ferd", "preset": preset, "batch": batch, "threads": threads,
-                   "ms_per_step_median": median * 1e3, "ms_per_step_min": best * 1e3,
+                   "ms_per_step_median": median * 1e3, "ms_per_step_min": best * 1e3, "cpu_ms_per_step": cpuPerStep * 1e3,
                    "gflop_per_step": flops / 1e9, "gflops_achieved": flops / median / 1e9,
                    "conv_gflops": convFlops / max(convSeconds, 1e-12) / 1e9,
                    "max_rss_mib": maxResidentMiB(), "sections": table])
