@@ -185,8 +185,11 @@ struct ConvGeometry {
 /// of output rows whose im2col blocks stay in cache. Items never share a frame, so the threads'
 /// input-gradient scatters never overlap.
 struct ConvTiling {
-    /// Output columns (positions) one GEMM aims for.
+    /// Output columns (positions) one GEMM aims for, and more where the patches are short: as many as
+    /// fill `patchFloats` of im2col matrix (the stem's 27-row patches take a whole 56×56 frame per GEMM,
+    /// which its weight gradient, a GEMM over the columns, needs to run at speed).
     static let targetColumns = 512
+    static let patchFloats = 1 << 17
 
     let frameCount: Int, outHeight: Int
     let framesPerItem: Int
@@ -198,7 +201,7 @@ struct ConvTiling {
     init(_ g: ConvGeometry, threads: Int) {
         frameCount = g.frames
         outHeight = g.outHeight
-        let target = Self.targetColumns
+        let target = max(Self.targetColumns, Self.patchFloats / g.patchSize)
         if g.outPlane >= target / 2 {
             framesPerItem = 1
             let bands = max(1, (g.outPlane + target / 2) / target)
