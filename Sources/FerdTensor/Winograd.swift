@@ -176,13 +176,16 @@ struct Winograd {
                          into output: UnsafeMutablePointer<Float>, lines: UnsafeMutablePointer<Float>) {
         let w = geometry.width, h = geometry.height, tw = tilesWide, plane = h * w
         let outChannels = geometry.outChannels, matrix = outChannels * ld
-        let top = lines, bottom = lines + 2 * tw
         for (index, row) in rows.enumerated() {
             let frame = row / tilesHigh, y = 2 * (row % tilesHigh)
             let column0 = index * tw
+            // Whole tiles go straight into the output; cropped ones through `lines`.
+            let direct = w % 2 == 0 && y + 1 < h
             for co in 0..<outChannels {
                 let b = bias?[co] ?? 0
                 let src = m + co * ld + column0
+                let target = output + (frame * outChannels + co) * plane + y * w
+                let top = direct ? target : lines, bottom = direct ? target + w : lines + 2 * tw
                 for t in 0..<tw {
                     let e = src + t
                     // Aᵀ down each column of M, then across.
@@ -195,7 +198,7 @@ struct Winograd {
                     bottom[2 * t] = p10 - p20 - p30 + b
                     bottom[2 * t + 1] = p11 - p21 - p31 + b
                 }
-                let target = output + (frame * outChannels + co) * plane + y * w
+                guard !direct else { continue }
                 target.update(from: top, count: w)
                 if y + 1 < h { (target + w).update(from: bottom, count: w) }
             }
@@ -209,19 +212,26 @@ struct Winograd {
                                  into dm: UnsafeMutablePointer<Float>, ld: Int, lines: UnsafeMutablePointer<Float>) {
         let w = geometry.width, h = geometry.height, tw = tilesWide, plane = h * w
         let outChannels = geometry.outChannels, matrix = outChannels * ld
-        // Two output rows, padded with zeros to 2·tilesWide columns.
-        let top = lines, bottom = lines + 2 * tw
-        top.update(repeating: 0, count: 4 * tw)
+        // Whole tiles are read in place; cropped ones from two rows padded with zeros to 2·tilesWide columns.
+        let paddedTop = lines, paddedBottom = lines + 2 * tw
+        paddedTop.update(repeating: 0, count: 4 * tw)
         for (index, row) in rows.enumerated() {
             let frame = row / tilesHigh, y = 2 * (row % tilesHigh)
             let column0 = index * tw
+            let direct = w % 2 == 0 && y + 1 < h
             for co in 0..<outChannels {
                 let source = gradient + (frame * outChannels + co) * plane + y * w
-                top.update(from: source, count: w)
-                if y + 1 < h {
-                    bottom.update(from: source + w, count: w)
+                let top: UnsafePointer<Float>, bottom: UnsafePointer<Float>
+                if direct {
+                    (top, bottom) = (source, source + w)
                 } else {
-                    bottom.update(repeating: 0, count: w)
+                    paddedTop.update(from: source, count: w)
+                    if y + 1 < h {
+                        paddedBottom.update(from: source + w, count: w)
+                    } else {
+                        paddedBottom.update(repeating: 0, count: w)
+                    }
+                    (top, bottom) = (UnsafePointer(paddedTop), UnsafePointer(paddedBottom))
                 }
                 let dst = dm + co * ld + column0
                 for t in 0..<tw {
