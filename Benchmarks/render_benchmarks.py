@@ -34,6 +34,7 @@ def main():
     ap.add_argument("results")
     ap.add_argument("--threads", type=int, required=True)
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--command", default="make bench (Benchmarks/run-benchmarks.sh)")
     args = ap.parse_args()
     rows = [json.loads(line) for line in open(args.results) if line.strip()]
     sgemm = next(r for r in rows if r.get("benchmark") == "sgemm")
@@ -50,7 +51,7 @@ def main():
     print("# Benchmarks\n")
     print(f"- Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
     print(f"- Machine: {machine()}")
-    print(f"- Command: `make bench` (Benchmarks/run-benchmarks.sh, THREADS={args.threads}, ROUNDS={args.rounds}); "
+    print(f"- Command: `{args.command}` (THREADS={args.threads}, ROUNDS={args.rounds}); "
           f"PyTorch {' and '.join(torches) if torches else 'absent'} (Debian's python3-torch and the CPU wheel from PyPI "
           "in .build/venv-torch), same run")
     print("- Every figure comes from one run of the script. The training steps run round by round, each configuration "

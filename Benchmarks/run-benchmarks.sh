@@ -73,7 +73,10 @@ print(json.dumps({"benchmark": "ablation", "lambda": float(sys.argv[2]), "fold":
 PY
   done
 fi
-"$python" Benchmarks/render_benchmarks.py "$results" --threads "$threads" --rounds "$rounds" > docs/BENCHMARKS.md
+command="make bench"
+[ "${MAIN_ONLY:-0}" = 1 ] && command="MAIN_ONLY=1 Benchmarks/run-benchmarks.sh"
+"$python" Benchmarks/render_benchmarks.py "$results" --threads "$threads" --rounds "$rounds" --command "$command" \
+  > docs/BENCHMARKS.md
 echo "wrote docs/BENCHMARKS.md" >&2
 [ "${MAIN_ONLY:-0}" = 1 ] && exit 0
 # The coordinator with simulated workers (1, 16, 256) over loopback: docs/CLUSTER-BENCHMARKS.md.
