@@ -18,6 +18,8 @@ struct Winograd {
     /// Scratch budget of one work item, in floats (512 KiB): the transformed input and products of its
     /// tiles, which the GEMMs then read from L2.
     static let itemFloats = 1 << 17
+    /// The fewest tiles a work item takes: the GEMMs' shortest side.
+    static let minimumTiles = 64
 
     let geometry: ConvGeometry
     /// Tiles across and down one map: ⌈W/2⌉ × ⌈H/2⌉ (the last ones cropped on odd sizes).
@@ -37,7 +39,10 @@ struct Winograd {
         tilesWide = (g.width + 1) / 2
         tilesHigh = (g.height + 1) / 2
         let rows = g.frames * tilesHigh
-        let fitting = max(1, Self.itemFloats / (16 * (g.channels + g.outChannels) * tilesWide))
+        // At least `minimumTiles` per item even where that overflows the budget (many channels on small
+        // maps), since narrower GEMMs run far below the sgemm peak.
+        let fitting = max(1, Self.itemFloats / (16 * (g.channels + g.outChannels) * tilesWide),
+                          (Self.minimumTiles + tilesWide - 1) / tilesWide)
         let balanced = max(1, (rows + 2 * threads - 1) / (2 * threads))
         rowsPerItem = min(fitting, balanced)
     }
