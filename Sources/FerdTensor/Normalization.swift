@@ -289,6 +289,9 @@ extension Tensor {
         }
     }
 
+    /// 0, 2, …, 30: the input columns of sixteen neighbouring outputs of a stride-2 pool.
+    private static let evenLanes = SIMD16<Int32>(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+
     /// Max pooling of one plane with a 3×3 window, stride 2 and padding 1 (the stem's): the maxima of
     /// three columns in every row first, then of three such rows, sixteen outputs at a time. The
     /// winner is the first maximum in row-major window order (or the last NaN), as in the general path.
@@ -326,7 +329,9 @@ extension Tensor {
                         best.replace(with: c, where: takeC)
                         code.replace(with: 2, where: takeC)
                         UnsafeMutableRawPointer(maxima + ox).storeBytes(of: best, as: SIMD16<Float>.self)
-                        for lane in 0..<16 { index[ox + lane] = Int32(r * w + 2 * (ox + lane) - 1) + Int32(code[lane]) }
+                        let columns = SIMD16<Int32>(repeating: Int32(r * w + 2 * ox - 1)) &+ Self.evenLanes
+                        UnsafeMutableRawPointer(index + ox).storeBytes(of: columns &+ SIMD16<Int32>(code, rounding: .towardZero),
+                                                                       as: SIMD16<Int32>.self)
                         ox += 16
                     }
                     while ox < ow { scalar(ox); ox += 1 }
@@ -340,7 +345,21 @@ extension Tensor {
                     guard first < last else { continue }
                     for r in (first + 1)...last {
                         let maxima = rowMax + r * ow, index = rowWinner + r * ow
-                        for ox in 0..<ow where maxima[ox] > target[ox] || maxima[ox].isNaN {
+                        var ox = 0
+                        while ox + 16 <= ow {
+                            var best = UnsafeRawPointer(target + ox).loadUnaligned(as: SIMD16<Float>.self)
+                            let candidate = UnsafeRawPointer(maxima + ox).loadUnaligned(as: SIMD16<Float>.self)
+                            let take = (candidate .> best) .| (candidate .!= candidate)
+                            best.replace(with: candidate, where: take)
+                            // The winners blend as integers: chosen + taken·(index − chosen), taken 0 or 1.
+                            let taken = SIMD16<Int32>(SIMD16<Float>().replacing(with: 1, where: take), rounding: .towardZero)
+                            let old = UnsafeRawPointer(chosen + ox).loadUnaligned(as: SIMD16<Int32>.self)
+                            let new = UnsafeRawPointer(index + ox).loadUnaligned(as: SIMD16<Int32>.self)
+                            UnsafeMutableRawPointer(target + ox).storeBytes(of: best, as: SIMD16<Float>.self)
+                            UnsafeMutableRawPointer(chosen + ox).storeBytes(of: old &+ taken &* (new &- old), as: SIMD16<Int32>.self)
+                            ox += 16
+                        }
+                        for ox in ox..<ow where maxima[ox] > target[ox] || maxima[ox].isNaN {
                             target[ox] = maxima[ox]
                             chosen[ox] = index[ox]
                         }
