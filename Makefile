@@ -3,7 +3,7 @@ SHELL      := /bin/bash
 SWIFT      ?= swift
 PYTHON     ?= /usr/bin/python3
 PACKAGES   := libopenblas-dev libzmq3-dev libsqlite3-dev libturbojpeg0-dev pkg-config
-BENCH_PKGS := python3-torch
+BENCH_PKGS := python3-torch python3-venv
 # The dashboard's browser tests load its page in Debian's headless chromium.
 TEST_PKGS  := chromium
 # The torch engine is tested with Debian's torch (python3-torch, 1.13) and with a current CPU wheel from PyPI in a

@@ -19,66 +19,139 @@ def machine():
     return f"{model}, {cores} cores, {mem_kib / 1024 / 1024:.0f} GiB, {platform.system()} {platform.release()}"
 
 
+ORDER = ["stem", "layer1", "layer2 (GCA)", "layer3 (GCA)", "DSF dynamic (layer4)",
+         "DSF static (patch embedding + transformer)", "temporal transformer + classifier", "loss", "optimizer"]
+
+
+def median(values):
+    values = sorted(values)
+    n = len(values)
+    return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("results")
     ap.add_argument("--threads", type=int, required=True)
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--command", default="make bench (Benchmarks/run-benchmarks.sh)")
     args = ap.parse_args()
     rows = [json.loads(line) for line in open(args.results) if line.strip()]
     sgemm = next(r for r in rows if r.get("benchmark") == "sgemm")
     peak = sgemm["gflops_peak"]
-    ferd = {r["preset"]: r for r in rows if r.get("framework") == "ferd"}
-    torch = {r["preset"]: r for r in rows if r.get("framework") == "pytorch"}
+    # Runs of each engine per (preset, batch), in round order; the engines are ferd and each torch version.
+    runs = {}
+    for r in rows:
+        if r.get("mode", "train") != "train" or r.get("framework") not in ("ferd", "pytorch"):
+            continue
+        engine = "ferd" if r["framework"] == "ferd" else r["torch_version"]
+        runs.setdefault((r["preset"], r["batch"]), {}).setdefault(engine, []).append(r)
+    torches = sorted({e for by in runs.values() for e in by if e != "ferd"}, key=lambda v: [int(x) for x in v.split("+")[0].split(".")[:2] if x.isdigit()])
 
     print("# Benchmarks\n")
     print(f"- Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
     print(f"- Machine: {machine()}")
-    print(f"- Command: `make bench` (Benchmarks/run-benchmarks.sh, THREADS={args.threads}); "
-          f"PyTorch {next(iter(torch.values()))['torch_version'] if torch else 'absent'}, same run")
-    print("- Every figure comes from one run of the script, so ratios compare like with like; "
-          "the machine is shared, so absolute times vary between runs.")
+    print(f"- Command: `{args.command}` (THREADS={args.threads}, ROUNDS={args.rounds}); "
+          f"PyTorch {' and '.join(torches) if torches else 'absent'} (Debian's python3-torch and the CPU wheel from PyPI "
+          "in .build/venv-torch), same run")
+    print("- Every figure comes from one run of the script. The training steps run round by round, each configuration "
+          "in ferd and then in each PyTorch, so that load on the shared machine hits all three alike; a ratio is taken "
+          "within each round (ferd's median step over PyTorch's) and the table shows the rounds' ratios and their median. "
+          "Absolute times vary between runs.")
     print("- The same script also writes [CLUSTER-BENCHMARKS.md](CLUSTER-BENCHMARKS.md) (the coordinator with "
           "simulated workers), [COLLECTIVE-BENCHMARKS.md](COLLECTIVE-BENCHMARKS.md) (gradient exchange of "
-          "data-parallel gangs, measured and projected scaling) and [ENGINE-BENCHMARKS.md](ENGINE-BENCHMARKS.md) "
-          "(the Swift and PyTorch engines on CPU), each with its own date, machine and command; "
-          "[GPU-BENCHMARKS.md](GPU-BENCHMARKS.md) comes from `Benchmarks/gpu/run.sh` on a GPU box.\n")
+          "data-parallel gangs, measured and projected scaling, and the cost of CURVE encryption) and "
+          "[ENGINE-BENCHMARKS.md](ENGINE-BENCHMARKS.md) (the Swift and PyTorch engines on CPU), each with its own date, "
+          "machine and command; [GPU-BENCHMARKS.md](GPU-BENCHMARKS.md) comes from `Benchmarks/gpu/run.sh` on a GPU box. "
+          "Early stopping measured against a full sweep (`Benchmarks/sweeps/run.sh`) is in [SWEEPS.md](SWEEPS.md#measured), "
+          "and the demo's time and scores in [DEMO.md](DEMO.md#measured); both give their date, machine and command.\n")
     print(f"OpenBLAS `sgemm` peak ({sgemm['size']}² matrices, {sgemm['threads']} threads): "
           f"**{peak:.1f} GFLOP/s** (median {sgemm['gflops_median']:.1f}).\n")
-    print("## Training step (forward + backward + SGD update), batch of 2 clips\n")
-    print("| preset | ferd ms/step | PyTorch ms/step | ferd / PyTorch | model GFLOP/step (counted) "
-          "| ferd GFLOP/s | % of sgemm peak | conv layers GFLOP/s | conv % of peak | ferd max RSS MiB | PyTorch max RSS MiB |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for preset, r in ferd.items():
-        t = torch.get(preset, {})
-        tms = t.get("ms_per_step_median")
-        ratio = f"{r['ms_per_step_median'] / tms:.2f}" if tms else "–"
-        print(f"| {preset} | {r['ms_per_step_median']:.0f} (min {r['ms_per_step_min']:.0f}) | "
-              f"{tms:.0f} (min {t['ms_per_step_min']:.0f}) | {ratio} | {r['gflop_per_step']:.2f} | "
-              f"{r['gflops_achieved']:.1f} | {100 * r['gflops_achieved'] / peak:.0f}% | "
-              f"{r['conv_gflops']:.1f} | {100 * r['conv_gflops'] / peak:.0f}% | {r['max_rss_mib']:.0f} | "
-              f"{t.get('max_rss_mib', float('nan')):.0f} |" if tms else
-              f"| {preset} | {r['ms_per_step_median']:.0f} | – | – | {r['gflop_per_step']:.2f} | "
-              f"{r['gflops_achieved']:.1f} | {100 * r['gflops_achieved'] / peak:.0f}% | {r['conv_gflops']:.1f} | "
-              f"{100 * r['conv_gflops'] / peak:.0f}% | {r['max_rss_mib']:.0f} | – |")
-    print("\nGFLOP/step counts every GEMM the step issues (2·m·n·k per `cblas_sgemm`), forward and backward; "
-          "element-wise work is not counted. Frames: paper 16 × 112×112, small 8 × 56×56 (the presets' T and S).\n")
-    for preset, r in ferd.items():
-        print(f"## Where the time goes: {preset} preset (ferd, one profiled step)\n")
-        print("| section | forward ms | backward ms | GFLOP | conv GFLOP/s |")
-        print("|---|---|---|---|---|")
-        order = ["stem", "layer1", "layer2 (GCA)", "layer3 (GCA)", "DSF dynamic (layer4)",
-                 "DSF static (patch embedding + transformer)", "temporal transformer + classifier", "loss", "optimizer"]
-        sections = sorted(r["sections"], key=lambda s: order.index(s["section"]) if s["section"] in order else 99)
-        for s in sections:
-            conv = f"{s['conv_gflops_per_s']:.1f}" if s["conv_gflops_per_s"] else "–"
-            print(f"| {s['section']} | {s['forward_ms']:.1f} | {s['backward_ms']:.1f} | {s['gflop']:.2f} | {conv} |")
-        print()
+    render_steps(runs, torches, peak)
+    for (preset, batch), by in runs.items():
+        render_sections(preset, batch, by, torches)
+    conv = next((r for r in rows if r.get("benchmark") == "conv-layers"), None)
+    if conv:
+        render_conv(conv, peak)
     loader = next((r for r in rows if r.get("benchmark") == "loader"), None)
     if loader:
         render_loader(loader)
     ablation = [r for r in rows if r.get("benchmark") == "ablation"]
     if ablation:
         render_ablation(ablation)
+
+
+def render_steps(runs, torches, peak):
+    """The step-time table (ferd and each torch, with the per-round ratios) and ferd's throughput table."""
+    print("## Training step (forward + backward + SGD update)\n")
+    head = " | ".join(f"PyTorch {t} ms/step" for t in torches)
+    ratios = " | ".join(f"ferd ÷ PyTorch {t.split('+')[0]}" for t in torches)
+    print(f"| preset | batch | ferd ms/step | {head} | {ratios} |")
+    print("|---|---|---|" + "---|" * (2 * len(torches)))
+    for (preset, batch), by in runs.items():
+        ferd = by["ferd"]
+        cells = [f"{preset}", f"{batch}", ", ".join(f"{r['ms_per_step_median']:.0f}" for r in ferd)]
+        for t in torches:
+            cells.append(", ".join(f"{r['ms_per_step_median']:.0f}" for r in by.get(t, [])) or "–")
+        for t in torches:
+            pairs = [f["ms_per_step_median"] / r["ms_per_step_median"] for f, r in zip(ferd, by.get(t, []))]
+            cells.append(f"**{median(pairs):.2f}** ({', '.join(f'{x:.2f}' for x in pairs)})" if pairs else "–")
+        print("| " + " | ".join(cells) + " |")
+    print("\nEach time is the median of the run's timed steps, one per round, in round order; a ratio below 1 means "
+          "ferd is faster. Frames: paper 16 × 112×112, small 8 × 56×56 per clip (the presets' T and S).\n")
+    print("| preset | batch | model GFLOP/step (counted) | ferd GFLOP/s | % of sgemm peak | conv layers GFLOP/s "
+          "| conv % of peak | ferd CPU ms/step | ferd max RSS MiB | " + " | ".join(f"PyTorch {t} max RSS MiB" for t in torches) + " |")
+    print("|---|---|---|---|---|---|---|---|---|" + "---|" * len(torches))
+    for (preset, batch), by in runs.items():
+        r = by["ferd"][-1]
+        rss = [f"{max(x['max_rss_mib'] for x in by[t]):.0f}" if t in by else "–" for t in torches]
+        print(f"| {preset} | {batch} | {r['gflop_per_step']:.2f} | {r['gflops_achieved']:.1f} | "
+              f"{100 * r['gflops_achieved'] / peak:.0f}% | {r['conv_gflops']:.1f} | {100 * r['conv_gflops'] / peak:.0f}% | "
+              f"{r.get('cpu_ms_per_step', float('nan')):.0f} | {max(x['max_rss_mib'] for x in by['ferd']):.0f} | "
+              + " | ".join(rss) + " |")
+    print("\nGFLOP/step counts the direct convolution's and every other GEMM's FLOPs (2·m·n·k), forward and backward, "
+          "from the last round; element-wise work is not counted. The Winograd convolutions do 2.25× fewer "
+          "multiplications than they are credited with, so their GFLOP/s are effective rates and can exceed the "
+          "sgemm peak.\n")
+
+
+def render_sections(preset, batch, by, torches):
+    """Forward and backward ms per section for ferd and each torch (the last round's profiled step)."""
+    ferd = by["ferd"][-1]
+    torch = {t: {s["section"]: s for s in by[t][-1].get("sections", [])} for t in torches if t in by}
+    print(f"## Where the time goes: {preset} preset, batch {batch} (one profiled step each, last round)\n")
+    head = " | ".join(f"PyTorch {t.split('+')[0]} forward | PyTorch {t.split('+')[0]} backward" for t in torch)
+    print(f"| section | ferd forward ms | ferd backward ms | {head} | GFLOP | ferd conv GFLOP/s |")
+    print("|---|---|---|" + "---|---|" * len(torch) + "---|---|")
+    sections = sorted(ferd["sections"], key=lambda s: ORDER.index(s["section"]) if s["section"] in ORDER else 99)
+    for s in sections:
+        cells = [s["section"], f"{s['forward_ms']:.1f}", f"{s['backward_ms']:.1f}"]
+        for t in torch:
+            ts = torch[t].get(s["section"])
+            cells += [f"{ts['forward_ms']:.1f}", f"{ts['backward_ms']:.1f}"] if ts else ["–", "–"]
+        cells += [f"{s['gflop']:.2f}", f"{s['conv_gflops_per_s']:.1f}" if s["conv_gflops_per_s"] else "–"]
+        print("| " + " | ".join(cells) + " |")
+    print("\nferd times its sections with its profiler (Profiler.section; the backward of an operation is charged "
+          "to the section that recorded it). PyTorch's come from `torch_train_step.py --sections`: module hooks "
+          "time each section's forward, and gradient hooks on the section's output and input time its backward "
+          "(from the moment autograd has the output's gradient to the moment it has the input's). The small "
+          "element-wise glue between sections is in no section in either engine.\n")
+
+
+def render_conv(r, peak):
+    """The paper model's 3×3 convolutions one by one."""
+    print(f"## The paper model's 3×3 convolutions, batch 2 ({r['threads']} threads)\n")
+    print("| layer | frames × C_in × side → C_out, stride | kernel | forward ms | forward GFLOP/s | % of peak "
+          "| backward ms | backward GFLOP/s | % of peak |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for l in r["layers"]:
+        print(f"| {l['layer']} | {l['frames']} × {l['in']} × {l['side']}² → {l['out']}, /{l['stride']} | {l['kernel']} | "
+              f"{l['forward_ms']:.1f} | {l['forward_gflops']:.1f} | {100 * l['forward_gflops'] / peak:.0f}% | "
+              f"{l['backward_ms']:.1f} | {l['backward_gflops']:.1f} | {100 * l['backward_gflops'] / peak:.0f}% |")
+    print("\nEach layer alone on random data with the kernel the model uses (`FerdBench conv-layers`, median of 3): "
+          "GFLOP/s are the direct convolution's FLOPs (2 · outputs · C_in · 9 per pass; the backward does two passes, "
+          "input and weight gradients, except the stem's first convolution, whose input needs none) over the time. "
+          "The backward time includes the backward of the product with a fixed projection (one element-wise pass).\n")
 
 
 def render_loader(r):

@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# make bench: OpenBLAS sgemm peak, the GCA+IAL training step in ferd and in PyTorch (same model,
-# batch and thread count, one run, so the ratios are comparable), the data loader against the train
-# step, one epoch of the small preset on 2,000 synthetic clips and a λ ablation, then docs/BENCHMARKS.md.
-# Environment: THREADS (default: all cores), PYTHON, SCRATCH (SwiftPM scratch path, default .build),
-# ABLATION_EPOCHS (default 10; 0 skips the ablation), ABLATION_CLIPS (default 2000).
+# make bench: OpenBLAS sgemm peak, the paper model's 3×3 convolutions one by one, the GCA+IAL training
+# step in ferd, in Debian's PyTorch (python3-torch) and in a current PyTorch from PyPI (.build/venv-torch,
+# `make venv-torch`), interleaved round by round in one run so that the ratios are comparable (paper at
+# batch 2 and 8, small at batch 2), the data loader against the train step, one epoch of the small preset on
+# 2,000 synthetic clips and a λ ablation, then docs/BENCHMARKS.md; then the cluster, collective, scaling
+# and engine benchmarks and their pages.
+# Environment: THREADS (default: all cores), PYTHON (Debian's torch, default /usr/bin/python3), SCRATCH
+# (SwiftPM scratch path, default .build), ROUNDS (interleaved rounds of the training step, default 2),
+# ABLATION_EPOCHS (default 10; 0 skips the ablation), ABLATION_CLIPS (default 2000), MAIN_ONLY=1 (stop after
+# docs/BENCHMARKS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=${THREADS:-$(nproc)}
 python=${PYTHON:-/usr/bin/python3}
 scratch=${SCRATCH:-.build}
+rounds=${ROUNDS:-2}
 epochs=${ABLATION_EPOCHS:-10}
 synth_clips=${ABLATION_CLIPS:-2000}
 out=Benchmarks/out
@@ -21,10 +27,22 @@ results="$out/results.jsonl"
 : > "$results"
 run() { echo "+ $*" >&2; "$@" | tail -n 1 | tee -a "$results"; }
 run "$bench" sgemm --threads "$threads"
-for preset in paper small; do
-  steps=$([ "$preset" = paper ] && echo 5 || echo 20)
-  run "$bench" train-step --preset "$preset" --batch 2 --threads "$threads" --steps "$steps"
-  run "$python" Benchmarks/torch_train_step.py --preset "$preset" --batch 2 --threads "$threads" --steps "$steps"
+run "$bench" conv-layers --threads "$threads"
+# The current torch from PyPI, in the virtual environment `make venv-torch` keeps (skipped with a notice offline).
+current=""
+if make --no-print-directory venv-torch >&2; then current=$PWD/.build/venv-torch/bin/python
+else echo "ferd: no current torch from PyPI; the training step is compared with Debian's torch only" >&2; fi
+# Round by round, each configuration in ferd and then in each torch, so that load on the shared machine
+# hits all three alike; the renderer pairs the runs of a round.
+for round in $(seq "$rounds"); do
+  for config in "paper 2 5" "paper 8 3" "small 2 20"; do
+    read -r preset batch steps <<< "$config"
+    run "$bench" train-step --preset "$preset" --batch "$batch" --threads "$threads" --steps "$steps"
+    for py in "$python" $current; do
+      run "$py" Benchmarks/torch_train_step.py --preset "$preset" --batch "$batch" --threads "$threads" \
+        --steps "$steps" --sections
+    done
+  done
 done
 # Loader (train mode, augmentation, small preset T=8 S=56, batch 8) vs. the batch-8 train step.
 run "$bench" loader --threads "$threads" --batch 8
@@ -55,8 +73,12 @@ print(json.dumps({"benchmark": "ablation", "lambda": float(sys.argv[2]), "fold":
 PY
   done
 fi
-"$python" Benchmarks/render_benchmarks.py "$results" --threads "$threads" > docs/BENCHMARKS.md
+command="make bench"
+[ "${MAIN_ONLY:-0}" = 1 ] && command="MAIN_ONLY=1 Benchmarks/run-benchmarks.sh"
+"$python" Benchmarks/render_benchmarks.py "$results" --threads "$threads" --rounds "$rounds" --command "$command" \
+  > docs/BENCHMARKS.md
 echo "wrote docs/BENCHMARKS.md" >&2
+[ "${MAIN_ONLY:-0}" = 1 ] && exit 0
 # The coordinator with simulated workers (1, 16, 256) over loopback: docs/CLUSTER-BENCHMARKS.md.
 swift build -c release --scratch-path "$scratch" --product FerdClusterBench
 "$scratch/release/FerdClusterBench" --markdown docs/CLUSTER-BENCHMARKS.md | tail -n 1 | tee -a "$results"
@@ -65,7 +87,7 @@ swift build -c release --scratch-path "$scratch" --product FerdClusterBench
 swift build -c release --scratch-path "$scratch" --product FerdCollectiveBench
 paper_ms=$("$python" -c 'import json,sys
 rows=[json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-print(next((r["ms_per_step_median"] for r in rows if r.get("framework")=="ferd" and r.get("preset")=="paper"),776))' "$results")
+print(next((r["ms_per_step_median"] for r in rows if r.get("framework")=="ferd" and r.get("preset")=="paper" and r.get("batch")==2),776))' "$results")
 "$scratch/release/FerdCollectiveBench" --compute-ms "$paper_ms" --compute-source "paper train step, batch 2, $threads threads" \
   --command "Benchmarks/run-benchmarks.sh" --markdown docs/COLLECTIVE-BENCHMARKS.md | tail -n 1 | tee -a "$results"
 # Measured data-parallel scaling: one trainer vs a loopback gang of k members (one core each, k up to the
@@ -75,6 +97,5 @@ cores=$(nproc)
 gang_sizes=$(seq -s, 2 $(( cores < 4 ? cores : 4 )))
 "$scratch/release/FerdScalingBench" --preset paper --batch 12 --steps 4 --members "$gang_sizes" \
   --markdown docs/COLLECTIVE-BENCHMARKS.md | tail -n 4
-# The Swift and torch engines side by side on these CPUs (Debian's torch and a current one): docs/ENGINE-BENCHMARKS.md.
-make --no-print-directory venv-torch >&2 || echo "no current torch from PyPI: the engine benchmark uses Debian's only" >&2
+# The Swift and torch engines side by side on these CPUs (Debian's torch and the current one): docs/ENGINE-BENCHMARKS.md.
 SCRATCH="$scratch" THREADS="$threads" Benchmarks/engines/run.sh

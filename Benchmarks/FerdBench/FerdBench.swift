@@ -10,7 +10,7 @@ import Foundation
 struct FerdBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ferd-bench", abstract: "Micro-benchmarks of the ferd engine.",
-        subcommands: [SgemmPeak.self, TrainStep.self, LoaderThroughput.self])
+        subcommands: [SgemmPeak.self, TrainStep.self, ConvLayers.self, LoaderThroughput.self])
 }
 
 /// Seconds of the fastest and the median of `repeats` runs of `body`.
@@ -28,6 +28,14 @@ func time(repeats: Int, _ body: () throws -> Void) rethrows -> (best: Double, me
 func printJSON(_ object: [String: Any]) {
     let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
     print(String(decoding: data, as: UTF8.self))
+}
+
+/// CPU seconds (user + system, all threads) this process has used so far.
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 func maxResidentMiB() -> Double {
@@ -94,7 +102,9 @@ struct TrainStep: ParsableCommand {
             Profiler.section("optimizer") { optimizer.step(model.parameters) }
         }
         for _ in 0..<warmup { try step() }
+        let cpuStart = cpuSeconds()
         let (best, median) = try time(repeats: steps, step)
+        let cpuPerStep = (cpuSeconds() - cpuStart) / Double(steps)
         Profiler.setEnabled(true)
         try step()
         let sections = Profiler.snapshot()
@@ -109,7 +119,7 @@ struct TrainStep: ParsableCommand {
         let described = try JSONSerialization.jsonObject(with: encoder.encode(configuration))
         printJSON(["framework": "ferd", "method": method.rawValue, "preset": preset, "configuration": described,
                    "parameters": model.parameters.reduce(0) { $0 + $1.count }, "batch": batch, "threads": threads,
-                   "ms_per_step_median": median * 1e3, "ms_per_step_min": best * 1e3,
+                   "ms_per_step_median": median * 1e3, "ms_per_step_min": best * 1e3, "cpu_ms_per_step": cpuPerStep * 1e3,
                    "gflop_per_step": flops / 1e9, "gflops_achieved": flops / median / 1e9,
                    "conv_gflops": convFlops / max(convSeconds, 1e-12) / 1e9,
                    "max_rss_mib": maxResidentMiB(), "sections": table])

@@ -119,6 +119,8 @@ struct ConvGeometry {
                             zeroBorders(line, valid)
                             if stride == 1 {
                                 for x in valid { line[x] = input[x] }
+                            } else if stride == 2 {
+                                gatherEven(input, into: line, valid)
                             } else {
                                 for x in valid { line[x] = input[x * stride] }
                             }
@@ -127,6 +129,19 @@ struct ConvGeometry {
                 }
             }
         }
+    }
+
+    /// line[x] = input[2x] for x in `valid`: sixteen at a time from the even lanes of 32 input values
+    /// while those stay inside the valid input columns, which are all in one row of the map.
+    @inline(__always)
+    private func gatherEven(_ input: UnsafePointer<Float>, into line: UnsafeMutablePointer<Float>, _ valid: Range<Int>) {
+        var x = valid.lowerBound
+        while 2 * (x + 16) <= 2 * valid.upperBound - 1 {
+            let pair = UnsafeRawPointer(input + 2 * x).loadUnaligned(as: SIMD32<Float>.self)
+            UnsafeMutableRawPointer(line + x).storeBytes(of: pair.evenHalf, as: SIMD16<Float>.self)
+            x += 16
+        }
+        while x < valid.upperBound { line[x] = input[2 * x]; x += 1 }
     }
 
     /// Zeros the columns of one im2col line outside `valid`: at most `padding` on either side.
@@ -170,8 +185,11 @@ struct ConvGeometry {
 /// of output rows whose im2col blocks stay in cache. Items never share a frame, so the threads'
 /// input-gradient scatters never overlap.
 struct ConvTiling {
-    /// Output columns (positions) one GEMM aims for.
+    /// Output columns (positions) one GEMM aims for, and more where the patches are short: as many as
+    /// fill `patchFloats` of im2col matrix (the stem's 27-row patches take a whole 56×56 frame per GEMM,
+    /// which its weight gradient, a GEMM over the columns, needs to run at speed).
     static let targetColumns = 512
+    static let patchFloats = 1 << 17
 
     let frameCount: Int, outHeight: Int
     let framesPerItem: Int
@@ -183,7 +201,7 @@ struct ConvTiling {
     init(_ g: ConvGeometry, threads: Int) {
         frameCount = g.frames
         outHeight = g.outHeight
-        let target = Self.targetColumns
+        let target = max(Self.targetColumns, Self.patchFloats / g.patchSize)
         if g.outPlane >= target / 2 {
             framesPerItem = 1
             let bands = max(1, (g.outPlane + target / 2) / target)
@@ -208,10 +226,22 @@ struct ConvTiling {
     }
 }
 
+/// Which kernel the forward pass of a convolution runs on.
+public enum ConvolutionAlgorithm: Sendable {
+    /// Winograd F(2×2, 3×3) where it applies (stride-1, padding-1 3×3 convolutions without groups and
+    /// with at least 8 channels each way), im2col + GEMM otherwise.
+    case automatic
+    /// im2col + GEMM, whose outputs round like a direct sum; the backward passes still use Winograd
+    /// where it applies (docs/MODEL.md, "Winograd convolutions").
+    case im2col
+}
+
 extension Tensor {
     /// 2-D convolution of an (N, C, H, W) input with a (C_out, C/groups, kh, kw) kernel, as PyTorch's
-    /// `F.conv2d`, through im2col and `cblas_sgemm`.
-    public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0, groups: Int = 1) -> Tensor {
+    /// `F.conv2d`, through Winograd transforms or im2col, and `cblas_sgemm`. `algorithm` chooses the
+    /// forward pass's kernel.
+    public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0, groups: Int = 1,
+                       algorithm: ConvolutionAlgorithm = .automatic) -> Tensor {
         precondition(rank == 4 && weight.rank == 4, "conv2d needs (N,C,H,W) input and 4-D weight, got \(shape), \(weight.shape)")
         let geometry = ConvGeometry(frames: shape[0], channels: shape[1], height: shape[2], width: shape[3],
                                     outChannels: weight.shape[0], kernelH: weight.shape[2], kernelW: weight.shape[3],
@@ -226,7 +256,9 @@ extension Tensor {
         }
         let gemmFlops = 2 * Double(geometry.frames * geometry.outPlane) * Double(geometry.outChannels * geometry.patchSize)
         let out = Profiler.convolution(flops: gemmFlops) {
-            Convolution.forward(input: data, weight: weight.data, bias: bias?.data, geometry)
+            algorithm == .im2col
+                ? Convolution.im2colForward(input: data, weight: weight.data, bias: bias?.data, geometry)
+                : Convolution.forward(input: data, weight: weight.data, bias: bias?.data, geometry)
         }
         let inputs = [self, weight] + (bias.map { [$0] } ?? [])
         return .result(shape: [geometry.frames, geometry.outChannels, geometry.outHeight, geometry.outWidth],
@@ -286,10 +318,19 @@ extension Tensor {
     }
 }
 
-/// The im2col + GEMM convolution kernels. The threads take work items (``ConvTiling``) and run
-/// single-threaded GEMMs on per-thread scratch; with a single item the GEMMs use all threads instead.
+/// The convolution kernels: ``Winograd`` for the stride-1 3×3 convolutions it applies to, otherwise
+/// im2col + GEMM. The threads take work items (``ConvTiling``) and run single-threaded GEMMs on
+/// per-thread scratch; with a single item the GEMMs use all threads instead.
 enum Convolution {
     static func forward(input: [Float], weight: [Float], bias: [Float]?, _ g: ConvGeometry) -> [Float] {
+        if Winograd.applies(to: g) {
+            return Winograd(g, threads: Threading.count).forward(input: input, weight: weight, bias: bias)
+        }
+        return im2colForward(input: input, weight: weight, bias: bias, g)
+    }
+
+    /// The forward pass through im2col and GEMM, for any geometry.
+    static func im2colForward(input: [Float], weight: [Float], bias: [Float]?, _ g: ConvGeometry) -> [Float] {
         let threads = Threading.count
         let tiling = ConvTiling(g, threads: threads)
         let workers = min(threads, tiling.items), gemmThreads = workers == 1 ? threads : 1
@@ -353,12 +394,19 @@ enum Convolution {
 
     /// Adds the gradients of input, weight and bias. The input gradient of a stride-1 convolution is
     /// itself a convolution (``ConvGeometry/transposed``); a strided one scatters GEMM patch
-    /// gradients back with ``ConvGeometry/col2im(_:ld:column0:rows:channel0:into:)``.
+    /// gradients back with ``ConvGeometry/col2im(_:ld:column0:rows:channel0:into:)``. The weight
+    /// gradient of a Winograd convolution is the adjoint of its forward pass.
     static func backward(gradient: [Float], input: Tensor, weight: Tensor, bias: Tensor?, _ g: ConvGeometry) {
+        let winograd = Winograd.applies(to: g) ? Winograd(g, threads: Threading.count) : nil
         let transposed = input.requiresGrad ? g.transposed : nil
         let scatterInput = input.requiresGrad && transposed == nil
-        if weight.requiresGrad || scatterInput {
-            patchGradients(gradient: gradient, input: input, weight: weight, scatterInput: scatterInput, g)
+        let patchWeight = weight.requiresGrad && winograd == nil
+        if patchWeight || scatterInput {
+            patchGradients(gradient: gradient, input: input, weight: weight, weightGradient: patchWeight,
+                           scatterInput: scatterInput, g)
+        }
+        if let winograd, weight.requiresGrad {
+            weight.accumulateGrad(winograd.weightGradient(gradient: gradient, input: input.data))
         }
         if let transposed {
             input.accumulateGrad(forward(input: gradient, weight: g.transposedKernel(weight.data), bias: nil, transposed))
@@ -382,10 +430,10 @@ enum Convolution {
         }
     }
 
-    /// The weight gradient dY·patchesᵀ (when the weight requires one) and, with `scatterInput`, the
-    /// input gradient as col2im(Wᵀ·dY), band by band.
-    private static func patchGradients(gradient: [Float], input: Tensor, weight: Tensor, scatterInput: Bool,
-                                       _ g: ConvGeometry) {
+    /// With `weightGradient`, the weight gradient dY·patchesᵀ and, with `scatterInput`, the input
+    /// gradient as col2im(Wᵀ·dY), band by band.
+    private static func patchGradients(gradient: [Float], input: Tensor, weight: Tensor, weightGradient wantsWeight: Bool,
+                                       scatterInput: Bool, _ g: ConvGeometry) {
         let threads = Threading.count
         let tiling = ConvTiling(g, threads: threads)
         let workers = min(threads, tiling.items), gemmThreads = workers == 1 ? threads : 1
@@ -394,7 +442,7 @@ enum Convolution {
         let columnsSize = g.patchSize * tiling.maxColumns
         let gatherSize = tiling.framesPerItem > 1 ? gOut * tiling.maxColumns : 0
         // Worker 0 adds its weight gradient into `weightGradient`, the others into their own partial sums.
-        let partialSize = weight.requiresGrad ? weight.count : 0
+        let partialSize = wantsWeight ? weight.count : 0
         var scratch = Kernels.uninitialized(workers * (columnsSize + gatherSize)) { _ in }
         var partials = [Float](repeating: 0, count: (workers - 1) * partialSize)
         var inputGradient = [Float](repeating: 0, count: scatterInput ? input.count : 0)
@@ -408,7 +456,7 @@ enum Convolution {
                                 weightGradient.withUnsafeMutableBufferPointer { dw in
                                     let dy = dy.baseAddress!, x = x.baseAddress!, w = w.baseAddress!, s = s.baseAddress!
                                     let dx = scatterInput ? dx.baseAddress! : nil
-                                    let dw = weight.requiresGrad ? dw.baseAddress! : nil
+                                    let dw = wantsWeight ? dw.baseAddress! : nil
                                     Parallel.forEachItem(tiling.items, workers: workers) { worker, item in
                                         let col = s + worker * (columnsSize + gatherSize), gathered = col + columnsSize
                                         let frames = tiling.frames(of: item)
@@ -459,7 +507,7 @@ enum Convolution {
                 }
             }
         }
-        if weight.requiresGrad {
+        if wantsWeight {
             weightGradient.withUnsafeMutableBufferPointer { dw in
                 partials.withUnsafeBufferPointer { p in
                     for worker in 0..<(workers - 1) {

@@ -79,19 +79,48 @@ extension Kernels {
         return total
     }
 
-    /// (Σ g[i], Σ g[i]·(x[i] − center)).
-    static func centeredMoments(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int,
-                                center: Float) -> (sum: Float, product: Float) {
+    /// (Σ g[i], Σ g[i]·(x[i] − center)), with g[i] taken as 0 where `mask` (if any) is not positive:
+    /// the gradient of a ReLU applied after the values whose moments these are.
+    static func centeredMoments(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, mask: UnsafePointer<Float>? = nil,
+                                count: Int, center: Float) -> (sum: Float, product: Float) {
         var sums = SIMD16<Float>(), products = SIMD16<Float>(), i = 0
         let c = SIMD16<Float>(repeating: center)
         while i + 16 <= count {
-            let gv = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD16<Float>.self)
+            var gv = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD16<Float>.self)
+            if let mask {
+                gv.replace(with: 0, where: .!(UnsafeRawPointer(mask + i).loadUnaligned(as: SIMD16<Float>.self) .> 0))
+            }
             sums += gv
             products += gv * (UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self) - c)
             i += 16
         }
         var sum = sums.sum(), product = products.sum()
-        while i < count { sum += g[i]; product += g[i] * (x[i] - center); i += 1 }
+        while i < count {
+            let gi = mask == nil || mask![i] > 0 ? g[i] : 0
+            sum += gi
+            product += gi * (x[i] - center)
+            i += 1
+        }
         return (sum, product)
+    }
+
+    /// out[i] = scale·(mask[i] > 0 ? g[i] : 0) + slope·(x[i] − center) + offset: batch norm's input
+    /// gradient behind a ReLU.
+    static func maskedAffine(_ g: UnsafePointer<Float>, mask: UnsafePointer<Float>, x: UnsafePointer<Float>, count: Int,
+                             scale: Float, slope: Float, center: Float, offset: Float, into out: UnsafeMutablePointer<Float>) {
+        var i = 0
+        let s = SIMD16<Float>(repeating: scale), b = SIMD16<Float>(repeating: slope)
+        let c = SIMD16<Float>(repeating: center), k = SIMD16<Float>(repeating: offset)
+        while i + 16 <= count {
+            var gv = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD16<Float>.self)
+            gv.replace(with: 0, where: .!(UnsafeRawPointer(mask + i).loadUnaligned(as: SIMD16<Float>.self) .> 0))
+            let xv = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(out + i).storeBytes(of: s * gv + b * (xv - c) + k, as: SIMD16<Float>.self)
+            i += 16
+        }
+        while i < count {
+            out[i] = scale * (mask[i] > 0 ? g[i] : 0) + slope * (x[i] - center) + offset
+            i += 1
+        }
     }
 }

@@ -4,9 +4,10 @@ extension Tensor {
     /// BatchNorm2d over an (N, C, H, W) input (eps 1e-5 by default). In training mode it normalises with
     /// the batch statistics over all N·H·W positions and moves the running statistics by `momentum`
     /// (the running variance takes the unbiased batch variance, as PyTorch does); otherwise it uses
-    /// the running statistics.
+    /// the running statistics. With `relu`, the result is ReLU(BatchNorm2d(x)) in one pass over memory
+    /// each way (the same values and gradients as `.relu()` after it).
     public func batchNorm2d(weight: Tensor, bias: Tensor, runningMean: Tensor, runningVariance: Tensor,
-                            training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5) -> Tensor {
+                            training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5, relu: Bool = false) -> Tensor {
         precondition(rank == 4 && weight.count == shape[1] && bias.count == shape[1]
                      && runningMean.count == shape[1] && runningVariance.count == shape[1],
                      "batchNorm2d: input \(shape) does not match \(weight.count) channels")
@@ -61,16 +62,21 @@ extension Tensor {
                         let ch = item % c
                         let scale = gamma[ch] * invStd[ch], shift = beta[ch] - mean[ch] * scale
                         let src = x.baseAddress! + item * plane, dst = y.baseAddress! + item * plane
-                        for i in 0..<plane { dst[i] = src[i] * scale + shift }
+                        if relu {
+                            for i in 0..<plane { dst[i] = max(src[i] * scale + shift, 0) }
+                        } else {
+                            for i in 0..<plane { dst[i] = src[i] * scale + shift }
+                        }
                     }
                 }
             }
         }
         return .result(shape: shape, data: out, inputs: [self, weight, bias]) { [self] g in
             // dβ = Σ dy and dγ = Σ dy·x̂; in training mode dx = γ/σ·(dy − mean(dy) − x̂·mean(dy·x̂)),
-            // which is a·dy + b·(x − μ) + k per channel.
+            // which is a·dy + b·(x − μ) + k per channel. With `relu`, dy is the gradient masked by out > 0.
             var dGamma = [Float](repeating: 0, count: c), dBeta = [Float](repeating: 0, count: c)
-            g.withUnsafeBufferPointer { dy in
+            out.withUnsafeBufferPointer { y in g.withUnsafeBufferPointer { dy in
+                let mask = relu ? y.baseAddress! : nil
                 data.withUnsafeBufferPointer { x in
                     dGamma.withUnsafeMutableBufferPointer { dGammaOut in
                         dBeta.withUnsafeMutableBufferPointer { dBetaOut in
@@ -80,6 +86,7 @@ extension Tensor {
                                     for f in 0..<n {
                                         let offset = (f * c + ch) * plane
                                         let (a, b) = Kernels.centeredMoments(dy.baseAddress! + offset, x.baseAddress! + offset,
+                                                                             mask: mask.map { $0 + offset },
                                                                              count: plane, center: mean[ch])
                                         sumDy += Double(a)
                                         sumDyCentered += Double(b)
@@ -105,12 +112,17 @@ extension Tensor {
                                 }
                                 let src = x.baseAddress! + item * plane, grad = dy.baseAddress! + item * plane
                                 let dst = dx.baseAddress! + item * plane
-                                for i in 0..<plane { dst[i] = scale * grad[i] + b * (src[i] - mu) + k }
+                                if let mask {
+                                    Kernels.maskedAffine(grad, mask: mask + item * plane, x: src, count: plane,
+                                                         scale: scale, slope: b, center: mu, offset: k, into: dst)
+                                } else {
+                                    for i in 0..<plane { dst[i] = scale * grad[i] + b * (src[i] - mu) + k }
+                                }
                             }
                         }
                     }
                 })
-            }
+            } }
             weight.accumulateGrad(dGamma)
             bias.accumulateGrad(dBeta)
         }
@@ -230,6 +242,13 @@ extension Tensor {
             out.withUnsafeMutableBufferPointer { y in
                 winners.withUnsafeMutableBufferPointer { idx in
                     Parallel.forRange(planes, costPerItem: oh * ow * kernel * kernel) { range in
+                        if kernel == 3 && stride == 2 && padding == 1 {
+                            for p in range {
+                                Self.maxPool3x3Stride2(x.baseAddress! + p * h * w, height: h, width: w,
+                                                       into: y.baseAddress! + p * oh * ow, winners: idx.baseAddress! + p * oh * ow)
+                            }
+                            return
+                        }
                         for p in range {
                             let src = x.baseAddress! + p * h * w
                             for oy in 0..<oh {
@@ -263,6 +282,86 @@ extension Tensor {
                     for p in range {
                         for i in 0..<(oh * ow) {
                             dx[p * h * w + Int(winners[p * oh * ow + i])] += g[p * oh * ow + i]
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// 0, 2, …, 30: the input columns of sixteen neighbouring outputs of a stride-2 pool.
+    private static let evenLanes = SIMD16<Int32>(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+
+    /// Max pooling of one plane with a 3×3 window, stride 2 and padding 1 (the stem's): the maxima of
+    /// three columns in every row first, then of three such rows, sixteen outputs at a time. The
+    /// winner is the first maximum in row-major window order (or the last NaN), as in the general path.
+    static func maxPool3x3Stride2(_ src: UnsafePointer<Float>, height h: Int, width w: Int,
+                                  into out: UnsafeMutablePointer<Float>, winners: UnsafeMutablePointer<Int32>) {
+        let oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: h * ow) { rowMax in
+            withUnsafeTemporaryAllocation(of: Int32.self, capacity: h * ow) { rowWinner in
+                let rowMax = rowMax.baseAddress!, rowWinner = rowWinner.baseAddress!
+                // Columns 2·ox − 1, 2·ox, 2·ox + 1 of every row; ox = 0 has no left column.
+                for r in 0..<h {
+                    let line = src + r * w, maxima = rowMax + r * ow, index = rowWinner + r * ow
+                    @inline(__always) func scalar(_ ox: Int) {
+                        var best = -Float.infinity, winner = -1
+                        for column in max(0, 2 * ox - 1)...min(w - 1, 2 * ox + 1) {
+                            let v = line[column]
+                            if winner < 0 || v > best || v.isNaN { best = v; winner = column }
+                        }
+                        maxima[ox] = best
+                        index[ox] = Int32(r * w + winner)
+                    }
+                    scalar(0)
+                    var ox = 1
+                    // Loads reach column 2·ox + 32, which must stay inside the row.
+                    while ox + 16 <= ow && 2 * ox + 32 < w {
+                        let left = UnsafeRawPointer(line + 2 * ox - 1).loadUnaligned(as: SIMD32<Float>.self)
+                        let right = UnsafeRawPointer(line + 2 * ox + 1).loadUnaligned(as: SIMD32<Float>.self)
+                        let a = left.evenHalf, b = left.oddHalf, c = right.evenHalf
+                        // code: which of the three columns won, 0, 1 or 2.
+                        var best = a, code = SIMD16<Float>()
+                        let takeB = (b .> best) .| (b .!= b)
+                        best.replace(with: b, where: takeB)
+                        code.replace(with: 1, where: takeB)
+                        let takeC = (c .> best) .| (c .!= c)
+                        best.replace(with: c, where: takeC)
+                        code.replace(with: 2, where: takeC)
+                        UnsafeMutableRawPointer(maxima + ox).storeBytes(of: best, as: SIMD16<Float>.self)
+                        let columns = SIMD16<Int32>(repeating: Int32(r * w + 2 * ox - 1)) &+ Self.evenLanes
+                        UnsafeMutableRawPointer(index + ox).storeBytes(of: columns &+ SIMD16<Int32>(code, rounding: .towardZero),
+                                                                       as: SIMD16<Int32>.self)
+                        ox += 16
+                    }
+                    while ox < ow { scalar(ox); ox += 1 }
+                }
+                // Rows 2·oy − 1, 2·oy, 2·oy + 1.
+                for oy in 0..<oh {
+                    let first = max(0, 2 * oy - 1), last = min(h - 1, 2 * oy + 1)
+                    let target = out + oy * ow, chosen = winners + oy * ow
+                    target.update(from: rowMax + first * ow, count: ow)
+                    chosen.update(from: rowWinner + first * ow, count: ow)
+                    guard first < last else { continue }
+                    for r in (first + 1)...last {
+                        let maxima = rowMax + r * ow, index = rowWinner + r * ow
+                        var ox = 0
+                        while ox + 16 <= ow {
+                            var best = UnsafeRawPointer(target + ox).loadUnaligned(as: SIMD16<Float>.self)
+                            let candidate = UnsafeRawPointer(maxima + ox).loadUnaligned(as: SIMD16<Float>.self)
+                            let take = (candidate .> best) .| (candidate .!= candidate)
+                            best.replace(with: candidate, where: take)
+                            // The winners blend as integers: chosen + taken·(index − chosen), taken 0 or 1.
+                            let taken = SIMD16<Int32>(SIMD16<Float>().replacing(with: 1, where: take), rounding: .towardZero)
+                            let old = UnsafeRawPointer(chosen + ox).loadUnaligned(as: SIMD16<Int32>.self)
+                            let new = UnsafeRawPointer(index + ox).loadUnaligned(as: SIMD16<Int32>.self)
+                            UnsafeMutableRawPointer(target + ox).storeBytes(of: best, as: SIMD16<Float>.self)
+                            UnsafeMutableRawPointer(chosen + ox).storeBytes(of: old &+ taken &* (new &- old), as: SIMD16<Int32>.self)
+                            ox += 16
+                        }
+                        for ox in ox..<ow where maxima[ox] > target[ox] || maxima[ox].isNaN {
+                            target[ox] = maxima[ox]
+                            chosen[ox] = index[ox]
                         }
                     }
                 }

@@ -66,6 +66,7 @@ public final class Tensor {
     /// contribution into the inputs with ``accumulateGrad(_:)``.
     public static func result(shape: [Int], data: [Float], inputs: [Tensor],
                               backward: @escaping (_ gradient: [Float]) -> Void) -> Tensor {
+        Heap.configured
         if Autograd.isRecording && inputs.contains(where: { $0.requiresGrad }) {
             return Tensor(shape: shape, data: data,
                           node: BackwardNode(inputs: inputs, section: Profiler.currentSection, apply: backward))

@@ -119,6 +119,36 @@ final class OperationGradientTests: XCTestCase {
         }
     }
 
+    func testBatchNormWithFusedReLU() {
+        // Planes of 40 values run the SIMD loops and their scalar tails.
+        let x = randomTensor([3, 4, 5, 8], seed: 27)
+        let gamma = randomTensor([4], seed: 28)
+        let beta = randomTensor([4], seed: 29)
+        for training in [true, false] {
+            let mean = Tensor(shape: [4], data: [0.1, -0.2, 0.3, 0]), variance = Tensor(shape: [4], data: [0.5, 1, 2, 1.5])
+            // Finite differences in x (a shift of γ or β moves many values across the kink at once),
+            // and for all three the same values and gradients as batch norm followed by ReLU.
+            checkGradients([x], skippingKinks: true) { t in
+                t[0].batchNorm2d(weight: gamma, bias: beta, runningMean: mean, runningVariance: variance,
+                                 training: training, relu: true)
+            }
+            let projection = randomTensor(x.shape, seed: 30, requiresGrad: false)
+            func gradients(fused: Bool) -> [[Float]] {
+                for t in [x, gamma, beta] { t.grad = nil }
+                let m = Tensor(zeros: [4]), v = Tensor(repeating: 1, shape: [4])
+                let y = fused
+                    ? x.batchNorm2d(weight: gamma, bias: beta, runningMean: m, runningVariance: v, training: training, relu: true)
+                    : x.batchNorm2d(weight: gamma, bias: beta, runningMean: m, runningVariance: v, training: training).relu()
+                (y * projection).sum().backward()
+                return [y.data, x.grad!, gamma.grad!, beta.grad!]
+            }
+            let (fused, separate) = (gradients(fused: true), gradients(fused: false))
+            for (a, b) in zip(fused, separate) {
+                for (u, v) in zip(a, b) { XCTAssertEqual(u, v, accuracy: 1e-5 * max(1, abs(v))) }
+            }
+        }
+    }
+
     func testBatchNormRunningStatisticsFollowPyTorch() {
         let x = Tensor(shape: [2, 1, 1, 2], data: [1, 2, 3, 6])
         let mean = Tensor(zeros: [1]), variance = Tensor(repeating: 1, shape: [1])
@@ -148,6 +178,35 @@ final class OperationGradientTests: XCTestCase {
         let y = x.maxPool2d(kernel: 3, stride: 2, padding: 1)
         XCTAssertEqual(y.shape, [2, 3, 4, 4])
         checkGradients([x], step: 1e-3, absoluteTolerance: 5e-3) { t in t[0].maxPool2d(kernel: 3, stride: 2, padding: 1) }
+    }
+
+    func testMaxPoolWithTiesAndWideMaps() {
+        // ReLU'd values (many zero ties) on maps wide enough for the 3×3 stride-2 path's SIMD lanes, and
+        // a 2×2 stride-2 pool (the general path): values and the winner that takes the gradient follow
+        // PyTorch's rule, the first maximum in row-major window order.
+        let x = Tensor(shape: [2, 3, 9, 37], data: randomTensor([2, 3, 9, 37], seed: 31, requiresGrad: false).data.map { max($0, 0) },
+                       requiresGrad: true)
+        for (kernel, stride, padding) in [(3, 2, 1), (2, 2, 0), (3, 1, 1)] {
+            x.grad = nil
+            let y = x.maxPool2d(kernel: kernel, stride: stride, padding: padding)
+            let (h, w) = (9, 37), oh = y.shape[2], ow = y.shape[3]
+            let projection = randomTensor(y.shape, seed: 32, requiresGrad: false)
+            (y * projection).sum().backward()
+            var expected = [Float](repeating: 0, count: x.count)
+            for plane in 0..<6 { for oy in 0..<oh { for ox in 0..<ow {
+                var best = -Float.infinity, winner = -1
+                for ky in 0..<kernel { for kx in 0..<kernel {
+                    let iy = oy * stride - padding + ky, ix = ox * stride - padding + kx
+                    guard (0..<h).contains(iy), (0..<w).contains(ix) else { continue }
+                    let v = x.data[(plane * h + iy) * w + ix]
+                    if winner < 0 || v > best { best = v; winner = (plane * h + iy) * w + ix }
+                } }
+                let o = (plane * oh + oy) * ow + ox
+                XCTAssertEqual(y.data[o], best)
+                expected[winner] += projection.data[o]
+            } } }
+            XCTAssertEqual(x.grad!, expected, "kernel \(kernel) stride \(stride)")
+        }
     }
 
     func testShapeOperations() {

@@ -7,19 +7,21 @@ struct Conv2d {
     let stride: Int
     let padding: Int
     let groups: Int
+    let algorithm: ConvolutionAlgorithm
 
     init(_ builder: ParameterBuilder, _ name: String, in inChannels: Int, out outChannels: Int, kernel: Int,
-         stride: Int = 1, padding: Int = 0, groups: Int = 1) {
+         stride: Int = 1, padding: Int = 0, groups: Int = 1, algorithm: ConvolutionAlgorithm = .automatic) {
         // PyTorch's kaiming_normal_(mode="fan_out") ignores groups: fan_out = C_out·k·k.
         let std = (2 / Float(outChannels * kernel * kernel)).squareRoot()
         weight = builder.normal("\(name).weight", [outChannels, inChannels / groups, kernel, kernel], std: std)
         self.stride = stride
         self.padding = padding
         self.groups = groups
+        self.algorithm = algorithm
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
-        x.conv2d(weight: weight, stride: stride, padding: padding, groups: groups)
+        x.conv2d(weight: weight, stride: stride, padding: padding, groups: groups, algorithm: algorithm)
     }
 }
 
@@ -39,10 +41,11 @@ struct BatchNorm2d {
         counterName = builder.prefix + name + ".num_batches_tracked"
     }
 
-    func callAsFunction(_ x: Tensor, training: Bool) -> Tensor {
+    /// Normalises `x`; with `relu`, ReLU(BatchNorm2d(x)) fused into the same passes.
+    func callAsFunction(_ x: Tensor, training: Bool, relu: Bool = false) -> Tensor {
         if training { store.counters[counterName, default: 0] += 1 }
         return x.batchNorm2d(weight: weight, bias: bias, runningMean: runningMean, runningVariance: runningVariance,
-                             training: training)
+                             training: training, relu: relu)
     }
 }
 

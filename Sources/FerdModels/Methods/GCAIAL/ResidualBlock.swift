@@ -23,14 +23,17 @@ struct ResidualBlock {
     let globalConvolution: Conv2d?
     let squeeze: Conv2d?, excite: Conv2d?
 
-    init(_ builder: ParameterBuilder, in inChannels: Int, out channels: Int, stride: Int, attention: AttentionSettings?) {
+    /// `algorithm` is the forward kernel of the two 3×3 convolutions.
+    init(_ builder: ParameterBuilder, in inChannels: Int, out channels: Int, stride: Int, attention: AttentionSettings?,
+         algorithm: ConvolutionAlgorithm = .automatic) {
         if attention != nil {
             _ = builder.normal("bias1", [1, channels, 1, 1], std: 1)
             _ = builder.normal("bias2", [1, channels, 1, 1], std: 1)
         }
-        conv1 = Conv2d(builder, "conv1", in: inChannels, out: channels, kernel: 3, stride: stride, padding: 1)
+        conv1 = Conv2d(builder, "conv1", in: inChannels, out: channels, kernel: 3, stride: stride, padding: 1,
+                       algorithm: algorithm)
         bn1 = BatchNorm2d(builder, "bn1", channels: channels)
-        conv2 = Conv2d(builder, "conv2", in: channels, out: channels, kernel: 3, padding: 1)
+        conv2 = Conv2d(builder, "conv2", in: channels, out: channels, kernel: 3, padding: 1, algorithm: algorithm)
         bn2 = BatchNorm2d(builder, "bn2", channels: channels)
         if stride != 1 || inChannels != channels {
             downsample = (Conv2d(builder, "downsample.0", in: inChannels, out: channels, kernel: 1, stride: stride),
@@ -55,7 +58,7 @@ struct ResidualBlock {
 
     /// Returns the block output and, for an active GCA block, the auxiliary logits (B, classes).
     func callAsFunction(_ x: Tensor, training: Bool) -> (output: Tensor, auxiliary: Tensor?) {
-        var u = bn2(conv2(bn1(conv1(x), training: training).relu()), training: training)
+        var u = bn2(conv2(bn1(conv1(x), training: training, relu: true)), training: training)
         let shortcut = downsample.map { $0.norm($0.conv(x), training: training) } ?? x
         var auxiliaryLogits: Tensor?
         if let attention, attention.active {
