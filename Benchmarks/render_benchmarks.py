@@ -64,7 +64,9 @@ def main():
           "[ENGINE-BENCHMARKS.md](ENGINE-BENCHMARKS.md) (the Swift and PyTorch engines on CPU), each with its own date, "
           "machine and command; [GPU-BENCHMARKS.md](GPU-BENCHMARKS.md) comes from `Benchmarks/gpu/run.sh` on a GPU box. "
           "Early stopping measured against a full sweep (`Benchmarks/sweeps/run.sh`) is in [SWEEPS.md](SWEEPS.md#measured), "
-          "and the demo's time and scores in [DEMO.md](DEMO.md#measured); both give their date, machine and command.\n")
+          "and the demo's time and scores in [DEMO.md](DEMO.md#measured); both give their date, machine and command.")
+    print("- Every method (GCA+IAL, SCN, RAN, Former-DFER, STT): one training step in the Swift engine and in PyTorch, "
+          "[METHOD-BENCHMARKS.md](METHOD-BENCHMARKS.md) (`Benchmarks/methods/run.sh`, its own date, machine and command).\n")
     print(f"OpenBLAS `sgemm` peak ({sgemm['size']}² matrices, {sgemm['threads']} threads): "
           f"**{peak:.1f} GFLOP/s** (median {sgemm['gflops_median']:.1f}).\n")
     render_steps(runs, torches, peak)
