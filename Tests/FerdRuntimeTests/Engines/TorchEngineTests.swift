@@ -89,7 +89,9 @@ final class TorchEngineTests: XCTestCase {
     }
 
     /// A Swift run of one epoch (20 steps) with `threads` engine threads: its step losses and final state.
-    private func swiftRun(_ settings: TrainingSettings, threads: Int, name: String) throws
+    /// ferd's run of `settings`; with `nudged`, every initial weight is moved up by one float32 step (a perturbation
+    /// the size of one rounding) after the initial weights were written.
+    private func swiftRun(_ settings: TrainingSettings, threads: Int, name: String, nudged: Bool = false) throws
         -> (steps: [Double], mean: Double, state: SafetensorsFile, initial: URL) {
         Threading.setCount(threads)
         defer { Threading.setCount(2) }
@@ -99,6 +101,9 @@ final class TorchEngineTests: XCTestCase {
         let trainer = try Trainer(settings: settings, runDirectory: run, resume: false, logger: logger)
         let initial = folder.appendingPathComponent("initial.safetensors")
         try trainer.model.checkpoint().write(to: initial)
+        if nudged {
+            for parameter in trainer.model.parameters { parameter.data = parameter.data.map(\.nextUp) }
+        }
         var steps: [Double] = []
         let summary = try trainer.run(data: data, observe: { event in
             if case let .step(_, _, _, loss) = event { steps.append(loss) }
@@ -121,12 +126,14 @@ final class TorchEngineTests: XCTestCase {
     }
 
     /// 20 steps of the small preset from the same weights on the same batches. Training this model on batches of 2
-    /// amplifies float32 rounding (ferd's own run with 1 and with 2 threads drifts apart by ~0.1 % in 20 steps), so
-    /// the first steps must agree to float precision and the end state as closely as the thread count alone allows.
+    /// amplifies float32 rounding (ferd's own runs part after about 8 steps with another thread count, or with every
+    /// initial weight one float32 step higher), so the first steps must agree to float precision and the later
+    /// per-step losses and the end state as closely as those rounding-sized perturbations of ferd's own run allow.
     func testSwiftAndTorchTrainTheSameModelFromTheSameWeights() throws {
         let settings = settings
         let one = try swiftRun(settings, threads: 1, name: "swift-1")
         let two = try swiftRun(settings, threads: 2, name: "swift-2")
+        let nudged = try swiftRun(settings, threads: 2, name: "swift-nudged", nudged: true)
         let torchRun = folder.appendingPathComponent("torch")
         try FileManager.default.createDirectory(at: torchRun, withIntermediateDirectories: true)
         var spec = EngineSpec(configuration: configuration(settings), engine: EngineSettings(choice: .torch),
@@ -142,14 +149,21 @@ final class TorchEngineTests: XCTestCase {
         }
         let epoch = try XCTUnwrap(events.first { $0["event"] as? String == "epoch" })
         let torchMean = try XCTUnwrap(epoch["train_loss"] as? Double)
-        let noise = abs(one.mean - two.mean)
-        print("torch parity: mean loss over 20 steps swift \(two.mean) (1 thread \(one.mean)), torch \(torchMean)")
-        XCTAssertLessThanOrEqual(abs(torchMean - two.mean), 3 * noise + 1e-5, "mean loss vs ferd's own thread noise \(noise)")
+        // Past the first steps the runs part chaotically (each step's loss moves by ~0.1 either way), so the
+        // per-step deviation from ferd's run is compared as a root mean square, not the 20 steps' mean loss.
+        func deviation(_ steps: [Double]) -> Double {
+            (zip(steps, two.steps).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) / Double(two.steps.count)).squareRoot()
+        }
+        let noise = max(deviation(one.steps), deviation(nudged.steps))
+        print("torch parity: mean loss over 20 steps swift \(two.mean) (1 thread \(one.mean), nudged \(nudged.mean)), torch \(torchMean); rms step deviation from swift: 1 thread \(deviation(one.steps)), nudged \(deviation(nudged.steps)), torch \(deviation(torchSteps))")
+        XCTAssertLessThanOrEqual(deviation(torchSteps), 3 * noise + 1e-5, "per-step losses vs ferd's own rounding noise \(noise)")
         let checkpoint = try XCTUnwrap(events.first { $0["event"] as? String == "checkpoint" }?["file"] as? String)
         let torchState = try SafetensorsFile.read(contentsOf: URL(fileURLWithPath: checkpoint))
-        let own = try largestDifference(one.state, two.state)
+        let threadDrift = try largestDifference(one.state, two.state)
+        let nudgeDrift = try largestDifference(nudged.state, two.state)
+        let own = threadDrift.value >= nudgeDrift.value ? threadDrift : nudgeDrift
         let across = try largestDifference(two.state, torchState)
-        print("torch parity: largest state difference after 20 steps: swift 1 vs 2 threads \(own.value) (\(own.name)), swift vs torch \(across.value) (\(across.name))")
+        print("torch parity: largest state difference after 20 steps: swift 1 vs 2 threads \(threadDrift.value) (\(threadDrift.name)), swift vs nudged \(nudgeDrift.value) (\(nudgeDrift.name)), swift vs torch \(across.value) (\(across.name))")
         XCTAssertLessThanOrEqual(across.value, 3 * own.value + 1e-5, "swift vs torch, worst \(across.name)")
         XCTAssertEqual(Set(torchState.integerTensors.keys), Set(two.state.integerTensors.keys), "num_batches_tracked buffers")
         XCTAssertEqual(Set(torchState.tensors.keys.filter { !$0.hasPrefix("optimizer.") }),
