@@ -11,8 +11,9 @@ struct PredictCommand: ParsableCommand {
         commandName: "predict",
         abstract: "Print the 7 class probabilities and logits of each clip given.",
         discussion: """
-        CLIP is a folder of .jpg frames from any DFEW layout (T frames are taken as the test split takes them \
-        and resized to the model's frame size), or a safetensors file holding one float tensor of shape \
+        CLIP is a folder of .jpg frames from any layout (T frames are taken as the test split takes them, in \
+        segments of --frames-per-segment frames, and resized to the model's frame size), a single .jpg image \
+        (a RAF-DB aligned face: a 1-frame clip, repeated to T frames), or a safetensors file holding one float tensor of shape \
         (T, 3, H, W) with values in [0, 1] (16×112×112 for the paper preset, 8×56×56 for small). \
         Repeat --input for several clips (with --json, one line per clip). A frame that cannot be decoded \
         completely stops the command with its file named; --skip-bad skips that clip with a warning instead.
@@ -30,6 +31,9 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "Attention kind when the checkpoint does not say: gca, se or none.")
     var attention: AttentionKind?
 
+    @Option(help: "Consecutive frames per sampled segment: 1 (DFEW, GCA+IAL), 2 for models trained with 8×2 sampling (FERV39k, Former-DFER's and STT's recipes).")
+    var framesPerSegment = 1
+
     @Flag(help: "Print JSON for machines.")
     var json = false
 
@@ -42,6 +46,7 @@ struct PredictCommand: ParsableCommand {
 
     func validate() throws {
         guard !input.isEmpty else { throw ValidationError("give the clip to classify with --input CLIP") }
+        guard framesPerSegment >= 1 else { throw ValidationError("--frames-per-segment must be at least 1") }
     }
 
     func run() throws {
@@ -59,7 +64,7 @@ struct PredictCommand: ParsableCommand {
         for path in input {
             let clip: Tensor
             do {
-                clip = try ClipInput.load(path, for: model.configuration)
+                clip = try ClipInput.load(path, for: model.configuration, framesPerSegment: framesPerSegment)
             } catch let error as DataError where skipBad {
                 logger.warning("skipped clip \(path) (--skip-bad): \(error)")
                 continue
@@ -83,12 +88,17 @@ extension AttentionKind: ExpressibleByArgument {}
 enum ClipInput {
     /// A (1, T, 3, H, W) batch from a folder of frames (a missing folder or a frame that cannot be decoded
     /// throws its `DataError`) or from a safetensors file holding one float tensor (T, 3, H, W) in [0, 1].
-    static func load(_ path: String, for configuration: ModelConfiguration) throws -> Tensor {
+    static func load(_ path: String, for configuration: ModelConfiguration, framesPerSegment: Int) throws -> Tensor {
         let expected = [configuration.frames, 3, configuration.imageSize, configuration.imageSize]
         var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            let values = try ClipFolder.load(path, sampler: ClipSampler(segments: configuration.frames),
-                                             size: configuration.imageSize)
+        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        let isImage = ["jpg", "jpeg"].contains(URL(fileURLWithPath: path).pathExtension.lowercased())
+        if exists && (isDirectory.boolValue || isImage) {
+            guard configuration.frames % framesPerSegment == 0 else {
+                throw CommandError("--frames-per-segment \(framesPerSegment) does not divide the model's \(configuration.frames) frames; use a divisor")
+            }
+            let sampler = ClipSampler(segments: configuration.frames / framesPerSegment, framesPerSegment: framesPerSegment)
+            let values = try ClipFolder.load(path, sampler: sampler, size: configuration.imageSize)
             return Tensor(shape: [1] + expected, data: values)
         }
         let file = try SafetensorsFile.read(contentsOf: URL(fileURLWithPath: path))

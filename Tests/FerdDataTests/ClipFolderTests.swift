@@ -31,4 +31,20 @@ final class ClipFolderTests: XCTestCase {
             }
         }
     }
+
+    func testOneImageIsAOneFrameClipRepeatedAndSegmentsFollowTheSampler() throws {
+        var quiet = Logger(label: "test")
+        quiet.logLevel = .critical
+        _ = try SyntheticDataset(clips: 2, frames: 8...8, size: 16, seed: 3).write(to: URL(fileURLWithPath: root), logger: quiet)
+        let clip = try XCTUnwrap(DatasetIndex.load(root: root, logger: quiet).distinctClips().first?.record)
+        let frameValues = 3 * 16 * 16
+        let image = try ClipFolder.load(clip.frames[2], sampler: ClipSampler(segments: 4), size: 16)
+        XCTAssertEqual(image.count, 4 * frameValues)
+        let single = try ClipFolder.load(clip.frames[2], sampler: ClipSampler(segments: 1), size: 16)
+        for frame in 0..<4 { XCTAssertEqual(Array(image[(frame * frameValues)..<((frame + 1) * frameValues)]), single) }
+        let pairs = try ClipFolder.load(clip.directory, sampler: ClipSampler(segments: 2, framesPerSegment: 2), size: 16)
+        let folder = try ClipFolder.load(clip.directory, sampler: ClipSampler(segments: 8), size: 16)
+        XCTAssertEqual(pairs.count, 4 * frameValues)
+        XCTAssertNotEqual(pairs, Array(folder.prefix(4 * frameValues)), "8×1 and 2×2 pick different frames")
+    }
 }
