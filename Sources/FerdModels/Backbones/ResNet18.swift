@@ -26,16 +26,20 @@ public enum ResNetNaming: Sendable {
     }
 }
 
-/// A torchvision BasicBlock: y = ReLU(BN2(conv2(ReLU(BN1(conv1(x))))) + shortcut(x)), the shortcut a
-/// 1×1 convolution and BN where the stride or the width changes.
+/// A torchvision BasicBlock: y = ReLU(u + shortcut(x)) with u = BN2(conv2(ReLU(BN1(conv1(x))))), the
+/// shortcut a 1×1 convolution and BN where the stride or the width changes. GCA+IAL's `ResidualBlock` is
+/// one with channel attention applied to u.
 struct BasicBlock {
     let conv1: Conv2d, bn1: BatchNorm2d, conv2: Conv2d, bn2: BatchNorm2d
     let downsample: (conv: Conv2d, norm: BatchNorm2d)?
 
-    init(_ builder: ParameterBuilder, in inChannels: Int, out channels: Int, stride: Int) {
-        conv1 = Conv2d(builder, "conv1", in: inChannels, out: channels, kernel: 3, stride: stride, padding: 1)
+    /// `algorithm` is the forward kernel of the two 3×3 convolutions.
+    init(_ builder: ParameterBuilder, in inChannels: Int, out channels: Int, stride: Int,
+         algorithm: ConvolutionAlgorithm = .automatic) {
+        conv1 = Conv2d(builder, "conv1", in: inChannels, out: channels, kernel: 3, stride: stride, padding: 1,
+                       algorithm: algorithm)
         bn1 = BatchNorm2d(builder, "bn1", channels: channels)
-        conv2 = Conv2d(builder, "conv2", in: channels, out: channels, kernel: 3, padding: 1)
+        conv2 = Conv2d(builder, "conv2", in: channels, out: channels, kernel: 3, padding: 1, algorithm: algorithm)
         bn2 = BatchNorm2d(builder, "bn2", channels: channels)
         if stride != 1 || inChannels != channels {
             downsample = (Conv2d(builder, "downsample.0", in: inChannels, out: channels, kernel: 1, stride: stride),
@@ -45,10 +49,18 @@ struct BasicBlock {
         }
     }
 
+    /// u = BN2(conv2(ReLU(BN1(conv1(x))))), the branch before the shortcut is added.
+    func residual(_ x: Tensor, training: Bool) -> Tensor {
+        bn2(conv2(bn1(conv1(x), training: training, relu: true)), training: training)
+    }
+
+    /// x, or its 1×1 convolution and BN where the block changes the stride or the width.
+    func shortcut(_ x: Tensor, training: Bool) -> Tensor {
+        downsample.map { $0.norm($0.conv(x), training: training) } ?? x
+    }
+
     func callAsFunction(_ x: Tensor, training: Bool) -> Tensor {
-        let u = bn2(conv2(bn1(conv1(x), training: training).relu()), training: training)
-        let shortcut = downsample.map { $0.norm($0.conv(x), training: training) } ?? x
-        return (u + shortcut).relu()
+        (residual(x, training: training) + shortcut(x, training: training)).relu()
     }
 }
 
@@ -73,7 +85,7 @@ struct ResNet18 {
 
     /// conv1, BN, ReLU and max-pool.
     func stem(_ x: Tensor, training: Bool) -> Tensor {
-        stemNorm(stemConvolution(x), training: training).relu().maxPool2d(kernel: 3, stride: 2, padding: 1)
+        stemNorm(stemConvolution(x), training: training, relu: true).maxPool2d(kernel: 3, stride: 2, padding: 1)
     }
 
     /// Layer `index` (1…4).

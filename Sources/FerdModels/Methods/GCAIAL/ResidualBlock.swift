@@ -12,12 +12,11 @@ struct AttentionSettings {
     let active: Bool
 }
 
-/// A ResNet BasicBlock: u = BN2(conv2(ReLU(BN1(conv1(x))))), optionally rescaled by channel
-/// attention, then y = ReLU(u + shortcut(x)). With attention settings it carries every key of the
+/// A ResNet ``BasicBlock`` whose u = BN2(conv2(ReLU(BN1(conv1(x))))) is optionally rescaled by channel
+/// attention before y = ReLU(u + shortcut(x)). With attention settings it carries every key of the
 /// reference `BasicBlock` (bias1, bias2, AUX_fc, glb, gc, fc1, fc2); without, those of `BasicBlock_act`.
 struct ResidualBlock {
-    let conv1: Conv2d, bn1: BatchNorm2d, conv2: Conv2d, bn2: BatchNorm2d
-    let downsample: (conv: Conv2d, norm: BatchNorm2d)?
+    let block: BasicBlock
     let attention: AttentionSettings?
     let auxiliary: (Linear, Linear)?
     let globalConvolution: Conv2d?
@@ -30,17 +29,7 @@ struct ResidualBlock {
             _ = builder.normal("bias1", [1, channels, 1, 1], std: 1)
             _ = builder.normal("bias2", [1, channels, 1, 1], std: 1)
         }
-        conv1 = Conv2d(builder, "conv1", in: inChannels, out: channels, kernel: 3, stride: stride, padding: 1,
-                       algorithm: algorithm)
-        bn1 = BatchNorm2d(builder, "bn1", channels: channels)
-        conv2 = Conv2d(builder, "conv2", in: channels, out: channels, kernel: 3, padding: 1, algorithm: algorithm)
-        bn2 = BatchNorm2d(builder, "bn2", channels: channels)
-        if stride != 1 || inChannels != channels {
-            downsample = (Conv2d(builder, "downsample.0", in: inChannels, out: channels, kernel: 1, stride: stride),
-                          BatchNorm2d(builder, "downsample.1", channels: channels))
-        } else {
-            downsample = nil
-        }
+        block = BasicBlock(builder, in: inChannels, out: channels, stride: stride, algorithm: algorithm)
         self.attention = attention
         guard let attention else {
             auxiliary = nil; globalConvolution = nil; squeeze = nil; excite = nil
@@ -58,8 +47,8 @@ struct ResidualBlock {
 
     /// Returns the block output and, for an active GCA block, the auxiliary logits (B, classes).
     func callAsFunction(_ x: Tensor, training: Bool) -> (output: Tensor, auxiliary: Tensor?) {
-        var u = bn2(conv2(bn1(conv1(x), training: training, relu: true)), training: training)
-        let shortcut = downsample.map { $0.norm($0.conv(x), training: training) } ?? x
+        var u = block.residual(x, training: training)
+        let shortcut = block.shortcut(x, training: training)
         var auxiliaryLogits: Tensor?
         if let attention, attention.active {
             switch attention.kind {
