@@ -26,6 +26,17 @@ def machine():
     return f"{model}, {os.cpu_count()} cores visible, {platform.system()} {platform.release()}"
 
 
+def engine_of(run):
+    """The column a run belongs to: ferd, pytorch (CPU), pytorch-cuda-fp32 or pytorch-cuda-bf16."""
+    device = run.get("device", "cpu")
+    if run["framework"] == "ferd" or device == "cpu":
+        return run["framework"]
+    return f"pytorch-{device}-{run.get('precision', 'fp32')}"
+
+
+GPU_COLUMNS = (("pytorch-cuda-fp32", "PyTorch GPU fp32"), ("pytorch-cuda-bf16", "PyTorch GPU bf16"))
+
+
 def main():
     """Medians per method, batch and engine over the rounds; one table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -38,23 +49,30 @@ def main():
     options = parser.parse_args()
     with open(options.raw) as file:
         runs = [json.loads(line) for line in file if line.strip()]
-    times, fastest, ratios, errors, facts = defaultdict(list), defaultdict(list), defaultdict(list), {}, {}
+    times, fastest, ratios, errors, facts, memory = (defaultdict(list), defaultdict(list), defaultdict(list), {}, {},
+                                                     defaultdict(list))
     by_round = {}
     order = []
     for run in runs:
         key = (run["method"], run["batch"])
+        engine = engine_of(run)
         if key not in order:
             order.append(key)
         if "error" in run:
-            errors[key + (run["framework"],)] = run["error"]
+            errors[key + (engine,)] = run["error"]
             continue
-        times[key + (run["framework"],)].append(run["ms_per_step_median"])
-        fastest[key + (run["framework"],)].append(run["ms_per_step_min"])
-        by_round[key + (run["framework"], run["round"])] = run["ms_per_step_median"]
+        times[key + (engine,)].append(run["ms_per_step_median"])
+        fastest[key + (engine,)].append(run["ms_per_step_min"])
+        memory[key + (engine,)].append(run.get("max_gpu_mib", run.get("max_rss_mib")))
+        by_round[key + (engine, run["round"])] = run["ms_per_step_median"]
         facts.setdefault(key, {}).update({name: run[name] for name in ("parameters", "threads", "gflop_per_step")
                                           if name in run})
         if run["framework"] == "pytorch":
             facts["torch"] = run["torch_version"]
+        if "gpu" in run:
+            facts["gpu"] = run["gpu"]
+    gpu_columns = [(engine, title) for engine, title in GPU_COLUMNS
+                   if any(key[2] == engine for key in list(times) + list(errors))]
 
     def cell(key):
         values = times.get(key)
@@ -62,9 +80,13 @@ def main():
             return f"{statistics.median(values) / 1000:.2f} s", statistics.median(values)
         return ("not run: " + errors[key] if key in errors else "—"), None
 
-    for (method, batch, framework, round_), value in by_round.items():
+    def peak(key):
+        values = [value for value in memory.get(key, []) if value is not None]
+        return f"{max(values) / 1024:.1f}" if values else "—"
+
+    for (method, batch, engine, round_), value in by_round.items():
         other = by_round.get((method, batch, "pytorch", round_))
-        if framework == "ferd" and other:
+        if engine == "ferd" and other:
             ratios[(method, batch)].append(value / other)
     rows = []
     for method, batch in order:
@@ -74,15 +96,26 @@ def main():
         per_round = ratios.get((method, batch))
         spread = (f"{statistics.median(per_round):.2f} ({min(per_round):.2f}–{max(per_round):.2f})"
                   if per_round else "—")
-        quickest = [fastest.get((method, batch, framework)) for framework in ("ferd", "pytorch")]
+        quickest = [fastest.get((method, batch, engine)) for engine in ("ferd", "pytorch")]
         best = " / ".join(f"{min(values) / 1000:.2f} s" if values else "—" for values in quickest)
+        rss = f"{peak((method, batch, 'ferd'))} / {peak((method, batch, 'pytorch'))}"
+        gpu = "".join(f" {cell((method, batch, engine))[0]} |" for engine, _ in gpu_columns)
+        if gpu_columns:
+            gpu += " " + " / ".join(peak((method, batch, engine)) for engine, _ in gpu_columns) + " |"
         parameters = facts.get((method, batch), {}).get("parameters")
-        rounds = max(len(times.get((method, batch, "ferd"), [])), len(times.get((method, batch, "pytorch"), [])))
+        rounds = max(len(times.get((method, batch, engine), [])) for engine in ("ferd", "pytorch"))
         count = f"{parameters:,}" if parameters else "—"
         gflop = facts.get((method, batch), {}).get("gflop_per_step")
         work = f"{gflop:.0f}" if gflop else "—"
         rows.append(f"| {METHOD_NAMES.get(method, method)} | {count} | {work} | {batch} | {swift_text} | "
-                    f"{torch_text} | {ratio} | {spread} | {best} | {rounds} |")
+                    f"{torch_text} | {ratio} | {spread} | {best} | {rss} |{gpu} {rounds} |")
+    gpu_header = "".join(f" {title} |" for _, title in gpu_columns)
+    if gpu_columns:
+        gpu_header += " GPU memory GiB (" + " / ".join(title.split()[-1] for _, title in gpu_columns) + ") |"
+    gpu_rule = "---:|" * (len(gpu_columns) + 1 if gpu_columns else 0)
+    gpu_line = (f"- GPU: {facts.get('gpu', '—')}; the GPU columns time the same PyTorch step on it (fp32, and bf16 "
+                "autocast as the torch engine's `precision: bf16`), each step ended by a synchronisation; GPU memory "
+                "is torch's peak allocation\n" if gpu_columns else "")
     text = f"""# Method benchmarks: one training step per method, Swift engine and PyTorch
 
 Step time (train-mode forward, the method's loss, backward and an SGD update with momentum and weight decay) of
@@ -90,27 +123,28 @@ every method's model at its paper size (16 frames of 112², ResNet-18 widths; GC
 ferd's Swift engine (`ferd-bench train-step --method`) and in PyTorch on the same configuration
 (`Benchmarks/methods/torch_step.py`, the torch engine's models). Each run times its steps after one warm-up step and
 reports their median; the runs of the two engines alternate (which goes first changes every round) and the table
-gives the median over the rounds. The machine is shared with other work, so the figures are noisy: compare the two
-engines in one row rather than rows of different runs.
+gives the median over the rounds. Compare the engines in one row rather than rows of different runs: a shared
+machine is noisy.
 
 - Date: {options.started}
 - Machine: {machine()}
-- Swift: {options.swift}; PyTorch {facts.get("torch", "—")} (CPU)
-- Command: `{options.command}`
+- Swift: {options.swift}; PyTorch {facts.get("torch", "—")}
+{gpu_line}- Command: `{options.command}`
 - Load average (1, 5, 15 min) when the run began: {options.load} on {os.cpu_count()} cores
 
-| Method | Parameters | GFLOP/step | Batch | Swift engine | PyTorch | Swift / PyTorch | Swift / PyTorch per round: median (range) | Fastest step Swift / PyTorch | Rounds |
-|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+| Method | Parameters | GFLOP/step | Batch | Swift engine (CPU) | PyTorch (CPU) | Swift / PyTorch | Swift / PyTorch per round: median (range) | Fastest step Swift / PyTorch | Peak RSS GiB Swift / PyTorch |{gpu_header} Rounds |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|{gpu_rule}---:|
 {chr(10).join(rows)}
 
-"Swift engine" and "PyTorch" are the medians over the rounds of each run's median step; the per-round ratio
-compares the two runs of one round, which ran back to back under similar load; the fastest step is the quickest
-single step of either engine in the whole run, the least disturbed by the machine's other work.
+"Swift engine" and "PyTorch (CPU)" are the medians over the rounds of each run's median step, on the same cores with
+the same thread count; the per-round ratio compares the two runs of one round, which ran back to back; the fastest
+step is the quickest single step of either engine in the whole run, the least disturbed by other work. Peak RSS is
+each process's maximum resident memory.
 GFLOP/step counts the GEMMs of ferd's step (2·m·n·k per sgemm, forward and backward; element-wise work not counted);
 RAN runs its ResNet-18 on 8 regions of every frame, hence 8× SCN's work.
-The paper batches (GCA+IAL 40, SCN 64, RAN 32, Former-DFER 32, STT 32 clips) take minutes per step on a few CPU
-cores, so the recorded run uses batch 2; `BATCHES="2 32"` adds a larger batch where memory and time allow.
-Raw results: `Benchmarks/methods/last-run.jsonl`.
+`BATCHES=paper` runs each method at its paper batch (GCA+IAL 40, SCN 64, RAN 32, Former-DFER 32, STT 32 clips);
+a paper batch needs tens of GiB for RAN and minutes per step on a few cores.
+Raw results: `{options.raw}`.
 """
     with open(options.out, "w") as file:
         file.write(text)

@@ -47,7 +47,7 @@ def write_cache(root, cache, size, frames):
     entries = []
     with open(cache + "/frames.rgb.partial", "wb") as file:
         for number, clip in enumerate(clips):
-            base = (ramp + 37 * number) % 256
+            base = (ramp + 37 * number % 256) % 256
             pixels = np.stack([(base + 3 * f + channel * 85) % 256 for f in range(frames) for channel in range(3)])
             file.write(pixels.reshape(frames, 3, size, size).transpose(0, 2, 3, 1).astype(np.uint8).tobytes())
             entries.append({"id": clip.id, "directory": data._relative_path(clip.directory, root), "label": clip.label,
