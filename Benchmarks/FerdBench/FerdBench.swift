@@ -11,6 +11,12 @@ struct FerdBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ferd-bench", abstract: "Micro-benchmarks of the ferd engine.",
         subcommands: [SgemmPeak.self, TrainStep.self, ConvLayers.self, LoaderThroughput.self])
+
+    /// Sets the engine's malloc up as `ferd` does (see ``Heap``), then runs the benchmark.
+    static func main() {
+        Heap.configure()
+        main(nil)
+    }
 }
 
 /// Seconds of the fastest and the median of `repeats` runs of `body`.

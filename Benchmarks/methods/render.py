@@ -34,6 +34,11 @@ def engine_of(run):
     return f"pytorch-{device}-{run.get('precision', 'fp32')}"
 
 
+def duration(milliseconds):
+    """Seconds with two decimals, or milliseconds below a second (a GPU step)."""
+    return f"{milliseconds / 1000:.2f} s" if milliseconds >= 1000 else f"{milliseconds:.1f} ms"
+
+
 GPU_COLUMNS = (("pytorch-cuda-fp32", "PyTorch GPU fp32"), ("pytorch-cuda-bf16", "PyTorch GPU bf16"))
 
 
@@ -46,6 +51,8 @@ def main():
     parser.add_argument("--command", required=True)
     parser.add_argument("--swift", required=True)
     parser.add_argument("--load", required=True, help="the load averages (1, 5, 15 min) when the run began")
+    parser.add_argument("--machine", help="the machine in words, when the runs were made elsewhere (default: this one)")
+    parser.add_argument("--note", default="", help="a paragraph to add under the table")
     options = parser.parse_args()
     with open(options.raw) as file:
         runs = [json.loads(line) for line in file if line.strip()]
@@ -77,7 +84,7 @@ def main():
     def cell(key):
         values = times.get(key)
         if values:
-            return f"{statistics.median(values) / 1000:.2f} s", statistics.median(values)
+            return duration(statistics.median(values)), statistics.median(values)
         return ("not run: " + errors[key] if key in errors else "—"), None
 
     def peak(key):
@@ -97,7 +104,7 @@ def main():
         spread = (f"{statistics.median(per_round):.2f} ({min(per_round):.2f}–{max(per_round):.2f})"
                   if per_round else "—")
         quickest = [fastest.get((method, batch, engine)) for engine in ("ferd", "pytorch")]
-        best = " / ".join(f"{min(values) / 1000:.2f} s" if values else "—" for values in quickest)
+        best = " / ".join(duration(min(values)) if values else "—" for values in quickest)
         rss = f"{peak((method, batch, 'ferd'))} / {peak((method, batch, 'pytorch'))}"
         gpu = "".join(f" {cell((method, batch, engine))[0]} |" for engine, _ in gpu_columns)
         if gpu_columns:
@@ -127,10 +134,10 @@ gives the median over the rounds. Compare the engines in one row rather than row
 machine is noisy.
 
 - Date: {options.started}
-- Machine: {machine()}
+- Machine: {options.machine or machine()}
 - Swift: {options.swift}; PyTorch {facts.get("torch", "—")}
 {gpu_line}- Command: `{options.command}`
-- Load average (1, 5, 15 min) when the run began: {options.load} on {os.cpu_count()} cores
+- Load average (1, 5, 15 min) when the run began: {options.load}
 
 | Method | Parameters | GFLOP/step | Batch | Swift engine (CPU) | PyTorch (CPU) | Swift / PyTorch | Swift / PyTorch per round: median (range) | Fastest step Swift / PyTorch | Peak RSS GiB Swift / PyTorch |{gpu_header} Rounds |
 |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|{gpu_rule}---:|
@@ -145,7 +152,7 @@ RAN runs its ResNet-18 on 8 regions of every frame, hence 8× SCN's work.
 `BATCHES=paper` runs each method at its paper batch (GCA+IAL 40, SCN 64, RAN 32, Former-DFER 32, STT 32 clips);
 a paper batch needs tens of GiB for RAN and minutes per step on a few cores.
 Raw results: `{options.raw}`.
-"""
+{options.note}"""
     with open(options.out, "w") as file:
         file.write(text)
 

@@ -24,7 +24,7 @@ run_timeout=${RUN_TIMEOUT:-0}
 out=${OUT:-docs/METHOD-BENCHMARKS.md}
 raw=${RAW:-Benchmarks/methods/last-run.jsonl}
 started=$(date -u +"%Y-%m-%d %H:%M UTC")
-load=$(cut -d ' ' -f 1-3 /proc/loadavg)
+load="$(cut -d ' ' -f 1-3 /proc/loadavg) on $(nproc) cores"
 if [ -n "${BENCH:-}" ]; then
   bench=$BENCH
   swift_version="ferd-bench built elsewhere with ${SWIFT_VERSION:-an unnamed Swift}"

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FerdTensor
 
 /// The `ferd` command line: trains and evaluates dynamic facial-expression-recognition models.
 @main
@@ -13,4 +14,10 @@ struct Ferd: ParsableCommand {
             KeygenCommand.self, DemoCommand.self, ReplayCommand.self,
         ]
     )
+
+    /// Sets the engine's malloc up before any thread starts (see ``Heap``), then runs the command.
+    static func main() {
+        Heap.configure()
+        main(nil)
+    }
 }

@@ -15,7 +15,7 @@ import unittest
 import numpy as np
 import torch
 
-from ferd_torch import data, rng
+from ferd_torch import data, rng, synthetic
 
 ENGINE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -630,3 +630,22 @@ class SingleSplitLayoutTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SyntheticCacheTests(unittest.TestCase):
+    """`ferd_torch.synthetic`, which the GPU benchmark uses to make a DFEW-size cache."""
+
+    def test_a_dfew_size_cache_keeps_its_pixel_pattern_past_the_uint16_range(self):
+        # Clip n's frames are (x + y + 37·n + 3·frame + 85·channel) mod 256; at n ≥ 1,766 the sum passes 65,535,
+        # which NumPy 2 refuses to add to a uint16 array (the GPU benchmark's 11,750 clips failed on it).
+        with tempfile.TemporaryDirectory() as folder:
+            synthetic.write_dataset(folder + "/data", 1800, 1)
+            self.assertEqual(synthetic.write_cache(folder + "/data", folder + "/cache", 4, 1), 1800)
+            with open(folder + "/cache/index.json") as file:
+                index = json.load(file)
+            pixels = np.fromfile(folder + "/cache/frames.rgb", dtype=np.uint8).reshape(1800, 4, 4, 3)
+            ramp = np.add.outer(np.arange(4), np.arange(4))
+            for entry in (index["clips"][0], index["clips"][1799]):
+                number = entry["offset"] // (4 * 4 * 3)
+                expected = np.stack([(ramp + 37 * number + 85 * channel) % 256 for channel in range(3)], axis=-1)
+                np.testing.assert_array_equal(pixels[number], expected)
