@@ -321,7 +321,7 @@ extension Tensor {
                         let right = UnsafeRawPointer(line + 2 * ox + 1).loadUnaligned(as: SIMD32<Float>.self)
                         let a = left.evenHalf, b = left.oddHalf, c = right.evenHalf
                         // code: which of the three columns won, 0, 1 or 2.
-                        var best = a, code = SIMD16<Float>()
+                        var best = a, code = SIMD16<Int32>()
                         let takeB = (b .> best) .| (b .!= b)
                         best.replace(with: b, where: takeB)
                         code.replace(with: 1, where: takeB)
@@ -330,8 +330,7 @@ extension Tensor {
                         code.replace(with: 2, where: takeC)
                         UnsafeMutableRawPointer(maxima + ox).storeBytes(of: best, as: SIMD16<Float>.self)
                         let columns = SIMD16<Int32>(repeating: Int32(r * w + 2 * ox - 1)) &+ Self.evenLanes
-                        UnsafeMutableRawPointer(index + ox).storeBytes(of: columns &+ SIMD16<Int32>(code, rounding: .towardZero),
-                                                                       as: SIMD16<Int32>.self)
+                        UnsafeMutableRawPointer(index + ox).storeBytes(of: columns &+ code, as: SIMD16<Int32>.self)
                         ox += 16
                     }
                     while ox < ow { scalar(ox); ox += 1 }
@@ -351,12 +350,11 @@ extension Tensor {
                             let candidate = UnsafeRawPointer(maxima + ox).loadUnaligned(as: SIMD16<Float>.self)
                             let take = (candidate .> best) .| (candidate .!= candidate)
                             best.replace(with: candidate, where: take)
-                            // The winners blend as integers: chosen + taken·(index − chosen), taken 0 or 1.
-                            let taken = SIMD16<Int32>(SIMD16<Float>().replacing(with: 1, where: take), rounding: .towardZero)
-                            let old = UnsafeRawPointer(chosen + ox).loadUnaligned(as: SIMD16<Int32>.self)
-                            let new = UnsafeRawPointer(index + ox).loadUnaligned(as: SIMD16<Int32>.self)
+                            // A float comparison's mask selects Int32 lanes as well (the same mask type).
+                            var winner = UnsafeRawPointer(chosen + ox).loadUnaligned(as: SIMD16<Int32>.self)
+                            winner.replace(with: UnsafeRawPointer(index + ox).loadUnaligned(as: SIMD16<Int32>.self), where: take)
                             UnsafeMutableRawPointer(target + ox).storeBytes(of: best, as: SIMD16<Float>.self)
-                            UnsafeMutableRawPointer(chosen + ox).storeBytes(of: old &+ taken &* (new &- old), as: SIMD16<Int32>.self)
+                            UnsafeMutableRawPointer(chosen + ox).storeBytes(of: winner, as: SIMD16<Int32>.self)
                             ox += 16
                         }
                         for ox in ox..<ow where maxima[ox] > target[ox] || maxima[ox].isNaN {
