@@ -12,6 +12,7 @@ struct ConvLayers: ParsableCommand {
         commandName: "conv-layers", abstract: "Forward and backward GFLOP/s of the paper model's 3×3 convolutions.")
     @Option(help: "Threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Timed repetitions per layer (median).") var repeats = 3
+    @Option(help: "Only the layers whose name contains this (e.g. \"stem conv1\"), for a profiler.") var only: String?
 
     /// (name, frames, input channels, side, output channels, stride, forward kernel as in the model).
     static let layers: [(String, Int, Int, Int, Int, Int, ConvolutionAlgorithm)] = [
@@ -25,7 +26,8 @@ struct ConvLayers: ParsableCommand {
     func run() {
         Threading.setCount(threads)
         var rows: [[String: Any]] = []
-        for (name, frames, channels, side, outChannels, stride, algorithm) in Self.layers {
+        for (name, frames, channels, side, outChannels, stride, algorithm) in Self.layers
+        where only.map(name.contains) ?? true {
             var generator = SeededGenerator(seed: 3)
             let x = Tensor.normal(shape: [frames, channels, side, side], requiresGrad: channels > 3, using: &generator)
             let w = Tensor.normal(shape: [outChannels, channels, 3, 3], std: 0.1, requiresGrad: true, using: &generator)
