@@ -67,7 +67,7 @@ def main():
           "and the demo's time and scores in [DEMO.md](DEMO.md#measured); both give their date, machine and command.")
     print("- Every method (GCA+IAL, SCN, RAN, Former-DFER, STT): one training step in the Swift engine and in PyTorch, "
           "[METHOD-BENCHMARKS.md](METHOD-BENCHMARKS.md) (`Benchmarks/methods/run.sh`, its own date, machine and command); "
-          "at each method's paper batch on a 16-core box, beside PyTorch on its CPU and on an H200, "
+          "at each method's paper batch, on 2 cores and on a 16-core box beside PyTorch on its CPU and on an H200, "
           "[METHOD-BENCHMARKS-PAPER.md](METHOD-BENCHMARKS-PAPER.md) (`BATCHES=paper`).\n")
     print(f"OpenBLAS `sgemm` peak ({sgemm['size']}² matrices, {sgemm['threads']} threads): "
           f"**{peak:.1f} GFLOP/s** (median {sgemm['gflops_median']:.1f}).\n")
