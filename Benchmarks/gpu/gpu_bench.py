@@ -24,6 +24,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "Engines", "torch"))
 from ferd_torch.data import FoldData  # noqa: E402
 
+CLIPS = 11750  # DFEW's 5 folds together, as the synthetic cache's default size
 PAPER = {"frames": 16, "imageSize": 112, "widths": [64, 64, 128, 256, 256], "reduction": 16, "attention": "gca",
          "classes": 7, "spatialTransformer": {"depth": 2, "heads": 4, "headDimension": 32, "hiddenDimension": 256},
          "temporalTransformer": {"depth": 2, "heads": 4, "headDimension": 32, "hiddenDimension": 512}}
@@ -151,7 +152,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", required=True)
     parser.add_argument("--out", required=True, help="the Markdown file to write")
-    parser.add_argument("--clips", type=int, default=11750, help="fold 1 trains on 80%% of them")
+    parser.add_argument("--clips", type=int, default=CLIPS, help="fold 1 trains on 80%% of them")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes on CPU: checks the script, measures nothing")
     args = parser.parse_args()
     device = "cpu" if args.smoke else "cuda"
@@ -176,10 +177,12 @@ def main():
     parallel = None
     if device == "cuda" and torch.cuda.device_count() >= 2:
         parallel = epoch(cache, args.work, model, batch, device, "bf16", False, ranks=2)
+    command = "Benchmarks/gpu/run.sh" + (f" --clips {args.clips}" if args.clips != CLIPS else "") + \
+        (" --smoke" if args.smoke else "")
     lines = ["# GPU benchmarks: the torch engine", "",
              f"- Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
              f"- Machine: {machine()}",
-             f"- Command: `{' '.join(['Benchmarks/gpu/run.sh'] + sys.argv[5:])}` ({time.monotonic() - started:.0f} s in all)",
+             f"- Command: `{command}` ({time.monotonic() - started:.0f} s in all)",
              f"- Data: synthetic packed cache, {made['clips']} clips × 16 frames at {size}², fold 1: {train_clips} "
              f"training clips; {'small' if args.smoke else 'paper'} preset, batch {batch}, SGD as the reference code.",
              "- Target (issue 12): a paper-preset epoch of ~9,400 clips in ≤ 10 s with bf16; the loader ≥ 2× what "
