@@ -50,6 +50,7 @@ test: deps
 test-engine:
 	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(TORCH_PKGS)"
 	Engines/torch/run-tests.sh $(PYTHON)
+	@PYTHON=$(PYTHON) Benchmarks/gpu/run.sh --smoke >/dev/null && echo "GPU benchmark script: smoke run on the CPU passed"
 	@if $(MAKE) --no-print-directory venv-torch; then Engines/torch/run-tests.sh $(CURDIR)/$(TORCH_VENV)/bin/python; \
 	else echo "ferd: could not install $(CURRENT_TORCH) from PyPI; the torch engine was tested with Debian's torch only"; fi
 
