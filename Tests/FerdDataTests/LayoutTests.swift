@@ -3,22 +3,19 @@ import XCTest
 
 /// Layout detection, split parsing, numeric frame order and the errors for bad input.
 final class LayoutTests: XCTestCase {
-    private var root = ""
+    private var tree: TemporaryTree!
+    private var root: String { tree.root }
 
     override func setUpWithError() throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("ferd-layout-\(UUID())").path
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        tree = try TemporaryTree(prefix: "ferd-layout")
     }
 
     override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(atPath: root)
+        tree.remove()
     }
 
     private func write(_ relative: String, _ text: String = "") throws {
-        let path = root + "/" + relative
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
-                                                withIntermediateDirectories: true)
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        try tree.write(relative, text)
     }
 
     private func makeClip(_ folder: String, frames: [String]) throws {

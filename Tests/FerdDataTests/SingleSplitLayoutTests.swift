@@ -6,7 +6,8 @@ import XCTest
 /// lines, unknown classes and missing frames (each naming the file, the line and the fix), and synthetic datasets in
 /// both layouts through the index, the packed cache and the loader.
 final class SingleSplitLayoutTests: XCTestCase {
-    private var root = ""
+    private var tree: TemporaryTree!
+    private var root: String { tree.root }
     private let quiet: Logger = {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
@@ -14,19 +15,15 @@ final class SingleSplitLayoutTests: XCTestCase {
     }()
 
     override func setUpWithError() throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("ferd-single-split-\(UUID())").path
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        tree = try TemporaryTree(prefix: "ferd-single-split")
     }
 
     override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(atPath: root)
+        tree.remove()
     }
 
     private func write(_ relative: String, _ text: String = "") throws {
-        let path = root + "/" + relative
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
-                                                withIntermediateDirectories: true)
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        try tree.write(relative, text)
     }
 
     /// Three FERV39k clips (Action/Sad/0010: 3 frames, War/Fear/0002: 5, Argue/Happy/0001: 2) and the split files.
