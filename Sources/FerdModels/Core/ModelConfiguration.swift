@@ -155,6 +155,8 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
 
     /// Tokens of the static branch: the final map's positions.
     public var spatialTokens: Int { mapSizes[5] * mapSizes[5] }
+    /// Positions of layer3's output map: the spatial tokens of Former-DFER and STT.
+    public var layer3Tokens: Int { mapSizes[4] * mapSizes[4] }
     /// Width of a temporal token: layer4 channels × final map positions (4096 for the paper model).
     public var temporalDimension: Int { widths[4] * spatialTokens }
 

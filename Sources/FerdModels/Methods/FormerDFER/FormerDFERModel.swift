@@ -23,7 +23,7 @@ public final class FormerDFERModel: ExpressionModel {
         self.store = store
         let root = ParameterBuilder(store: store, seed: seed)
         let spatial = root.scope("s_former"), temporal = root.scope("t_former")
-        let widths = configuration.widths, tokens = configuration.mapSizes[4] * configuration.mapSizes[4]
+        let widths = configuration.widths, tokens = configuration.layer3Tokens
         spatialPositions = spatial.normal("pos_embedding", [1, tokens, widths[3]], std: 1)
         backbone = ResNet18(spatial, widths: widths)
         spatialTransformer = Transformer(spatial.scope("spatial_transformer"), dimension: widths[3],

@@ -57,7 +57,7 @@ public final class STTModel: ExpressionModel {
         self.store = store
         let root = ParameterBuilder(store: store, seed: seed)
         let widths = configuration.widths, dimension = widths[4], shape = configuration.temporalTransformer
-        let tokens = configuration.mapSizes[4] * configuration.mapSizes[4]
+        let tokens = configuration.layer3Tokens
         backbone = ResNet18(root.scope("backbone"), widths: widths, layers: 3)
         let bound = 1 / Float(widths[3]).squareRoot()
         tokenizer = (root.uniform("tokenizer.weight", [dimension, widths[3], 1, 1], bound: bound),
