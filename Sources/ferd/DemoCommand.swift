@@ -94,7 +94,7 @@ final class WorkerFleet {
     private let work: URL
     private let engines: [TrainingEngine]
     private let python: String?
-    private var processes: [Process] = []
+    private var processes: [ChildProcess] = []
 
     init(executable: URL, count: Int, work: URL, engines: [TrainingEngine] = [.swift], python: String? = nil) {
         self.executable = executable
@@ -114,7 +114,8 @@ final class WorkerFleet {
                 throw CommandError("cannot create \(log.path); check that \(work.path) is writable")
             }
             let output = try FileHandle(forWritingTo: log)
-            let process = Process()
+            let child = ChildProcess()
+            let process = child.process
             process.standardOutput = output
             process.standardError = output
             process.executableURL = executable
@@ -125,15 +126,15 @@ final class WorkerFleet {
                 arguments += ["--engine", "torch", "--device", "cpu"] + (python.map { ["--python", $0] } ?? [])
             }
             process.arguments = arguments
-            try process.run()
-            processes.append(process)
+            try child.run()
+            processes.append(child)
         }
     }
 
     /// Asks the workers to leave (SIGTERM) and waits for them.
     func stop() {
-        for process in processes where process.isRunning { process.terminate() }
-        for process in processes { process.waitUntilExit() }
+        for child in processes where child.process.isRunning { child.process.terminate() }
+        for child in processes { child.waitUntilExit() }
         processes = []
     }
 }

@@ -21,6 +21,7 @@ import os
 import signal
 import sys
 import time
+import urllib.parse
 
 import numpy as np
 
@@ -58,6 +59,17 @@ def _field(mapping, path):
             raise SpecError(path, "is missing", SPEC_HELP)
         value = value[part]
     return value
+
+
+def _is_tcp_address(value):
+    """True for "tcp://HOST:PORT" (an IPv6 host in brackets) with a port in 1…65535."""
+    if not isinstance(value, str):
+        return False
+    try:
+        address = urllib.parse.urlsplit(value)
+        return address.scheme == "tcp" and bool(address.hostname) and address.port is not None and address.port > 0
+    except ValueError:
+        return False
 
 
 def _number(mapping, path, minimum=None, below=None, integer=False, positive=False, optional=None):
@@ -248,9 +260,10 @@ def validate_spec(spec):
             raise SpecError("settings.batchSize", f"is {spec['settings']['batchSize']}, which cannot be split over "
                             f"{world} members", f"use a multiple of {world}")
         init_method = _field(spec, "distributed.init_method")
-        if not isinstance(init_method, str) or "://" not in init_method:
+        if not _is_tcp_address(init_method):
             raise SpecError("distributed.init_method", f"is {init_method!r}", "give tcp://HOST:PORT")
         _choice(spec, "distributed.backend", ("gloo", "nccl"))
+        _number(spec, "distributed.join_timeout_seconds", minimum=0, optional=300)
     return spec
 
 

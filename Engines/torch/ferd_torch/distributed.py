@@ -6,11 +6,16 @@ returns its input). A collective that fails — another member died or the netwo
 
 import contextlib
 import datetime
+import time
+import urllib.parse
 
 import torch
 import torch.distributed as dist
 
+# How long one collective waits for the other members (a slow member's step, rank 0's checkpoint write).
 TIMEOUT = datetime.timedelta(seconds=300)
+# How long the members wait for each other at the rendezvous when the spec does not say (`join_timeout_seconds`).
+JOIN_TIMEOUT = datetime.timedelta(seconds=300)
 
 
 class DistributedError(RuntimeError):
@@ -34,17 +39,38 @@ def rank_and_size(spec):
 
 
 def join(spec, device):
-    """Joins the process group named by the spec's `distributed` block."""
+    """Joins the process group named by the spec's `distributed` block. Rank 0 serves the rendezvous store at
+    `init_method`; the members wait for each other at most `join_timeout_seconds` (the worker's gang timeout), so a
+    member that never comes fails the others with a reason instead of holding them forever (torch 1.13's store
+    server waits for its clients without a limit) or for the collectives' timeout."""
     block = spec["distributed"]
+    rank, world = int(block["rank"]), int(block["world_size"])
+    join_timeout = datetime.timedelta(seconds=float(block["join_timeout_seconds"])) \
+        if block.get("join_timeout_seconds") else JOIN_TIMEOUT
+    address = urllib.parse.urlsplit(block["init_method"])
+
+    def failure(detail):
+        return DistributedError(f"rank {rank} of {world} could not meet the others at {block['init_method']} within "
+                                f"{join_timeout.total_seconds():g} s ({detail}); check that the address is reachable "
+                                "from every member (ferd worker --ring-bind) and that every member started (their "
+                                "worker logs say why one did not)")
+
     try:
         if device.type == "cuda":
             torch.cuda.set_device(device)
-        dist.init_process_group(block["backend"], init_method=block["init_method"], rank=int(block["rank"]),
-                                world_size=int(block["world_size"]), timeout=TIMEOUT)
-    except (RuntimeError, ValueError) as error:
-        raise DistributedError(f"rank {block['rank']} of {block['world_size']} could not meet the others at "
-                               f"{block['init_method']} ({error}); check that the address is reachable from every "
-                               "member (ferd worker --ring-bind)") from None
+        store = dist.TCPStore(address.hostname, address.port, world_size=world, is_master=rank == 0,
+                              timeout=join_timeout, wait_for_workers=False)
+        store.add("ferd/joined", 1)
+        deadline = time.monotonic() + join_timeout.total_seconds()
+        while (joined := store.add("ferd/joined", 0)) < world:
+            if time.monotonic() > deadline:
+                raise failure(f"{joined} of {world} members came")
+            time.sleep(0.05)
+        dist.init_process_group(block["backend"], store=store, rank=rank, world_size=world, timeout=TIMEOUT)
+    except (RuntimeError, ValueError, OSError) as error:
+        if isinstance(error, DistributedError):
+            raise
+        raise failure(str(error).splitlines()[0]) from None
 
 
 def leave():

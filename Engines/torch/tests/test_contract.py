@@ -86,8 +86,14 @@ class SpecValidationTests(unittest.TestCase):
              "settings.batchSize"),
             ("distributed", {"rank": 0, "world_size": 2, "init_method": "x:1", "backend": "gloo"},
              "distributed.init_method"),
+            ("distributed", {"rank": 0, "world_size": 2, "init_method": "tcp://x", "backend": "gloo"},
+             "distributed.init_method"),
+            ("distributed", {"rank": 0, "world_size": 2, "init_method": "tcp://x:99999", "backend": "gloo"},
+             "distributed.init_method"),
             ("distributed", {"rank": 0, "world_size": 2, "init_method": "tcp://x:1", "backend": "mpi"},
              "distributed.backend"),
+            ("distributed", {"rank": 0, "world_size": 2, "init_method": "tcp://x:1", "backend": "gloo",
+                             "join_timeout_seconds": -1}, "distributed.join_timeout_seconds"),
         ]
         for path, value, field in cases:
             with self.subTest(path=path, value=value):

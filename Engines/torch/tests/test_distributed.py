@@ -5,6 +5,7 @@ the epoch, confusion matrices summed."""
 import json
 import os
 import socket
+import time
 import unittest
 
 import torch
@@ -13,7 +14,8 @@ from ferd_torch import safetensors_io
 from ferd_torch.contract import learning_rate
 from ferd_torch.data import FoldData
 from ferd_torch.model import total_loss
-from tests.support import TemporaryFolder, engine_process, lifecycle, settings, spec, tiny_cache, tiny_model
+from tests.support import (TemporaryFolder, engine_process, lifecycle, run_engine, settings, spec, tiny_cache,
+                           tiny_model)
 
 
 def free_port():
@@ -116,6 +118,27 @@ class DistributedTests(unittest.TestCase):
             for event, loss, confusion in zip(epochs[0], losses, confusions):
                 self.assertAlmostEqual(event["train_loss"], loss, delta=1e-6 * loss)
                 self.assertEqual(event["confusion"], confusion, "the summed shards equal the whole test set")
+
+    def test_a_member_left_alone_fails_after_the_join_timeout(self):
+        """Rank 0 serving a rendezvous nobody joins, and rank 1 looking for a rank 0 that never serves, each give
+        up after `join_timeout_seconds` with a retryable `distributed` failure, not the collectives' 300 s."""
+        with TemporaryFolder() as folder:
+            cache = tiny_cache(folder)
+            for rank in range(2):
+                with self.subTest(rank=rank):
+                    run_dir = os.path.join(folder, f"alone-{rank}")
+                    os.makedirs(run_dir)
+                    began = time.monotonic()
+                    status, events, errors = run_engine(spec(
+                        cache, run_dir, settings=settings(epochs=1, batch=4),
+                        distributed={"rank": rank, "world_size": 2, "init_method": f"tcp://127.0.0.1:{free_port()}",
+                                     "backend": "gloo", "join_timeout_seconds": 3}), timeout=150)
+                    self.assertEqual(status, 1, errors)
+                    self.assertEqual(events[-1]["event"], "failed", errors)
+                    self.assertEqual((events[-1]["kind"], events[-1]["retryable"]), ("distributed", True))
+                    self.assertIn(f"rank {rank} of 2 could not meet the others", events[-1]["reason"])
+                    self.assertIn("within 3 s", events[-1]["reason"])
+                    self.assertLess(time.monotonic() - began, 100, "well before the collectives' 300 s")
 
 
 if __name__ == "__main__":

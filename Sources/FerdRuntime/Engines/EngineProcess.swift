@@ -11,7 +11,8 @@ final class EngineProcess: @unchecked Sendable {
         case endOfOutput
     }
 
-    private let process = Process()
+    private let child = ChildProcess()
+    private var process: Process { child.process }
     private let lines = Mutex<(queue: [String], ended: Bool)>(([], false))
     private let available = DispatchSemaphore(value: 0)
     let logFile: URL
@@ -33,7 +34,7 @@ final class EngineProcess: @unchecked Sendable {
         process.standardOutput = output
         process.standardError = log
         do {
-            try process.run()
+            try child.run()
         } catch {
             throw EngineError.option("cannot start the engine \(arguments[0]): \(error.localizedDescription); check the path (--python, or the experiment's engine.command)")
         }
@@ -100,7 +101,7 @@ final class EngineProcess: @unchecked Sendable {
 
     /// Waits for the process to exit: its status, or −signal when a signal ended it.
     func waitForExit() -> Int32 {
-        process.waitUntilExit()
+        child.waitUntilExit()
         return process.terminationReason == .uncaughtSignal ? -process.terminationStatus : process.terminationStatus
     }
 

@@ -70,14 +70,15 @@ public struct EngineTrialRunner: TrialRunner {
     public let logger: Logger
     /// The host of `--ring-bind`: where rank 0 of a torch gang serves the torch.distributed rendezvous.
     public let rendezvousHost: String
-    /// Seconds a gang member waits for the others to join.
+    /// Seconds a gang member waits for the others to join: at the hub, then at the engines' rendezvous (which
+    /// includes each engine's start-up: importing torch and initialising CUDA can take a minute on a cold node).
     public let gangTimeout: Double
     /// Told the engine's progress events (from the attempts' threads).
     public let progress: (@Sendable (TrialProgress) -> Void)?
     private let freeGPUs: GPUPool
 
     public init(options: TorchWorkerOptions, workDirectory: URL, dataRoot: String?, logger: Logger,
-                ringBindAddress: String = "tcp://127.0.0.1:*", gangTimeout: Double = 60,
+                ringBindAddress: String = "tcp://127.0.0.1:*", gangTimeout: Double = 120,
                 progress: (@Sendable (TrialProgress) -> Void)? = nil) {
         self.progress = progress
         self.options = options
@@ -225,7 +226,7 @@ public struct EngineTrialRunner: TrialRunner {
         defer { member.close() }
         let addresses = try member.allGather(Array(offered.utf8)).map { String(decoding: $0, as: UTF8.self) }
         return EngineSpec.Distributed(rank: placement.rank, worldSize: placement.size, initMethod: addresses[0],
-                                      backend: options.device == .cuda ? "nccl" : "gloo")
+                                      backend: options.device == .cuda ? "nccl" : "gloo", joinTimeout: gangTimeout)
     }
 
     /// Starts the engine processes of one attempt; element 0 is this worker's lowest rank, whose events it follows.
@@ -248,7 +249,8 @@ public struct EngineTrialRunner: TrialRunner {
         let local = processes > 1 ? "tcp://127.0.0.1:\(try freePort(on: "127.0.0.1"))" : nil
         return try (0..<processes).map { rank in
             let distributed = gang ?? local.map {
-                EngineSpec.Distributed(rank: rank, worldSize: processes, initMethod: $0, backend: options.device == .cuda ? "nccl" : "gloo")
+                EngineSpec.Distributed(rank: rank, worldSize: processes, initMethod: $0,
+                                       backend: options.device == .cuda ? "nccl" : "gloo", joinTimeout: gangTimeout)
             }
             let spec = EngineSpec(configuration: configuration, engine: engine, trial: trial, folder: folder,
                                   resumeFrom: resumeFrom, initFrom: resumeFrom == nil ? configuration.initWeights.map(URL.init(fileURLWithPath:)) : nil,
@@ -289,6 +291,8 @@ struct EngineSpec {
         var worldSize: Int
         var initMethod: String
         var backend: String
+        /// Seconds the members wait for each other at the rendezvous.
+        var joinTimeout: Double
     }
 
     var configuration: TrialConfiguration
@@ -326,7 +330,8 @@ struct EngineSpec {
         ]
         if let distributed {
             spec["distributed"] = ["rank": distributed.rank, "world_size": distributed.worldSize,
-                                   "init_method": distributed.initMethod, "backend": distributed.backend]
+                                   "init_method": distributed.initMethod, "backend": distributed.backend,
+                                   "join_timeout_seconds": distributed.joinTimeout]
         } else {
             spec["distributed"] = NSNull()
         }

@@ -82,7 +82,8 @@ public struct TorchPython: Sendable, Equatable {
     }
 
     private static func probe(_ executable: String) -> Result<TorchPython, ProbeFailure> {
-        let process = Process()
+        let child = ChildProcess()
+        let process = child.process
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["-c", probeScript]
         let output = Pipe(), errors = Pipe()
@@ -90,13 +91,13 @@ public struct TorchPython: Sendable, Equatable {
         process.standardError = errors
         process.standardInput = FileHandle.nullDevice
         do {
-            try process.run()
+            try child.run()
         } catch {
             return .failure(ProbeFailure("cannot run it (\(error.localizedDescription))"))
         }
         let stdout = output.fileHandleForReading.readDataToEndOfFile()
         let stderr = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        child.waitUntilExit()
         guard process.terminationStatus == 0,
               let line = String(decoding: stdout, as: UTF8.self).split(separator: "\n").last,
               let decoded = try? JSONDecoder().decode(ProbeOutput.self, from: Data(line.utf8)) else {

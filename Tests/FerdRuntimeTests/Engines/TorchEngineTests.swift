@@ -202,9 +202,19 @@ final class TorchEngineTests: XCTestCase {
                 }
             }
         }
-        XCTAssertEqual(done.wait(timeout: .now() + 300), .success, "the gang finished")
-        XCTAssertEqual(reports.withLock { $0 }, [0: [1]], "rank 0 reports the epoch, rank 1 does not")
+        // A member that fails or never starts ends the other's wait at the rendezvous after the runner's gang
+        // timeout (120 s), so both outcomes, with their reasons, are in well before this wait ends.
+        let finishedInTime = done.wait(timeout: .now() + 300) == .success
         let finished = outcomes.withLock { $0 }
+        guard finishedInTime, finished.values.allSatisfy({ if case .completed = $0 { true } else { false } }) else {
+            let logs = (0..<2).map { rank in
+                let log = folder.appendingPathComponent("gang-\(rank)/trial-9/attempt-1/engine.log")
+                let text = (try? String(contentsOf: log, encoding: .utf8)) ?? "(no engine log)"
+                return "rank \(rank): \(String(describing: finished[rank]))\n" + text.split(separator: "\n").suffix(15).joined(separator: "\n")
+            }
+            return XCTFail("the gang did not complete\(finishedInTime ? "" : " within 300 s"):\n" + logs.joined(separator: "\n"))
+        }
+        XCTAssertEqual(reports.withLock { $0 }, [0: [1]], "rank 0 reports the epoch, rank 1 does not")
         for rank in 0..<2 {
             guard case let .completed(scores)? = finished[rank] else { return XCTFail("rank \(rank): \(String(describing: finished[rank]))") }
             XCTAssertEqual(scores.bestEpoch, 1)
