@@ -108,8 +108,9 @@ struct Winograd {
         }
     }
 
-    /// Floats of the line scratch each transform needs: a zero row and four padded rows.
-    var lineFloats: Int { geometry.width + 4 * (geometry.width + 3) }
+    /// Floats of the scratch each transform needs: for the input, a zero row and four padded rows; for the
+    /// output (and its gradient), four values per tile of an item and two padded rows.
+    var lineFloats: Int { max(geometry.width + 4 * (geometry.width + 3), 4 * maxTiles + 4 * tilesWide) }
 
     /// V = Bᵀ·D·B of the tiles of `rows` for the `channels` planes of each frame of `input`, into 16
     /// matrices (channels × ld), tile after tile. `lines` holds ``lineFloats`` floats.
@@ -120,24 +121,38 @@ struct Winograd {
         let zero = lines, t0 = lines + w, t1 = t0 + span, t2 = t1 + span, t3 = t2 + span
         zero.update(repeating: 0, count: w)
         t0.update(repeating: 0, count: 4 * span)
-        for (index, row) in rows.enumerated() {
-            let frame = row / tilesHigh, y0 = 2 * (row % tilesHigh) - 1
-            let column0 = index * tw
-            for c in 0..<channels {
+        // Channel by channel, so that each plane is read down its rows (the overlapping rows of consecutive
+        // tile rows come from L1, and the hardware prefetcher sees one stream instead of one per channel).
+        for c in 0..<channels {
+            for (index, row) in rows.enumerated() {
+                let frame = row / tilesHigh, y0 = 2 * (row % tilesHigh) - 1
+                let column0 = index * tw
                 let base = input + (frame * channels + c) * plane
                 @inline(__always) func line(_ k: Int) -> UnsafePointer<Float> {
                     let y = y0 + k
                     return y >= 0 && y < h ? base + y * w : UnsafePointer(zero)
                 }
                 let d0 = line(0), d1 = line(1), d2 = line(2), d3 = line(3)
+                /// Bᵀ·D down the columns x…x+lanes−1.
+                @inline(__always) func down<V: SIMD>(_: V.Type, _ x: Int) where V.Scalar == Float {
+                    let a = V.load(d0 + x), b = V.load(d1 + x), e = V.load(d2 + x), f = V.load(d3 + x)
+                    V.store(a - e, t0 + x + 1)
+                    V.store(b + e, t1 + x + 1)
+                    V.store(e - b, t2 + x + 1)
+                    V.store(b - f, t3 + x + 1)
+                }
                 var x = 0
                 while x + 16 <= w {
-                    let a = Vector.load(d0 + x), b = Vector.load(d1 + x), e = Vector.load(d2 + x), f = Vector.load(d3 + x)
-                    Vector.store(a - e, t0 + x + 1)
-                    Vector.store(b + e, t1 + x + 1)
-                    Vector.store(e - b, t2 + x + 1)
-                    Vector.store(b - f, t3 + x + 1)
+                    down(Vector.self, x)
                     x += 16
+                }
+                if x + 8 <= w {
+                    down(Half.self, x)
+                    x += 8
+                }
+                if x + 4 <= w {
+                    down(SIMD4<Float>.self, x)
+                    x += 4
                 }
                 while x < w {
                     let a = d0[x], b = d1[x], e = d2[x], f = d3[x]
@@ -161,6 +176,15 @@ struct Winograd {
                         Half.store(b - f, v3 + t)
                         t += 8
                     }
+                    if t + 4 <= tw {
+                        let ab = Half.load(r + 2 * t), ef = Half.load(r + 2 * t + 2)
+                        let a = ab.evenHalf, b = ab.oddHalf, e = ef.evenHalf, f = ef.oddHalf
+                        SIMD4.store(a - e, v0 + t)
+                        SIMD4.store(b + e, v1 + t)
+                        SIMD4.store(e - b, v2 + t)
+                        SIMD4.store(b - f, v3 + t)
+                        t += 4
+                    }
                     while t < tw {
                         let a = r[2 * t], b = r[2 * t + 1], e = r[2 * t + 2], f = r[2 * t + 3]
                         v0[t] = a - e
@@ -177,57 +201,69 @@ struct Winograd {
 
     /// Y = Aᵀ·M·A for the tiles of `rows` from 16 matrices (outChannels × ld) into the NCHW output,
     /// plus the bias; outputs past the map's edge (odd sizes) are dropped. `lines` holds ``lineFloats``.
+    /// Per channel, the four outputs of every tile of the item are computed 16 tiles at a time into `lines`
+    /// (the item's tiles are contiguous in M), then spread over the two output rows of each tile row.
     func transformOutput(_ m: UnsafePointer<Float>, ld: Int, rows: Range<Int>, bias: UnsafePointer<Float>?,
                          into output: UnsafeMutablePointer<Float>, lines: UnsafeMutablePointer<Float>) {
         let w = geometry.width, h = geometry.height, tw = tilesWide, plane = h * w
-        let outChannels = geometry.outChannels, matrix = outChannels * ld
-        for (index, row) in rows.enumerated() {
-            let frame = row / tilesHigh, y = 2 * (row % tilesHigh)
-            let column0 = index * tw
-            // Whole tiles go straight into the output; cropped ones through `lines`.
-            let direct = w % 2 == 0 && y + 1 < h
-            for co in 0..<outChannels {
-                let b = bias?[co] ?? 0
-                let src = m + co * ld + column0
+        let outChannels = geometry.outChannels, matrix = outChannels * ld, tiles = rows.count * tw
+        let top0 = lines, top1 = top0 + tiles, bottom0 = top1 + tiles, bottom1 = bottom0 + tiles
+        for co in 0..<outChannels {
+            let b = bias?[co] ?? 0
+            let src = m + co * ld
+            var t = 0
+            while t + 16 <= tiles {
+                @inline(__always) func e(_ k: Int) -> Vector { Vector.load(src + k * matrix + t) }
+                // Aᵀ down each column of M, then across.
+                let p00 = e(0) + e(1) + e(2), p01 = e(1) - e(2) - e(3)
+                let p10 = e(4) + e(5) + e(6), p11 = e(5) - e(6) - e(7)
+                let p20 = e(8) + e(9) + e(10), p21 = e(9) - e(10) - e(11)
+                let p30 = e(12) + e(13) + e(14), p31 = e(13) - e(14) - e(15)
+                Vector.store(p00 + p10 + p20 + b, top0 + t)
+                Vector.store(p01 + p11 + p21 + b, top1 + t)
+                Vector.store(p10 - p20 - p30 + b, bottom0 + t)
+                Vector.store(p11 - p21 - p31 + b, bottom1 + t)
+                t += 16
+            }
+            while t < tiles {
+                @inline(__always) func e(_ k: Int) -> Float { src[k * matrix + t] }
+                let p00 = e(0) + e(1) + e(2), p01 = e(1) - e(2) - e(3)
+                let p10 = e(4) + e(5) + e(6), p11 = e(5) - e(6) - e(7)
+                let p20 = e(8) + e(9) + e(10), p21 = e(9) - e(10) - e(11)
+                let p30 = e(12) + e(13) + e(14), p31 = e(13) - e(14) - e(15)
+                top0[t] = p00 + p10 + p20 + b
+                top1[t] = p01 + p11 + p21 + b
+                bottom0[t] = p10 - p20 - p30 + b
+                bottom1[t] = p11 - p21 - p31 + b
+                t += 1
+            }
+            for (index, row) in rows.enumerated() {
+                let frame = row / tilesHigh, y = 2 * (row % tilesHigh)
                 let target = output + (frame * outChannels + co) * plane + y * w
-                let top = direct ? target : lines, bottom = direct ? target + w : lines + 2 * tw
-                for t in 0..<tw {
-                    let e = src + t
-                    // Aᵀ down each column of M, then across.
-                    let p00 = e[0] + e[matrix] + e[2 * matrix], p01 = e[matrix] - e[2 * matrix] - e[3 * matrix]
-                    let p10 = e[4 * matrix] + e[5 * matrix] + e[6 * matrix], p11 = e[5 * matrix] - e[6 * matrix] - e[7 * matrix]
-                    let p20 = e[8 * matrix] + e[9 * matrix] + e[10 * matrix], p21 = e[9 * matrix] - e[10 * matrix] - e[11 * matrix]
-                    let p30 = e[12 * matrix] + e[13 * matrix] + e[14 * matrix], p31 = e[13 * matrix] - e[14 * matrix] - e[15 * matrix]
-                    top[2 * t] = p00 + p10 + p20 + b
-                    top[2 * t + 1] = p01 + p11 + p21 + b
-                    bottom[2 * t] = p10 - p20 - p30 + b
-                    bottom[2 * t + 1] = p11 - p21 - p31 + b
-                }
-                guard !direct else { continue }
-                target.update(from: top, count: w)
-                if y + 1 < h { (target + w).update(from: bottom, count: w) }
+                Self.interleave(top0 + index * tw, top1 + index * tw, count: w, into: target)
+                if y + 1 < h { Self.interleave(bottom0 + index * tw, bottom1 + index * tw, count: w, into: target + w) }
             }
         }
     }
 
     /// dM = A·dY·Aᵀ for the tiles of `rows` of the output gradient (outChannels planes per frame), into
     /// 16 matrices (outChannels × ld): the adjoint of ``transformOutput``. Outputs past the map's edge
-    /// count as zero. `lines` holds ``lineFloats`` floats.
+    /// count as zero. `lines` holds ``lineFloats`` floats. Per channel, the four gradients of every tile
+    /// are first gathered into `lines`, then transformed 16 tiles at a time.
     func transformOutputGradient(_ gradient: UnsafePointer<Float>, rows: Range<Int>,
                                  into dm: UnsafeMutablePointer<Float>, ld: Int, lines: UnsafeMutablePointer<Float>) {
         let w = geometry.width, h = geometry.height, tw = tilesWide, plane = h * w
-        let outChannels = geometry.outChannels, matrix = outChannels * ld
-        // Whole tiles are read in place; cropped ones from two rows padded with zeros to 2·tilesWide columns.
-        let paddedTop = lines, paddedBottom = lines + 2 * tw
+        let outChannels = geometry.outChannels, matrix = outChannels * ld, tiles = rows.count * tw
+        let a = lines, b = a + tiles, c = b + tiles, d = c + tiles
+        // Cropped tiles are read from two rows padded with zeros to 2·tilesWide columns.
+        let paddedTop = d + tiles, paddedBottom = paddedTop + 2 * tw
         paddedTop.update(repeating: 0, count: 4 * tw)
-        for (index, row) in rows.enumerated() {
-            let frame = row / tilesHigh, y = 2 * (row % tilesHigh)
-            let column0 = index * tw
-            let direct = w % 2 == 0 && y + 1 < h
-            for co in 0..<outChannels {
+        for co in 0..<outChannels {
+            for (index, row) in rows.enumerated() {
+                let frame = row / tilesHigh, y = 2 * (row % tilesHigh)
                 let source = gradient + (frame * outChannels + co) * plane + y * w
                 let top: UnsafePointer<Float>, bottom: UnsafePointer<Float>
-                if direct {
+                if w % 2 == 0 && y + 1 < h {
                     (top, bottom) = (source, source + w)
                 } else {
                     paddedTop.update(from: source, count: w)
@@ -238,18 +274,68 @@ struct Winograd {
                     }
                     (top, bottom) = (UnsafePointer(paddedTop), UnsafePointer(paddedBottom))
                 }
-                let dst = dm + co * ld + column0
-                for t in 0..<tw {
-                    let a = top[2 * t], b = top[2 * t + 1], c = bottom[2 * t], d = bottom[2 * t + 1]
-                    // q = A·dY (4×2), then dM = q·Aᵀ (4×4), row by row.
-                    let q00 = a, q01 = b, q10 = a + c, q11 = b + d, q20 = a - c, q21 = b - d
-                    let e = dst + t
-                    e[0] = q00; e[matrix] = q00 + q01; e[2 * matrix] = q00 - q01; e[3 * matrix] = -q01
-                    e[4 * matrix] = q10; e[5 * matrix] = q10 + q11; e[6 * matrix] = q10 - q11; e[7 * matrix] = -q11
-                    e[8 * matrix] = q20; e[9 * matrix] = q20 + q21; e[10 * matrix] = q20 - q21; e[11 * matrix] = -q21
-                    e[12 * matrix] = -c; e[13 * matrix] = -c - d; e[14 * matrix] = d - c; e[15 * matrix] = d
-                }
+                Self.deinterleave(top, count: tw, into: a + index * tw, b + index * tw)
+                Self.deinterleave(bottom, count: tw, into: c + index * tw, d + index * tw)
             }
+            let dst = dm + co * ld
+            var t = 0
+            while t + 16 <= tiles {
+                let a = Vector.load(a + t), b = Vector.load(b + t), c = Vector.load(c + t), d = Vector.load(d + t)
+                // q = A·dY (4×2), then dM = q·Aᵀ (4×4), row by row.
+                let q00 = a, q01 = b, q10 = a + c, q11 = b + d, q20 = a - c, q21 = b - d
+                @inline(__always) func put(_ k: Int, _ value: Vector) { Vector.store(value, dst + k * matrix + t) }
+                put(0, q00); put(1, q00 + q01); put(2, q00 - q01); put(3, -q01)
+                put(4, q10); put(5, q10 + q11); put(6, q10 - q11); put(7, -q11)
+                put(8, q20); put(9, q20 + q21); put(10, q20 - q21); put(11, -q21)
+                put(12, -c); put(13, -c - d); put(14, d - c); put(15, d)
+                t += 16
+            }
+            while t < tiles {
+                let a = a[t], b = b[t], c = c[t], d = d[t]
+                let q00 = a, q01 = b, q10 = a + c, q11 = b + d, q20 = a - c, q21 = b - d
+                let e = dst + t
+                e[0] = q00; e[matrix] = q00 + q01; e[2 * matrix] = q00 - q01; e[3 * matrix] = -q01
+                e[4 * matrix] = q10; e[5 * matrix] = q10 + q11; e[6 * matrix] = q10 - q11; e[7 * matrix] = -q11
+                e[8 * matrix] = q20; e[9 * matrix] = q20 + q21; e[10 * matrix] = q20 - q21; e[11 * matrix] = -q21
+                e[12 * matrix] = -c; e[13 * matrix] = -c - d; e[14 * matrix] = d - c; e[15 * matrix] = d
+                t += 1
+            }
+        }
+    }
+
+    /// Writes `count` values alternately from `even` and `odd` (`even[0], odd[0], even[1], …`).
+    @inline(__always)
+    private static func interleave(_ even: UnsafePointer<Float>, _ odd: UnsafePointer<Float>, count: Int,
+                                   into target: UnsafeMutablePointer<Float>) {
+        var i = 0
+        while 2 * i + 16 <= count {
+            let e = Half.load(even + i), o = Half.load(odd + i)
+            Vector.store(Vector(lowHalf: e, highHalf: o).interleaved, target + 2 * i)
+            i += 8
+        }
+        while 2 * i + 1 < count {
+            target[2 * i] = even[i]
+            target[2 * i + 1] = odd[i]
+            i += 1
+        }
+        if 2 * i < count { target[2 * i] = even[i] }
+    }
+
+    /// Splits the `2·pairs` values at `source` into its even and odd positions.
+    @inline(__always)
+    private static func deinterleave(_ source: UnsafePointer<Float>, count pairs: Int,
+                                     into even: UnsafeMutablePointer<Float>, _ odd: UnsafeMutablePointer<Float>) {
+        var i = 0
+        while i + 8 <= pairs {
+            let v = Vector.load(source + 2 * i)
+            Half.store(v.evenHalf, even + i)
+            Half.store(v.oddHalf, odd + i)
+            i += 8
+        }
+        while i < pairs {
+            even[i] = source[2 * i]
+            odd[i] = source[2 * i + 1]
+            i += 1
         }
     }
 }
@@ -337,6 +423,14 @@ extension Winograd {
             }
             return kernelGradient
         }
+    }
+}
+
+private extension SIMD16 where Scalar == Float {
+    /// Lanes 0…7 and 8…15 interleaved: `self[0], self[8], self[1], self[9], …`.
+    @inline(__always)
+    var interleaved: Self {
+        self[SIMD16<Int32>(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15)]
     }
 }
 
