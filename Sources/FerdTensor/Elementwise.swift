@@ -161,7 +161,68 @@ extension Tensor {
 
     /// Element-wise product with broadcasting.
     public static func * (a: Tensor, b: Tensor) -> Tensor {
-        binary(a, b, *, gradA: { g, _, y in g * y }, gradB: { g, x, _ in g * x })
+        if let inner = scaleRun(of: b, over: a) { return scaledRuns(a, by: b, inner: inner) }
+        if let inner = scaleRun(of: a, over: b) { return scaledRuns(b, by: a, inner: inner) }
+        return binary(a, b, *, gradA: { g, _, y in g * y }, gradB: { g, x, _ in g * x })
+    }
+
+    /// When every value of `scale` multiplies one contiguous run of `full` — `scale`'s shape is `full`'s with
+    /// its trailing dimensions set to 1, as for per-channel weights (N, C, 1, 1) on maps (N, C, H, W) — the
+    /// length of those runs (> 1).
+    private static func scaleRun(of scale: Tensor, over full: Tensor) -> Int? {
+        guard scale.shape.count == full.shape.count, scale.count > 0, full.count > scale.count else { return nil }
+        var k = scale.shape.count
+        while k > 0 && scale.shape[k - 1] == 1 { k -= 1 }
+        guard scale.shape[..<k] == full.shape[..<k] else { return nil }
+        return full.count / scale.count
+    }
+
+    /// `full` times `scale` broadcast over runs of `inner` values: the same products and gradient sums, in
+    /// the same order, as the general broadcasting path, but run by run in parallel.
+    private static func scaledRuns(_ full: Tensor, by scale: Tensor, inner: Int) -> Tensor {
+        let runs = scale.count
+        let out = full.data.withUnsafeBufferPointer { x in
+            scale.data.withUnsafeBufferPointer { s in
+                Kernels.uninitialized(full.count) { o in
+                    let x = x.baseAddress!, s = s.baseAddress!, o = o.baseAddress!
+                    Parallel.forRange(runs, costPerItem: inner) { range in
+                        for run in range {
+                            let factor = s[run], base = run * inner
+                            for j in base..<(base + inner) { o[j] = x[j] * factor }
+                        }
+                    }
+                }
+            }
+        }
+        return .result(shape: full.shape, data: out, inputs: [full, scale]) { g in
+            g.withUnsafeBufferPointer { g in
+                let g = g.baseAddress!
+                full.withGradBuffer { dx in
+                    scale.data.withUnsafeBufferPointer { s in
+                        let dx = dx.baseAddress!, s = s.baseAddress!
+                        Parallel.forRange(runs, costPerItem: inner) { range in
+                            for run in range {
+                                let factor = s[run], base = run * inner
+                                for j in base..<(base + inner) { dx[j] += g[j] * factor }
+                            }
+                        }
+                    }
+                }
+                scale.withGradBuffer { ds in
+                    full.data.withUnsafeBufferPointer { x in
+                        let ds = ds.baseAddress!, x = x.baseAddress!
+                        Parallel.forRange(runs, costPerItem: inner) { range in
+                            for run in range {
+                                let base = run * inner
+                                var sum = ds[run]
+                                for j in base..<(base + inner) { sum += g[j] * x[j] }
+                                ds[run] = sum
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Element-wise quotient with broadcasting.

@@ -61,25 +61,27 @@ struct Winograd {
     static func transformKernel(_ kernel: UnsafePointer<Float>, outChannels: Int, channels: Int,
                                 into u: UnsafeMutablePointer<Float>) {
         let pairs = outChannels * channels, block = 64
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * block) { buffer in
-            let local = buffer.baseAddress!
-            for first in stride(from: 0, to: pairs, by: block) {
-                let count = min(block, pairs - first)
-                for index in 0..<count {
-                    let k = kernel + (first + index) * 9
-                    @inline(__always) func row(_ i: Int, _ a: Float, _ b: Float, _ c: Float) {
-                        local[(4 * i) * block + index] = a
-                        local[(4 * i + 1) * block + index] = 0.5 * (a + b + c)
-                        local[(4 * i + 2) * block + index] = 0.5 * (a - b + c)
-                        local[(4 * i + 3) * block + index] = c
+        Parallel.forRange((pairs + block - 1) / block, costPerItem: 64 * block) { blocks in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * block) { buffer in
+                let local = buffer.baseAddress!
+                for first in stride(from: blocks.lowerBound * block, to: min(pairs, blocks.upperBound * block), by: block) {
+                    let count = min(block, pairs - first)
+                    for index in 0..<count {
+                        let k = kernel + (first + index) * 9
+                        @inline(__always) func row(_ i: Int, _ a: Float, _ b: Float, _ c: Float) {
+                            local[(4 * i) * block + index] = a
+                            local[(4 * i + 1) * block + index] = 0.5 * (a + b + c)
+                            local[(4 * i + 2) * block + index] = 0.5 * (a - b + c)
+                            local[(4 * i + 3) * block + index] = c
+                        }
+                        // The rows of G·K (4×3), each times Gᵀ.
+                        row(0, k[0], k[1], k[2])
+                        row(1, 0.5 * (k[0] + k[3] + k[6]), 0.5 * (k[1] + k[4] + k[7]), 0.5 * (k[2] + k[5] + k[8]))
+                        row(2, 0.5 * (k[0] - k[3] + k[6]), 0.5 * (k[1] - k[4] + k[7]), 0.5 * (k[2] - k[5] + k[8]))
+                        row(3, k[6], k[7], k[8])
                     }
-                    // The rows of G·K (4×3), each times Gᵀ.
-                    row(0, k[0], k[1], k[2])
-                    row(1, 0.5 * (k[0] + k[3] + k[6]), 0.5 * (k[1] + k[4] + k[7]), 0.5 * (k[2] + k[5] + k[8]))
-                    row(2, 0.5 * (k[0] - k[3] + k[6]), 0.5 * (k[1] - k[4] + k[7]), 0.5 * (k[2] - k[5] + k[8]))
-                    row(3, k[6], k[7], k[8])
+                    for e in 0..<16 { (u + e * pairs + first).update(from: local + e * block, count: count) }
                 }
-                for e in 0..<16 { (u + e * pairs + first).update(from: local + e * block, count: count) }
             }
         }
     }
@@ -88,23 +90,25 @@ struct Winograd {
     static func transformKernelGradient(_ du: UnsafePointer<Float>, outChannels: Int, channels: Int,
                                         into kernelGradient: UnsafeMutablePointer<Float>) {
         let pairs = outChannels * channels
-        for pair in 0..<pairs {
-            @inline(__always) func d(_ e: Int) -> Float { du[e * pairs + pair] }
-            // r = Gᵀ·dU (3×4), column by column, then dK = r·G (3×3), row by row.
-            @inline(__always) func column(_ j: Int) -> (Float, Float, Float) {
-                let d0 = d(j), d1 = d(4 + j), d2 = d(8 + j), d3 = d(12 + j)
-                return (d0 + 0.5 * (d1 + d2), 0.5 * (d1 - d2), 0.5 * (d1 + d2) + d3)
+        Parallel.forRange(pairs, costPerItem: 64) { range in
+            for pair in range {
+                @inline(__always) func d(_ e: Int) -> Float { du[e * pairs + pair] }
+                // r = Gᵀ·dU (3×4), column by column, then dK = r·G (3×3), row by row.
+                @inline(__always) func column(_ j: Int) -> (Float, Float, Float) {
+                    let d0 = d(j), d1 = d(4 + j), d2 = d(8 + j), d3 = d(12 + j)
+                    return (d0 + 0.5 * (d1 + d2), 0.5 * (d1 - d2), 0.5 * (d1 + d2) + d3)
+                }
+                let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3)
+                let k = kernelGradient + pair * 9
+                @inline(__always) func row(_ a: Int, _ r0: Float, _ r1: Float, _ r2: Float, _ r3: Float) {
+                    k[3 * a] += r0 + 0.5 * (r1 + r2)
+                    k[3 * a + 1] += 0.5 * (r1 - r2)
+                    k[3 * a + 2] += 0.5 * (r1 + r2) + r3
+                }
+                row(0, c0.0, c1.0, c2.0, c3.0)
+                row(1, c0.1, c1.1, c2.1, c3.1)
+                row(2, c0.2, c1.2, c2.2, c3.2)
             }
-            let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3)
-            let k = kernelGradient + pair * 9
-            @inline(__always) func row(_ a: Int, _ r0: Float, _ r1: Float, _ r2: Float, _ r3: Float) {
-                k[3 * a] += r0 + 0.5 * (r1 + r2)
-                k[3 * a + 1] += 0.5 * (r1 - r2)
-                k[3 * a + 2] += 0.5 * (r1 + r2) + r3
-            }
-            row(0, c0.0, c1.0, c2.0, c3.0)
-            row(1, c0.1, c1.1, c2.1, c3.1)
-            row(2, c0.2, c1.2, c2.2, c3.2)
         }
     }
 

@@ -13,8 +13,27 @@ final class OperationGradientTests: XCTestCase {
         let b = randomTensor([3, 1, 5], seed: 2)
         let c = randomTensor([2, 3, 1, 1], seed: 3)
         checkGradients([a, b, c]) { t in (t[0] + t[1]) * t[2] - t[1] * t[0] }
+        checkGradients([a, c]) { t in t[1] * t[0] }
         let s = randomTensor([1], seed: 4)
         checkGradients([a, s]) { t in t[0] * t[1] + t[0] * 0.5 + 2 }
+    }
+
+    /// Per-channel weights on maps ((N, C, 1, 1) times (N, C, H, W), either way round) take a run-by-run
+    /// path; its products and gradient sums are those of the broadcasting definition, value for value and
+    /// in the same order.
+    func testChannelScalingIsTheBroadcastingProductExactly() {
+        for scaleFirst in [false, true] {
+            let x = randomTensor([2, 3, 4, 5], seed: 21), s = randomTensor([2, 3, 1, 1], seed: 22)
+            let g = randomTensor([2, 3, 4, 5], seed: 23, requiresGrad: false)
+            let y = scaleFirst ? s * x : x * s
+            XCTAssertEqual(y.data, (0..<x.count).map { x.data[$0] * s.data[$0 / 20] })
+            (y * g).sum().backward()
+            XCTAssertEqual(x.grad, (0..<x.count).map { g.data[$0] * s.data[$0 / 20] })
+            let sums = (0..<6).map { run in
+                (0..<20).reduce(Float(0)) { sum, j in sum + g.data[run * 20 + j] * x.data[run * 20 + j] }
+            }
+            XCTAssertEqual(s.grad, sums)
+        }
     }
 
     func testUnaryFunctions() {
