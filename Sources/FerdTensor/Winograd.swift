@@ -137,7 +137,7 @@ struct Winograd {
                     return y >= 0 && y < h ? base + y * w : UnsafePointer(zero)
                 }
                 let d0 = line(0), d1 = line(1), d2 = line(2), d3 = line(3)
-                /// Bᵀ·D down the columns x…x+lanes−1.
+                // Bᵀ·D down the columns x…x+lanes−1.
                 @inline(__always) func down<V: SIMD>(_: V.Type, _ x: Int) where V.Scalar == Float {
                     let a = V.load(d0 + x), b = V.load(d1 + x), e = V.load(d2 + x), f = V.load(d3 + x)
                     V.store(a - e, t0 + x + 1)
