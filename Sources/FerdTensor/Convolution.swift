@@ -444,9 +444,11 @@ enum Convolution {
         // Worker 0 adds its weight gradient into `weightGradient`, the others into their own partial sums.
         let partialSize = wantsWeight ? weight.count : 0
         var scratch = Kernels.uninitialized(workers * (columnsSize + gatherSize)) { _ in }
-        var partials = [Float](repeating: 0, count: (workers - 1) * partialSize)
-        var inputGradient = [Float](repeating: 0, count: scatterInput ? input.count : 0)
-        var weightGradient = [Float](repeating: 0, count: partialSize)
+        // None of these is zeroed beforehand: a worker's first band overwrites its weight gradient sums (β = 0) and
+        // the later ones add to them; each item zeroes the input gradient of its own frames before scattering.
+        var partials = Kernels.uninitialized((workers - 1) * partialSize) { _ in }
+        var inputGradient = Kernels.uninitialized(scatterInput ? input.count : 0) { _ in }
+        var weightGradient = Kernels.uninitialized(partialSize) { _ in }
         gradient.withUnsafeBufferPointer { dy in
             input.data.withUnsafeBufferPointer { x in
                 weight.data.withUnsafeBufferPointer { w in
@@ -461,7 +463,12 @@ enum Convolution {
                                         let col = s + worker * (columnsSize + gatherSize), gathered = col + columnsSize
                                         let frames = tiling.frames(of: item)
                                         let workerDw = worker == 0 ? dw : dw.map { _ in p.baseAddress! + (worker - 1) * partialSize }
+                                        let frameFloats = g.channels * g.inPlane
+                                        if let dx {
+                                            (dx + frames.lowerBound * frameFloats).update(repeating: 0, count: frames.count * frameFloats)
+                                        }
                                         for rows in bands {
+                                            let firstBand = item == worker && rows == bands[0]
                                             let columns = frames.count * rows.count * g.outWidth
                                             for group in 0..<g.groups {
                                                 // The output gradient of this band as a (C_out_group × columns) matrix.
@@ -486,7 +493,7 @@ enum Convolution {
                                                     let (patches, ld) = g.patches(of: x, frames: frames, rows: rows, group: group, scratch: col)
                                                     BLAS.gemm(threads: gemmThreads, transposeB: true, m: gOut, n: g.patchSize, k: columns,
                                                               a: dyMatrix, lda: dyLd, b: patches, ldb: ld,
-                                                              beta: 1, c: workerDw + wOffset, ldc: g.patchSize)
+                                                              beta: firstBand ? 0 : 1, c: workerDw + wOffset, ldc: g.patchSize)
                                                 }
                                                 guard let dx else { continue }
                                                 BLAS.gemm(threads: gemmThreads, transposeA: true, m: g.patchSize, n: columns, k: gOut,

@@ -86,7 +86,7 @@ struct Winograd {
         }
     }
 
-    /// dK = Gᵀ·dU·G, added onto `kernelGradient` (C_out, C_in, 3, 3): the adjoint of ``transformKernel``.
+    /// dK = Gᵀ·dU·G into `kernelGradient` (C_out, C_in, 3, 3): the adjoint of ``transformKernel``.
     static func transformKernelGradient(_ du: UnsafePointer<Float>, outChannels: Int, channels: Int,
                                         into kernelGradient: UnsafeMutablePointer<Float>) {
         let pairs = outChannels * channels
@@ -101,9 +101,9 @@ struct Winograd {
                 let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3)
                 let k = kernelGradient + pair * 9
                 @inline(__always) func row(_ a: Int, _ r0: Float, _ r1: Float, _ r2: Float, _ r3: Float) {
-                    k[3 * a] += r0 + 0.5 * (r1 + r2)
-                    k[3 * a + 1] += 0.5 * (r1 - r2)
-                    k[3 * a + 2] += 0.5 * (r1 + r2) + r3
+                    k[3 * a] = r0 + 0.5 * (r1 + r2)
+                    k[3 * a + 1] = 0.5 * (r1 - r2)
+                    k[3 * a + 2] = 0.5 * (r1 + r2) + r3
                 }
                 row(0, c0.0, c1.0, c2.0, c3.0)
                 row(1, c0.1, c1.1, c2.1, c3.1)
@@ -392,8 +392,9 @@ extension Winograd {
         let vSize = 16 * cIn * maxTiles, mSize = 16 * cOut * maxTiles, lineSize = lineFloats
         let perWorker = vSize + mSize + lineSize, uSize = 16 * cOut * cIn
         var scratch = Kernels.uninitialized(workers * perWorker) { _ in }
-        // dU summed per worker (fixed item split: the same sums on every run), then added up.
-        var partials = [Float](repeating: 0, count: workers * uSize)
+        // dU summed per worker (fixed item split: the same sums on every run), then added up. A worker's first
+        // item overwrites its sums (β = 0) and the later ones add to them, so they need no zeroing beforehand.
+        var partials = Kernels.uninitialized(workers * uSize) { _ in }
         gradient.withUnsafeBufferPointer { dy in
             input.withUnsafeBufferPointer { x in
                 scratch.withUnsafeMutableBufferPointer { s in
@@ -408,7 +409,7 @@ extension Winograd {
                             for e in 0..<16 {
                                 BLAS.gemm(threads: gemmThreads, transposeB: true, m: cOut, n: cIn, k: tiles,
                                           a: dm + e * cOut * tiles, lda: tiles, b: v + e * cIn * tiles, ldb: tiles,
-                                          beta: 1, c: du + e * uSize / 16, ldc: cIn)
+                                          beta: item == worker ? 0 : 1, c: du + e * uSize / 16, ldc: cIn)
                             }
                         }
                     }
@@ -421,11 +422,9 @@ extension Winograd {
                 Kernels.addInPlace(UnsafeMutableBufferPointer(start: total, count: uSize),
                                    UnsafeBufferPointer(start: total + worker * uSize, count: uSize))
             }
-            var kernelGradient = [Float](repeating: 0, count: cOut * cIn * 9)
-            kernelGradient.withUnsafeMutableBufferPointer { k in
+            return Kernels.uninitialized(cOut * cIn * 9) { k in
                 Self.transformKernelGradient(total, outChannels: cOut, channels: cIn, into: k.baseAddress!)
             }
-            return kernelGradient
         }
     }
 }
