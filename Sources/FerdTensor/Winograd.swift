@@ -169,24 +169,23 @@ struct Winograd {
                 @inline(__always) func across(_ k: Int, _ r: UnsafeMutablePointer<Float>) {
                     let v0 = v + ((4 * k) * channels + c) * ld + column0
                     let v1 = v0 + channels * ld, v2 = v1 + channels * ld, v3 = v2 + channels * ld
+                    // Bᵀ across tiles t…t+lanes−1 from their columns a, b, e, f (2t, 2t + 1, 2t + 2, 2t + 3).
+                    @inline(__always) func put<V: SIMD>(_ t: Int, _ a: V, _ b: V, _ e: V, _ f: V) where V.Scalar == Float {
+                        V.store(a - e, v0 + t)
+                        V.store(b + e, v1 + t)
+                        V.store(e - b, v2 + t)
+                        V.store(b - f, v3 + t)
+                    }
                     var t = 0
-                    // Eight tiles at a time: columns 2t, 2t + 2, … (even lanes) and 2t + 1, 2t + 3, … (odd lanes).
+                    // Eight (then four) tiles at a time: their even columns in the even lanes, odd ones in the odd lanes.
                     while t + 8 <= tw {
                         let ab = Vector.load(r + 2 * t), ef = Vector.load(r + 2 * t + 2)
-                        let a = ab.evenHalf, b = ab.oddHalf, e = ef.evenHalf, f = ef.oddHalf
-                        Half.store(a - e, v0 + t)
-                        Half.store(b + e, v1 + t)
-                        Half.store(e - b, v2 + t)
-                        Half.store(b - f, v3 + t)
+                        put(t, ab.evenHalf, ab.oddHalf, ef.evenHalf, ef.oddHalf)
                         t += 8
                     }
                     if t + 4 <= tw {
                         let ab = Half.load(r + 2 * t), ef = Half.load(r + 2 * t + 2)
-                        let a = ab.evenHalf, b = ab.oddHalf, e = ef.evenHalf, f = ef.oddHalf
-                        SIMD4.store(a - e, v0 + t)
-                        SIMD4.store(b + e, v1 + t)
-                        SIMD4.store(e - b, v2 + t)
-                        SIMD4.store(b - f, v3 + t)
+                        put(t, ab.evenHalf, ab.oddHalf, ef.evenHalf, ef.oddHalf)
                         t += 4
                     }
                     while t < tw {

@@ -263,7 +263,7 @@ def validate_spec(spec):
         if not _is_tcp_address(init_method):
             raise SpecError("distributed.init_method", f"is {init_method!r}", "give tcp://HOST:PORT")
         _choice(spec, "distributed.backend", ("gloo", "nccl"))
-        _number(spec, "distributed.join_timeout_seconds", minimum=0, optional=300)
+        _number(spec, "distributed.join_timeout_seconds", positive=True, optional=300)
     return spec
 
 

@@ -67,9 +67,9 @@ def join(spec, device):
                 raise failure(f"{joined} of {world} members came")
             time.sleep(0.05)
         dist.init_process_group(block["backend"], store=store, rank=rank, world_size=world, timeout=TIMEOUT)
+    except DistributedError:
+        raise
     except (RuntimeError, ValueError, OSError) as error:
-        if isinstance(error, DistributedError):
-            raise
         raise failure(str(error).splitlines()[0]) from None
 
 

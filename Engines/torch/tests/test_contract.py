@@ -94,6 +94,8 @@ class SpecValidationTests(unittest.TestCase):
              "distributed.backend"),
             ("distributed", {"rank": 0, "world_size": 2, "init_method": "tcp://x:1", "backend": "gloo",
                              "join_timeout_seconds": -1}, "distributed.join_timeout_seconds"),
+            ("distributed", {"rank": 0, "world_size": 2, "init_method": "tcp://x:1", "backend": "gloo",
+                             "join_timeout_seconds": 0}, "distributed.join_timeout_seconds"),
         ]
         for path, value, field in cases:
             with self.subTest(path=path, value=value):

@@ -7,12 +7,10 @@ import Foundation
 /// installed before the launch so that a fast exit cannot be missed, does not depend on that run loop.
 public final class ChildProcess: @unchecked Sendable {
     /// The process; configure it before `run()` and do not set its `terminationHandler`.
-    public let process: Process
+    public let process = Process()
     private let running = DispatchGroup()
 
-    public init(_ process: Process = Process()) {
-        self.process = process
-    }
+    public init() {}
 
     /// Launches the process (`Process.run()`).
     public func run() throws {
