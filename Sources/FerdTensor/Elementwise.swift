@@ -295,16 +295,48 @@ extension Tensor {
     }
 
     /// GELU with the tanh approximation 0.5x(1+tanh(√(2/π)(x+0.044715x³))), as PyTorch's
-    /// `approximate="tanh"` and vit-pytorch's GELU on torch 1.13 define it.
+    /// `approximate="tanh"` and vit-pytorch's GELU on torch 1.13 define it. Sixteen values at a time
+    /// (``VectorMath/tanh(_:)``), forward and backward; the backward recomputes tanh from the input.
     public func gelu() -> Tensor {
-        let c: Float = (2 / Float.pi).squareRoot()
-        return unary({ x in
-            0.5 * x * (1 + tanhf(c * (x + 0.044715 * x * x * x)))
-        }, derivative: { x, _ in
-            let inner = c * (x + 0.044715 * x * x * x)
-            let t = tanhf(inner)
-            return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)
-        })
+        let out = data.withUnsafeBufferPointer { x in
+            Kernels.uninitialized(count) { y in
+                let x = x.baseAddress!, y = y.baseAddress!
+                Parallel.forRange(count, costPerItem: 8) { range in
+                    VectorMath.forEachVector(count: range.count) { offset, lanes in
+                        let i = range.lowerBound + offset
+                        let v = VectorMath.load(x + i, lanes: lanes)
+                        VectorMath.store(0.5 * v * (1 + VectorMath.tanh(Self.geluInner(v))), y + i, lanes: lanes)
+                    }
+                }
+            }
+        }
+        return .result(shape: shape, data: out, inputs: [self]) { [self] g in
+            accumulateGrad(g.withUnsafeBufferPointer { dy in
+                data.withUnsafeBufferPointer { x in
+                    Kernels.uninitialized(count) { dx in
+                        let dy = dy.baseAddress!, x = x.baseAddress!, dx = dx.baseAddress!
+                        Parallel.forRange(count, costPerItem: 8) { range in
+                            VectorMath.forEachVector(count: range.count) { offset, lanes in
+                                let i = range.lowerBound + offset
+                                let v = VectorMath.load(x + i, lanes: lanes), t = VectorMath.tanh(Self.geluInner(v))
+                                let innerSlope = Self.geluScale * (1 + 3 * 0.044715 * v * v)
+                                let slope = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * innerSlope
+                                VectorMath.store(VectorMath.load(dy + i, lanes: lanes) * slope, dx + i, lanes: lanes)
+                            }
+                        }
+                    }
+                }
+            })
+        }
+    }
+
+    /// √(2/π), the scale of GELU's tanh argument.
+    private static let geluScale: Float = (2 / Float.pi).squareRoot()
+
+    /// √(2/π)(x + 0.044715x³).
+    @inline(__always)
+    private static func geluInner(_ x: SIMD16<Float>) -> SIMD16<Float> {
+        geluScale * (x + 0.044715 * x * x * x)
     }
 }
 
