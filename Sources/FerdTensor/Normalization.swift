@@ -293,7 +293,8 @@ extension Tensor {
     private static let evenLanes = SIMD16<Int32>(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
 
     /// Max pooling of one plane with a 3×3 window, stride 2 and padding 1 (the stem's): the maxima of
-    /// three columns in every row first, then of three such rows, sixteen outputs at a time. The
+    /// three columns in every row first, then of three such rows, sixteen outputs at a time (the last
+    /// sixteen of a row overlapping the ones before where the row is no multiple of sixteen). The
     /// winner is the first maximum in row-major window order (or the last NaN), as in the general path.
     static func maxPool3x3Stride2(_ src: UnsafePointer<Float>, height h: Int, width w: Int,
                                   into out: UnsafeMutablePointer<Float>, winners: UnsafeMutablePointer<Int32>) {
@@ -314,12 +315,12 @@ extension Tensor {
                         index[ox] = Int32(r * w + winner)
                     }
                     scalar(0)
-                    var ox = 1
-                    // Loads reach column 2·ox + 32, which must stay inside the row.
-                    while ox + 16 <= ow && 2 * ox + 32 < w {
-                        let left = UnsafeRawPointer(line + 2 * ox - 1).loadUnaligned(as: SIMD32<Float>.self)
-                        let right = UnsafeRawPointer(line + 2 * ox + 1).loadUnaligned(as: SIMD32<Float>.self)
-                        let a = left.evenHalf, b = left.oddHalf, c = right.evenHalf
+                    // Sixteen outputs from two loads: columns 2·ox − 1 + 2j from one, 2·ox + 2j and 2·ox + 1 + 2j
+                    // from the next, which ends at column 2·ox + 31.
+                    @inline(__always) func sixteen(_ ox: Int) {
+                        let a = UnsafeRawPointer(line + 2 * ox - 1).loadUnaligned(as: SIMD32<Float>.self).evenHalf
+                        let pair = UnsafeRawPointer(line + 2 * ox).loadUnaligned(as: SIMD32<Float>.self)
+                        let b = pair.evenHalf, c = pair.oddHalf
                         // code: which of the three columns won, 0, 1 or 2.
                         var best = a, code = SIMD16<Int32>()
                         let takeB = (b .> best) .| (b .!= b)
@@ -331,7 +332,17 @@ extension Tensor {
                         UnsafeMutableRawPointer(maxima + ox).storeBytes(of: best, as: SIMD16<Float>.self)
                         let columns = SIMD16<Int32>(repeating: Int32(r * w + 2 * ox - 1)) &+ Self.evenLanes
                         UnsafeMutableRawPointer(index + ox).storeBytes(of: columns &+ code, as: SIMD16<Int32>.self)
+                    }
+                    var ox = 1
+                    while ox + 16 <= ow && 2 * ox + 32 <= w {
+                        sixteen(ox)
                         ox += 16
+                    }
+                    // An output computed twice comes out the same, so the last sixteen may overlap the ones before
+                    // (a 56-wide map's 28 outputs: 1–16, then 12–27).
+                    if ox < ow && ow >= 17 && 2 * (ow - 16) + 32 <= w {
+                        sixteen(ow - 16)
+                        ox = ow
                     }
                     while ox < ow { scalar(ox); ox += 1 }
                 }
@@ -344,8 +355,8 @@ extension Tensor {
                     guard first < last else { continue }
                     for r in (first + 1)...last {
                         let maxima = rowMax + r * ow, index = rowWinner + r * ow
-                        var ox = 0
-                        while ox + 16 <= ow {
+                        // Merging an output twice leaves it as it was, so the last sixteen may overlap.
+                        @inline(__always) func merge(_ ox: Int) {
                             var best = UnsafeRawPointer(target + ox).loadUnaligned(as: SIMD16<Float>.self)
                             let candidate = UnsafeRawPointer(maxima + ox).loadUnaligned(as: SIMD16<Float>.self)
                             let take = (candidate .> best) .| (candidate .!= candidate)
@@ -355,7 +366,15 @@ extension Tensor {
                             winner.replace(with: UnsafeRawPointer(index + ox).loadUnaligned(as: SIMD16<Int32>.self), where: take)
                             UnsafeMutableRawPointer(target + ox).storeBytes(of: best, as: SIMD16<Float>.self)
                             UnsafeMutableRawPointer(chosen + ox).storeBytes(of: winner, as: SIMD16<Int32>.self)
+                        }
+                        var ox = 0
+                        while ox + 16 <= ow {
+                            merge(ox)
                             ox += 16
+                        }
+                        if ox < ow && ow >= 16 {
+                            merge(ow - 16)
+                            ox = ow
                         }
                         for ox in ox..<ow where maxima[ox] > target[ox] || maxima[ox].isNaN {
                             target[ox] = maxima[ox]

@@ -202,13 +202,13 @@ final class OperationGradientTests: XCTestCase {
     func testMaxPoolWithTiesAndWideMaps() {
         // ReLU'd values (many zero ties) on maps wide enough for the 3×3 stride-2 path's SIMD lanes, and
         // a 2×2 stride-2 pool (the general path): values and the winner that takes the gradient follow
-        // PyTorch's rule, the first maximum in row-major window order.
-        let x = Tensor(shape: [2, 3, 9, 37], data: randomTensor([2, 3, 9, 37], seed: 31, requiresGrad: false).data.map { max($0, 0) },
-                       requiresGrad: true)
-        for (kernel, stride, padding) in [(3, 2, 1), (2, 2, 0), (3, 1, 1)] {
-            x.grad = nil
+        // PyTorch's rule, the first maximum in row-major window order. Width 37 takes 16 lanes and a scalar
+        // tail, width 56 (the stem's) 16 lanes twice, the second group overlapping the first.
+        for (width, kernel, stride, padding) in [(37, 3, 2, 1), (37, 2, 2, 0), (37, 3, 1, 1), (56, 3, 2, 1)] {
+            let x = Tensor(shape: [2, 3, 9, width],
+                           data: randomTensor([2, 3, 9, width], seed: 31, requiresGrad: false).data.map { max($0, 0) }, requiresGrad: true)
             let y = x.maxPool2d(kernel: kernel, stride: stride, padding: padding)
-            let (h, w) = (9, 37), oh = y.shape[2], ow = y.shape[3]
+            let (h, w) = (9, width), oh = y.shape[2], ow = y.shape[3]
             let projection = randomTensor(y.shape, seed: 32, requiresGrad: false)
             (y * projection).sum().backward()
             var expected = [Float](repeating: 0, count: x.count)
@@ -224,7 +224,7 @@ final class OperationGradientTests: XCTestCase {
                 XCTAssertEqual(y.data[o], best)
                 expected[winner] += projection.data[o]
             } } }
-            XCTAssertEqual(x.grad!, expected, "kernel \(kernel) stride \(stride)")
+            XCTAssertEqual(x.grad!, expected, "width \(width) kernel \(kernel) stride \(stride)")
         }
     }
 
