@@ -295,7 +295,7 @@ extension Tensor {
     }
 
     /// GELU with the tanh approximation 0.5x(1+tanh(√(2/π)(x+0.044715x³))), as PyTorch's
-    /// `approximate="tanh"` and vit-pytorch's GELU on torch 1.13 define it. Sixteen values at a time
+    /// `approximate="tanh"` and vit-pytorch's GELU on torch 1.13 define it. Eight values at a time
     /// (``VectorMath/tanh(_:)``), forward and backward; the backward recomputes tanh from the input.
     public func gelu() -> Tensor {
         let out = data.withUnsafeBufferPointer { x in
@@ -335,7 +335,7 @@ extension Tensor {
 
     /// √(2/π)(x + 0.044715x³).
     @inline(__always)
-    private static func geluInner(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    private static func geluInner(_ x: VectorMath.Vector) -> VectorMath.Vector {
         geluScale * (x + 0.044715 * x * x * x)
     }
 }

@@ -1,17 +1,22 @@
-/// exp and tanh on sixteen lanes at once, for the element-wise operations whose scalar libm calls
+/// exp and tanh on eight lanes at once, for the element-wise operations whose scalar libm calls
 /// (tanhf calls expm1f) cost more than the rest of the operation. Both follow Cephes' single-precision
 /// algorithms (Moshier, "Methods and Programs for Mathematical Functions", 1989): a range reduction and a
 /// short polynomial: within 1 ulp (exp) and 1.3 ulps (tanh) of double-precision libm over dense sweeps
 /// (`VectorMathTests`).
 enum VectorMath {
-    typealias Vector = SIMD16<Float>
+    /// Eight lanes: twice an SSE register, which the portable x86-64 build compiles to without spilling.
+    typealias Vector = SIMD8<Float>
+    static let lanes = Vector.scalarCount
 
     /// e^x for x in [−87, 88]: x = n·ln 2 + r with |r| ≤ ln 2 / 2, e^r by a degree-6 polynomial, times 2ⁿ.
     /// Inputs outside that range are clamped to it; NaN stays NaN.
     @inline(__always)
     static func exp(_ x: Vector) -> Vector {
         let clamped = x.clamped(lowerBound: Vector(repeating: -87), upperBound: Vector(repeating: 88))
-        let n = (clamped * 1.44269504088896341 + 0.5).rounded(.down)
+        // n = round(x / ln 2) by adding and subtracting 1.5·2²³ (plain SSE has no rounding instruction); the
+        // sum's low mantissa bits are then n itself.
+        let shifted = clamped * 1.44269504088896341 + 12_582_912
+        let n = shifted - 12_582_912
         // ln 2 in two parts, the first exact in a few bits, so that n·ln 2 is subtracted without rounding.
         var r = clamped - n * 0.693359375
         r = r + n * 2.12194440e-4
@@ -22,7 +27,7 @@ enum VectorMath {
         p = p * r + 1.6666665459e-1
         p = p * r + 5.0000001201e-1
         let e = p * (r * r) + r + 1
-        let exponent = (SIMD16<Int32>(n, rounding: .down) &+ 127) &<< 23
+        let exponent = (unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
         let scale = unsafeBitCast(exponent, to: Vector.self)
         return (e * scale).replacing(with: x, where: x .!= x)
     }
@@ -45,21 +50,21 @@ enum VectorMath {
         return small.replacing(with: large, where: .!(magnitude .< 0.625))
     }
 
-    /// Applies `body` to `count` values sixteen at a time; the last partial group goes through a zero-padded
+    /// Applies `body` to `count` values eight at a time; the last partial group goes through a zero-padded
     /// vector, so every value is computed by the same instructions wherever it sits.
     @inline(__always)
     static func forEachVector(count: Int, _ body: (_ offset: Int, _ lanes: Int) -> Void) {
         var i = 0
-        while i + 16 <= count {
-            body(i, 16)
-            i += 16
+        while i + lanes <= count {
+            body(i, lanes)
+            i += lanes
         }
         if i < count { body(i, count - i) }
     }
 
     @inline(__always)
     static func load(_ pointer: UnsafePointer<Float>, lanes: Int) -> Vector {
-        if lanes == 16 { return UnsafeRawPointer(pointer).loadUnaligned(as: Vector.self) }
+        if lanes == Self.lanes { return UnsafeRawPointer(pointer).loadUnaligned(as: Vector.self) }
         var v = Vector()
         for lane in 0..<lanes { v[lane] = pointer[lane] }
         return v
@@ -67,7 +72,7 @@ enum VectorMath {
 
     @inline(__always)
     static func store(_ v: Vector, _ pointer: UnsafeMutablePointer<Float>, lanes: Int) {
-        if lanes == 16 { return UnsafeMutableRawPointer(pointer).storeBytes(of: v, as: Vector.self) }
+        if lanes == Self.lanes { return UnsafeMutableRawPointer(pointer).storeBytes(of: v, as: Vector.self) }
         for lane in 0..<lanes { pointer[lane] = v[lane] }
     }
 }
