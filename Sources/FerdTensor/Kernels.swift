@@ -104,6 +104,27 @@ extension Kernels {
         return (sum, product)
     }
 
+    /// (Σ g[i]·scale[i], Σ g[i]·scale[i]·x[i]): layer norm's input gradient terms.
+    static func scaledMoments(_ g: UnsafePointer<Float>, scale: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                              count: Int) -> (sum: Float, product: Float) {
+        var sums = SIMD16<Float>(), products = SIMD16<Float>(), i = 0
+        while i + 16 <= count {
+            let gs = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD16<Float>.self)
+                * UnsafeRawPointer(scale + i).loadUnaligned(as: SIMD16<Float>.self)
+            sums += gs
+            products += gs * UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
+            i += 16
+        }
+        var sum = sums.sum(), product = products.sum()
+        while i < count {
+            let gs = g[i] * scale[i]
+            sum += gs
+            product += gs * x[i]
+            i += 1
+        }
+        return (sum, product)
+    }
+
     /// out[i] = scale·(mask[i] > 0 ? g[i] : 0) + slope·(x[i] − center) + offset: batch norm's input
     /// gradient behind a ReLU.
     static func maskedAffine(_ g: UnsafePointer<Float>, mask: UnsafePointer<Float>, x: UnsafePointer<Float>, count: Int,

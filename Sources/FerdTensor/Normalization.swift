@@ -144,12 +144,8 @@ extension Tensor {
                         Parallel.forRange(rows, costPerItem: d) { range in
                             for r in range {
                                 let src = x.baseAddress! + r * d
-                                var mean: Float = 0
-                                for i in 0..<d { mean += src[i] }
-                                mean /= Float(d)
-                                var variance: Float = 0
-                                for i in 0..<d { let v = src[i] - mean; variance += v * v }
-                                variance /= Float(d)
+                                let mean = Kernels.sum(src, count: d) / Float(d)
+                                let variance = Kernels.squaredDeviations(src, count: d, center: mean) / Float(d)
                                 let s = 1 / (variance + epsilon).squareRoot()
                                 inv[r] = s
                                 for i in 0..<d {
@@ -165,26 +161,32 @@ extension Tensor {
         }
         return .result(shape: shape, data: out, inputs: [self, weight, bias]) { [self] g in
             g.withUnsafeBufferPointer { dy in
+                // dγ and dβ sum over the rows, each thread for its own columns.
                 weight.withGradBuffer { dGamma in
-                    for r in 0..<rows { for i in 0..<d { dGamma[i] += dy[r * d + i] * normalized[r * d + i] } }
-                }
-                bias.withGradBuffer { dBeta in
-                    for r in 0..<rows { for i in 0..<d { dBeta[i] += dy[r * d + i] } }
+                    bias.withGradBuffer { dBeta in
+                        normalized.withUnsafeBufferPointer { xh in
+                            Parallel.forRange(d, costPerItem: rows) { columns in
+                                for r in 0..<rows {
+                                    let g = dy.baseAddress! + r * d, h = xh.baseAddress! + r * d
+                                    for i in columns {
+                                        dGamma[i] += g[i] * h[i]
+                                        dBeta[i] += g[i]
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
                 withGradBuffer { dx in
-                    Parallel.forRange(rows, costPerItem: d) { range in
-                        for r in range {
-                            var meanG: Float = 0, meanGX: Float = 0
-                            for i in 0..<d {
-                                let gh = dy[r * d + i] * gamma[i]
-                                meanG += gh
-                                meanGX += gh * normalized[r * d + i]
-                            }
-                            meanG /= Float(d)
-                            meanGX /= Float(d)
-                            for i in 0..<d {
-                                let gh = dy[r * d + i] * gamma[i]
-                                dx[r * d + i] += invStd[r] * (gh - meanG - normalized[r * d + i] * meanGX)
+                    gamma.withUnsafeBufferPointer { gamma in
+                        normalized.withUnsafeBufferPointer { xh in
+                            Parallel.forRange(rows, costPerItem: d) { range in
+                                for r in range {
+                                    let g = dy.baseAddress! + r * d, h = xh.baseAddress! + r * d, out = dx.baseAddress! + r * d
+                                    let moments = Kernels.scaledMoments(g, scale: gamma.baseAddress!, h, count: d)
+                                    let meanG = moments.sum / Float(d), meanGX = moments.product / Float(d), s = invStd[r]
+                                    for i in 0..<d { out[i] += s * (g[i] * gamma[i] - meanG - h[i] * meanGX) }
+                                }
                             }
                         }
                     }

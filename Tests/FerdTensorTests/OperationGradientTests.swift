@@ -187,6 +187,18 @@ final class OperationGradientTests: XCTestCase {
         checkGradients([x]) { t in t[0].softmax() }
         let rows = x.softmax()
         XCTAssertEqual(rows.data[0..<6].reduce(0, +), 1, accuracy: 1e-6)
+        // Rows of 37: the vector loops and their tails, and enough rows for the column-parallel dγ, dβ.
+        let wide = randomTensor([40, 37], seed: 27)
+        let wideGamma = randomTensor([37], seed: 28), wideBeta = randomTensor([37], seed: 29)
+        checkGradients([wide, wideGamma, wideBeta], samplesPerInput: 40) { t in t[0].layerNorm(weight: t[1], bias: t[2]) }
+        let normalized = wide.layerNorm(weight: Tensor(shape: [37], data: .init(repeating: 1, count: 37)),
+                                        bias: Tensor(shape: [37], data: .init(repeating: 0, count: 37)))
+        for r in 0..<40 {
+            let row = normalized.data[(r * 37)..<((r + 1) * 37)].map(Double.init)
+            let mean = row.reduce(0, +) / 37, variance = row.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 37
+            XCTAssertEqual(mean, 0, accuracy: 1e-6)
+            XCTAssertEqual(variance, 1, accuracy: 1e-3)
+        }
     }
 
     func testMaxPool() {
