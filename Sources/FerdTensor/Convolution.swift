@@ -83,14 +83,17 @@ struct ConvGeometry {
     /// `rows` of one frame, input channels `channel0 ..< channel0 + groupInChannels`.
     func im2col(_ image: UnsafePointer<Float>, channel0: Int, rows: Range<Int>,
                 into columns: UnsafeMutablePointer<Float>, ld: Int, column0: Int) {
-        if gathersThroughPaddedPlane {
-            return withPaddedOffsets(rows: rows) { offsets, positions, padded in
+        if gathersThroughOffsetTable {
+            return withTapOffsets(rows: rows) { offsets, positions in
                 var dst = columns + column0
                 for c in 0..<groupInChannels {
-                    pad(image + (channel0 + c) * inPlane, into: padded)
+                    let plane = image + (channel0 + c) * inPlane
                     for tap in 0..<(kernelH * kernelW) {
                         let tapOffsets = offsets + tap * positions
-                        for i in 0..<positions { dst[i] = padded[Int(tapOffsets[i])] }
+                        for i in 0..<positions {
+                            let offset = Int(tapOffsets[i])
+                            dst[i] = offset >= 0 ? plane[offset] : 0
+                        }
                         dst += ld
                     }
                 }
@@ -166,65 +169,50 @@ struct ConvGeometry {
         while x < outWidth { line[x] = 0; x += 1 }
     }
 
-    /// Whether im2col and col2im go through a zero-padded copy of each plane and a table of offsets into it:
-    /// strided convolutions with short output rows (layers 2–4's first convolutions, the patch embedding,
-    /// the downsampling 1×1s), where the row-by-row loops above spend more time on their bounds than on copying.
-    var gathersThroughPaddedPlane: Bool { stride > 1 && outWidth < 16 }
+    /// Whether im2col and col2im gather through a table of offsets: strided convolutions with short output
+    /// rows (layers 2–4's first convolutions, the patch embedding, the downsampling 1×1s), where the
+    /// row-by-row loops below spend more time on their bounds than on copying.
+    var gathersThroughOffsetTable: Bool { stride > 1 && outWidth < 16 }
 
-    /// Floats of a plane with `padding` zeros around it.
-    var paddedPlane: Int { (height + 2 * padding) * (width + 2 * padding) }
-
-    /// Calls `body` with, for every kernel tap and every position of output rows `rows` (tap-major), the offset
-    /// of its input in the padded plane (`positions` per tap), and with a zeroed padded plane to fill.
-    private func withPaddedOffsets(rows: Range<Int>, _ body: (_ offsets: UnsafePointer<Int32>, _ positions: Int,
-                                                              _ padded: UnsafeMutablePointer<Float>) -> Void) {
-        let positions = rows.count * outWidth, paddedWidth = width + 2 * padding
+    /// Calls `body` with, for every kernel tap and every position of output rows `rows` (tap-major,
+    /// `positions` per tap), the offset of its input in the plane, or −1 where it falls in the padding.
+    private func withTapOffsets(rows: Range<Int>, _ body: (_ offsets: UnsafePointer<Int32>, _ positions: Int) -> Void) {
+        let positions = rows.count * outWidth
         withUnsafeTemporaryAllocation(of: Int32.self, capacity: kernelH * kernelW * positions) { offsets in
             var i = 0
             for ki in 0..<kernelH {
                 for kj in 0..<kernelW {
                     for y in rows {
+                        let iy = y * stride - padding + ki
                         for x in 0..<outWidth {
-                            offsets[i] = Int32((y * stride + ki) * paddedWidth + x * stride + kj)
+                            let ix = x * stride - padding + kj
+                            let inside = iy >= 0 && iy < height && ix >= 0 && ix < width
+                            offsets[i] = inside ? Int32(iy * width + ix) : -1
                             i += 1
                         }
                     }
                 }
             }
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: paddedPlane) { padded in
-                padded.initialize(repeating: 0)
-                body(offsets.baseAddress!, positions, padded.baseAddress!)
-            }
-        }
-    }
-
-    /// Copies a plane into the inside of a padded plane whose border is zero.
-    private func pad(_ plane: UnsafePointer<Float>, into padded: UnsafeMutablePointer<Float>) {
-        let paddedWidth = width + 2 * padding
-        for y in 0..<height {
-            (padded + (y + padding) * paddedWidth + padding).update(from: plane + y * width, count: width)
+            body(offsets.baseAddress!, positions)
         }
     }
 
     /// Adds the patch gradients in `columns` back onto the image gradient (the adjoint of ``im2col``).
     func col2im(_ columns: UnsafePointer<Float>, ld: Int, column0: Int, rows: Range<Int>, channel0: Int,
                 into image: UnsafeMutablePointer<Float>) {
-        if gathersThroughPaddedPlane {
-            // Each tap's positions are distinct pixels, so the taps add in the same order as below.
-            return withPaddedOffsets(rows: rows) { offsets, positions, padded in
+        if gathersThroughOffsetTable {
+            // Tap after tap, as below, so that each input adds its gradients in the same order.
+            return withTapOffsets(rows: rows) { offsets, positions in
                 var src = columns + column0
-                let paddedWidth = width + 2 * padding
                 for c in 0..<groupInChannels {
-                    padded.update(repeating: 0, count: paddedPlane)
+                    let plane = image + (channel0 + c) * inPlane
                     for tap in 0..<(kernelH * kernelW) {
                         let tapOffsets = offsets + tap * positions
-                        for i in 0..<positions { padded[Int(tapOffsets[i])] += src[i] }
+                        for i in 0..<positions {
+                            let offset = Int(tapOffsets[i])
+                            if offset >= 0 { plane[offset] += src[i] }
+                        }
                         src += ld
-                    }
-                    let plane = image + (channel0 + c) * inPlane
-                    for y in 0..<height {
-                        let line = plane + y * width, inside = padded + (y + padding) * paddedWidth + padding
-                        for x in 0..<width { line[x] += inside[x] }
                     }
                 }
             }

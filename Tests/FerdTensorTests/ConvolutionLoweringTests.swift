@@ -2,7 +2,7 @@
 import XCTest
 
 /// im2col against its definition, and col2im as its adjoint, on both of its paths: the row-by-row loops and
-/// the padded plane with an offset table (strided convolutions with output rows shorter than 16).
+/// the offset table (strided convolutions with output rows shorter than 16).
 final class ConvolutionLoweringTests: XCTestCase {
     /// (channels, height, width, kernel, stride, padding): short strided rows (table), long strided rows,
     /// stride 1, a 1×1 downsampling, stride 3 with a kernel of 2, a 5×5 kernel with padding 2.
@@ -19,8 +19,8 @@ final class ConvolutionLoweringTests: XCTestCase {
     }
 
     func testIm2colMatchesItsDefinitionOnEveryBand() {
-        XCTAssertTrue(geometry(cases[0]).gathersThroughPaddedPlane)
-        XCTAssertFalse(geometry(cases[1]).gathersThroughPaddedPlane)
+        XCTAssertTrue(geometry(cases[0]).gathersThroughOffsetTable)
+        XCTAssertFalse(geometry(cases[1]).gathersThroughOffsetTable)
         for c in cases {
             let g = geometry(c), image = values(g.channels * g.inPlane, seed: 1)
             for rows in [0..<g.outHeight, 1..<g.outHeight, 0..<1] where !rows.isEmpty {
