@@ -9,6 +9,14 @@ enum Kernels {
         }
     }
 
+    /// `count` zeros, written by all threads (one thread's memset of a large gradient leaves the others idle).
+    static func zeros(_ count: Int) -> [Float] {
+        uninitialized(count) { buffer in
+            let base = buffer.baseAddress
+            Parallel.forRange(count) { range in (base! + range.lowerBound).update(repeating: 0, count: range.count) }
+        }
+    }
+
     /// `target[i] += source[i]` for every i.
     static func addInPlace(_ target: UnsafeMutableBufferPointer<Float>, _ source: UnsafeBufferPointer<Float>) {
         precondition(target.count == source.count)

@@ -27,16 +27,16 @@ extension Tensor {
         let inputs = [self, weight] + (bias.map { [$0] } ?? [])
         return .result(shape: outShape, data: out, inputs: inputs) { [self] g in
             g.withUnsafeBufferPointer { gp in
-                withGradBuffer { dx in
+                withGradTarget { dx, overwrite in
                     weight.data.withUnsafeBufferPointer { w in
                         BLAS.gemm(m: rows, n: inFeatures, k: outFeatures, a: gp.baseAddress!, lda: outFeatures,
-                                  b: w.baseAddress!, ldb: inFeatures, beta: 1, c: dx.baseAddress!, ldc: inFeatures)
+                                  b: w.baseAddress!, ldb: inFeatures, beta: overwrite ? 0 : 1, c: dx.baseAddress!, ldc: inFeatures)
                     }
                 }
-                weight.withGradBuffer { dw in
+                weight.withGradTarget { dw, overwrite in
                     data.withUnsafeBufferPointer { x in
                         BLAS.gemm(transposeA: true, m: outFeatures, n: inFeatures, k: rows, a: gp.baseAddress!,
-                                  lda: outFeatures, b: x.baseAddress!, ldb: inFeatures, beta: 1,
+                                  lda: outFeatures, b: x.baseAddress!, ldb: inFeatures, beta: overwrite ? 0 : 1,
                                   c: dw.baseAddress!, ldc: inFeatures)
                     }
                 }
@@ -75,29 +75,29 @@ extension Tensor {
         let outShape = Array(shape.dropLast(2)) + [m, n]
         return .result(shape: outShape, data: out, inputs: [self, other]) { [self] g in
             g.withUnsafeBufferPointer { gp in
-                withGradBuffer { da in
+                withGradTarget { da, overwrite in
                     other.data.withUnsafeBufferPointer { b in
                         for i in 0..<batch {
                             // dA = dC·Bᵀ (B is K×N) or dC·B (B stored N×K).
                             BLAS.gemm(transposeB: !transposingOther, m: m, n: k, k: n,
                                       a: gp.baseAddress! + i * m * n, lda: n, b: b.baseAddress! + i * k * n, ldb: ldb,
-                                      beta: 1, c: da.baseAddress! + i * m * k, ldc: k)
+                                      beta: overwrite ? 0 : 1, c: da.baseAddress! + i * m * k, ldc: k)
                         }
                     }
                 }
-                other.withGradBuffer { db in
+                other.withGradTarget { db, overwrite in
                     data.withUnsafeBufferPointer { a in
                         for i in 0..<batch {
                             if transposingOther {
                                 // dB (N×K) = dCᵀ·A
                                 BLAS.gemm(transposeA: true, m: n, n: k, k: m,
                                           a: gp.baseAddress! + i * m * n, lda: n, b: a.baseAddress! + i * m * k, ldb: k,
-                                          beta: 1, c: db.baseAddress! + i * k * n, ldc: k)
+                                          beta: overwrite ? 0 : 1, c: db.baseAddress! + i * k * n, ldc: k)
                             } else {
                                 // dB (K×N) = Aᵀ·dC
                                 BLAS.gemm(transposeA: true, m: k, n: n, k: m,
                                           a: a.baseAddress! + i * m * k, lda: k, b: gp.baseAddress! + i * m * n, ldb: n,
-                                          beta: 1, c: db.baseAddress! + i * k * n, ldc: n)
+                                          beta: overwrite ? 0 : 1, c: db.baseAddress! + i * k * n, ldc: n)
                             }
                         }
                     }

@@ -89,12 +89,24 @@ public final class Tensor {
         }
     }
 
-    /// Lets `body` add into ``grad`` in place, allocating zeros on first use. Does nothing when no
-    /// gradient flows here.
+    /// Lets `body` add into ``grad`` in place, allocating zeros on first use (zeroed by all threads). Does
+    /// nothing when no gradient flows here.
     public func withGradBuffer(_ body: (UnsafeMutableBufferPointer<Float>) -> Void) {
         guard requiresGrad else { return }
-        if grad == nil { grad = [Float](repeating: 0, count: count) }
+        if grad == nil { grad = Kernels.zeros(count) }
         grad!.withUnsafeMutableBufferPointer { body($0) }
+    }
+
+    /// Lets `body` add its contribution into ``grad`` or, on first use, write it into a fresh buffer that
+    /// nobody zeroed: `overwrite` tells which, and with `overwrite` the body must write every element
+    /// (a GEMM with β = 0 instead of 1). Does nothing when no gradient flows here.
+    func withGradTarget(_ body: (_ buffer: UnsafeMutableBufferPointer<Float>, _ overwrite: Bool) -> Void) {
+        guard requiresGrad else { return }
+        guard grad != nil else {
+            grad = Kernels.uninitialized(count) { body($0, true) }
+            return
+        }
+        grad!.withUnsafeMutableBufferPointer { body($0, false) }
     }
 
     /// Back-propagates from this one-element tensor: afterwards every leaf parameter that contributed

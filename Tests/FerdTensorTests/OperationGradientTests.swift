@@ -273,4 +273,23 @@ final class OperationGradientTests: XCTestCase {
         (x * x + x).sum().backward()
         XCTAssertEqual(x.grad!, [3, 5])
     }
+
+    /// A linear layer and a matmul write their first gradient (β = 0) and add the later ones (β = 1): used
+    /// twice, or after an earlier backward pass, every gradient is the sum of the single uses.
+    func testProductGradientsAddOntoEarlierOnes() {
+        let x = randomTensor([5, 6], seed: 33), w = randomTensor([4, 6], seed: 34)
+        let a = randomTensor([2, 3, 6], seed: 35), b = randomTensor([2, 6, 4], seed: 36)
+        func once() -> [[Float]] {
+            for t in [x, w, a, b] { t.grad = nil }
+            (x.linear(weight: w).sum() + a.matmul(b).sum()).backward()
+            return [x, w, a, b].map { $0.grad! }
+        }
+        let single = once()
+        for t in [x, w, a, b] { t.grad = nil }
+        (x.linear(weight: w).sum() + x.linear(weight: w).sum() + a.matmul(b).sum() + a.matmul(b).sum()).backward()
+        (x.linear(weight: w).sum() + a.matmul(b).sum()).backward()
+        for (tensor, expected) in zip([x, w, a, b], single) {
+            for (got, one) in zip(tensor.grad!, expected) { XCTAssertEqual(got, 3 * one, accuracy: 1e-5 * max(1, abs(3 * one))) }
+        }
+    }
 }
