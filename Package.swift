@@ -25,8 +25,9 @@ let package = Package(
                        providers: [.apt(["libturbojpeg0-dev"])]),
 
         .target(name: "FerdSystem"),
+        .target(name: "CPrefetch"),
         .target(name: "FerdTensor",
-                dependencies: ["COpenBLAS", "FerdRandom", "FerdSystem", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["COpenBLAS", "CPrefetch", "FerdRandom", "FerdSystem", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "FerdRandom"),
         .target(name: "FerdModels", dependencies: ["FerdTensor"]),

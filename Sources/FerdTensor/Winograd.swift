@@ -1,3 +1,5 @@
+import CPrefetch
+
 /// Winograd F(2×2, 3×3) for the stride-1, padding-1 3×3 convolutions without groups that make up most
 /// of the GCA+IAL model's work (Lavin & Gray, 2016). Each 2×2 block of outputs (a tile) comes from the
 /// 4×4 input block around it: Y = Aᵀ[(G·K·Gᵀ) ⊙ (Bᵀ·D·B)]A. The 16 element-wise products of a tile,
@@ -137,6 +139,14 @@ struct Winograd {
                     return y >= 0 && y < h ? base + y * w : UnsafePointer(zero)
                 }
                 let d0 = line(0), d1 = line(1), d2 = line(2), d3 = line(3)
+                // The same rows of the next channel's plane: an item reads only a few rows of each plane,
+                // too short a stream for the hardware prefetcher to pick up before it ends.
+                if c + 1 < channels {
+                    for k in 0..<4 where y0 + k >= 0 && y0 + k < h {
+                        let next = base + plane + (y0 + k) * w
+                        for x in stride(from: 0, to: w, by: 16) { ferd_prefetch(next + x) }
+                    }
+                }
                 // Bᵀ·D down the columns x…x+lanes−1.
                 @inline(__always) func down<V: SIMD>(_: V.Type, _ x: Int) where V.Scalar == Float {
                     let a = V.load(d0 + x), b = V.load(d1 + x), e = V.load(d2 + x), f = V.load(d3 + x)
@@ -265,6 +275,10 @@ struct Winograd {
             for (index, row) in rows.enumerated() {
                 let frame = row / tilesHigh, y = 2 * (row % tilesHigh)
                 let source = gradient + (frame * outChannels + co) * plane + y * w
+                // The same two rows of the next channel's plane, as in the input transform.
+                if co + 1 < outChannels {
+                    for x in stride(from: 0, to: min(2, h - y) * w, by: 16) { ferd_prefetch(source + plane + x) }
+                }
                 let top: UnsafePointer<Float>, bottom: UnsafePointer<Float>
                 if w % 2 == 0 && y + 1 < h {
                     (top, bottom) = (source, source + w)
