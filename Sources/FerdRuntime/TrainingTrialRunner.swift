@@ -27,13 +27,15 @@ public struct TrainingTrialRunner: TrialRunner {
     public let ringBindAddress: String
     /// Seconds a gang member waits for a silent peer before the attempt fails.
     public let gangTimeout: Double
+    /// ``gangTimeout`` unless `ferd worker --gang-timeout` says otherwise.
+    public static let defaultGangTimeout: Double = 60
     /// Told every training and evaluation step of every attempt (from the attempts' threads).
     public let progress: (@Sendable (TrialProgress) -> Void)?
     /// The worker's CURVE keys: a gang member encrypts its hub and ring links with them; nil: unencrypted.
     public let curve: CurveClientKeys?
 
     public init(workDirectory: URL, dataRoot: String?, logger: Logger, ringBindAddress: String = "tcp://127.0.0.1:*",
-                gangTimeout: Double = 60, progress: (@Sendable (TrialProgress) -> Void)? = nil,
+                gangTimeout: Double = defaultGangTimeout, progress: (@Sendable (TrialProgress) -> Void)? = nil,
                 curve: CurveClientKeys? = nil) {
         self.curve = curve
         self.workDirectory = workDirectory

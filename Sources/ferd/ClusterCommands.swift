@@ -164,6 +164,10 @@ struct WorkerCommand: ParsableCommand {
     @Option(name: .customLong("ring-bind"),
             help: "Address this worker binds for ring gradient exchange with its gang (reachable by the others), e.g. tcp://10.0.0.5:*; with --keys the ring is encrypted with CURVE.")
     var ringBind: String = "tcp://127.0.0.1:*"
+    @Option(name: .customLong("gang-timeout"),
+            help: ArgumentHelp("Seconds a member of a data-parallel gang waits for a silent peer, or for the others to meet (default: 60 with --engine swift; 120 with --engine torch, whose rendezvous includes each engine's start-up).",
+                               valueName: "seconds"))
+    var gangTimeout: Double?
     @OptionGroup var cluster: ClusterOptions
     @Option(name: .customLong("simulate-trials"),
             help: ArgumentHelp("Testing aid: do not train; pretend every trial takes this many seconds per epoch and report fixed scores.",
@@ -173,6 +177,9 @@ struct WorkerCommand: ParsableCommand {
 
     func validate() throws {
         if let slots, slots < 1 { throw ValidationError("--slots must be at least 1") }
+        if let gangTimeout, !(gangTimeout > 0 && gangTimeout.isFinite) {
+            throw ValidationError("--gang-timeout must be a positive number of seconds, got \(gangTimeout)")
+        }
         if let simulateTrials, simulateTrials < 0 || simulateEpochs < 1 {
             throw ValidationError("--simulate-trials must not be negative and --simulate-epochs must be at least 1")
         }
@@ -231,10 +238,12 @@ struct WorkerCommand: ParsableCommand {
             backend = "torch on " + options.backendDescription
             logger.info("torch engine", metadata: ["python": "\(options.python.executable)", "devices": "\(backend)"])
             runner = EngineTrialRunner(options: options, workDirectory: URL(fileURLWithPath: work), dataRoot: dataRoot, logger: logger,
-                                       ringBindAddress: ringBind, progress: progress)
+                                       ringBindAddress: ringBind, gangTimeout: gangTimeout ?? EngineTrialRunner.defaultGangTimeout,
+                                       progress: progress)
         } else {
             runner = TrainingTrialRunner(workDirectory: URL(fileURLWithPath: work), dataRoot: dataRoot, logger: logger,
-                                         ringBindAddress: ringBind, progress: progress, curve: curve)
+                                         ringBindAddress: ringBind, gangTimeout: gangTimeout ?? TrainingTrialRunner.defaultGangTimeout,
+                                         progress: progress, curve: curve)
         }
         let hello = Hello(workerID: workerName, ferdVersion: Ferd.configuration.version, cores: Threading.count,
                           backend: backend, engine: engine, slots: slots, publicKey: curve?.keyPair.publicKey)

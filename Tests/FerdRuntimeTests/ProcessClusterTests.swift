@@ -250,6 +250,15 @@ final class ProcessClusterTests: XCTestCase {
         try stopWorkers([finisher])
     }
 
+    /// `--gang-timeout` must be a positive number of seconds; the worker says so and starts nothing.
+    func testWorkerRejectsAGangTimeoutThatIsNotPositive() throws {
+        for value in ["0", "-5", "nan"] {
+            let worker = try launch(["worker", "--gang-timeout=\(value)", "--simulate-trials", "0.01"], name: "worker-timeout")
+            XCTAssertNotEqual(try waitForExit(worker, timeout: 10), 0)
+            XCTAssertTrue(worker.output().contains("--gang-timeout must be a positive number of seconds"), worker.output())
+        }
+    }
+
     /// A data-parallel trial (k = 2, ring, real training on a tiny synthetic dataset) whose rank-0 member is
     /// SIGKILLed after an epoch: the survivor is cancelled, the trial is LOST and re-queued, a new gang
     /// resumes it from the stored epoch checkpoint and finishes it; every epoch and the result are stored
@@ -529,7 +538,7 @@ final class ProcessClusterTests: XCTestCase {
     /// A worker that trains for real (one thread, so two of them share the machine's cores).
     private func startTrainingWorker(_ name: String, endpoint: String) throws -> Child {
         try launch(["worker", "--connect", endpoint, "--name", name, "--heartbeat", "\(Self.heartbeat)", "--threads", "1",
-                    "--work", directory.appendingPathComponent("work-\(name)").path], name: "worker-\(name)")
+                    "--gang-timeout", "30", "--work", directory.appendingPathComponent("work-\(name)").path], name: "worker-\(name)")
     }
 
     /// The parameter digests a worker's run folder recorded after each epoch of an attempt; nil if it has none.

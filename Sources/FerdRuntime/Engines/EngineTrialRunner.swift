@@ -73,12 +73,14 @@ public struct EngineTrialRunner: TrialRunner {
     /// Seconds a gang member waits for the others to join: at the hub, then at the engines' rendezvous (which
     /// includes each engine's start-up: importing torch and initialising CUDA can take a minute on a cold node).
     public let gangTimeout: Double
+    /// ``gangTimeout`` unless `ferd worker --gang-timeout` says otherwise.
+    public static let defaultGangTimeout: Double = 120
     /// Told the engine's progress events (from the attempts' threads).
     public let progress: (@Sendable (TrialProgress) -> Void)?
     private let freeGPUs: GPUPool
 
     public init(options: TorchWorkerOptions, workDirectory: URL, dataRoot: String?, logger: Logger,
-                ringBindAddress: String = "tcp://127.0.0.1:*", gangTimeout: Double = 120,
+                ringBindAddress: String = "tcp://127.0.0.1:*", gangTimeout: Double = defaultGangTimeout,
                 progress: (@Sendable (TrialProgress) -> Void)? = nil) {
         self.progress = progress
         self.options = options
