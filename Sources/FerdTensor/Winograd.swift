@@ -224,6 +224,14 @@ struct Winograd {
         for co in 0..<outChannels {
             let b = bias?[co] ?? 0
             let src = m + co * ld
+            // The next channel's output rows, for writing: short streams again (see the input transform).
+            if co + 1 < outChannels {
+                for row in rows {
+                    let frame = row / tilesHigh, y = 2 * (row % tilesHigh)
+                    let next = output + (frame * outChannels + co + 1) * plane + y * w
+                    for x in stride(from: 0, to: min(2, h - y) * w, by: 16) { ferd_prefetch_for_writing(next + x) }
+                }
+            }
             var t = 0
             while t + 16 <= tiles {
                 @inline(__always) func e(_ k: Int) -> Vector { Vector.load(src + k * matrix + t) }

@@ -7,4 +7,9 @@ static inline __attribute__((always_inline)) void ferd_prefetch(const void *addr
     __builtin_prefetch(address, 0, 3);
 }
 
+/* The same for a line about to be written, so that the write does not wait for the line's old contents. */
+static inline __attribute__((always_inline)) void ferd_prefetch_for_writing(void *address) {
+    __builtin_prefetch(address, 1, 3);
+}
+
 #endif
