@@ -24,10 +24,10 @@ let package = Package(
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg",
                        providers: [.apt(["libturbojpeg0-dev"])]),
 
-        .target(name: "FerdSystem"),
-        .target(name: "CPrefetch"),
+        .target(name: "FerdSystem", dependencies: ["CProcessorHints"]),
+        .target(name: "CProcessorHints"),
         .target(name: "FerdTensor",
-                dependencies: ["COpenBLAS", "CPrefetch", "FerdRandom", "FerdSystem", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["COpenBLAS", "CProcessorHints", "FerdRandom", "FerdSystem", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "FerdRandom"),
         .target(name: "FerdModels", dependencies: ["FerdTensor"]),

@@ -16,7 +16,7 @@ public enum Threading {
     }
 }
 
-/// Parallel loops with `DispatchQueue.concurrentPerform`: the one helper every layer uses.
+/// Parallel loops on the engine's threads (``SpinningPool``): the one helper every layer uses.
 public enum Parallel {
     /// Calls `body` on disjoint chunks that together cover `0..<count`, in parallel when the work is
     /// large enough (`count × costPerItem` ≳ 32k) and more than one thread is configured.
@@ -31,13 +31,17 @@ public enum Parallel {
         let chunks = min(count, threads * 4, max(1, work / 16_384))
         let chunkSize = (count + chunks - 1) / chunks
         let chunkCount = (count + chunkSize - 1) / chunkSize
-        withoutActuallyEscaping(body) { body in
-            let shared = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
-                let start = chunk * chunkSize
-                shared.value(start..<min(count, start + chunkSize))
-            }
+        perform(chunkCount) { chunk in
+            let start = chunk * chunkSize
+            body(start..<min(count, start + chunkSize))
         }
+    }
+
+    /// `body(i)` for every i in `0..<iterations` on the engine's threads (`Threading.count`, the calling
+    /// thread included), like `concurrentPerform` but on threads that stay awake between loops
+    /// (``SpinningPool``); returns when all have finished.
+    public static func perform(_ iterations: Int, _ body: (Int) -> Void) {
+        SpinningPool.shared.perform(iterations: iterations, threads: Threading.count, body)
     }
 
     /// Calls `body(worker, item)` for every item of `0..<count` on `workers` threads; worker w takes
@@ -50,12 +54,9 @@ public enum Parallel {
             for item in 0..<count { body(0, item) }
             return
         }
-        withoutActuallyEscaping(body) { body in
-            let shared = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                for item in stride(from: worker, to: count, by: workers) {
-                    shared.value(worker, item)
-                }
+        SpinningPool.shared.perform(iterations: workers, threads: workers) { worker in
+            for item in stride(from: worker, to: count, by: workers) {
+                body(worker, item)
             }
         }
     }

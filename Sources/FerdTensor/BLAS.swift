@@ -43,10 +43,8 @@ enum BLAS {
         let splitRows = m > n
         let extent = splitRows ? m : n
         let block = ((extent + parts - 1) / parts + 15) / 16 * 16
-        let shared = (a: UncheckedSendable(a), b: UncheckedSendable(b), c: UncheckedSendable(c))
-        DispatchQueue.concurrentPerform(iterations: (extent + block - 1) / block) { part in
+        Parallel.perform((extent + block - 1) / block) { part in
             let start = part * block, size = min(block, extent - start)
-            let a = shared.a.value, b = shared.b.value, c = shared.c.value
             if splitRows {
                 sgemm(transposeA: transposeA, transposeB: transposeB, m: size, n: n, k: k, alpha: alpha,
                       a: a + (transposeA ? start : start * lda), lda: lda, b: b, ldb: ldb,

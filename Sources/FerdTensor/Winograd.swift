@@ -1,4 +1,4 @@
-import CPrefetch
+import CProcessorHints
 
 /// Winograd F(2×2, 3×3) for the stride-1, padding-1 3×3 convolutions without groups that make up most
 /// of the GCA+IAL model's work (Lavin & Gray, 2016). Each 2×2 block of outputs (a tile) comes from the

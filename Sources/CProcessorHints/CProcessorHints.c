@@ -1,2 +1,2 @@
 /* The header's inline functions are all there is; SwiftPM wants one source file per C target. */
-#include "CPrefetch.h"
+#include "CProcessorHints.h"
