@@ -84,18 +84,11 @@ struct ConvGeometry {
     func im2col(_ image: UnsafePointer<Float>, channel0: Int, rows: Range<Int>,
                 into columns: UnsafeMutablePointer<Float>, ld: Int, column0: Int) {
         if gathersThroughOffsetTable {
-            return withTapOffsets(rows: rows) { offsets, positions in
-                var dst = columns + column0
-                for c in 0..<groupInChannels {
-                    let plane = image + (channel0 + c) * inPlane
-                    for tap in 0..<(kernelH * kernelW) {
-                        let tapOffsets = offsets + tap * positions
-                        for i in 0..<positions {
-                            let offset = Int(tapOffsets[i])
-                            dst[i] = offset >= 0 ? plane[offset] : 0
-                        }
-                        dst += ld
-                    }
+            return forEachTapLine(rows: rows, channel0: channel0, of: image) { plane, offsets, positions, line in
+                let dst = columns + line * ld + column0
+                for i in 0..<positions {
+                    let offset = Int(offsets[i])
+                    dst[i] = offset >= 0 ? plane[offset] : 0
                 }
             }
         }
@@ -174,11 +167,14 @@ struct ConvGeometry {
     /// row-by-row loops below spend more time on their bounds than on copying.
     var gathersThroughOffsetTable: Bool { stride > 1 && outWidth < 16 }
 
-    /// Calls `body` with, for every kernel tap and every position of output rows `rows` (tap-major,
-    /// `positions` per tap), the offset of its input in the plane, or −1 where it falls in the padding.
-    private func withTapOffsets(rows: Range<Int>, _ body: (_ offsets: UnsafePointer<Int32>, _ positions: Int) -> Void) {
-        let positions = rows.count * outWidth
-        withUnsafeTemporaryAllocation(of: Int32.self, capacity: kernelH * kernelW * positions) { offsets in
+    /// Calls `body` for every line of the patch matrix (input channel `channel0 + c` and kernel tap, line
+    /// c·taps + tap) with the channel's plane of `image` and, for each of the `positions` outputs of rows
+    /// `rows`, the offset of its input in the plane, or −1 where it falls in the padding.
+    private func forEachTapLine<Plane>(rows: Range<Int>, channel0: Int, of image: Plane,
+                                       _ body: (_ plane: Plane, _ offsets: UnsafePointer<Int32>, _ positions: Int, _ line: Int) -> Void)
+    where Plane: Strideable, Plane.Stride == Int {
+        let positions = rows.count * outWidth, taps = kernelH * kernelW
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: taps * positions) { offsets in
             var i = 0
             for ki in 0..<kernelH {
                 for kj in 0..<kernelW {
@@ -193,7 +189,12 @@ struct ConvGeometry {
                     }
                 }
             }
-            body(offsets.baseAddress!, positions)
+            for c in 0..<groupInChannels {
+                let plane = image.advanced(by: (channel0 + c) * inPlane)
+                for tap in 0..<taps {
+                    body(plane, offsets.baseAddress! + tap * positions, positions, c * taps + tap)
+                }
+            }
         }
     }
 
@@ -202,18 +203,11 @@ struct ConvGeometry {
                 into image: UnsafeMutablePointer<Float>) {
         if gathersThroughOffsetTable {
             // Tap after tap, as below, so that each input adds its gradients in the same order.
-            return withTapOffsets(rows: rows) { offsets, positions in
-                var src = columns + column0
-                for c in 0..<groupInChannels {
-                    let plane = image + (channel0 + c) * inPlane
-                    for tap in 0..<(kernelH * kernelW) {
-                        let tapOffsets = offsets + tap * positions
-                        for i in 0..<positions {
-                            let offset = Int(tapOffsets[i])
-                            if offset >= 0 { plane[offset] += src[i] }
-                        }
-                        src += ld
-                    }
+            return forEachTapLine(rows: rows, channel0: channel0, of: image) { plane, offsets, positions, line in
+                let src = columns + line * ld + column0
+                for i in 0..<positions {
+                    let offset = Int(offsets[i])
+                    if offset >= 0 { plane[offset] += src[i] }
                 }
             }
         }
