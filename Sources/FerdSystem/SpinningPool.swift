@@ -23,7 +23,7 @@ final class SpinningPool: @unchecked Sendable {
     private let state = Atomic<UInt64>(0)
     /// Iterations of the current loop that have finished.
     private let finished = Atomic<Int>(0)
-    /// Workers (by index) allowed to take part in the current loop: `Threading.count − 1`.
+    /// Workers (by index) allowed to take part in the current loop: the loop's `threads − 1`.
     private let participants = Atomic<Int>(0)
     /// Held by the thread running a loop on the pool.
     private let running = Atomic<Bool>(false)

@@ -319,7 +319,7 @@ extension Tensor {
                             VectorMath.forEachVector(count: range.count) { offset, lanes in
                                 let i = range.lowerBound + offset
                                 let v = VectorMath.load(x + i, lanes: lanes), t = VectorMath.tanh(Self.geluInner(v))
-                                let innerSlope = Self.geluScale * (1 + 3 * 0.044715 * v * v)
+                                let innerSlope = Self.geluScale * (1 + 3 * Self.geluCubic * v * v)
                                 let slope = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * innerSlope
                                 VectorMath.store(VectorMath.load(dy + i, lanes: lanes) * slope, dx + i, lanes: lanes)
                             }
@@ -330,13 +330,13 @@ extension Tensor {
         }
     }
 
-    /// √(2/π), the scale of GELU's tanh argument.
-    private static let geluScale: Float = (2 / Float.pi).squareRoot()
+    /// √(2/π) and 0.044715: the scale and the cubic coefficient of GELU's tanh argument.
+    private static let geluScale: Float = (2 / Float.pi).squareRoot(), geluCubic: Float = 0.044715
 
     /// √(2/π)(x + 0.044715x³).
     @inline(__always)
     private static func geluInner(_ x: VectorMath.Vector) -> VectorMath.Vector {
-        geluScale * (x + 0.044715 * x * x * x)
+        geluScale * (x + geluCubic * x * x * x)
     }
 }
 
