@@ -79,6 +79,8 @@ struct TrainStep: ParsableCommand {
     @Option(help: "Threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Timed steps.") var steps = 5
     @Option(help: "Untimed warm-up steps.") var warmup = 1
+    @Flag(name: .customLong("ran-recompute"), help: "RAN: recompute each region's backbone pass in the backward pass.")
+    var ranRecompute = false
     @Flag(help: "Print the model configuration JSON (for the PyTorch side of Benchmarks/methods/run.sh) and stop.")
     var configurationOnly = false
 
@@ -87,8 +89,12 @@ struct TrainStep: ParsableCommand {
         guard let method = ModelMethod(rawValue: method) else {
             throw ValidationError("unknown method '\(self.method)'; use one of \(ModelMethod.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        guard let configuration = ModelConfiguration.preset(named: preset, method: method) else {
+        guard var configuration = ModelConfiguration.preset(named: preset, method: method) else {
             throw ValidationError("no preset '\(preset)' for \(method.rawValue); use paper or small")
+        }
+        if ranRecompute {
+            guard method == .ran else { throw ValidationError("--ran-recompute applies to --method ran, not \(method.rawValue)") }
+            configuration.ranRecompute = true
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -123,12 +129,14 @@ struct TrainStep: ParsableCommand {
              "gflop": totals.flops / 1e9, "conv_gflops_per_s": totals.convolutionSeconds > 0 ? totals.convolutionFlops / totals.convolutionSeconds / 1e9 : 0] as [String: Any]
         }
         let described = try JSONSerialization.jsonObject(with: encoder.encode(configuration))
-        printJSON(["framework": "ferd", "method": method.rawValue, "preset": preset, "configuration": described,
+        var variant: [String: Any] = [:]
+        if configuration.ranRecompute { variant["variant"] = "regions recomputed" }
+        printJSON(variant.merging(["framework": "ferd", "method": method.rawValue, "preset": preset, "configuration": described,
                    "parameters": model.parameters.reduce(0) { $0 + $1.count }, "batch": batch, "threads": threads,
                    "ms_per_step_median": median * 1e3, "ms_per_step_min": best * 1e3, "cpu_ms_per_step": cpuPerStep * 1e3,
                    "gflop_per_step": flops / 1e9, "gflops_achieved": flops / median / 1e9,
                    "conv_gflops": convFlops / max(convSeconds, 1e-12) / 1e9,
-                   "max_rss_mib": maxResidentMiB(), "sections": table])
+                   "max_rss_mib": maxResidentMiB(), "sections": table]) { first, _ in first })
     }
 }
 

@@ -61,7 +61,7 @@ def main():
     by_round = {}
     order = []
     for run in runs:
-        key = (run["method"], run["batch"])
+        key = (run["method"] + (f", {run['variant']}" if run.get("variant") else ""), run["batch"])
         engine = engine_of(run)
         if key not in order:
             order.append(key)
@@ -114,7 +114,9 @@ def main():
         count = f"{parameters:,}" if parameters else "—"
         gflop = facts.get((method, batch), {}).get("gflop_per_step")
         work = f"{gflop:.0f}" if gflop else "—"
-        rows.append(f"| {METHOD_NAMES.get(method, method)} | {count} | {work} | {batch} | {swift_text} | "
+        base, _, variant = method.partition(", ")
+        name = METHOD_NAMES.get(base, base) + (f", {variant}" if variant else "")
+        rows.append(f"| {name} | {count} | {work} | {batch} | {swift_text} | "
                     f"{torch_text} | {ratio} | {spread} | {best} | {rss} |{gpu} {rounds} |")
     gpu_header = "".join(f" {title} |" for _, title in gpu_columns)
     if gpu_columns:

@@ -8,7 +8,8 @@
 # GCA+IAL 40, SCN 64, RAN 32, Former-DFER 32, STT 32), PRESET (paper), ROUNDS (3), STEPS (timed steps per run, 2),
 # THREADS (default: every core), TORCH_DEVICES (PyTorch runs, default "cpu"; "cpu cuda cuda-bf16" adds a GPU in fp32
 # and in bf16 autocast), RUN_TIMEOUT (seconds one run may take, default none; a run cut off is recorded as such),
-# BENCH (a FerdBench binary built elsewhere: no Swift build, for a box without a toolchain), OUT (the Markdown page,
+# RAN_RECOMPUTE (1: RAN recomputes each region's backbone pass in the backward pass, in both engines; the memory
+# that lets its paper batch run on a machine with less than 40 GiB), BENCH (a FerdBench binary built elsewhere: no Swift build, for a box without a toolchain), OUT (the Markdown page,
 # default docs/METHOD-BENCHMARKS.md), RAW (the JSON lines, default Benchmarks/methods/last-run.jsonl).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -64,8 +65,15 @@ record() {
   fi
 }
 
+# ferd-bench's options of one method beyond --method and --preset.
+method_options() {
+  [ "$1" = ran ] && [ "${RAN_RECOMPUTE:-0}" = 1 ] && echo --ran-recompute
+  return 0
+}
+
 for method in $methods; do
-  "$bench" train-step --method "$method" --preset "$preset" --configuration-only >"$work/$method.json" 2>"$work/stderr" \
+  # shellcheck disable=SC2046
+  "$bench" train-step --method "$method" --preset "$preset" $(method_options "$method") --configuration-only >"$work/$method.json" 2>"$work/stderr" \
     || "$python" -c 'import json, sys; sys.path.insert(0, "Engines/torch"); from ferd_torch import methods; print(json.dumps(methods.PAPER[sys.argv[1]]))' "$method" >"$work/$method.json"
 done
 for round in $(seq "$rounds"); do
@@ -81,7 +89,8 @@ for round in $(seq "$rounds"); do
           --configuration "$work/$method.json" --batch "$batch" --threads "$threads" --steps "$steps" --warmup 1 \
           --device cuda --precision "$precision"
       done
-      swift_run=(record ferd cpu fp32 "$method" "$batch" "$round" "$bench" train-step --method "$method" --preset "$preset" --batch "$batch" --threads "$threads" --steps "$steps" --warmup 1)
+      # shellcheck disable=SC2046
+      swift_run=(record ferd cpu fp32 "$method" "$batch" "$round" "$bench" train-step --method "$method" --preset "$preset" $(method_options "$method") --batch "$batch" --threads "$threads" --steps "$steps" --warmup 1)
       torch_run=(record pytorch cpu fp32 "$method" "$batch" "$round" "$python" Benchmarks/methods/torch_step.py --configuration "$work/$method.json" --batch "$batch" --threads "$threads" --steps "$steps" --warmup 1)
       [[ " $torch_devices " == *" cpu "* ]] || torch_run=(true)
       if (( round % 2 )); then "${swift_run[@]}"; "${torch_run[@]}"; else "${torch_run[@]}"; "${swift_run[@]}"; fi
@@ -90,6 +99,6 @@ for round in $(seq "$rounds"); do
   done
 done
 "$python" Benchmarks/methods/render.py "$raw" "$out" --started "$started" \
-  --command "Benchmarks/methods/run.sh $python (METHODS=\"$methods\" BATCHES=\"$batches\" PRESET=$preset ROUNDS=$rounds STEPS=$steps THREADS=$threads TORCH_DEVICES=\"$torch_devices\")" \
+  --command "Benchmarks/methods/run.sh $python (METHODS=\"$methods\" BATCHES=\"$batches\" RAN_RECOMPUTE=${RAN_RECOMPUTE:-0} PRESET=$preset ROUNDS=$rounds STEPS=$steps THREADS=$threads TORCH_DEVICES=\"$torch_devices\")" \
   --swift "$swift_version" --load "$load"
 echo "wrote $out" >&2

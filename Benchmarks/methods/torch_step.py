@@ -26,6 +26,11 @@ from ferd_torch import methods  # noqa: E402
 LOSS_SETTINGS = {"loss": {"intensityAware": 0.1, "auxiliary": [0.05, 0]}}
 
 
+def variant(configuration):
+    """The run's variant of its method for the table, as ferd-bench names it: RAN's recomputed regions."""
+    return {"variant": "regions recomputed"} if configuration.get("ranRecompute") else {}
+
+
 def main():
     """Builds the model, runs the warm-up and the timed steps, prints the medians."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -73,7 +78,7 @@ def main():
         gpu = {"gpu": torch.cuda.get_device_name(device),
                "max_gpu_mib": round(torch.cuda.max_memory_allocated(device) / 2**20, 1)}
     print(json.dumps({"framework": "pytorch", "device": device.type, "precision": options.precision, **gpu,
-                      "method": method, "batch": options.batch, "threads": options.threads,
+                      "method": method, **variant(configuration), "batch": options.batch, "threads": options.threads,
                       "ms_per_step_median": round(statistics.median(times), 3),
                       "ms_per_step_min": round(min(times), 3), "parameters": methods.parameter_count(model),
                       "max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

@@ -58,6 +58,7 @@ public struct ExperimentDefinition: Sendable, Equatable {
         "aux_heads": .word("true"), "lr_step": .number(7), "lr_gamma": .number(0.5), "frames_per_segment": .number(1),
         "scn_beta": .number(0.7), "scn_rank_margin": .number(0.15), "scn_relabel_margin": .number(0.2),
         "scn_relabel_epoch": .number(10), "ran_margin": .number(0.02), "ran_crops": .word("fixed"),
+        "ran_recompute": .word("false"),
         "csce_lambda": .number(1), "stt_attention": .word("space-time"), "drop_path": .number(0.1),
     ]
 
@@ -67,7 +68,7 @@ public struct ExperimentDefinition: Sendable, Equatable {
     public static let methodParameters: [String: Set<ModelMethod>] = [
         "attention": [.gcaIAL], "lambda": [.gcaIAL], "r": [.gcaIAL], "aux_weight": [.gcaIAL], "aux_heads": [.gcaIAL],
         "scn_beta": [.scn], "scn_rank_margin": [.scn], "scn_relabel_margin": [.scn], "scn_relabel_epoch": [.scn],
-        "ran_margin": [.ran], "ran_crops": [.ran],
+        "ran_margin": [.ran], "ran_crops": [.ran], "ran_recompute": [.ran],
         "csce_lambda": [.stt], "stt_attention": [.stt], "drop_path": [.stt],
     ]
 
@@ -241,6 +242,10 @@ public struct ExperimentDefinition: Sendable, Equatable {
                                              relabelEpoch: Int(number("scn_relabel_epoch")))
         case .ran:
             model.ranCrops = try choice("ran_crops", RANCropScheme.self)
+            guard let recompute = Bool(word("ran_recompute")) else {
+                throw .invalid("ran_recompute '\(word("ran_recompute"))' is not known; use true or false", line: nil)
+            }
+            model.ranRecompute = recompute
             methodLoss.ran = RANLossSettings(margin: Float(number("ran_margin")))
         case .stt:
             model.sttAttention = try choice("stt_attention", STTAttention.self)

@@ -3,7 +3,8 @@ import Foundation
 extension Tensor {
     /// BatchNorm2d over an (N, C, H, W) input (eps 1e-5 by default). In training mode it normalises with
     /// the batch statistics over all N·H·W positions and moves the running statistics by `momentum`
-    /// (the running variance takes the unbiased batch variance, as PyTorch does); otherwise it uses
+    /// (the running variance takes the unbiased batch variance, as PyTorch does; not when
+    /// ``Autograd/isRecomputing``); otherwise it uses
     /// the running statistics. With `relu`, the result is ReLU(BatchNorm2d(x)) in one pass over memory
     /// each way (the same values and gradients as `.relu()` after it).
     public func batchNorm2d(weight: Tensor, bias: Tensor, runningMean: Tensor, runningVariance: Tensor,
@@ -43,10 +44,13 @@ extension Tensor {
                 }
             }
             let unbiased = Float(reduced) / Float(reduced - 1)
+            let movesRunningStatistics = !Autograd.isRecomputing
             for ch in 0..<c {
                 invStd[ch] = 1 / (batchVariance[ch] + epsilon).squareRoot()
-                runningMean.data[ch] = (1 - momentum) * runningMean.data[ch] + momentum * mean[ch]
-                runningVariance.data[ch] = (1 - momentum) * runningVariance.data[ch] + momentum * batchVariance[ch] * unbiased
+                if movesRunningStatistics {
+                    runningMean.data[ch] = (1 - momentum) * runningMean.data[ch] + momentum * mean[ch]
+                    runningVariance.data[ch] = (1 - momentum) * runningVariance.data[ch] + momentum * batchVariance[ch] * unbiased
+                }
             }
         } else {
             for ch in 0..<c {

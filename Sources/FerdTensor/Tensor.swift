@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A contiguous, row-major float32 tensor that takes part in reverse-mode automatic differentiation.
 ///
@@ -112,7 +113,7 @@ public final class Tensor {
     /// Back-propagates from this one-element tensor: afterwards every leaf parameter that contributed
     /// holds d(self)/d(parameter) in ``grad`` (added to what was there). The recorded graph is released.
     public func backward() {
-        run(hooked: false, announce: { _ in }, ready: { _ in })
+        run(seed: scalarSeed, hooked: false, announce: { _ in }, ready: { _ in })
     }
 
     /// Like ``backward()``, and calls `onLeafGradientReady` with each leaf requiring a gradient that the
@@ -121,22 +122,28 @@ public final class Tensor {
     /// Each such leaf is passed exactly once; the call order is the one ``backward(announcing:onLeafGradientReady:)``
     /// announces.
     public func backward(onLeafGradientReady: (Tensor) -> Void) {
-        run(hooked: true, announce: { _ in }, ready: onLeafGradientReady)
+        run(seed: scalarSeed, hooked: true, announce: { _ in }, ready: onLeafGradientReady)
     }
 
     /// Like ``backward(onLeafGradientReady:)``, and first, before any gradient is computed, calls
     /// `announcing` with every leaf that `onLeafGradientReady` will be called with, in that order. The
     /// order depends only on the structure of the recorded graph.
     public func backward(announcing: ([Tensor]) -> Void, onLeafGradientReady: (Tensor) -> Void) {
-        run(hooked: true, announce: announcing, ready: onLeafGradientReady)
+        run(seed: scalarSeed, hooked: true, announce: announcing, ready: onLeafGradientReady)
     }
 
-    private func run(hooked: Bool, announce: ([Tensor]) -> Void, ready: (Tensor) -> Void) {
+    /// The gradient a backward pass starts from, d(self)/d(self) = 1, for a one-element tensor.
+    private var scalarSeed: [Float] {
         precondition(count == 1, "backward() needs a one-element tensor, shape is \(shape)")
+        return [1]
+    }
+
+    /// Back-propagates `seed`, the gradient of some loss with respect to this tensor, through the recorded graph.
+    private func run(seed: [Float], hooked: Bool, announce: ([Tensor]) -> Void, ready: (Tensor) -> Void) {
         guard requiresGrad else { return }
         if node == nil {
             if hooked { announce([self]) }
-            accumulateGrad([1])
+            accumulateGrad(seed)
             if hooked { ready(self) }
             return
         }
@@ -156,7 +163,7 @@ public final class Tensor {
         }
         order.reverse()
         let readyAt = hooked ? Self.leavesReady(processing: order, announce: announce) : []
-        accumulateGrad([1])
+        accumulateGrad(seed)
         for (step, tensor) in order.enumerated() {
             guard let node = tensor.node else { continue }
             if let gradient = tensor.grad {
@@ -195,19 +202,65 @@ public final class Tensor {
     public func detached() -> Tensor {
         Tensor(shape: shape, data: data)
     }
+
+    /// The result of `body` without the intermediate values its operations record: the backward pass
+    /// runs `body` again, with ``Autograd/isRecomputing`` set, and back-propagates through that second run
+    /// (activation checkpointing). The memory of `body`'s activations is held only while it runs, at the
+    /// cost of one more forward pass. `body` must compute the same values when run again (no random
+    /// draws), and the tensors it uses from outside must be leaves (parameters, buffers, inputs that need
+    /// no gradient); batch norm moves its running statistics on the first run only.
+    public static func recomputed(_ body: @escaping () -> Tensor) -> Tensor {
+        guard Autograd.isRecording else { return body() }
+        let firstSerial = BackwardNode.serials.load(ordering: .relaxed)
+        let first = body()
+        guard first.node != nil else { return first }
+        let section = Profiler.currentSection, shape = first.shape
+        let node = BackwardNode(inputs: first.recordedLeaves(since: firstSerial), section: nil) { gradient in
+            var again: Tensor?
+            Profiler.backward(in: section) { again = Autograd.$recomputing.withValue(true, operation: body) }
+            precondition(again!.shape == shape, "Tensor.recomputed: the body's second run gave shape \(again!.shape), its first \(shape)")
+            again!.run(seed: gradient, hooked: false, announce: { _ in }, ready: { _ in })
+        }
+        return Tensor(shape: first.shape, data: first.data, node: node)
+    }
+
+    /// The leaves requiring a gradient that the graph recorded since node `serial` reaches; stops with a
+    /// precondition failure at an older node (a tensor computed before ``recomputed(_:)``'s body ran).
+    private func recordedLeaves(since serial: UInt64) -> [Tensor] {
+        var leaves: [Tensor] = []
+        var visited = Set<ObjectIdentifier>()
+        var stack = [self]
+        while let tensor = stack.popLast() {
+            for input in tensor.node?.inputs ?? [] where input.requiresGrad && visited.insert(ObjectIdentifier(input)).inserted {
+                guard let node = input.node else {
+                    leaves.append(input)
+                    continue
+                }
+                precondition(node.serial >= serial,
+                             "Tensor.recomputed: the body uses a tensor \(input.shape) computed before it ran; compute it inside the body or detach it")
+                stack.append(input)
+            }
+        }
+        return leaves
+    }
 }
 
 /// What an operation remembers for the backward pass.
 private final class BackwardNode {
+    /// How many nodes were ever made, in every thread: a node's ``serial`` orders it after every node made before it.
+    static let serials = Atomic<UInt64>(0)
+
     let inputs: [Tensor]
     /// The profiler section that recorded it, when profiling.
     let section: String?
     let apply: ([Float]) -> Void
+    let serial: UInt64
 
     init(inputs: [Tensor], section: String?, apply: @escaping ([Float]) -> Void) {
         self.inputs = inputs
         self.section = section
         self.apply = apply
+        serial = Self.serials.add(1, ordering: .relaxed).oldValue
     }
 }
 
@@ -215,8 +268,14 @@ private final class BackwardNode {
 public enum Autograd {
     @TaskLocal static var recording = true
 
+    @TaskLocal static var recomputing = false
+
     /// Whether operations currently record what the backward pass needs.
     public static var isRecording: Bool { recording }
+
+    /// Whether operations run a second time for ``Tensor/recomputed(_:)``'s backward pass: state the first
+    /// run already moved (batch norm's running statistics) stays as it is.
+    public static var isRecomputing: Bool { recomputing }
 
     /// Runs `body` in inference mode: nothing is recorded, no gradient buffer is allocated.
     public static func withoutGradient<T>(_ body: () throws -> T) rethrows -> T {

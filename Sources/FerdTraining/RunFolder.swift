@@ -87,7 +87,7 @@ public struct RunFolder {
     }
 
     /// The model, optimizer state and history of the resume checkpoint, which must have been written with
-    /// `settings` — or, with `acceptRescaledBatch`, with settings that differ from them only in a batch size
+    /// `settings` (RAN's recomputation may differ) — or, with `acceptRescaledBatch`, with settings that differ from them only in a batch size
     /// and a learning rate scaled in the same proportion.
     public func loadResumeState(settings: TrainingSettings, acceptRescaledBatch: Bool = false) throws -> ResumeState {
         guard FileManager.default.fileExists(atPath: resumeFile.path) else {
@@ -98,7 +98,7 @@ public struct RunFolder {
             throw TrainingError.resume("\(resumeFile.path) is not a ferd resume checkpoint")
         }
         let saved = try JSONDecoder().decode(TrainingSettings.self, from: Data(settingsJSON.utf8))
-        guard saved == settings || (acceptRescaledBatch && saved.differsOnlyByRescaledBatch(from: settings)) else {
+        guard saved.trainsLike(settings) || (acceptRescaledBatch && saved.differsOnlyByRescaledBatch(from: settings)) else {
             throw TrainingError.resume("\(resumeFile.path) was written with other settings (\(Self.difference(saved, settings))); resume with the original settings or start a new --out")
         }
         var velocities: [String: [Float]] = [:]

@@ -100,10 +100,20 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
 }
 
 extension TrainingSettings {
-    /// True when `other` equals these settings except for the batch size and a learning rate scaled with
-    /// it (lr / batch the same to float rounding): the linear scaling rule a smaller gang applies.
+    /// True when `other` trains the same model the same way: equal settings except for choices of how
+    /// the engine computes that do not change the values (RAN's recomputation), so a resume may switch them.
+    func trainsLike(_ other: TrainingSettings) -> Bool {
+        var aligned = other
+        aligned.model.ranRecompute = model.ranRecompute
+        return aligned == self
+    }
+
+    /// True when `other` trains like these settings (``trainsLike(_:)``) except for the batch size and a
+    /// learning rate scaled with it (lr / batch the same to float rounding): the linear scaling rule a
+    /// smaller gang applies.
     func differsOnlyByRescaledBatch(from other: TrainingSettings) -> Bool {
         var aligned = other
+        aligned.model.ranRecompute = model.ranRecompute
         aligned.batchSize = batchSize
         aligned.learningRate = learningRate
         guard aligned == self else { return false }

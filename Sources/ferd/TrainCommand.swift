@@ -41,6 +41,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("scn-relabel-epoch"), help: "SCN: the first epoch (1-based) that relabels.") var scnRelabelEpoch: Int?
     @Option(name: .customLong("ran-margin"), help: "RAN: δ, the region-biased margin.") var ranMargin: Float?
     @Option(name: .customLong("ran-crops"), help: "RAN: the crop scheme (fixed).") var ranCrops: RANCropScheme?
+    @Flag(name: .customLong("ran-recompute"),
+          help: "RAN: keep only each region's features in the forward pass and run the region again in the backward pass (about 8× less activation memory, a third more work, the same values).")
+    var ranRecompute = false
     @Option(name: .customLong("csce-lambda"), help: "STT: λ, the CSCE compactness weight.") var csceLambda: Float?
     @Option(name: .customLong("stt-attention"), help: "STT: space-time or joint.") var sttAttention: STTAttention?
     @Option(name: .customLong("drop-path"), help: "STT: stochastic depth of the last block.") var dropPath: Float?
@@ -66,7 +69,7 @@ struct TrainCommand: ParsableCommand {
             ("--aux-heads", auxHeads != nil, [.gcaIAL]), ("--scn-beta", scnBeta != nil, [.scn]),
             ("--scn-rank-margin", scnRankMargin != nil, [.scn]), ("--scn-relabel-margin", scnRelabelMargin != nil, [.scn]),
             ("--scn-relabel-epoch", scnRelabelEpoch != nil, [.scn]), ("--ran-margin", ranMargin != nil, [.ran]),
-            ("--ran-crops", ranCrops != nil, [.ran]), ("--csce-lambda", csceLambda != nil, [.stt]),
+            ("--ran-crops", ranCrops != nil, [.ran]), ("--ran-recompute", ranRecompute, [.ran]), ("--csce-lambda", csceLambda != nil, [.stt]),
             ("--stt-attention", sttAttention != nil, [.stt]), ("--drop-path", dropPath != nil, [.stt]),
         ]
         for (name, given, methods) in options where given && !methods.contains(method) {
@@ -91,6 +94,7 @@ struct TrainCommand: ParsableCommand {
         if let scnRelabelEpoch { methodLoss.scn.relabelEpoch = scnRelabelEpoch }
         if let ranMargin { methodLoss.ran.margin = ranMargin }
         if let ranCrops { model.ranCrops = ranCrops }
+        model.ranRecompute = ranRecompute
         if let csceLambda { methodLoss.stt.compactWeight = csceLambda }
         if let sttAttention { model.sttAttention = sttAttention }
         if let dropPath { model.dropPath = dropPath }

@@ -107,6 +107,12 @@ final class MethodGridTests: XCTestCase {
         let former = try experiment("  method: former-dfer\n  lr_step: 10\n  frames_per_segment: 1\n").trials()[0].settings
         XCTAssertEqual(former.schedule, .step(every: 10, factor: 0.1))
         XCTAssertEqual(former.framesPerSegment, 1)
+        let ran = try experiment("  method: ran\n  ran_recompute: true\n").trials()[0].settings
+        XCTAssertTrue(ran.model.ranRecompute)
+        XCTAssertFalse(try experiment("  method: ran\n").trials()[0].settings.model.ranRecompute, "off unless asked for")
+        assertError("  method: ran\n  ran_recompute: sometimes\n", contains: "ran_recompute 'sometimes' is not known; use true or false",
+                    line: nil)
+        assertError("  method: scn\n  ran_recompute: true\n", contains: "grid.ran_recompute applies to method ran", line: 6)
         let random = try experiment("  method: [gca-ial, scn]\n  scn_beta: {uniform: [0.5, 0.9]}\n", extra: "search: random\nsamples: 6\n")
         XCTAssertTrue(random.gridPoints.allSatisfy { $0["method"] == .word("scn") || $0["scn_beta"] == nil })
     }

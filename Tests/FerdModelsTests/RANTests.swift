@@ -93,4 +93,31 @@ final class RANTests: XCTestCase {
                                  clips: MethodTests.clips(model.configuration, batch: 2, seed: 4), targets: [3, 1],
                                  methodLoss: MethodLossSettings(ran: RANLossSettings(margin: 0.5)))
     }
+
+    func testRecomputedRegionsGiveTheSameLossGradientsAndRunningStatistics() throws {
+        var configuration = MethodTests.tiny(.ran)
+        let clips = MethodTests.clips(configuration, batch: 2, seed: 5)
+        let settings = MethodLossSettings(ran: RANLossSettings(margin: 0.5))
+        func step(recompute: Bool) throws -> (loss: Float, state: [String: [Float]]) {
+            configuration.ranRecompute = recompute
+            let model = try RANModel(configuration: configuration, seed: 6)
+            let loss = try model(clips, training: true).objective(method: .ran, targets: [3, 1], methodLoss: settings).total
+            loss.backward()
+            var state: [String: [Float]] = [:]
+            for (name, tensor) in model.store.tensors {
+                state[name] = tensor.data
+                if let grad = tensor.grad { state[name + ".grad"] = grad }
+            }
+            return (loss.item, state)
+        }
+        let plain = try step(recompute: false), recomputed = try step(recompute: true)
+        XCTAssertEqual(recomputed.loss, plain.loss)
+        XCTAssertEqual(Set(recomputed.state.keys), Set(plain.state.keys))
+        XCTAssertTrue(plain.state.keys.contains("layer1.0.conv1.weight.grad") && plain.state.keys.contains("bn1.running_mean"))
+        for (name, expected) in plain.state {
+            for (a, b) in zip(recomputed.state[name]!, expected) {
+                XCTAssertEqual(a, b, accuracy: 1e-6 * max(1, abs(b)), name)
+            }
+        }
+    }
 }

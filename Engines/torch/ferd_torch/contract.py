@@ -177,6 +177,7 @@ def validate_settings(spec):
         _validate_gca_ial(spec, widths)
     elif method == "ran":
         _choice(spec, model + ".ranCrops", RAN_CROPS, optional="fixed")
+        _flag(spec, model + ".ranRecompute")
     elif method == "stt" and _get(spec, model + ".temporalTransformer.depth") == 0:
         raise SpecError(model + ".temporalTransformer.depth", "is 0, but STT's blocks are this transformer",
                         "give a depth of 1 or more (the paper's model has 4)")

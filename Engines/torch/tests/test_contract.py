@@ -101,6 +101,13 @@ class SpecValidationTests(unittest.TestCase):
             with self.subTest(path=path, value=value):
                 self.assert_refused(changed(path, value), field)
 
+    def test_ran_recompute_is_a_flag(self):
+        ran = changed("settings.model.method", "ran")
+        ran["settings"]["model"]["ranRecompute"] = True
+        validate_spec(ran)
+        ran["settings"]["model"]["ranRecompute"] = "yes"
+        self.assert_refused(ran, "settings.model.ranRecompute")
+
     def test_the_message_says_how_to_fix_it(self):
         with self.assertRaises(SpecError) as caught:
             validate_spec(changed("settings.model.reduction", 3))

@@ -225,6 +225,32 @@ class RegionTests(unittest.TestCase):
         self.assertTrue(torch.allclose(resized, source, atol=1e-5), f"{resized} vs {source}")
 
 
+    def test_recomputed_regions_give_the_same_loss_gradients_and_running_statistics(self):
+        clips, targets = torch.rand(2, 2, 3, 32, 32), torch.tensor([3, 1])
+        settings = {"methodLoss": {"ran": {"margin": 0.5}}}
+
+        def step(recompute):
+            torch.manual_seed(6)
+            model = methods.build(tiny("ran", ranRecompute=recompute)).train()
+            features, passes = model.features, []
+            model.features = lambda x: passes.append(None) or features(x)
+            loss = methods.losses("ran", model(clips), targets, settings)["total"]
+            self.assertEqual(len(passes), 8, "one backbone pass per region in the forward pass")
+            loss.backward()
+            state = {name: value.clone() for name, value in model.state_dict().items()}
+            state.update({name + ".grad": p.grad.clone() for name, p in model.named_parameters()})
+            self.assertEqual(len(passes), 16 if recompute else 8, "recomputation runs each region again")
+            return loss.item(), state
+
+        (plain_loss, plain), (loss, recomputed) = step(False), step(True)
+        self.assertEqual(loss, plain_loss)
+        self.assertEqual(set(recomputed), set(plain))
+        self.assertFalse(torch.equal(plain["bn1.running_mean"], torch.zeros(WIDTHS[0])), "the first run moved them")
+        for name, value in plain.items():
+            self.assertTrue(torch.allclose(recomputed[name], value, rtol=1e-5, atol=1e-6), name)
+        self.assertTrue(torch.equal(recomputed["layer1.0.bn1.num_batches_tracked"], plain["layer1.0.bn1.num_batches_tracked"]))
+
+
 class LossTests(unittest.TestCase):
     def test_scn_rank_regularisation_by_hand(self):
         importance = torch.tensor([0.9, 0.8, 0.1, 0.2, 0.5])

@@ -34,12 +34,16 @@ public final class RANModel: ExpressionModel {
     /// Runs the model on clips (B, T, 3, S, S) in [0, 1] (not normalised, as the authors' code). Each region
     /// goes through the backbone as its own batch, as in the authors' loop over regions, so batch norm
     /// sees one region of every frame at a time. The output carries μ of every frame, (B·T, regions).
+    /// With ``ModelConfiguration/ranRecompute``, training keeps only each region's pooled features and
+    /// runs the region's crop and backbone pass again in the backward pass.
     public func callAsFunction(_ clips: Tensor, training: Bool) throws(ModelError) -> ModelOutput {
         let frames = try configuration.framesOfClips(clips)
         let batch = clips.shape[0], count = frames.shape[0], width = configuration.widths[4], regions = crops.count
         let vectors = (0..<regions).map { index in
-            backbone(crops.region(index, of: frames), through: 4, training: training).globalAveragePooled()
-                .reshaped([count, 1, width])
+            let region = { [backbone, crops] in
+                backbone(crops.region(index, of: frames), through: 4, training: training).globalAveragePooled()
+            }
+            return (configuration.ranRecompute && training ? Tensor.recomputed(region) : region()).reshaped([count, 1, width])
         }
         let features = Tensor.concatenate(vectors, dim: 1)
         let mu = selfAttention(features).sigmoid().reshaped([count, regions]).softmax()
