@@ -152,7 +152,8 @@ each process's maximum resident memory.
 GFLOP/step counts the GEMMs of ferd's step (2·m·n·k per sgemm, forward and backward; element-wise work not counted);
 RAN runs its ResNet-18 on 8 regions of every frame, hence 8× SCN's work.
 `BATCHES=paper` runs each method at its paper batch (GCA+IAL 40, SCN 64, RAN 32, Former-DFER 32, STT 32 clips);
-a paper batch needs tens of GiB for RAN and minutes per step on a few cores (docs/METHOD-BENCHMARKS-PAPER.md).
+a paper batch needs tens of GiB for RAN (a few with `RAN_RECOMPUTE=1`) and minutes per step on a few cores
+(docs/METHOD-BENCHMARKS-PAPER.md).
 Raw results: `{options.raw}`.
 {options.note}"""
     with open(options.out, "w") as file:

@@ -208,7 +208,8 @@ public final class Tensor {
     /// (activation checkpointing). The memory of `body`'s activations is held only while it runs, at the
     /// cost of one more forward pass. `body` must compute the same values when run again (no random
     /// draws), and the tensors it uses from outside must be leaves (parameters, buffers, inputs that need
-    /// no gradient); batch norm moves its running statistics on the first run only.
+    /// no gradient); batch norm moves its running statistics (and its layer counts the batch) on the first
+    /// run only.
     public static func recomputed(_ body: @escaping () -> Tensor) -> Tensor {
         guard Autograd.isRecording else { return body() }
         let firstSerial = BackwardNode.serials.load(ordering: .relaxed)

@@ -98,7 +98,7 @@ final class RANTests: XCTestCase {
         var configuration = MethodTests.tiny(.ran)
         let clips = MethodTests.clips(configuration, batch: 2, seed: 5)
         let settings = MethodLossSettings(ran: RANLossSettings(margin: 0.5))
-        func step(recompute: Bool) throws -> (loss: Float, state: [String: [Float]]) {
+        func step(recompute: Bool) throws -> (loss: Float, state: [String: [Float]], counters: [String: Int64]) {
             configuration.ranRecompute = recompute
             let model = try RANModel(configuration: configuration, seed: 6)
             let loss = try model(clips, training: true).objective(method: .ran, targets: [3, 1], methodLoss: settings).total
@@ -108,10 +108,12 @@ final class RANTests: XCTestCase {
                 state[name] = tensor.data
                 if let grad = tensor.grad { state[name + ".grad"] = grad }
             }
-            return (loss.item, state)
+            return (loss.item, state, model.store.counters)
         }
         let plain = try step(recompute: false), recomputed = try step(recompute: true)
         XCTAssertEqual(recomputed.loss, plain.loss)
+        XCTAssertEqual(recomputed.counters, plain.counters, "num_batches_tracked counts the first run only")
+        XCTAssertEqual(plain.counters["bn1.num_batches_tracked"], 8, "one batch per region")
         XCTAssertEqual(Set(recomputed.state.keys), Set(plain.state.keys))
         XCTAssertTrue(plain.state.keys.contains("layer1.0.conv1.weight.grad") && plain.state.keys.contains("bn1.running_mean"))
         for (name, expected) in plain.state {

@@ -259,6 +259,13 @@ final class ProcessClusterTests: XCTestCase {
         }
     }
 
+    func testTrainRefusesAnOptionOfAnotherMethod() throws {
+        let train = try launch(["train", "--data", "/nonexistent", "--ran-recompute"], name: "train-option")
+        XCTAssertNotEqual(try waitForExit(train, timeout: 10), 0)
+        XCTAssertTrue(train.output().contains("--ran-recompute applies to --method ran, not gca-ial; remove it or change --method"),
+                      train.output())
+    }
+
     /// A data-parallel trial (k = 2, ring, real training on a tiny synthetic dataset) whose rank-0 member is
     /// SIGKILLed after an epoch: the survivor is cancelled, the trial is LOST and re-queued, a new gang
     /// resumes it from the stored epoch checkpoint and finishes it; every epoch and the result are stored

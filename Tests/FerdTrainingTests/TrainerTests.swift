@@ -83,6 +83,37 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(lines.count, 3, "the interrupted epoch is not reported twice")
     }
 
+    /// RAN's recomputation changes how a step is computed, not its values: a run may be resumed with it switched
+    /// on, and ends where the run without it ends.
+    func testARANRunResumedWithRecomputedRegionsEndsWhereThePlainRunEnds() throws {
+        Threading.setCount(2)
+        var plain = settings
+        plain.model.method = .ran
+        plain.epochs = 2
+        let uninterrupted = try Trainer(settings: plain, runDirectory: folder(), resume: false, logger: Logger(label: "test"))
+        let reference = try uninterrupted.run(data: data())
+
+        let run = folder()
+        var steps = 0
+        _ = try Trainer(settings: plain, runDirectory: run, resume: false, logger: Logger(label: "test"))
+            .run(data: data(), shouldStop: { steps >= 3 }, observe: { event in if case .step = event { steps += 1 } })
+        var recomputing = plain
+        recomputing.model.ranRecompute = true
+        let resumed = try Trainer(settings: recomputing, runDirectory: run, resume: true, logger: Logger(label: "test"))
+        XCTAssertEqual(resumed.completedEpochs, 1)
+        let finished = try resumed.run(data: data())
+        XCTAssertEqual(finished.history.count, 2)
+        XCTAssertEqual(finished.history.map(\.confusion), reference.history.map(\.confusion))
+        for (got, want) in zip(finished.history.map(\.trainLoss), reference.history.map(\.trainLoss)) {
+            XCTAssertEqual(got, want, accuracy: 1e-5)
+        }
+        XCTAssertEqual(resumed.model.store.counters, uninterrupted.model.store.counters)
+        for (name, tensor) in uninterrupted.model.store.tensors {
+            let got = try XCTUnwrap(resumed.model.store.tensors[name]?.data)
+            for (a, b) in zip(got, tensor.data) { XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b)), name) }
+        }
+    }
+
     func testResumeWithOtherSettingsNamesTheDifference() throws {
         let run = folder()
         _ = try Trainer(settings: settings, runDirectory: run, resume: false, logger: Logger(label: "test")).run(data: data())

@@ -41,9 +41,10 @@ struct BatchNorm2d {
         counterName = builder.prefix + name + ".num_batches_tracked"
     }
 
-    /// Normalises `x`; with `relu`, ReLU(BatchNorm2d(x)) fused into the same passes.
+    /// Normalises `x`; with `relu`, ReLU(BatchNorm2d(x)) fused into the same passes. A training pass counts
+    /// one batch, except the second run of a recomputed block (``Autograd/isRecomputing``).
     func callAsFunction(_ x: Tensor, training: Bool, relu: Bool = false) -> Tensor {
-        if training { store.counters[counterName, default: 0] += 1 }
+        if training && !Autograd.isRecomputing { store.counters[counterName, default: 0] += 1 }
         return x.batchNorm2d(weight: weight, bias: bias, runningMean: runningMean, runningVariance: runningVariance,
                              training: training, relu: relu)
     }
