@@ -6,18 +6,21 @@ import XCTest
 
 /// Writes a resume checkpoint after every epoch (bytes that depend on trial and epoch) and offers it with the
 /// METRIC, and returns a small best checkpoint with its result; continues after the epoch its resume file names. `holdAfterEpoch` makes it stop making progress
-/// there (a worker that hangs), so the test can take the worker away.
+/// there (a worker that hangs), so the test can take the worker away; `beforeReporting` runs before each epoch's
+/// METRIC (a test can hold the attempt there).
 final class ResumingRunner: TrialRunner, @unchecked Sendable {
     let directory: URL
     let epochs: Int
     let holdAfterEpoch: Int?
+    let beforeReporting: @Sendable (_ epoch: Int) -> Void
     private let lock = NSLock()
     private var resumed: [(assignment: Assignment, bytes: Data?)] = []
 
-    init(directory: URL, epochs: Int = 3, holdAfterEpoch: Int? = nil) {
+    init(directory: URL, epochs: Int = 3, holdAfterEpoch: Int? = nil, beforeReporting: @escaping @Sendable (Int) -> Void = { _ in }) {
         self.directory = directory
         self.epochs = epochs
         self.holdAfterEpoch = holdAfterEpoch
+        self.beforeReporting = beforeReporting
     }
 
     /// Every assignment started, with the resume file's bytes it was given.
@@ -43,6 +46,7 @@ final class ResumingRunner: TrialRunner, @unchecked Sendable {
             try content.write(to: file)
             var digest = SHA256()
             digest.update(content)
+            beforeReporting(epoch)
             report(MetricEvent(epoch: epoch, trainLoss: 1, uar: 0.4, war: 0.5, learningRate: 0.01, seconds: 0.01,
                                confusion: FakeRunner.confusion,
                                resumeCheckpoint: CheckpointFile(file: file, descriptor: CheckpointDescriptor(
@@ -104,6 +108,45 @@ final class ResumeIntegrationTests: XCTestCase {
         XCTAssertEqual(try resumeFiles(in: artifacts), [], "nor its file, even one that arrived after the result")
         let metrics = try cluster.leaderboard().epochMetrics(experimentID: 1).filter { $0.trialID == trialID }
         XCTAssertEqual(metrics.filter { $0.attempt == 2 }.map(\.epoch), [3], "attempt 2 trained only epoch 3")
+    }
+
+    /// A worker asked to leave while its attempt ends an epoch sends that epoch's resume checkpoint whole before
+    /// it says BYE, so the next attempt continues after that epoch (it used to leave mid-upload: the coordinator
+    /// rejected the transfer and the next attempt redid the epoch).
+    func testAWorkerLeavingAfterAnEpochFinishesUploadingItsResumeCheckpoint() throws {
+        let cluster = try ClusterHarness(trials: 1)
+        defer { cluster.shutdown() }
+        let artifacts = cluster.directory.appendingPathComponent("artifacts")
+        let runs = cluster.directory.appendingPathComponent("runs")
+        try FileManager.default.createDirectory(at: runs, withIntermediateDirectories: true)
+        let endpoint = try cluster.startCoordinator(artifacts: artifacts)
+        let atEpoch2 = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        let runner = ResumingRunner(directory: runs, epochs: 3) { epoch in
+            guard epoch == 2 else { return }
+            atEpoch2.signal()
+            release.wait()
+        }
+        // 300 kB in chunks of 512 bytes: hundreds of credit round trips, far longer than the acknowledgement of
+        // the METRIC and the interruption.
+        let stop = cluster.startWorker("w1", endpoint: endpoint, runner: runner, chunkSize: 512)
+        XCTAssertEqual(atEpoch2.wait(timeout: .now() + 15), .success, "the attempt reached epoch 2")
+        stop.finishEpochs()
+        let asked = Date().addingTimeInterval(10)
+        while Date() < asked, !cluster.logs.contains("leaving after the current epoch") { Thread.sleep(forTimeInterval: 0.01) }
+        release.signal()
+
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline, !cluster.logs.contains("worker leaving") { Thread.sleep(forTimeInterval: 0.02) }
+        XCTAssertTrue(cluster.logs.contains("worker leaving"), "the worker left")
+        XCTAssertFalse(cluster.logs.contains("checkpoint uploads unfinished"))
+        var stored: StoredResumePoint?
+        let storeDeadline = Date().addingTimeInterval(5)
+        while Date() < storeDeadline, stored?.epoch != 2 {
+            stored = try cluster.leaderboard().trials(experimentID: 1).first?.resume
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        XCTAssertEqual(stored?.epoch, 2, "the epoch-2 resume checkpoint reached the coordinator")
+        XCTAssertFalse(cluster.logs.contains("checkpoint rejected"), cluster.logs.lines(containing: "checkpoint").joined(separator: "\n"))
     }
 
     private func resumeFiles(in folder: URL) throws -> [String] {

@@ -49,6 +49,8 @@ public final class Worker {
     private let threads: TrialThreads
     private var session: WorkerSession
     private var checkpoints: ChunkSender
+    /// When a checkpoint upload last moved (credit arrived and chunks went out).
+    private var lastUploadProgress = -Double.infinity
     private let downloads: ResumeDownloads
     private var socket: ZMQSocket?
     /// Bad messages from the coordinator are logged sparingly; the coordinator is never ignored.
@@ -70,7 +72,9 @@ public final class Worker {
     ///
     /// - `finishEpochs()`: takes no new work, lets each running attempt finish its current epoch (its METRIC is
     ///   sent), reports the attempt as interrupted (a retryable FAIL; a finished attempt sends its RESULT), waits
-    ///   (at most 5 heartbeat periods) for the coordinator to acknowledge the reports, says BYE and returns.
+    ///   for the coordinator to acknowledge the reports and for the checkpoint uploads to end (the last epoch's
+    ///   resume checkpoint, a result's best checkpoint; at most 5 heartbeat periods without progress), says BYE
+    ///   and returns.
     /// - `stop()` (also after `finishEpochs()`): stops the running attempts between steps, reports them as
     ///   interrupted if the coordinator can still be reached (waiting at most one heartbeat period for the
     ///   acknowledgements), says BYE and returns.
@@ -83,7 +87,7 @@ public final class Worker {
         }
         try perform(session.handle(.start(at: clock())), context: context)
         var leaving = false
-        var acknowledgementDeadline: Double?
+        var waitingSince: Double?
         while !stop.isStopped {
             if stop.isDraining, !leaving {
                 leaving = true
@@ -94,12 +98,13 @@ public final class Worker {
             }
             try step(context: context)
             if leaving, session.running.isEmpty {
-                if session.pendingReports.isEmpty { break }
-                let deadline = acknowledgementDeadline ?? clock() + configuration.session.deadAfter
-                acknowledgementDeadline = deadline
-                if clock() >= deadline {
-                    logger.warning("leaving without the coordinator's acknowledgement of the last reports",
-                                   metadata: ["reports": "\(session.pendingReports.count)"])
+                if session.pendingReports.isEmpty, checkpoints.pendingTransfers == 0 { break }
+                let since = max(waitingSince ?? clock(), lastUploadProgress)
+                waitingSince = since
+                if clock() >= since + configuration.session.deadAfter {
+                    logger.warning("leaving without the coordinator's acknowledgement of the last reports or with checkpoint uploads unfinished",
+                                   metadata: ["reports": "\(session.pendingReports.count)",
+                                              "uploads": "\(checkpoints.pendingTransfers)"])
                     break
                 }
             }
@@ -178,7 +183,9 @@ public final class Worker {
                 let message = try Message.decode(frames[0])
                 switch message {
                 case let .chunkCredit(credit):
-                    checkpoints.grant(credit).forEach(sendChunk)
+                    let pieces = checkpoints.grant(credit)
+                    if !pieces.isEmpty { lastUploadProgress = clock() }
+                    pieces.forEach(sendChunk)
                 case let .chunk(chunk):
                     let (credit, ready) = downloads.receive(chunk, at: clock())
                     if let credit { send(credit) }
