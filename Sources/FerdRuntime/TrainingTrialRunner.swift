@@ -17,7 +17,8 @@ import Logging
 /// `cancelled` is the trainer's `shouldStop`, which it checks between steps and right after each epoch's
 /// report: the worker's graceful stop (`ferd worker`'s first SIGTERM/SIGINT) turns it true only once the running
 /// epoch has been reported (`TrialThreads.finishEpochs`), an immediate stop or a CANCEL at once. A stopped
-/// attempt that did not complete fails, retryable, so the coordinator queues it again.
+/// attempt that did not complete fails, retryable, so the coordinator queues it again; settings that cannot
+/// train and a diverged loss fail for good (``TrainingError/isRetryable``), as the torch engine's do.
 public struct TrainingTrialRunner: TrialRunner {
     public let workDirectory: URL
     /// Replaces the data root the coordinator named (the same dataset at another path on this machine).
@@ -55,7 +56,19 @@ public struct TrainingTrialRunner: TrialRunner {
     /// and offered with the epoch's METRIC.
     public func run(trial: Assignment, resumeFile: URL?, report: (MetricEvent) -> Void,
                     cancelled: () -> Bool, aborted: @escaping @Sendable () -> Bool) throws -> TrialOutcome {
-        var configuration = try TrialConfiguration.decode(trial.configJSON)
+        // A trial this worker cannot read (another ferd version) throws: a worker of the right version may run it.
+        let configuration = try TrialConfiguration.decode(trial.configJSON)
+        do {
+            return try train(trial: trial, configuration: configuration, resumeFile: resumeFile, report: report,
+                             cancelled: cancelled, aborted: aborted)
+        } catch let error as TrainingError where !error.isRetryable {
+            return .failed(reason: "\(error)", retryable: false)
+        }
+    }
+
+    private func train(trial: Assignment, configuration: TrialConfiguration, resumeFile: URL?, report: (MetricEvent) -> Void,
+                       cancelled: () -> Bool, aborted: @escaping @Sendable () -> Bool) throws -> TrialOutcome {
+        var configuration = configuration
         if let dataRoot { configuration.data.root = dataRoot }
         var trialLogger = logger
         trialLogger[metadataKey: "trial"] = "\(trial.trialID)"

@@ -133,6 +133,16 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     /// state most members hold (on a tie, the lowest rank's); `detail` says when and shows the digests.
     case replicasDiverged(ranks: [Int], detail: String)
 
+    /// Whether another attempt of the same trial may succeed: not for settings that cannot train, nor for a
+    /// loss that became non-finite (the same settings and seed diverge again); data and resume problems may be
+    /// one worker's (its data path, its disk), and replicas may drift apart through a fault.
+    public var isRetryable: Bool {
+        switch self {
+        case .settings, .diverged: false
+        case .data, .resume, .replicasDiverged: true
+        }
+    }
+
     public var description: String {
         switch self {
         case .settings(let text): "training settings: \(text)"

@@ -82,6 +82,34 @@ final class RuntimeTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: checkpoint).count, scores.checkpointSize)
     }
 
+    /// As the torch engine's: settings that cannot train and a diverged loss end the trial (another attempt would
+    /// do the same); anything else may be this worker's and is retried.
+    func testSettingsThatCannotTrainAndADivergedLossFailForGood() throws {
+        let directory = try folder()
+        let dataset = directory.appendingPathComponent("data")
+        _ = try SyntheticDataset.write(to: dataset, clips: 20, frames: 8...8, size: 56, seed: 1, classBalance: .balanced)
+        let runner = TrainingTrialRunner(workDirectory: directory.appendingPathComponent("work"), dataRoot: nil,
+                                         logger: Logger(label: "test"))
+        func outcome(_ settings: TrainingSettings, root: String = dataset.path) throws -> TrialOutcome {
+            let configuration = TrialConfiguration(settings: settings, fold: 1, data: DataSource(root: root), parameters: "{}")
+            return try runner.run(trial: Assignment(trialID: 3, attempt: 1, configJSON: configuration.json()),
+                                  report: { _ in }, cancelled: { false })
+        }
+        let good = TrainingSettings(model: .small, epochs: 2, batchSize: 4, learningRate: 0.01, weightDecay: 1e-4, seed: 5)
+        var exploding = good
+        exploding.learningRate = 1e30
+        guard case let .failed(reason, retryable) = try outcome(exploding) else { return XCTFail("a loss of lr 1e30 stayed finite") }
+        XCTAssertFalse(retryable)
+        XCTAssertTrue(reason.contains("training diverged"), reason)
+        var unsplittable = good
+        unsplittable.framesPerSegment = 3
+        guard case let .failed(settingsReason, settingsRetryable) = try outcome(unsplittable) else { return XCTFail("3 does not divide 8 frames") }
+        XCTAssertFalse(settingsRetryable)
+        XCTAssertTrue(settingsReason.contains("training settings"), settingsReason)
+        XCTAssertThrowsError(try outcome(good, root: directory.appendingPathComponent("elsewhere").path),
+                             "a dataset this worker cannot find is its own problem: thrown, so the attempt is retried")
+    }
+
     func testUnreadableAssignmentIsAClearError() {
         let runner = TrainingTrialRunner(workDirectory: URL(fileURLWithPath: "/tmp"), dataRoot: nil, logger: Logger(label: "test"))
         XCTAssertThrowsError(try runner.run(trial: Assignment(trialID: 1, attempt: 1, configJSON: "{\"x\":1}"),
