@@ -268,8 +268,8 @@ def main():
         return 0
     except SpecError as error:
         failure = EngineFailure(str(error), "settings", retryable=False)
-    except DataError as error:
-        failure = EngineFailure(str(error), "data", retryable=False)
+    except DataError as error:  # this worker's cache: another worker's may be whole
+        failure = EngineFailure(str(error), "data", retryable=True)
     except checkpoint.CheckpointError as error:
         failure = EngineFailure(str(error), "settings", retryable=False)
     except parallel.DistributedError as error:
