@@ -25,7 +25,9 @@ final class CheckpointTransferTests: XCTestCase {
         let id = CheckpointTransfer.transferID(for: key)
         sender.offer(key, file: file, size: 95)
         XCTAssertEqual(sender.grant(ChunkCredit(transferID: id + 1, credit: 4)), [], "unknown transfer")
+        XCTAssertEqual([sender.pendingTransfers, sender.transfersUnderway], [1, 0], "offered, not yet asked for")
         let first = sender.grant(ChunkCredit(transferID: id, credit: 4))
+        XCTAssertEqual(sender.transfersUnderway, 1)
         XCTAssertEqual(first.map(\.index), [0, 1, 2, 3])
         XCTAssertEqual(first.map(\.offset), [0, 10, 20, 30])
         XCTAssertTrue(first.allSatisfy { $0.total == 10 && $0.length == 10 && $0.file == file })
@@ -34,7 +36,7 @@ final class CheckpointTransferTests: XCTestCase {
         let rest = sender.grant(ChunkCredit(transferID: id, credit: 100))
         XCTAssertEqual(rest.map(\.index), [5, 6, 7, 8, 9])
         XCTAssertEqual(rest.last?.length, 5)
-        XCTAssertEqual(sender.pendingTransfers, 0, "forgotten once the last chunk is out")
+        XCTAssertEqual([sender.pendingTransfers, sender.transfersUnderway], [0, 0], "forgotten once the last chunk is out")
         XCTAssertEqual(sender.grant(ChunkCredit(transferID: id, credit: 1)), [])
     }
 

@@ -116,28 +116,7 @@ final class ResumeIntegrationTests: XCTestCase {
     func testAWorkerLeavingAfterAnEpochFinishesUploadingItsResumeCheckpoint() throws {
         let cluster = try ClusterHarness(trials: 1)
         defer { cluster.shutdown() }
-        let artifacts = cluster.directory.appendingPathComponent("artifacts")
-        let runs = cluster.directory.appendingPathComponent("runs")
-        try FileManager.default.createDirectory(at: runs, withIntermediateDirectories: true)
-        let endpoint = try cluster.startCoordinator(artifacts: artifacts)
-        let atEpoch2 = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
-        let runner = ResumingRunner(directory: runs, epochs: 3) { epoch in
-            guard epoch == 2 else { return }
-            atEpoch2.signal()
-            release.wait()
-        }
-        // 300 kB in chunks of 512 bytes: hundreds of credit round trips, far longer than the acknowledgement of
-        // the METRIC and the interruption.
-        let stop = cluster.startWorker("w1", endpoint: endpoint, runner: runner, chunkSize: 512)
-        XCTAssertEqual(atEpoch2.wait(timeout: .now() + 15), .success, "the attempt reached epoch 2")
-        stop.finishEpochs()
-        let asked = Date().addingTimeInterval(10)
-        while Date() < asked, !cluster.logs.contains("leaving after the current epoch") { Thread.sleep(forTimeInterval: 0.01) }
-        release.signal()
-
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline, !cluster.logs.contains("worker leaving") { Thread.sleep(forTimeInterval: 0.02) }
-        XCTAssertTrue(cluster.logs.contains("worker leaving"), "the worker left")
+        try leaveWhileEpoch2Ends(cluster, artifacts: cluster.directory.appendingPathComponent("artifacts"))
         XCTAssertFalse(cluster.logs.contains("checkpoint uploads unfinished"))
         var stored: StoredResumePoint?
         let storeDeadline = Date().addingTimeInterval(5)
@@ -147,6 +126,38 @@ final class ResumeIntegrationTests: XCTestCase {
         }
         XCTAssertEqual(stored?.epoch, 2, "the epoch-2 resume checkpoint reached the coordinator")
         XCTAssertFalse(cluster.logs.contains("checkpoint rejected"), cluster.logs.lines(containing: "checkpoint").joined(separator: "\n"))
+    }
+
+    /// A coordinator that keeps no checkpoints asks for none, and a leaving worker does not wait for them.
+    func testAWorkerLeavingDoesNotWaitForCheckpointsNobodyAskedFor() throws {
+        let cluster = try ClusterHarness(trials: 1)
+        defer { cluster.shutdown() }
+        try leaveWhileEpoch2Ends(cluster, artifacts: nil)
+        XCTAssertFalse(cluster.logs.contains("checkpoint uploads unfinished"), "nothing was asked for, nothing awaited")
+    }
+
+    /// Runs a ``ResumingRunner`` whose epochs offer 300 kB resume checkpoints in 512-byte chunks (hundreds of credit
+    /// round trips, far longer than the acknowledgement of the METRIC and the interruption), asks its worker to
+    /// leave while epoch 2 ends, and waits until the worker has said BYE.
+    private func leaveWhileEpoch2Ends(_ cluster: ClusterHarness, artifacts: URL?) throws {
+        let runs = cluster.directory.appendingPathComponent("runs")
+        try FileManager.default.createDirectory(at: runs, withIntermediateDirectories: true)
+        let endpoint = try cluster.startCoordinator(artifacts: artifacts)
+        let atEpoch2 = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        let runner = ResumingRunner(directory: runs, epochs: 3) { epoch in
+            guard epoch == 2 else { return }
+            atEpoch2.signal()
+            release.wait()
+        }
+        let stop = cluster.startWorker("w1", endpoint: endpoint, runner: runner, chunkSize: 512)
+        XCTAssertEqual(atEpoch2.wait(timeout: .now() + 15), .success, "the attempt reached epoch 2")
+        stop.finishEpochs()
+        let asked = Date().addingTimeInterval(10)
+        while Date() < asked, !cluster.logs.contains("leaving after the current epoch") { Thread.sleep(forTimeInterval: 0.01) }
+        release.signal()
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline, !cluster.logs.contains("worker leaving") { Thread.sleep(forTimeInterval: 0.02) }
+        XCTAssertTrue(cluster.logs.contains("worker leaving"), "the worker left")
     }
 
     private func resumeFiles(in folder: URL) throws -> [String] {

@@ -71,6 +71,10 @@ public struct ChunkSender: Sendable, Equatable {
     /// Transfers offered and not yet sent completely.
     public var pendingTransfers: Int { transfers.count }
 
+    /// Transfers the coordinator has asked for (granted credit) and that are not yet sent completely; one it
+    /// never asked for (it did not want that checkpoint) is not underway.
+    public var transfersUnderway: Int { transfers.values.count { $0.allowed > 0 } }
+
     /// Offers the best checkpoint `file` of `size` bytes of an attempt; nothing is sent before credit arrives.
     public mutating func offer(_ key: Scheduler.TrialAttempt, file: URL, size: Int) {
         offer(transferID: CheckpointTransfer.transferID(for: key), file: file, size: size)

@@ -72,9 +72,9 @@ public final class Worker {
     ///
     /// - `finishEpochs()`: takes no new work, lets each running attempt finish its current epoch (its METRIC is
     ///   sent), reports the attempt as interrupted (a retryable FAIL; a finished attempt sends its RESULT), waits
-    ///   for the coordinator to acknowledge the reports and for the checkpoint uploads to end (the last epoch's
-    ///   resume checkpoint, a result's best checkpoint; at most 5 heartbeat periods without progress), says BYE
-    ///   and returns.
+    ///   for the coordinator to acknowledge the reports and for the checkpoint uploads it asked for to end (the
+    ///   last epoch's resume checkpoint, a result's best checkpoint; at most 5 heartbeat periods without
+    ///   progress), says BYE and returns.
     /// - `stop()` (also after `finishEpochs()`): stops the running attempts between steps, reports them as
     ///   interrupted if the coordinator can still be reached (waiting at most one heartbeat period for the
     ///   acknowledgements), says BYE and returns.
@@ -98,13 +98,13 @@ public final class Worker {
             }
             try step(context: context)
             if leaving, session.running.isEmpty {
-                if session.pendingReports.isEmpty, checkpoints.pendingTransfers == 0 { break }
+                if session.pendingReports.isEmpty, checkpoints.transfersUnderway == 0 { break }
                 let since = max(waitingSince ?? clock(), lastUploadProgress)
                 waitingSince = since
                 if clock() >= since + configuration.session.deadAfter {
                     logger.warning("leaving without the coordinator's acknowledgement of the last reports or with checkpoint uploads unfinished",
                                    metadata: ["reports": "\(session.pendingReports.count)",
-                                              "uploads": "\(checkpoints.pendingTransfers)"])
+                                              "uploads": "\(checkpoints.transfersUnderway)"])
                     break
                 }
             }
