@@ -129,14 +129,15 @@ struct TrainStep: ParsableCommand {
              "gflop": totals.flops / 1e9, "conv_gflops_per_s": totals.convolutionSeconds > 0 ? totals.convolutionFlops / totals.convolutionSeconds / 1e9 : 0] as [String: Any]
         }
         let described = try JSONSerialization.jsonObject(with: encoder.encode(configuration))
-        var variant: [String: Any] = [:]
-        if configuration.ranRecompute { variant["variant"] = "regions recomputed" }
-        printJSON(variant.merging(["framework": "ferd", "method": method.rawValue, "preset": preset, "configuration": described,
-                   "parameters": model.parameters.reduce(0) { $0 + $1.count }, "batch": batch, "threads": threads,
-                   "ms_per_step_median": median * 1e3, "ms_per_step_min": best * 1e3, "cpu_ms_per_step": cpuPerStep * 1e3,
-                   "gflop_per_step": flops / 1e9, "gflops_achieved": flops / median / 1e9,
-                   "conv_gflops": convFlops / max(convSeconds, 1e-12) / 1e9,
-                   "max_rss_mib": maxResidentMiB(), "sections": table]) { first, _ in first })
+        var result: [String: Any] = [
+            "framework": "ferd", "method": method.rawValue, "preset": preset, "configuration": described,
+            "parameters": model.parameters.reduce(0) { $0 + $1.count }, "batch": batch, "threads": threads,
+            "ms_per_step_median": median * 1e3, "ms_per_step_min": best * 1e3, "cpu_ms_per_step": cpuPerStep * 1e3,
+            "gflop_per_step": flops / 1e9, "gflops_achieved": flops / median / 1e9,
+            "conv_gflops": convFlops / max(convSeconds, 1e-12) / 1e9,
+            "max_rss_mib": maxResidentMiB(), "sections": table]
+        if configuration.ranRecompute { result["variant"] = "regions recomputed" }
+        printJSON(result)
     }
 }
 

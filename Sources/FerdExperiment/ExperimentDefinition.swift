@@ -214,6 +214,12 @@ public struct ExperimentDefinition: Sendable, Equatable {
             }
             return value
         }
+        func flag(_ key: String) throws(ExperimentError) -> Bool {
+            guard let value = Bool(word(key)) else {
+                throw .invalid("\(key) '\(word(key))' is not known; use true or false", line: nil)
+            }
+            return value
+        }
         let method = try choice("method", ModelMethod.self)
         for key in point.keys.sorted() {
             if let methods = methodParameters[key], !methods.contains(method) {
@@ -231,10 +237,7 @@ public struct ExperimentDefinition: Sendable, Equatable {
         case .gcaIAL:
             model.attention = try choice("attention", AttentionKind.self)
             model.reduction = Int(number("r"))
-            guard let heads = Bool(word("aux_heads")) else {
-                throw .invalid("aux_heads '\(word("aux_heads"))' is not known; use true or false", line: nil)
-            }
-            model.auxiliaryHeads = heads
+            model.auxiliaryHeads = try flag("aux_heads")
             loss = LossWeights(intensityAware: Float(number("lambda")), auxiliary: [Float(number("aux_weight")), 0])
         case .scn:
             methodLoss.scn = SCNLossSettings(rankFraction: Float(number("scn_beta")), rankMargin: Float(number("scn_rank_margin")),
@@ -242,10 +245,7 @@ public struct ExperimentDefinition: Sendable, Equatable {
                                              relabelEpoch: Int(number("scn_relabel_epoch")))
         case .ran:
             model.ranCrops = try choice("ran_crops", RANCropScheme.self)
-            guard let recompute = Bool(word("ran_recompute")) else {
-                throw .invalid("ran_recompute '\(word("ran_recompute"))' is not known; use true or false", line: nil)
-            }
-            model.ranRecompute = recompute
+            model.ranRecompute = try flag("ran_recompute")
             methodLoss.ran = RANLossSettings(margin: Float(number("ran_margin")))
         case .stt:
             model.sttAttention = try choice("stt_attention", STTAttention.self)

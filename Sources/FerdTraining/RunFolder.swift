@@ -87,8 +87,9 @@ public struct RunFolder {
     }
 
     /// The model, optimizer state and history of the resume checkpoint, which must have been written with
-    /// `settings` (RAN's recomputation may differ) — or, with `acceptRescaledBatch`, with settings that differ from them only in a batch size
-    /// and a learning rate scaled in the same proportion.
+    /// settings that train like `settings` (``TrainingSettings/trainsLike(_:)``: RAN's recomputation may differ)
+    /// — or, with `acceptRescaledBatch`, that differ from them only in a batch size and a learning rate scaled in
+    /// the same proportion.
     public func loadResumeState(settings: TrainingSettings, acceptRescaledBatch: Bool = false) throws -> ResumeState {
         guard FileManager.default.fileExists(atPath: resumeFile.path) else {
             throw TrainingError.resume("\(resumeFile.path) does not exist; start without --resume")

@@ -113,10 +113,9 @@ extension TrainingSettings {
     /// smaller gang applies.
     func differsOnlyByRescaledBatch(from other: TrainingSettings) -> Bool {
         var aligned = other
-        aligned.model.ranRecompute = model.ranRecompute
         aligned.batchSize = batchSize
         aligned.learningRate = learningRate
-        guard aligned == self else { return false }
+        guard trainsLike(aligned) else { return false }
         let perSample = Double(learningRate) / Double(batchSize)
         let otherPerSample = Double(other.learningRate) / Double(other.batchSize)
         return abs(perSample - otherPerSample) <= 1e-6 * abs(perSample)
